@@ -1,0 +1,61 @@
+// hashmatch: GPU hash-matching appliance (PDQ, vPDQ, MD5/SHA) — command-line entry point.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "host/cli/commands.h"
+#include "host/common/error.h"
+#include "host/version.h"
+
+namespace hashmatch::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> cmds = {
+      {"info", "version, compiled-in backends and visible GPUs", cmd_info},
+      {"hash", "hash files and directories: md5, sha1, sha256, PDQ (JSON lines)", cmd_hash},
+  };
+  return cmds;
+}
+
+namespace {
+void usage(FILE* out) {
+  std::fprintf(out, "hashmatch %s — perceptual and exact hash matching for child-safety work\n\n",
+               kVersion);
+  std::fprintf(out, "usage: hashmatch <command> [options]\n\ncommands:\n");
+  for (const Command& c : commands()) std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nhashmatch <command> --help for the options of a command\n");
+}
+}  // namespace
+
+}  // namespace hashmatch::cli
+
+int main(int argc, char** argv) {
+  using namespace hashmatch;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    cli::usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("hashmatch %s\n", kVersion);
+    return 0;
+  }
+  const std::string name = argv[1];
+  cli::Argv args(argv + 2, argv + argc);
+  for (const cli::Command& c : cli::commands()) {
+    if (name != c.name) continue;
+    try {
+      return c.run(args);
+    } catch (const InvalidArgument& e) {
+      std::fprintf(stderr, "hashmatch %s: %s\n", c.name, e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "hashmatch %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "hashmatch: unknown command '%s'\n\n", name.c_str());
+  cli::usage(stderr);
+  return 2;
+}

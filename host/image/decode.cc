@@ -1,0 +1,195 @@
+#include "host/image/decode.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "host/common/error.h"
+#include "host/image/decoders.h"
+
+namespace hashmatch {
+
+std::string_view media_format_name(MediaFormat f) {
+  switch (f) {
+    case MediaFormat::kUnknown: return "unknown";
+    case MediaFormat::kEmpty: return "empty";
+    case MediaFormat::kJpeg: return "jpeg";
+    case MediaFormat::kPng: return "png";
+    case MediaFormat::kWebp: return "webp";
+    case MediaFormat::kGif: return "gif";
+    case MediaFormat::kBmp: return "bmp";
+    case MediaFormat::kTiff: return "tiff";
+    case MediaFormat::kHeif: return "heif";
+    case MediaFormat::kAvif: return "avif";
+    case MediaFormat::kJpeg2000: return "jpeg2000";
+    case MediaFormat::kJpegXl: return "jpegxl";
+    case MediaFormat::kIco: return "ico";
+    case MediaFormat::kPdf: return "pdf";
+    case MediaFormat::kSvg: return "svg";
+    case MediaFormat::kMp4: return "mp4";
+    case MediaFormat::kMatroska: return "matroska";
+    case MediaFormat::kAvi: return "avi";
+    case MediaFormat::kMpegTs: return "mpegts";
+    case MediaFormat::kFlv: return "flv";
+    case MediaFormat::kMpegPs: return "mpegps";
+    case MediaFormat::kOgg: return "ogg";
+    case MediaFormat::kAsf: return "asf";
+  }
+  return "unknown";
+}
+
+namespace {
+bool starts_with(std::span<const uint8_t> d, std::string_view magic, std::size_t at = 0) {
+  return d.size() >= at + magic.size() && std::memcmp(d.data() + at, magic.data(), magic.size()) == 0;
+}
+}  // namespace
+
+MediaFormat sniff_format(std::span<const uint8_t> d) {
+  if (d.empty()) return MediaFormat::kEmpty;
+  if (starts_with(d, "\xFF\xD8\xFF")) return MediaFormat::kJpeg;
+  if (starts_with(d, "\x89PNG\r\n\x1A\n")) return MediaFormat::kPng;
+  if (starts_with(d, "RIFF") && starts_with(d, "WEBP", 8)) return MediaFormat::kWebp;
+  if (starts_with(d, "RIFF") && starts_with(d, "AVI ", 8)) return MediaFormat::kAvi;
+  if (starts_with(d, "GIF87a") || starts_with(d, "GIF89a")) return MediaFormat::kGif;
+  if (starts_with(d, "BM") && d.size() >= 26) return MediaFormat::kBmp;
+  if (starts_with(d, std::string_view("II*\0", 4)) || starts_with(d, std::string_view("MM\0*", 4)))
+    return MediaFormat::kTiff;
+  if (starts_with(d, "ftyp", 4) && d.size() >= 12) {
+    const std::string_view brand(reinterpret_cast<const char*>(d.data() + 8), 4);
+    if (brand == "avif" || brand == "avis") return MediaFormat::kAvif;
+    if (brand == "heic" || brand == "heix" || brand == "mif1" || brand == "msf1" ||
+        brand == "heim" || brand == "heis" || brand == "hevc")
+      return MediaFormat::kHeif;
+    return MediaFormat::kMp4;  // isom, mp41, mp42, qt, 3gp, M4V ...
+  }
+  if (starts_with(d, "\x1A\x45\xDF\xA3")) return MediaFormat::kMatroska;  // MKV, WebM
+  if (starts_with(d, "FLV\x01")) return MediaFormat::kFlv;
+  if (starts_with(d, "OggS")) return MediaFormat::kOgg;
+  if (starts_with(d, "\x30\x26\xB2\x75\x8E\x66\xCF\x11")) return MediaFormat::kAsf;
+  if (starts_with(d, std::string_view("\x00\x00\x01\xBA", 4))) return MediaFormat::kMpegPs;
+  if (d.size() >= 189 && d[0] == 0x47 && d[188] == 0x47) return MediaFormat::kMpegTs;
+  if (starts_with(d, std::string_view("\x00\x00\x00\x0CjP  ", 8)) ||
+      starts_with(d, "\xFF\x4F\xFF\x51"))
+    return MediaFormat::kJpeg2000;
+  if (starts_with(d, "\xFF\x0A") || starts_with(d, std::string_view("\x00\x00\x00\x0CJXL ", 8)))
+    return MediaFormat::kJpegXl;
+  if (starts_with(d, std::string_view("\x00\x00\x01\x00", 4))) return MediaFormat::kIco;
+  if (starts_with(d, "%PDF")) return MediaFormat::kPdf;
+  if (starts_with(d, "<svg") || starts_with(d, "<?xml")) return MediaFormat::kSvg;
+  return MediaFormat::kUnknown;
+}
+
+bool is_image_format(MediaFormat f) {
+  switch (f) {
+    case MediaFormat::kJpeg:
+    case MediaFormat::kPng:
+    case MediaFormat::kWebp:
+    case MediaFormat::kGif:
+    case MediaFormat::kBmp:
+    case MediaFormat::kTiff: return true;
+    default: return false;
+  }
+}
+
+bool is_video_format(MediaFormat f) {
+  switch (f) {
+    case MediaFormat::kMp4:
+    case MediaFormat::kMatroska:
+    case MediaFormat::kAvi:
+    case MediaFormat::kMpegTs:
+    case MediaFormat::kFlv:
+    case MediaFormat::kMpegPs:
+    case MediaFormat::kOgg:
+    case MediaFormat::kAsf: return true;
+    default: return false;
+  }
+}
+
+namespace {
+uint64_t env_u64(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const unsigned long long x = std::strtoull(v, &end, 10);
+  if (end == v || *end != '\0') {
+    throw InvalidArgument(std::string(name) + " must be a whole number, got '" + v + "'");
+  }
+  return x;
+}
+}  // namespace
+
+DecodeLimits decode_limits_from_env() {
+  DecodeLimits l;
+  l.max_file_bytes = env_u64("HASHMATCH_MAX_FILE_BYTES", l.max_file_bytes);
+  l.max_pixels = env_u64("HASHMATCH_MAX_PIXELS", l.max_pixels);
+  return l;
+}
+
+void check_dimensions(int width, int height, const DecodeLimits& limits, std::string_view what) {
+  if (width <= 0 || height <= 0) {
+    throw MediaError("corrupt", std::string(what) + ": invalid dimensions " + std::to_string(width) +
+                                    "x" + std::to_string(height));
+  }
+  const uint64_t pixels = uint64_t(width) * uint64_t(height);
+  if (width > limits.max_dimension || height > limits.max_dimension || pixels > limits.max_pixels) {
+    throw MediaError("too_many_pixels",
+                     std::string(what) + " of " + std::to_string(width) + "x" +
+                         std::to_string(height) + " pixels exceeds the limit of " +
+                         std::to_string(limits.max_pixels) + " pixels (max side " +
+                         std::to_string(limits.max_dimension) + "); refused before decoding");
+  }
+}
+
+namespace {
+[[noreturn]] void throw_not_image(MediaFormat f, std::span<const uint8_t> data) {
+  if (f == MediaFormat::kEmpty) throw MediaError("empty", "empty file");
+  if (f == MediaFormat::kUnknown) {
+    throw MediaError("unsupported", "not an image or video format hashmatch recognises");
+  }
+  if (is_video_format(f)) {
+    throw MediaError("unsupported", "video (" + std::string(media_format_name(f)) +
+                                        ") where an image was expected");
+  }
+  throw MediaError("unsupported",
+                   "unsupported image format: " + std::string(media_format_name(f)));
+}
+}  // namespace
+
+ImageHeader probe_image(std::span<const uint8_t> data, const DecodeLimits& limits) {
+  if (data.size() > limits.max_file_bytes) {
+    throw MediaError("too_large", "file of " + std::to_string(data.size()) +
+                                      " bytes exceeds the limit of " +
+                                      std::to_string(limits.max_file_bytes) + " bytes");
+  }
+  const MediaFormat f = sniff_format(data);
+  ImageHeader h;
+  h.format = f;
+  switch (f) {
+    case MediaFormat::kJpeg: detail::probe_jpeg(data, &h.width, &h.height); break;
+    case MediaFormat::kPng: detail::probe_png(data, &h.width, &h.height); break;
+    case MediaFormat::kWebp: detail::probe_webp(data, &h.width, &h.height); break;
+    case MediaFormat::kGif: detail::probe_gif(data, &h.width, &h.height); break;
+    case MediaFormat::kBmp: detail::probe_bmp(data, &h.width, &h.height); break;
+    case MediaFormat::kTiff: detail::probe_tiff(data, &h.width, &h.height); break;
+    default: throw_not_image(f, data);
+  }
+  check_dimensions(h.width, h.height, limits, media_format_name(f));
+  return h;
+}
+
+Image decode_image(std::span<const uint8_t> data, const DecodeLimits& limits) {
+  const ImageHeader h = probe_image(data, limits);
+  Image img;
+  switch (h.format) {
+    case MediaFormat::kJpeg: img = detail::decode_jpeg(data, limits); break;
+    case MediaFormat::kPng: img = detail::decode_png(data, limits); break;
+    case MediaFormat::kWebp: img = detail::decode_webp(data, limits); break;
+    case MediaFormat::kGif: img = detail::decode_gif(data, limits); break;
+    case MediaFormat::kBmp: img = detail::decode_bmp(data, limits); break;
+    case MediaFormat::kTiff: img = detail::decode_tiff(data, limits); break;
+    default: throw_not_image(h.format, data);
+  }
+  check_dimensions(img.width, img.height, limits, media_format_name(h.format));
+  return img;
+}
+
+}  // namespace hashmatch

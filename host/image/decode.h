@@ -1,0 +1,59 @@
+// Image decoding: format detection by content, header-first limits, per-format decoders.
+//
+// Pixels follow Pillow's Image.convert("RGB") on the decoders the reference lists were made with
+// (libjpeg-turbo ISLOW IDCT with fancy upsampling, libpng, libwebp, giflib, libtiff; BMP through
+// FFmpeg's libavcodec): alpha dropped (not composited), grey kept as one channel (hashed as is),
+// palette resolved, CMYK converted as Pillow does, EXIF orientation not applied, first frame of an
+// animation. Every failure is a MediaError with a short reason token and a clear message.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "host/image/image.h"
+
+namespace hashmatch {
+
+enum class MediaFormat {
+  kUnknown,
+  kEmpty,
+  // images
+  kJpeg, kPng, kWebp, kGif, kBmp, kTiff,
+  kHeif, kAvif, kJpeg2000, kJpegXl, kIco, kPdf, kSvg,  // recognised, not decoded (unsupported)
+  // video containers (decoded by video/)
+  kMp4, kMatroska, kAvi, kMpegTs, kFlv, kMpegPs, kOgg, kAsf,
+};
+
+std::string_view media_format_name(MediaFormat f);
+// Detects the format from the first bytes (16 or more recommended; fewer is fine for short files).
+MediaFormat sniff_format(std::span<const uint8_t> head);
+bool is_image_format(MediaFormat f);  // one hashmatch decodes as an image
+bool is_video_format(MediaFormat f);
+
+struct DecodeLimits {
+  uint64_t max_file_bytes = 256ull << 20;    // media bytes held in memory for decoding
+  uint64_t max_pixels = 100'000'000;         // width * height, checked from the header
+  int max_dimension = 65'500;                // either side
+};
+// Limits with HASHMATCH_MAX_FILE_BYTES / HASHMATCH_MAX_PIXELS applied over the defaults.
+DecodeLimits decode_limits_from_env();
+
+struct ImageHeader {
+  MediaFormat format = MediaFormat::kUnknown;
+  int width = 0;
+  int height = 0;
+};
+
+// Reads only the header (dimensions) and applies the limits: throws MediaError "too_many_pixels"
+// for a decompression bomb before anything is decoded.
+ImageHeader probe_image(std::span<const uint8_t> data, const DecodeLimits& limits);
+
+// Decodes the whole image (probe_image first). Throws MediaError.
+Image decode_image(std::span<const uint8_t> data, const DecodeLimits& limits);
+
+// Checks width x height against the limits; throws MediaError "too_many_pixels" / "corrupt".
+void check_dimensions(int width, int height, const DecodeLimits& limits, std::string_view what);
+
+}  // namespace hashmatch

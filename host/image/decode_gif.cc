@@ -1,0 +1,130 @@
+// GIF through giflib: the first frame, palette resolved, drawn on a canvas of the logical screen
+// size filled with the background colour. Transparency is ignored (the palette colour is used), as
+// alpha is everywhere else. Later frames are never decoded.
+#include <gif_lib.h>
+
+#include <cstring>
+#include <string>
+
+#include "host/common/error.h"
+#include "host/image/decoders.h"
+
+namespace hashmatch::detail {
+namespace {
+
+struct Reader {
+  std::span<const uint8_t> data;
+  std::size_t pos = 0;
+  bool short_read = false;
+};
+
+int on_read(GifFileType* gif, GifByteType* out, int n) {
+  auto* r = static_cast<Reader*>(gif->UserData);
+  const std::size_t avail = r->data.size() - r->pos;
+  std::size_t take = static_cast<std::size_t>(n);
+  if (take > avail) {
+    take = avail;
+    r->short_read = true;
+  }
+  std::memcpy(out, r->data.data() + r->pos, take);
+  r->pos += take;
+  return static_cast<int>(take);
+}
+
+struct GifHandle {
+  GifFileType* gif = nullptr;
+  Reader reader;
+  explicit GifHandle(std::span<const uint8_t> d) {
+    reader.data = d;
+    int err = 0;
+    gif = DGifOpen(&reader, on_read, &err);
+    if (!gif) {
+      if (reader.short_read) throw MediaError("truncated", "truncated GIF header");
+      throw MediaError("corrupt", std::string("corrupt GIF: ") + GifErrorString(err));
+    }
+  }
+  ~GifHandle() {
+    int err = 0;
+    DGifCloseFile(gif, &err);
+  }
+  [[noreturn]] void fail(const char* what) const {
+    if (reader.short_read) throw MediaError("truncated", std::string("truncated GIF (") + what + ")");
+    throw MediaError("corrupt", std::string("corrupt GIF (") + what + "): " + GifErrorString(gif->Error));
+  }
+};
+
+}  // namespace
+
+void probe_gif(std::span<const uint8_t> data, int* w, int* h) {
+  GifHandle g(data);
+  *w = g.gif->SWidth;
+  *h = g.gif->SHeight;
+}
+
+Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
+  GifHandle g(data);
+  GifFileType* gif = g.gif;
+  check_dimensions(gif->SWidth, gif->SHeight, limits, "gif");
+  for (;;) {
+    GifRecordType type;
+    if (DGifGetRecordType(gif, &type) == GIF_ERROR) g.fail("record");
+    if (type == TERMINATE_RECORD_TYPE) throw MediaError("corrupt", "GIF has no image frame");
+    if (type == EXTENSION_RECORD_TYPE) {
+      int code = 0;
+      GifByteType* ext = nullptr;
+      if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) g.fail("extension");
+      while (ext) {
+        if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) g.fail("extension");
+      }
+      continue;
+    }
+    if (type != IMAGE_DESC_RECORD_TYPE) continue;
+    if (DGifGetImageDesc(gif) == GIF_ERROR) g.fail("image descriptor");
+    const GifImageDesc& desc = gif->Image;
+    const ColorMapObject* cmap = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
+    if (!cmap) throw MediaError("corrupt", "GIF frame without a colour map");
+    check_dimensions(desc.Width, desc.Height, limits, "gif frame");
+    Image img;
+    img.width = gif->SWidth;
+    img.height = gif->SHeight;
+    img.channels = 3;
+    img.pixels.resize(img.pixel_count() * 3);
+    GifColorType bg{0, 0, 0};
+    if (gif->SColorMap && gif->SBackGroundColor < gif->SColorMap->ColorCount) {
+      bg = gif->SColorMap->Colors[gif->SBackGroundColor];
+    }
+    for (std::size_t i = 0; i < img.pixel_count(); ++i) {
+      img.pixels[3 * i] = bg.Red;
+      img.pixels[3 * i + 1] = bg.Green;
+      img.pixels[3 * i + 2] = bg.Blue;
+    }
+    std::vector<GifPixelType> line(desc.Width);
+    // Interlaced frames store rows in four passes.
+    std::vector<int> order;
+    if (desc.Interlace) {
+      const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
+      for (int p = 0; p < 4; ++p)
+        for (int y = start[p]; y < desc.Height; y += step[p]) order.push_back(y);
+    } else {
+      for (int y = 0; y < desc.Height; ++y) order.push_back(y);
+    }
+    for (int y : order) {
+      if (DGifGetLine(gif, line.data(), desc.Width) == GIF_ERROR) g.fail("pixel data");
+      const int cy = desc.Top + y;
+      if (cy < 0 || cy >= img.height) continue;
+      uint8_t* row = img.row(cy);
+      for (int x = 0; x < desc.Width; ++x) {
+        const int cx = desc.Left + x;
+        if (cx < 0 || cx >= img.width) continue;
+        const int idx = line[x] < cmap->ColorCount ? line[x] : 0;
+        const GifColorType c = cmap->Colors[idx];
+        row[3 * cx] = c.Red;
+        row[3 * cx + 1] = c.Green;
+        row[3 * cx + 2] = c.Blue;
+      }
+    }
+    return img;
+  }
+}
+
+}  // namespace hashmatch::detail

@@ -1,0 +1,58 @@
+// Hashing one media item (file or in-memory bytes): exact digests and PDQ of images.
+// Videos are recognised here and hashed by video/ (vPDQ) through the registered video hasher.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "host/common/digest.h"
+#include "host/image/decode.h"
+#include "host/pdq/pdq.h"
+
+namespace hashmatch {
+
+struct HashOptions {
+  DecodeLimits limits;
+  int pdq_prescale = 0;   // 0: full resolution (default); 512: reference CLI pre-resize
+  bool dihedral = false;  // compute the 8 dihedral hashes
+};
+
+struct MediaHashResult {
+  std::string path;
+  uint64_t size = 0;
+  bool have_digests = false;
+  ExactDigests digests;
+  MediaFormat format = MediaFormat::kUnknown;
+  int width = 0, height = 0;
+  std::optional<pdq::PdqDihedral> pdq;  // hashes[0] is the image itself; others with `dihedral`
+  // Extra fields a media-specific hasher adds to the JSON line (e.g. the vPDQ frames of a video).
+  nlohmann::json extra = nlohmann::json::object();
+  std::string error;         // empty on success
+  std::string error_reason;  // short token: truncated, empty, unsupported, too_large, ...
+  bool ok() const { return error.empty(); }
+};
+
+// Hashes the image in `bytes` (already read; digests are the caller's). Fills format, size,
+// pdq or error. Never throws for bad media.
+void hash_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts, pdq::PdqHasher& hasher,
+                      MediaHashResult* out);
+
+// Reads and hashes a file: digests always (when readable), PDQ for images. Never throws for bad
+// media or unreadable files: the error is recorded in the result.
+MediaHashResult hash_media_file(const std::string& path, const HashOptions& opts,
+                                pdq::PdqHasher& hasher);
+
+// A hook through which video/ hashes videos found by content (unset: videos get an error).
+using VideoHashFn = std::function<void(const std::string& path, std::span<const uint8_t> bytes,
+                                       const HashOptions& opts, MediaHashResult* out)>;
+void set_video_hasher(VideoHashFn fn);
+
+// The JSON line of `hashmatch hash`: path, size, md5, sha1, sha256, pdq, pdq_quality (or error),
+// pdq_dihedral when asked for.
+nlohmann::json to_json(const MediaHashResult& r, bool dihedral);
+
+}  // namespace hashmatch

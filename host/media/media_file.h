@@ -1,0 +1,35 @@
+// Reading one media file: exact digests streamed over every byte, and the bytes kept in memory for
+// decoding only up to the configured limit (a larger file still gets its digests).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/common/digest.h"
+#include "host/image/decode.h"
+
+namespace hashmatch {
+
+struct MediaFile {
+  std::string path;
+  uint64_t size = 0;
+  ExactDigests digests;
+  MediaFormat format = MediaFormat::kUnknown;
+  // The file's bytes, when size <= max_file_bytes; empty otherwise (too_large set).
+  std::vector<uint8_t> bytes;
+  bool too_large = false;
+};
+
+// Reads `path` in chunks (digests over everything). Throws IoError when the file can't be read.
+MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits& limits);
+
+// Expands files and directories (recursively, entries sorted by name for a deterministic order)
+// into regular files. Unreadable directories and missing paths are reported through `errors`
+// as (path, message) pairs; the walk goes on.
+std::vector<std::string> expand_paths(const std::vector<std::string>& inputs,
+                                      std::vector<std::pair<std::string, std::string>>* errors);
+
+}  // namespace hashmatch

@@ -1,0 +1,32 @@
+// Run-time discovery of GPUs. Host-safe (no CUDA header): every layer may call it, whether or not
+// the CUDA backend was compiled in. No device means an empty list, never a crash.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace hashmatch {
+
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  std::size_t total_memory_bytes = 0;
+  int cc_major = 0;
+  int cc_minor = 0;
+  int multiprocessors = 0;
+};
+
+// True when the CUDA backend was compiled into this binary.
+bool cuda_compiled();
+// CUDA runtime version compiled against, e.g. "13.0" ("" without CUDA).
+std::string cuda_runtime_version();
+// Visible GPUs. When there are none, `why_none` (if given) says why ("no CUDA driver", ...).
+std::vector<GpuInfo> list_gpus(std::string* why_none = nullptr);
+// True when at least one GPU is usable.
+bool gpu_available();
+// True when HASHMATCH_REQUIRE_GPU=1 is set (GPU tests fail instead of skipping; `auto` backends
+// that find no GPU are an error).
+bool gpu_required();
+
+}  // namespace hashmatch

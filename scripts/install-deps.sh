@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Idempotent install step: Debian packages (apt) and Python tools (pip) that hashmatch needs to build,
+# test, benchmark and run its demo. Quick (a dpkg query) when everything is already there.
+#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors from PyPI (pdqhash, faiss-cpu, numpy).
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev googletest
+  libssl-dev libsqlite3-dev nlohmann-json3-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
+  PY=${PYTHON:-python3}
+  for mod in pdqhash faiss numpy; do
+    if ! "$PY" -c "import $mod" 2>/dev/null; then
+      "$PY" -m pip install -q pdqhash faiss-cpu numpy pillow
+      break
+    fi
+  done
+fi
+
+if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  echo "install-deps: note: nvcc not found; the build goes on without the CUDA backend" >&2
+fi
