@@ -1,0 +1,64 @@
+#include "tests/testutil/testutil.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "kernels/rt/device.h"
+
+namespace hashmatch::test {
+
+std::filesystem::path testdata_dir() {
+  std::filesystem::path p = HASHMATCH_TESTDATA_DIR;
+  if (const char* env = std::getenv("HASHMATCH_TESTDATA")) p = env;
+  if (!std::filesystem::is_directory(p / "pdq")) {
+    ADD_FAILURE() << "reference test data not found at " << p
+                  << " (expected ../shared/testdata beside the repository; set HASHMATCH_TESTDATA)";
+  }
+  return p;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  const auto base = std::filesystem::temp_directory_path();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto p = base / ("hashmatch-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(p)) {
+      path_ = p;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + p.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+void GpuTest::SetUp() {
+  std::string why;
+  if (list_gpus(&why).empty()) {
+    if (gpu_required()) {
+      FAIL() << "HASHMATCH_REQUIRE_GPU=1 but no GPU is usable: " << why;
+    }
+    GTEST_SKIP() << "no GPU: " << why;
+  }
+}
+
+}  // namespace hashmatch::test

@@ -1,0 +1,41 @@
+// Shared test helpers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hashmatch::test {
+
+// ../shared/testdata, read in place (HASHMATCH_TESTDATA overrides the compiled-in path).
+// Fails the calling test when the folder is missing: the golden tests must not pass vacuously.
+std::filesystem::path testdata_dir();
+
+// A fresh, empty temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
+
+// Base fixture of every GPU test: skips with the reason when no GPU is present, and fails
+// instead when HASHMATCH_REQUIRE_GPU=1.
+class GpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+};
+
+}  // namespace hashmatch::test
