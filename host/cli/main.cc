@@ -9,6 +9,9 @@
 #ifdef HM_LISTS
 #include "host/lists/commands.h"
 #endif
+#ifdef HM_SERVER
+#include "host/server/serve.h"
+#endif
 #include "host/version.h"
 
 namespace hashmatch::cli {
@@ -20,6 +23,9 @@ const std::vector<Command>& commands() {
 #ifdef HM_LISTS
       {"list", "hash lists: create, import (TE, CSV, VICS, NCMEC), export, stats, remove", cmd_list},
       {"match", "match PDQ hashes or files against hash lists (JSON lines)", cmd_match},
+#endif
+#ifdef HM_SERVER
+      {"serve", "the matching server: HTTP JSON API, dynamic batching, Prometheus metrics", cmd_serve},
 #endif
   };
   return cmds;

@@ -133,8 +133,9 @@ const std::vector<Setting>& table() {
                    std::function<void(ServerConfig&, const std::string&)> set,
                    std::function<std::string(const ServerConfig&)> get) {
       const std::string env = env_name(flag);
-      v.push_back({{std::move(key), std::move(flag), env, std::move(help), reloadable}, kind,
-                   std::move(set), std::move(get)});
+      v.push_back({{std::move(key), std::move(flag), env, std::move(help), reloadable,
+                    kind == Kind::kBool},
+                   kind, std::move(set), std::move(get)});
     };
     // process
     add("db", "db", "SQLite hash-list database", false, Kind::kString, HM_S(db));
@@ -539,6 +540,22 @@ std::vector<std::string> changed_settings(const ServerConfig& a, const ServerCon
   for (const Setting& s : table()) {
     if (s.get(a) != s.get(b)) out.push_back(s.info.key);
   }
+  return out;
+}
+
+ServerConfig merge_reloadable(const ServerConfig& running, const ServerConfig& fresh,
+                              std::vector<std::string>* restart_needed) {
+  ServerConfig out = running;
+  for (const Setting& s : table()) {
+    const std::string v = s.get(fresh);
+    if (v == s.get(running)) continue;
+    if (s.info.reloadable) {
+      s.set(out, v);
+    } else if (restart_needed) {
+      restart_needed->push_back(s.info.key);
+    }
+  }
+  out.config_file = fresh.config_file;
   return out;
 }
 

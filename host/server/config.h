@@ -83,6 +83,7 @@ struct SettingInfo {
   std::string env;   // "HASHMATCH_MAX_BATCH_FRAMES"
   std::string help;
   bool reloadable = false;
+  bool boolean = false;  // a flag that may be given without a value (--access-log)
 };
 const std::vector<SettingInfo>& settings();
 
@@ -103,6 +104,11 @@ std::string to_yaml(const ServerConfig& cfg);
 
 // Names of the settings whose values differ between a and b.
 std::vector<std::string> changed_settings(const ServerConfig& a, const ServerConfig& b);
+
+// `running` with the reloadable settings of `fresh` applied; the keys of settings that changed but
+// need a restart go to *restart_needed.
+ServerConfig merge_reloadable(const ServerConfig& running, const ServerConfig& fresh,
+                              std::vector<std::string>* restart_needed);
 
 // Parses a duration: "2ms", "500us", "1.5s", "2m"; a bare number is seconds. Throws
 // InvalidArgument.
