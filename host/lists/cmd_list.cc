@@ -1,13 +1,12 @@
 // hashmatch list create|import|export|stats|remove|drop
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "host/cli/args.h"
-#include "host/common/error.h"
 #include "host/cli/commands.h"
+#include "host/common/error.h"
 #include "host/lists/commands.h"
 #include "host/lists/importers.h"
 #include "host/lists/list_store.h"
@@ -56,9 +55,11 @@ nlohmann::ordered_json stats_json(const ListStats& s) {
   j["threshold"] = s.info.threshold;
   j["entries"] = s.entries;
   j["records"] = s.records;
-  for (int a = 0; a < kNumHashAlgos; ++a) j[std::string(algo_name(static_cast<HashAlgo>(a)))] = s.by_algo[a];
+  for (int a = 0; a < kNumHashAlgos; ++a)
+    j[std::string(algo_name(static_cast<HashAlgo>(a)))] = s.by_algo[a];
   j["created"] = format_utc(s.info.created_at);
-  j["last_added"] = s.last_added ? nlohmann::ordered_json(format_utc(s.last_added)) : nlohmann::ordered_json(nullptr);
+  j["last_added"] = s.last_added ? nlohmann::ordered_json(format_utc(s.last_added))
+                                 : nlohmann::ordered_json(nullptr);
   j["generation"] = s.info.generation;
   return j;
 }
@@ -98,20 +99,25 @@ int do_import(const Argv& argv) {
   ImportOptions opts;
   if (auto f = a.get("format")) {
     auto pf = parse_format(*f);
-    if (!pf) throw InvalidArgument("--format must be te, csv, tsv, lines, vics or ncmec, got '" + *f + "'");
+    if (!pf)
+      throw InvalidArgument("--format must be te, csv, tsv, lines, vics or ncmec, got '" + *f +
+                            "'");
     opts.format = *pf;
   }
   if (auto al = a.get("algo")) {
     opts.algo = parse_algo(*al);
-    if (!opts.algo) throw InvalidArgument("--algo must be pdq, md5, sha1 or sha256, got '" + *al + "'");
+    if (!opts.algo)
+      throw InvalidArgument("--algo must be pdq, md5, sha1 or sha256, got '" + *al + "'");
   }
   opts.defaults.source = a.get_or("source", "");
   opts.defaults.category = a.get_or("category", "");
   opts.defaults.tags = a.get_all("tag");
-  if (a.positional().empty()) throw InvalidArgument("no FILE to import (use '-' for standard input)");
+  if (a.positional().empty())
+    throw InvalidArgument("no FILE to import (use '-' for standard input)");
   if (!valid_list_name(name)) {
-    throw InvalidArgument("invalid list name '" + name +
-                          "': use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit");
+    throw InvalidArgument(
+        "invalid list name '" + name +
+        "': use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit");
   }
   ListStore store(db);
   int failed = 0;
@@ -188,7 +194,8 @@ int do_remove(const Argv& argv) {
   Args a(argv, {"db", "list", "id"}, {"all"});
   const std::string db = required(a, "db"), name = required(a, "list");
   const std::vector<std::string> ids = a.get_all("id");
-  if (ids.empty() == !a.flag("all")) throw InvalidArgument("give either --id ID (repeatable) or --all");
+  if (ids.empty() == !a.flag("all"))
+    throw InvalidArgument("give either --id ID (repeatable) or --all");
   ListStore store(db, /*create=*/false);
   int64_t removed = 0;
   if (a.flag("all")) {

@@ -4,14 +4,13 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "host/cli/args.h"
+#include "host/cli/commands.h"
 #include "host/common/error.h"
 #include "host/common/parallel.h"
-#include "host/cli/commands.h"
 #include "host/lists/commands.h"
 #include "host/lists/import_util.h"
 #include "host/lists/list_matcher.h"
@@ -37,8 +36,10 @@ constexpr const char* kUsage =
     "  FILES...            files and directories: hashed (md5, sha1, sha256, PDQ of images) and\n"
     "                      matched by PDQ and by exact digest\n"
     "options:\n"
-    "  --threshold T       PDQ threshold (0..256, inclusive) for every list instead of each list's\n"
-    "  --dihedral          also match the 8 dihedral variants (rotations and flips) of each query;\n"
+    "  --threshold T       PDQ threshold (0..256, inclusive) for every list instead of each "
+    "list's\n"
+    "  --dihedral          also match the 8 dihedral variants (rotations and flips) of each "
+    "query;\n"
     "                      a match reports the variant that matched\n"
     "  --backend B         PDQ matcher: auto (default), cpu or cuda\n"
     "  --jobs N            hashing threads for FILES (default: all cores, or HASHMATCH_THREADS)\n";
@@ -104,7 +105,8 @@ PdqQuery parse_query_line(std::string_view line, nlohmann::ordered_json& extra) 
         j["pdq_dihedral"].size() == static_cast<std::size_t>(kNumDihedral)) {
       std::array<Hash256, kNumDihedral> v;
       for (int i = 0; i < kNumDihedral; ++i) {
-        if (!j["pdq_dihedral"][i].is_string()) throw InvalidArgument("pdq_dihedral holds a non-string");
+        if (!j["pdq_dihedral"][i].is_string())
+          throw InvalidArgument("pdq_dihedral holds a non-string");
         v[i] = Hash256::from_hex(j["pdq_dihedral"][i].get<std::string>());
       }
       return PdqQuery::dihedral(v);
@@ -124,7 +126,8 @@ struct Ctx {
   int failed = 0;
 };
 
-void emit_pdq_batch(Ctx& c, std::vector<PdqQuery>& queries, std::vector<nlohmann::ordered_json>& heads) {
+void emit_pdq_batch(Ctx& c, std::vector<PdqQuery>& queries,
+                    std::vector<nlohmann::ordered_json>& heads) {
   if (heads.empty()) return;
   // Queries that failed to parse carry an "error" and no PdqQuery slot.
   std::vector<std::vector<ListMatch>> results = c.snap->match_pdq(queries, c.qopts);

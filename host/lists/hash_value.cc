@@ -29,10 +29,14 @@ std::string printable(std::string_view s) {
 
 std::string_view algo_name(HashAlgo a) {
   switch (a) {
-    case HashAlgo::kPdq: return "pdq";
-    case HashAlgo::kMd5: return "md5";
-    case HashAlgo::kSha1: return "sha1";
-    case HashAlgo::kSha256: return "sha256";
+    case HashAlgo::kPdq:
+      return "pdq";
+    case HashAlgo::kMd5:
+      return "md5";
+    case HashAlgo::kSha1:
+      return "sha1";
+    case HashAlgo::kSha256:
+      return "sha256";
   }
   return "unknown";
 }
@@ -100,8 +104,8 @@ bool HashValue::try_parse(HashAlgo algo, std::string_view hex, HashValue* out, s
   const std::size_t want = static_cast<std::size_t>(algo_hex_chars(algo));
   if (hex.size() != want) {
     if (why) {
-      *why = "bad " + std::string(algo_name(algo)) + " '" + printable(hex) + "': " +
-             std::to_string(hex.size()) + " characters, expected " + std::to_string(want) +
+      *why = "bad " + std::string(algo_name(algo)) + " '" + printable(hex) +
+             "': " + std::to_string(hex.size()) + " characters, expected " + std::to_string(want) +
              " hex digits";
     }
     return false;

@@ -6,9 +6,11 @@
 //       <image>
 //         <member id="42">Member name</member> <timestamp>..</timestamp> <id>image1</id>
 //         <classification>A1</classification>
-//         <fingerprints> <md5>..</md5> <sha1>..</sha1> <pdq>..</pdq> <pdna>..</pdna> </fingerprints>
+//         <fingerprints> <md5>..</md5> <sha1>..</sha1> <pdq>..</pdq> <pdna>..</pdna>
+//         </fingerprints>
 //       </image>
-//       <deletedImage> <member id="43">..</member> <id>image4</id> <timestamp>..</timestamp> </deletedImage>
+//       <deletedImage> <member id="43">..</member> <id>image4</id> <timestamp>..</timestamp>
+//       </deletedImage>
 //     </images>
 //     <videos> <video>..</video> <deletedVideo>..</deletedVideo> </videos>
 //     <paging> <next>..</next> </paging>

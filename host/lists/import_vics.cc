@@ -11,10 +11,9 @@
 // (SHA1 / SHA256 used, others such as PhotoDNA ignored), Category (category label), the flags
 // VictimIdentified, OffenderIdentified, IsDistributed, IsPrecategorized, IsSuspected,
 // SelfGenerated (tags when true), Series (string or {"Name": ...}) and Tags (tags).
-#include <nlohmann/json.hpp>
-
 #include <exception>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "host/common/error.h"
@@ -43,9 +42,12 @@ enum class Role {
 
 const std::map<std::string, std::string>& flag_tags() {
   static const std::map<std::string, std::string> m = {
-      {"victimidentified", "victim_identified"}, {"offenderidentified", "offender_identified"},
-      {"isdistributed", "distributed"},          {"isprecategorized", "precategorized"},
-      {"issuspected", "suspected"},              {"selfgenerated", "self_generated"},
+      {"victimidentified", "victim_identified"},
+      {"offenderidentified", "offender_identified"},
+      {"isdistributed", "distributed"},
+      {"isprecategorized", "precategorized"},
+      {"issuspected", "suspected"},
+      {"selfgenerated", "self_generated"},
   };
   return m;
 }
@@ -66,8 +68,12 @@ class VicsHandler {
   VicsHandler(ImportSession& s, const ImportOptions& opts) : s_(s), opts_(opts) {}
 
   // --- nlohmann SAX interface; exceptions are kept and the parse stopped (return false).
-  bool null() { return guard([&] { scalar(std::nullopt, false); }); }
-  bool boolean(bool v) { return guard([&] { scalar(v ? "true" : "false", true); }); }
+  bool null() {
+    return guard([&] { scalar(std::nullopt, false); });
+  }
+  bool boolean(bool v) {
+    return guard([&] { scalar(v ? "true" : "false", true); });
+  }
   bool number_integer(json::number_integer_t v) {
     return guard([&] { scalar(std::to_string(v), false); });
   }
@@ -77,7 +83,9 @@ class VicsHandler {
   bool number_float(json::number_float_t, const json::string_t& s) {
     return guard([&] { scalar(s, false); });
   }
-  bool string(json::string_t& v) { return guard([&] { scalar(v, false); }); }
+  bool string(json::string_t& v) {
+    return guard([&] { scalar(v, false); });
+  }
   bool binary(json::binary_t&) { return true; }
   bool key(json::string_t& k) {
     if (!stack_.empty()) stack_.back().key = lower(k);
@@ -86,18 +94,26 @@ class VicsHandler {
     }
     return true;
   }
-  bool start_object(std::size_t) { return guard([&] { open(true); }); }
-  bool end_object() { return guard([&] { close(); }); }
-  bool start_array(std::size_t) { return guard([&] { open(false); }); }
-  bool end_array() { return guard([&] { close(); }); }
+  bool start_object(std::size_t) {
+    return guard([&] { open(true); });
+  }
+  bool end_object() {
+    return guard([&] { close(); });
+  }
+  bool start_array(std::size_t) {
+    return guard([&] { open(false); });
+  }
+  bool end_array() {
+    return guard([&] { close(); });
+  }
   bool parse_error(std::size_t position, const std::string& last_token,
                    const nlohmann::detail::exception& ex) {
     std::string what = ex.what();
     // nlohmann's message starts "[json.exception.parse_error.101] parse error at line 3, ..."
     if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    error_ = std::make_exception_ptr(InvalidArgument(
-        "JSON " + what + " (byte " + std::to_string(position) + ", after " +
-        std::to_string(records_) + " media records)"));
+    error_ = std::make_exception_ptr(InvalidArgument("JSON " + what + " (byte " +
+                                                     std::to_string(position) + ", after " +
+                                                     std::to_string(records_) + " media records)"));
     (void)last_token;
     return false;
   }
@@ -239,9 +255,8 @@ class VicsHandler {
   void emit() {
     ++records_;
     s_.count_record();
-    const std::string origin =
-        "media record " + std::to_string(records_) +
-        (rec_.id.empty() ? std::string() : " (MediaID " + rec_.id + ")");
+    const std::string origin = "media record " + std::to_string(records_) +
+                               (rec_.id.empty() ? std::string() : " (MediaID " + rec_.id + ")");
     // Alternative hashes fill in SHA1 / SHA256; a conflicting value is an error.
     for (const auto& [name, value] : rec_.alt) {
       std::optional<std::string>* slot = nullptr;
@@ -262,7 +277,9 @@ class VicsHandler {
 
     std::vector<NewEntry> entries;
     const std::pair<HashAlgo, const std::optional<std::string>*> parts[] = {
-        {HashAlgo::kMd5, &rec_.md5}, {HashAlgo::kSha1, &rec_.sha1}, {HashAlgo::kSha256, &rec_.sha256}};
+        {HashAlgo::kMd5, &rec_.md5},
+        {HashAlgo::kSha1, &rec_.sha1},
+        {HashAlgo::kSha256, &rec_.sha256}};
     for (const auto& [algo, text] : parts) {
       if (!*text) continue;
       NewEntry e;

@@ -19,13 +19,20 @@ using import_detail::trim;
 
 std::string_view format_name(ListFormat f) {
   switch (f) {
-    case ListFormat::kAuto: return "auto";
-    case ListFormat::kTe: return "te";
-    case ListFormat::kCsv: return "csv";
-    case ListFormat::kTsv: return "tsv";
-    case ListFormat::kLines: return "lines";
-    case ListFormat::kVics: return "vics";
-    case ListFormat::kNcmec: return "ncmec";
+    case ListFormat::kAuto:
+      return "auto";
+    case ListFormat::kTe:
+      return "te";
+    case ListFormat::kCsv:
+      return "csv";
+    case ListFormat::kTsv:
+      return "tsv";
+    case ListFormat::kLines:
+      return "lines";
+    case ListFormat::kVics:
+      return "vics";
+    case ListFormat::kNcmec:
+      return "ncmec";
   }
   return "unknown";
 }
@@ -44,11 +51,10 @@ std::optional<ListFormat> parse_format(std::string_view s) {
 
 HashValue parse_bare_hash(std::string_view text, const std::optional<HashAlgo>& algo) {
   if (algo && *algo != HashAlgo::kSha256) return HashValue::parse(*algo, text);
-  std::optional<HashAlgo> a =
-      algo_from_hex_length(text.size(), algo.value_or(HashAlgo::kPdq));
+  std::optional<HashAlgo> a = algo_from_hex_length(text.size(), algo.value_or(HashAlgo::kPdq));
   if (!a) {
-    throw InvalidArgument("'" + std::string(text.substr(0, 80)) + "' is not a hash: " +
-                          std::to_string(text.size()) +
+    throw InvalidArgument("'" + std::string(text.substr(0, 80)) +
+                          "' is not a hash: " + std::to_string(text.size()) +
                           " characters (32 hex digits are MD5, 40 SHA-1, 64 PDQ or SHA-256)");
   }
   return HashValue::parse(*a, text);
@@ -146,7 +152,8 @@ void parse_te(std::istream& in, ImportSession& s, const ImportOptions& opts) {
                             "' (supported: pdq, md5, photo_md5, video_md5, sha1, sha256)");
     }
     std::string why;
-    if (!HashValue::try_parse(algo, value, &e.hash, &why)) throw InvalidArgument(origin + ": " + why);
+    if (!HashValue::try_parse(algo, value, &e.hash, &why))
+      throw InvalidArgument(origin + ": " + why);
     s.add(e, origin);
   }
 }
@@ -212,7 +219,8 @@ Column classify(std::string_view name) {
   for (const char* suffix : {"", "hash"}) {
     for (HashAlgo a : {HashAlgo::kPdq, HashAlgo::kMd5, HashAlgo::kSha1, HashAlgo::kSha256}) {
       const std::string an = std::string(algo_name(a));
-      if (squeezed == an + suffix || squeezed == std::string(suffix) + an) return {Col::kAlgoHash, a};
+      if (squeezed == an + suffix || squeezed == std::string(suffix) + an)
+        return {Col::kAlgoHash, a};
     }
   }
   return {Col::kIgnore};
@@ -241,7 +249,8 @@ std::optional<HashAlgo> algo_cell(std::string_view cell) {
 
 }  // namespace
 
-void parse_delimited(std::istream& in, char delimiter, ImportSession& s, const ImportOptions& opts) {
+void parse_delimited(std::istream& in, char delimiter, ImportSession& s,
+                     const ImportOptions& opts) {
   import_detail::CsvReader reader(in, delimiter, opts.max_line_bytes);
   std::vector<std::string> fields;
   if (!reader.next(fields)) throw InvalidArgument("empty file: expected a header row");
@@ -256,9 +265,11 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s, const I
     any_hash |= cols.back().role == Col::kHash || cols.back().role == Col::kAlgoHash;
   }
   if (!any_hash) {
-    std::string msg = "line 1: the header has no hash column (expected one of hash, value, "
-                      "signal, pdq, md5, sha1, sha256)";
-    if (!fields.empty() && is_hex(trim(fields[0])) && algo_from_hex_length(trim(fields[0]).size())) {
+    std::string msg =
+        "line 1: the header has no hash column (expected one of hash, value, "
+        "signal, pdq, md5, sha1, sha256)";
+    if (!fields.empty() && is_hex(trim(fields[0])) &&
+        algo_from_hex_length(trim(fields[0]).size())) {
       msg += "; the first row looks like data: add a header row, or import with --format lines";
     }
     throw InvalidArgument(msg);
@@ -267,8 +278,8 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s, const I
     const std::string origin = "line " + std::to_string(reader.record_line());
     if (fields.size() == 1 && trim(fields[0]).empty()) continue;  // blank line
     if (fields.size() != cols.size()) {
-      throw InvalidArgument(origin + ": " + std::to_string(fields.size()) + " fields, the header has " +
-                            std::to_string(cols.size()));
+      throw InvalidArgument(origin + ": " + std::to_string(fields.size()) +
+                            " fields, the header has " + std::to_string(cols.size()));
     }
     s.count_record();
     Labels labels = opts.defaults;
@@ -277,7 +288,9 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s, const I
     for (std::size_t i = 0; i < cols.size(); ++i) {
       const std::string_view f = trim(fields[i]);
       switch (cols[i].role) {
-        case Col::kId: id = std::string(f); break;
+        case Col::kId:
+          id = std::string(f);
+          break;
         case Col::kCategory:
           if (!f.empty()) labels.category = std::string(f);
           break;
@@ -291,12 +304,14 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s, const I
           if (!f.empty()) {
             row_algo = algo_cell(f);
             if (!row_algo) {
-              throw InvalidArgument(origin + ": unknown algorithm '" + std::string(f.substr(0, 40)) +
+              throw InvalidArgument(origin + ": unknown algorithm '" +
+                                    std::string(f.substr(0, 40)) +
                                     "' (expected pdq, md5, sha1 or sha256)");
             }
           }
           break;
-        default: break;
+        default:
+          break;
       }
     }
     std::vector<NewEntry> record;
@@ -379,13 +394,26 @@ ImportSummary import_stream(ListStore& store, const std::string& list, std::istr
   auto session = store.begin_import(list, source_name, std::string(format_name(format)));
   try {
     switch (format) {
-      case ListFormat::kTe: parse_te(src, *session, opts); break;
-      case ListFormat::kCsv: parse_delimited(src, ',', *session, opts); break;
-      case ListFormat::kTsv: parse_delimited(src, '\t', *session, opts); break;
-      case ListFormat::kLines: parse_lines(src, *session, opts); break;
-      case ListFormat::kVics: parse_vics(src, *session, opts); break;
-      case ListFormat::kNcmec: parse_ncmec(src, *session, opts); break;
-      case ListFormat::kAuto: break;
+      case ListFormat::kTe:
+        parse_te(src, *session, opts);
+        break;
+      case ListFormat::kCsv:
+        parse_delimited(src, ',', *session, opts);
+        break;
+      case ListFormat::kTsv:
+        parse_delimited(src, '\t', *session, opts);
+        break;
+      case ListFormat::kLines:
+        parse_lines(src, *session, opts);
+        break;
+      case ListFormat::kVics:
+        parse_vics(src, *session, opts);
+        break;
+      case ListFormat::kNcmec:
+        parse_ncmec(src, *session, opts);
+        break;
+      case ListFormat::kAuto:
+        break;
     }
     if (in.bad()) throw IoError("read error in " + source_name);
   } catch (const InvalidArgument& e) {

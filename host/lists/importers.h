@@ -15,7 +15,8 @@
 //   lines  one hash per line.
 //   vics   Project VIC VICS JSON 1.x ("odata.metadata") and 2.0 ("@odata.context", "#Media" and
 //          "#Cases" wrappers).
-//   ncmec  NCMEC hash-sharing XML v2 (<queryResult> with <images>/<videos>); deleted entries remove.
+//   ncmec  NCMEC hash-sharing XML v2 (<queryResult> with <images>/<videos>); deleted entries
+//   remove.
 // Where a value does not say its algorithm: 32 hex digits are MD5, 40 SHA-1, 64 PDQ unless
 // ImportOptions::algo says SHA-256 (or names the algorithm outright).
 #pragma once
@@ -37,8 +38,8 @@ std::optional<ListFormat> parse_format(std::string_view s);
 
 struct ImportOptions {
   ListFormat format = ListFormat::kAuto;
-  std::optional<HashAlgo> algo;   // how to read values that do not say their algorithm
-  Labels defaults;                // labels for entries whose file gives none (tags are added)
+  std::optional<HashAlgo> algo;  // how to read values that do not say their algorithm
+  Labels defaults;               // labels for entries whose file gives none (tags are added)
   std::size_t max_line_bytes = 1 << 20;  // longer lines (line formats) are an error
 };
 

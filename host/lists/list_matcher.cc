@@ -158,8 +158,8 @@ std::vector<std::vector<ListMatch>> ListSnapshot::match_pdq(std::span<const PdqQ
       if (i > 0 && best[i].query == best[i - 1].query && best[i].pdq_index == best[i - 1].pdq_index)
         continue;
       const Hit& h = best[i];
-      ListMatch m = l->make_match(l->pdq_entry[h.pdq_index], HashAlgo::kPdq,
-                                  l->pdq[h.pdq_index].to_hex());
+      ListMatch m =
+          l->make_match(l->pdq_entry[h.pdq_index], HashAlgo::kPdq, l->pdq[h.pdq_index].to_hex());
       m.distance = h.distance;
       m.threshold = threshold;
       m.variant = static_cast<Dihedral>(h.variant);
@@ -190,10 +190,17 @@ std::vector<ListMatch> ListSnapshot::match_exact(const HashValue& value,
   for (const ListIndex* l : select(opts)) {
     found.clear();
     switch (value.algo) {
-      case HashAlgo::kMd5: lookup<16>(l->md5, value.bytes.data(), found); break;
-      case HashAlgo::kSha1: lookup<20>(l->sha1, value.bytes.data(), found); break;
-      case HashAlgo::kSha256: lookup<32>(l->sha256, value.bytes.data(), found); break;
-      case HashAlgo::kPdq: break;
+      case HashAlgo::kMd5:
+        lookup<16>(l->md5, value.bytes.data(), found);
+        break;
+      case HashAlgo::kSha1:
+        lookup<20>(l->sha1, value.bytes.data(), found);
+        break;
+      case HashAlgo::kSha256:
+        lookup<32>(l->sha256, value.bytes.data(), found);
+        break;
+      case HashAlgo::kPdq:
+        break;
     }
     for (uint32_t e : found) out.push_back(l->make_match(e, value.algo, hex));
   }
@@ -210,7 +217,8 @@ std::vector<ListMatch> ListSnapshot::match_digests(const ExactDigests& d,
       {HashAlgo::kMd5, &d.md5}, {HashAlgo::kSha1, &d.sha1}, {HashAlgo::kSha256, &d.sha256}};
   for (const auto& [algo, hex] : parts) {
     if (hex->empty()) continue;
-    for (ListMatch& m : match_exact(HashValue::parse(algo, *hex), opts)) out.push_back(std::move(m));
+    for (ListMatch& m : match_exact(HashValue::parse(algo, *hex), opts))
+      out.push_back(std::move(m));
   }
   return out;
 }
@@ -272,7 +280,8 @@ std::shared_ptr<const ListSnapshot::ListIndex> build_index(sqlite3* db, const Li
     std::string cat = q.col_text(3), src = q.col_text(4), tags = q.col_text(5);
     label_key.clear();
     label_key.append(cat).append(1, '\x1f').append(src).append(1, '\x1f').append(tags);
-    auto [it, inserted] = label_ids.try_emplace(label_key, static_cast<uint32_t>(idx->labels.size()));
+    auto [it, inserted] =
+        label_ids.try_emplace(label_key, static_cast<uint32_t>(idx->labels.size()));
     if (inserted) idx->labels.push_back(Labels{std::move(cat), std::move(src), split_tags(tags)});
     ent.labels = it->second;
     ent.added_at = q.col_int(6);

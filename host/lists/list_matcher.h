@@ -57,13 +57,13 @@ struct QueryOptions {
 // One match of a query against a list entry.
 struct ListMatch {
   std::string list;
-  std::string id;     // the entry's external id
+  std::string id;  // the entry's external id
   HashAlgo algo = HashAlgo::kPdq;
-  std::string hash;   // the entry's hash, lowercase hex
+  std::string hash;  // the entry's hash, lowercase hex
   Labels labels;
-  int64_t added_at = 0;  // unix seconds
-  int distance = 0;      // PDQ: Hamming distance (<= threshold); exact: 0
-  int threshold = 0;     // PDQ: the threshold applied; exact: 0
+  int64_t added_at = 0;                    // unix seconds
+  int distance = 0;                        // PDQ: Hamming distance (<= threshold); exact: 0
+  int threshold = 0;                       // PDQ: the threshold applied; exact: 0
   Dihedral variant = Dihedral::kOriginal;  // PDQ: the query variant that matched (the closest)
 };
 

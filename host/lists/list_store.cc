@@ -91,10 +91,12 @@ std::vector<std::string> split_tags(const std::string& s) {
 }
 
 HashValue value_from_blob(int64_t algo, std::string_view blob) {
-  if (algo < 0 || algo >= kNumHashAlgos) throw IoError("corrupt list database: algorithm " + std::to_string(algo));
+  if (algo < 0 || algo >= kNumHashAlgos)
+    throw IoError("corrupt list database: algorithm " + std::to_string(algo));
   HashValue v;
   v.algo = static_cast<HashAlgo>(algo);
-  if (blob.size() != v.size()) throw IoError("corrupt list database: hash of " + std::to_string(blob.size()) + " bytes");
+  if (blob.size() != v.size())
+    throw IoError("corrupt list database: hash of " + std::to_string(blob.size()) + " bytes");
   std::memcpy(v.bytes.data(), blob.data(), blob.size());
   return v;
 }
@@ -143,7 +145,8 @@ bool valid_list_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+      return false;
   }
   return true;
 }
@@ -358,8 +361,8 @@ void ListStore::read_snapshot(const std::function<void()>& fn) {
 }
 
 std::unique_ptr<ImportSession> ListStore::begin_import(const std::string& list,
-                                                      const std::string& source,
-                                                      const std::string& format) {
+                                                       const std::string& source,
+                                                       const std::string& format) {
   if (in_import_) throw Error("an import is already open on this ListStore");
   exec("BEGIN IMMEDIATE");
   try {
@@ -371,7 +374,8 @@ std::unique_ptr<ImportSession> ListStore::begin_import(const std::string& list,
                               "letter or digit");
       }
       const int64_t now = now_seconds();
-      Stmt ins(db_, "INSERT INTO lists(name, threshold, created_at, generation) VALUES(?, ?, ?, 1)");
+      Stmt ins(db_,
+               "INSERT INTO lists(name, threshold, created_at, generation) VALUES(?, ?, ?, 1)");
       ins.bind(1, list).bind(2, kDefaultPdqThreshold).bind(3, now).run();
       l = ListInfo{sqlite3_last_insert_rowid(db_), list, kDefaultPdqThreshold, now, 1};
       exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
@@ -379,8 +383,8 @@ std::unique_ptr<ImportSession> ListStore::begin_import(const std::string& list,
     Stmt ins(db_, "INSERT INTO imports(list_id, source, format, started_at) VALUES(?, ?, ?, ?)");
     ins.bind(1, l->id).bind(2, source).bind(3, format).bind(4, now_seconds()).run();
     const int64_t import_id = sqlite3_last_insert_rowid(db_);
-    auto session = std::unique_ptr<ImportSession>(
-        new ImportSession(*this, l->id, l->name, import_id, format));
+    auto session =
+        std::unique_ptr<ImportSession>(new ImportSession(*this, l->id, l->name, import_id, format));
     in_import_ = true;
     return session;
   } catch (...) {

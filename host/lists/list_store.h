@@ -45,8 +45,8 @@ struct ListInfo {
   int64_t id = 0;
   std::string name;
   int threshold = kDefaultPdqThreshold;
-  int64_t created_at = 0;   // unix seconds
-  int64_t generation = 0;   // grows with every committed change to the list
+  int64_t created_at = 0;  // unix seconds
+  int64_t generation = 0;  // grows with every committed change to the list
 };
 
 struct ListStats {

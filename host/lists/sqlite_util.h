@@ -61,7 +61,8 @@ class Stmt {
   int64_t col_int(int i) const { return sqlite3_column_int64(st_, i); }
   std::string col_text(int i) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, i))) : std::string();
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, i)))
+             : std::string();
   }
   std::string_view col_blob(int i) const {
     const void* p = sqlite3_column_blob(st_, i);
