@@ -13,17 +13,6 @@ using namespace steps;
 
 constexpr int kModeTiny = 0, kModeDirect = 1, kModeFilter = 2;
 
-// Index i with prefix[i] <= x < prefix[i + 1] (prefix non-decreasing, prefix[0] = 0, x < prefix[n]).
-template <typename T>
-__device__ int find_owner(const T* prefix, int n, T x) {
-  int lo = 0, hi = n;  // answer in [lo, hi)
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) >> 1;
-    if (prefix[mid] <= x) lo = mid; else hi = mid;
-  }
-  return lo;
-}
-
 // Row passes. kFirst: luminance from the pixels -> tmp (all outputs) or a64 (direct images).
 // !kFirst: buf -> nar (the 64 decimated columns of every row).
 template <bool kFirst>

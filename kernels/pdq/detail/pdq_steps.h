@@ -96,6 +96,18 @@ struct ImageDesc {
   int64_t tmp_off, buf_off, nar_off, a64_off;  // floats into the arena
 };
 
+// Index i with prefix[i] <= x < prefix[i + 1] (prefix non-decreasing over n + 1 entries, prefix[0]
+// = 0, x < prefix[n]): the image a block (row passes) or a thread (column pass) works on.
+template <typename T>
+HM_HD int find_owner(const T* prefix, int n, T x) {
+  int lo = 0, hi = n;  // answer in [lo, hi)
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) >> 1;
+    if (prefix[mid] <= x) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
 // ---- pixels -------------------------------------------------------------------------------------
 // Luminance Y = (0.299 R + 0.587 G) + 0.114 B in float32, in that order (pdq.cc luma_from_image).
 HM_HD float luma_rgb(int r, int g, int b) {
