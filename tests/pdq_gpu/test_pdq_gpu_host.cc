@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <sys/wait.h>
+#include <cstdio>
+#include <map>
 
 #include "host/common/error.h"
 #include "host/image/decode.h"
@@ -518,5 +521,53 @@ TEST(GpuEmulation, GreyFromRgbiPlane) {
   expect_same(got[0], ref.hash_dihedral(grey), "grey_step3");
 }
 
+// ---------------------------------------------------------------------------------------------
+// hashmatch hash: the batched pipeline (as used with a GPU) prints exactly what the CPU path prints.
+
+namespace cli {
+
+std::string run(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *status = pclose(p);
+  return out;
+}
+
+TEST(HashCli, BatchedPipelineOutputIsIdentical) {
+  const std::string bin = HASHMATCH_BINARY;
+  const auto td = hashmatch::test::testdata_dir() / "pdq";
+  hashmatch::test::TempDir tmp;
+  hashmatch::test::write_file(tmp / "truncated.jpg", {0xFF, 0xD8, 0xFF, 0xE0});
+  std::string dir;  // a few small files of several formats, an unreadable path, a bad file
+  for (const char* f : {"misc-images/small.jpg", "misc-images/wee.jpg", "misc-images/modes/1.png",
+                        "misc-images/modes/CMYK.jpg", "misc-images/modes/P.png", "bridge-mods/aaa-orig.jpg"}) {
+    dir += (td / f).string() + " ";
+  }
+  dir += (tmp / "truncated.jpg").string();
+  for (const std::string args : {"--dihedral --jobs 2", "--format pdq --pdq-prescale 512 --jobs 3"}) {
+    int s1 = 0, s2 = 0;
+    const std::string a = run(bin + " hash --backend cpu " + args + " " + dir + " /nonexistent 2>&1", &s1);
+    const std::string b = run("HASHMATCH_HASH_BATCHED=1 " + bin + " hash --backend auto --gpu-batch 4 " +
+                              args + " " + dir + " /nonexistent 2>&1", &s2);
+    EXPECT_EQ(a, b) << args;
+    EXPECT_EQ(s1, s2);
+    EXPECT_GE(std::count(a.begin(), a.end(), '\n'), 7) << a;
+  }
+  int s = 0;
+  const std::string bad = run(bin + " hash --backend gpu " + dir + " 2>&1", &s);
+  EXPECT_NE(bad.find("--backend must be cpu, cuda or auto"), std::string::npos) << bad;
+  EXPECT_EQ(WEXITSTATUS(s), 2);
+  if (!gpu_available()) {
+    const std::string none = run(bin + " hash --backend cuda " + dir + " 2>&1", &s);
+    EXPECT_NE(none.find("--backend cuda: "), std::string::npos) << none;
+    EXPECT_EQ(WEXITSTATUS(s), 1);
+  }
+}
+
+}  // namespace cli
 }  // namespace
 }  // namespace hashmatch::pdq
