@@ -46,15 +46,18 @@ double env_double(const char* name, double fallback) {
   return x;
 }
 
-// Clockwise rotation (0, 90, 180, 270) the display matrix asks for, as FFmpeg's CLI computes it.
-int rotation_of(const AVStream* st, double* exact) {
+// The clockwise rotation (0, 90, 180, 270) that shows the frame upright, as FFmpeg's command line
+// computes it for autorotation. *ccw: the display matrix's own angle (counterclockwise degrees, as
+// ffprobe prints "rotation").
+int rotation_of(const AVStream* st, double* ccw) {
   const uint8_t* sd = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
-  *exact = 0;
+  *ccw = 0;
   if (!sd) return 0;
-  double theta = -av_display_rotation_get(reinterpret_cast<const int32_t*>(sd));
-  if (std::isnan(theta)) return 0;
+  const double angle = av_display_rotation_get(reinterpret_cast<const int32_t*>(sd));
+  if (std::isnan(angle)) return 0;
+  *ccw = angle;
+  double theta = -angle;
   theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
-  *exact = theta;
   if (std::fabs(theta - 90) < 1) return 90;
   if (std::fabs(theta - 180) < 1) return 180;
   if (std::fabs(theta - 270) < 1) return 270;
@@ -233,9 +236,9 @@ void Session::open() {
                          std::to_string(static_cast<long long>(opts_.max_duration_seconds)) + " s");
   }
 
-  double exact_rotation = 0;
-  const int rot = rotation_of(st_, &exact_rotation);
-  info().rotation_degrees = exact_rotation;
+  double ccw = 0;
+  const int rot = rotation_of(st_, &ccw);
+  info().rotation_degrees = ccw;
   rotate_ = opts_.apply_rotation ? rot : 0;
 
   codec_ = avcodec_find_decoder(par->codec_id);

@@ -44,7 +44,8 @@ struct VideoInfo {
   double fps = 0;           // the rate vPDQ samples with
   int frame_mod = 1;        // every frame_mod-th frame hashed (1 in keyframes-only mode)
   double duration_seconds = 0;  // from the container (0 when unknown)
-  double rotation_degrees = 0;  // display-matrix rotation (clockwise), applied only on request
+  double rotation_degrees = 0;  // display-matrix angle, counterclockwise as ffprobe prints it;
+                                // applied (FFmpeg's autorotation) only with apply_rotation
   int64_t frames_decoded = 0;
   int64_t frames_hashed = 0;
   int decode_errors = 0;    // packets or frames the decoder reported as broken

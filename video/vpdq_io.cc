@@ -53,11 +53,11 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     ++line_no;
     if (line.empty() || line.front() == '#') continue;
-    std::string_view fields[5];
+    std::string_view fields[4];
     int n = 0;
     for (;;) {
       const std::size_t c = line.find(',');
-      if (n == 5) bad_line(source, line_no, "too many fields (expected frame,quality,pdq[,timestamp])");
+      if (n == 4) bad_line(source, line_no, "too many fields (expected frame,quality,pdq[,timestamp])");
       fields[n++] = trim(line.substr(0, c));
       if (c == std::string_view::npos) break;
       line.remove_prefix(c + 1);
