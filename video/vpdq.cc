@@ -20,6 +20,7 @@ extern "C" {
 #include "kernels/rt/device.h"
 #include "video/cpu_pdq_sink.h"
 #include "video/ffmpeg_util.h"
+#include "video/frame_convert.h"
 #include "video/frame_sink.h"
 #include "video/nvdec.h"
 
@@ -150,6 +151,7 @@ class Session {
   ff::FramePtr frame_, sw_frame_;
   ff::SwsPtr sws_;
   std::vector<uint8_t> planar_;  // NVDEC frame re-laid out as the CPU decoder's format
+  ff::FramePtr planar_frame_ = ff::make_frame();  // points into planar_
 };
 
 void Session::check_deadline() const {
@@ -531,65 +533,10 @@ const AVFrame* Session::device_to_host(const AVFrame* hw) {
   sw_frame_->width = hw->width;
   sw_frame_->height = hw->height;
   av_frame_copy_props(sw_frame_.get(), hw);
-  const auto sw = static_cast<AVPixelFormat>(sw_frame_->format);
-  const AVPixelFormat want = dec_->sw_pix_fmt;
-  const int w = hw->width, h = hw->height;
-  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(want);
-  const bool want_420 = d && d->nb_components == 3 && d->log2_chroma_w == 1 &&
-                        d->log2_chroma_h == 1 && (d->flags & AV_PIX_FMT_FLAG_PLANAR);
-  if (!((sw == AV_PIX_FMT_NV12 || sw == AV_PIX_FMT_P010 || sw == AV_PIX_FMT_P016) && want_420)) {
+  if (!semi_planar_to_planar(sw_frame_.get(), dec_->sw_pix_fmt, &planar_, planar_frame_.get())) {
     return sw_frame_.get();  // swscale converts whatever it is
   }
-  const int depth = d->comp[0].depth;
-  const int bps = depth > 8 ? 2 : 1;  // bytes per sample
-  if ((sw == AV_PIX_FMT_NV12) != (bps == 1)) return sw_frame_.get();
-  const int cw = (w + 1) / 2, ch = (h + 1) / 2;
-  const std::size_t ysz = std::size_t(w) * h * bps, csz = std::size_t(cw) * ch * bps;
-  planar_.resize(ysz + 2 * csz);
-  uint8_t* Y = planar_.data();
-  uint8_t* U = Y + ysz;
-  uint8_t* V = U + csz;
-  if (bps == 1) {
-    for (int y = 0; y < h; ++y) std::memcpy(Y + std::size_t(y) * w, sw_frame_->data[0] + std::size_t(y) * sw_frame_->linesize[0], w);
-    for (int y = 0; y < ch; ++y) {
-      const uint8_t* s = sw_frame_->data[1] + std::size_t(y) * sw_frame_->linesize[1];
-      uint8_t* u = U + std::size_t(y) * cw;
-      uint8_t* v = V + std::size_t(y) * cw;
-      for (int x = 0; x < cw; ++x) {
-        u[x] = s[2 * x];
-        v[x] = s[2 * x + 1];
-      }
-    }
-  } else {
-    const int shift = 16 - depth;  // P010/P016 keep the samples in the high bits
-    for (int y = 0; y < h; ++y) {
-      const uint16_t* s = reinterpret_cast<const uint16_t*>(sw_frame_->data[0] + std::size_t(y) * sw_frame_->linesize[0]);
-      uint16_t* o = reinterpret_cast<uint16_t*>(Y) + std::size_t(y) * w;
-      for (int x = 0; x < w; ++x) o[x] = static_cast<uint16_t>(s[x] >> shift);
-    }
-    for (int y = 0; y < ch; ++y) {
-      const uint16_t* s = reinterpret_cast<const uint16_t*>(sw_frame_->data[1] + std::size_t(y) * sw_frame_->linesize[1]);
-      uint16_t* u = reinterpret_cast<uint16_t*>(U) + std::size_t(y) * cw;
-      uint16_t* v = reinterpret_cast<uint16_t*>(V) + std::size_t(y) * cw;
-      for (int x = 0; x < cw; ++x) {
-        u[x] = static_cast<uint16_t>(s[2 * x] >> shift);
-        v[x] = static_cast<uint16_t>(s[2 * x + 1] >> shift);
-      }
-    }
-  }
-  // Point a frame at the planar copy (no ownership: planar_ outlives its use).
-  AVFrame* f = sw_frame_.get();
-  av_frame_unref(f);
-  f->format = want;
-  f->width = w;
-  f->height = h;
-  f->data[0] = Y;
-  f->data[1] = U;
-  f->data[2] = V;
-  f->linesize[0] = w * bps;
-  f->linesize[1] = cw * bps;
-  f->linesize[2] = cw * bps;
-  return f;
+  return planar_frame_.get();
 }
 
 void Session::to_host_rgb(const AVFrame* src, Image* out) {
