@@ -1,0 +1,23 @@
+// Minimal image encoders for tests (generated media only): write procedural pixels in each format
+// hashmatch decodes, so decoders can be checked against known pixels.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "host/image/image.h"
+
+namespace hashmatch::test {
+
+// Procedural RGB image with at most `colours` distinct colours (<= 256 for GIF), deterministic
+// from `seed`: gradients, stripes and blocks so PDQ has structure to see.
+Image procedural_image(int width, int height, uint32_t seed, int colours = 256);
+
+std::vector<uint8_t> encode_png(const Image& img, bool with_alpha = false, bool sixteen_bit = false);
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality = 90, bool progressive = false);
+std::vector<uint8_t> encode_webp_lossless(const Image& img);
+std::vector<uint8_t> encode_gif(const Image& img);  // image must have <= 256 colours
+std::vector<uint8_t> encode_tiff(const Image& img);
+std::vector<uint8_t> encode_bmp(const Image& img);   // 24-bit bottom-up
+
+}  // namespace hashmatch::test

@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "host/common/digest.h"
+#include "host/common/error.h"
+#include "host/image/decode.h"
+#include "host/media/media_file.h"
+#include "tests/testutil/testutil.h"
+
+namespace hashmatch {
+namespace {
+
+// Published test vectors (RFC 1321, FIPS 180).
+TEST(Digest, KnownVectors) {
+  const ExactDigests abc = digest_bytes("abc");
+  EXPECT_EQ(abc.md5, "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(abc.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(abc.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const ExactDigests empty = digest_bytes("");
+  EXPECT_EQ(empty.md5, "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(empty.sha1, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  EXPECT_EQ(empty.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Digest, StreamedEqualsOneShotForAnySplit) {
+  std::mt19937 rng(std::random_device{}());
+  std::string data(100000, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  const ExactDigests whole = digest_bytes(data);
+  for (int trial = 0; trial < 5; ++trial) {
+    MultiDigest m;
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+      const std::size_t n = std::min<std::size_t>(data.size() - pos, rng() % 5000);
+      m.update(data.data() + pos, n);
+      pos += n;
+    }
+    const ExactDigests d = m.finish();
+    EXPECT_EQ(d.md5, whole.md5);
+    EXPECT_EQ(d.sha1, whole.sha1);
+    EXPECT_EQ(d.sha256, whole.sha256);
+  }
+}
+
+TEST(Digest, FinishTwiceThrows) {
+  MultiDigest m;
+  m.update("x", 1);
+  (void)m.finish();
+  EXPECT_THROW(m.finish(), Error);
+  EXPECT_THROW(m.update("y", 1), Error);
+}
+
+// A file larger than the media limit still gets its exact hashes, without being kept in memory.
+TEST(MediaFile, LargeFileDigestsStreamedBytesNotKept) {
+  test::TempDir dir;
+  std::vector<uint8_t> data(3u << 20);
+  std::mt19937 rng(7);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  test::write_file(dir / "big.bin", data);
+  DecodeLimits limits;
+  limits.max_file_bytes = 1u << 20;
+  const MediaFile mf = read_media_file(dir / "big.bin", limits);
+  EXPECT_TRUE(mf.too_large);
+  EXPECT_TRUE(mf.bytes.empty());
+  EXPECT_EQ(mf.size, data.size());
+  const ExactDigests expect =
+      digest_bytes(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  EXPECT_EQ(mf.digests.sha256, expect.sha256);
+  EXPECT_EQ(mf.digests.md5, expect.md5);
+}
+
+TEST(MediaFile, MissingFileIsIoError) {
+  test::TempDir dir;
+  EXPECT_THROW(read_media_file(dir / "nope.jpg", DecodeLimits{}), IoError);
+  EXPECT_THROW(read_media_file(dir.path(), DecodeLimits{}), IoError);  // a directory
+}
+
+}  // namespace
+}  // namespace hashmatch

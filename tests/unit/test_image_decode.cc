@@ -1,0 +1,260 @@
+// Decoders: every lossless format gives back exactly the pixels written; colour handling as
+// Pillow's convert("RGB"); bad input of each kind gets its own clear error; bombs are refused from
+// the header before decoding.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <random>
+
+#include <zlib.h>
+
+#include "host/common/error.h"
+#include "host/image/decode.h"
+#include "host/media/hash_media.h"
+#include "host/pdq/pdq.h"
+#include "tests/testutil/encoders.h"
+#include "tests/testutil/testutil.h"
+
+namespace hashmatch {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+std::string reason_of(const Bytes& b, const DecodeLimits& limits = {}) {
+  try {
+    decode_image(b, limits);
+  } catch (const MediaError& e) {
+    EXPECT_FALSE(std::string(e.what()).empty());
+    return e.reason();
+  }
+  return "ok";
+}
+
+uint32_t fresh_seed() {
+  const uint32_t s = std::random_device{}();
+  std::printf("seed %u\n", s);
+  return s;
+}
+
+struct Format {
+  const char* name;
+  std::function<Bytes(const Image&)> encode;
+  MediaFormat format;
+};
+
+std::vector<Format> lossless_formats() {
+  return {
+      {"png", [](const Image& i) { return test::encode_png(i); }, MediaFormat::kPng},
+      {"webp", [](const Image& i) { return test::encode_webp_lossless(i); }, MediaFormat::kWebp},
+      {"gif", [](const Image& i) { return test::encode_gif(i); }, MediaFormat::kGif},
+      {"tiff", [](const Image& i) { return test::encode_tiff(i); }, MediaFormat::kTiff},
+      {"bmp", [](const Image& i) { return test::encode_bmp(i); }, MediaFormat::kBmp},
+  };
+}
+
+TEST(ImageDecode, LosslessFormatsRoundTripExactPixelsAndHash) {
+  const uint32_t seed = fresh_seed();
+  pdq::PdqHasher hasher;
+  for (auto [w, h] : {std::pair{97, 61}, {64, 64}, {5, 300}, {321, 17}}) {
+    const Image src = test::procedural_image(w, h, seed + w, 200);
+    const pdq::PdqHash want = hasher.hash(src);
+    for (const Format& f : lossless_formats()) {
+      SCOPED_TRACE(std::string(f.name) + " " + std::to_string(w) + "x" + std::to_string(h));
+      const Bytes b = f.encode(src);
+      EXPECT_EQ(sniff_format(b), f.format);
+      const ImageHeader hdr = probe_image(b, DecodeLimits{});
+      EXPECT_EQ(hdr.width, w);
+      EXPECT_EQ(hdr.height, h);
+      const Image got = decode_image(b, DecodeLimits{});
+      ASSERT_EQ(got.width, w);
+      ASSERT_EQ(got.height, h);
+      ASSERT_EQ(got.channels, 3);
+      EXPECT_TRUE(got.pixels == src.pixels);
+      const pdq::PdqHash h2 = hasher.hash(got);
+      EXPECT_EQ(h2.hash, want.hash);
+      EXPECT_EQ(h2.quality, want.quality);
+    }
+  }
+}
+
+TEST(ImageDecode, JpegBaselineAndProgressiveCloseToSource) {
+  const Image src = test::procedural_image(320, 240, fresh_seed());
+  pdq::PdqHasher hasher;
+  const Hash256 want = hasher.hash(src).hash;
+  for (bool progressive : {false, true}) {
+    const Bytes b = test::encode_jpeg(src, 95, progressive);
+    EXPECT_EQ(sniff_format(b), MediaFormat::kJpeg);
+    const Image got = decode_image(b, DecodeLimits{});
+    EXPECT_EQ(got.width, 320);
+    EXPECT_EQ(got.channels, 3);
+    EXPECT_LE(hamming_distance(hasher.hash(got).hash, want), 24) << "progressive=" << progressive;
+  }
+}
+
+TEST(ImageDecode, GreyStaysOneChannelAlphaDroppedSixteenBitHighByte) {
+  Image grey;
+  grey.width = 40;
+  grey.height = 30;
+  grey.channels = 1;
+  grey.pixels.resize(grey.pixel_count());
+  for (std::size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = uint8_t(i * 7);
+  const Image g = decode_image(test::encode_png(grey), DecodeLimits{});
+  EXPECT_EQ(g.channels, 1);
+  EXPECT_TRUE(g.pixels == grey.pixels);
+  // Grey + alpha, RGB + alpha, 16-bit: alpha dropped (not composited), 16-bit reduced to high byte.
+  const Image ga = decode_image(test::encode_png(grey, true), DecodeLimits{});
+  EXPECT_TRUE(ga.pixels == grey.pixels);
+  const Image rgb = test::procedural_image(40, 30, 5);
+  EXPECT_TRUE(decode_image(test::encode_png(rgb, true), DecodeLimits{}).pixels == rgb.pixels);
+  EXPECT_TRUE(decode_image(test::encode_png(rgb, false, true), DecodeLimits{}).pixels == rgb.pixels);
+  EXPECT_TRUE(decode_image(test::encode_png(rgb, true, true), DecodeLimits{}).pixels == rgb.pixels);
+  const Image gj = decode_image(test::encode_jpeg(grey), DecodeLimits{});
+  EXPECT_EQ(gj.channels, 1);
+}
+
+TEST(ImageDecode, SharedModesDecodeWithExpectedChannels) {
+  // The shared bridge picture in Pillow's pixel modes: CMYK JPEG, palette PNG, 1-bit PNG, grey...
+  const auto dir = test::testdata_dir() / "pdq" / "misc-images" / "modes";
+  const std::pair<const char*, int> cases[] = {{"CMYK.jpg", 3}, {"P.png", 3},  {"1.png", 1},
+                                               {"L.png", 1},    {"LA.png", 1}, {"PA.webp", 3},
+                                               {"RGB.jpg", 3},  {"F.webp", 3}};
+  for (auto [name, channels] : cases) {
+    const Image img = decode_image(test::read_file(dir / name), DecodeLimits{});
+    EXPECT_EQ(img.channels, channels) << name;
+    EXPECT_GT(img.width, 0) << name;
+  }
+}
+
+TEST(ImageBadInput, EmptyNonImageAndUnsupported) {
+  EXPECT_EQ(reason_of({}), "empty");
+  const std::string text = "hello, this is a text file and not an image\n";
+  EXPECT_EQ(reason_of(Bytes(text.begin(), text.end())), "unsupported");
+  const std::string pdf = "%PDF-1.7\n%...";
+  EXPECT_EQ(reason_of(Bytes(pdf.begin(), pdf.end())), "unsupported");
+  Bytes random(4096);
+  std::mt19937 rng(fresh_seed());
+  for (auto& b : random) b = uint8_t(rng());
+  random[0] = 0x00;  // not a magic number of any format
+  EXPECT_EQ(reason_of(random), "unsupported");
+  // A recognised but unsupported image format says which.
+  Bytes heic = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'h', 'e', 'i', 'c', 0, 0, 0, 0};
+  try {
+    decode_image(heic, DecodeLimits{});
+    FAIL();
+  } catch (const MediaError& e) {
+    EXPECT_EQ(e.reason(), "unsupported");
+    EXPECT_NE(std::string(e.what()).find("heif"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ImageBadInput, TruncatedFilesOfEveryFormatFailCleanly) {
+  const Image src = test::procedural_image(200, 150, fresh_seed(), 200);
+  std::vector<std::pair<std::string, Bytes>> files = {
+      {"jpeg", test::encode_jpeg(src)},       {"jpeg-progressive", test::encode_jpeg(src, 90, true)},
+      {"png", test::encode_png(src)},         {"webp", test::encode_webp_lossless(src)},
+      {"gif", test::encode_gif(src)},         {"tiff", test::encode_tiff(src)},
+      {"bmp", test::encode_bmp(src)}};
+  for (const auto& [name, full] : files) {
+    for (double keep : {0.02, 0.5, 0.95}) {
+      Bytes cut(full.begin(), full.begin() + static_cast<long>(full.size() * keep));
+      const std::string r = reason_of(cut);
+      EXPECT_TRUE(r == "truncated" || r == "corrupt") << name << " keep " << keep << " got " << r;
+      if (name != "tiff" && keep >= 0.5) EXPECT_EQ(r, "truncated") << name << " keep " << keep;
+    }
+  }
+}
+
+TEST(ImageBadInput, CorruptMiddleDoesNotCrash) {
+  const Image src = test::procedural_image(128, 96, fresh_seed(), 200);
+  std::mt19937 rng(fresh_seed());
+  for (const Format& f : lossless_formats()) {
+    Bytes b = f.encode(src);
+    for (int trial = 0; trial < 20; ++trial) {
+      Bytes c = b;
+      for (int k = 0; k < 8; ++k) c[32 + rng() % (c.size() - 32)] = uint8_t(rng());
+      const std::string r = reason_of(c);  // decoded (garbage) or a clean error, never a crash
+      EXPECT_TRUE(r == "ok" || r == "corrupt" || r == "truncated" || r == "too_many_pixels" ||
+                  r == "unsupported")
+          << f.name << ": " << r;
+    }
+  }
+}
+
+// A decompression bomb: a tiny file whose header claims a huge image is refused from the header,
+// quickly, without allocating the pixels.
+TEST(ImageBadInput, BombsRefusedFromHeader) {
+  const Image src = test::procedural_image(16, 16, 1);
+  auto set_be32 = [](Bytes& b, std::size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + i] = uint8_t(v >> (24 - 8 * i));
+  };
+  // PNG: IHDR width/height at bytes 16..23, chunk CRC fixed up (a well-formed bomb).
+  Bytes png = test::encode_png(src);
+  set_be32(png, 16, 60000);
+  set_be32(png, 20, 60000);
+  set_be32(png, 29, static_cast<uint32_t>(crc32(0, png.data() + 12, 17)));
+  // JPEG: patch the SOF0 marker's height/width.
+  Bytes jpg = test::encode_jpeg(src);
+  for (std::size_t i = 2; i + 8 < jpg.size(); ++i) {
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+      jpg[i + 5] = 0xEA;
+      jpg[i + 6] = 0x60;  // 60000
+      jpg[i + 7] = 0xEA;
+      jpg[i + 8] = 0x60;
+      break;
+    }
+  }
+  Bytes gif = test::encode_gif(src);
+  gif[6] = gif[7] = gif[8] = gif[9] = 0xFF;  // logical screen 65535 x 65535
+  Bytes bmp = test::encode_bmp(src);
+  bmp[18] = 0x60; bmp[19] = 0xEA; bmp[20] = 0; bmp[21] = 0;  // width 60000
+  bmp[22] = 0x60; bmp[23] = 0xEA; bmp[24] = 0; bmp[25] = 0;  // height 60000
+  DecodeLimits limits;  // default: 100 M pixels
+  for (const auto& [name, b] : std::vector<std::pair<std::string, Bytes>>{
+           {"png", png}, {"jpeg", jpg}, {"gif", gif}, {"bmp", bmp}}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(reason_of(b, limits), "too_many_pixels") << name;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(s, 1.0) << name << " took " << s << " s: the header check must come first";
+  }
+  // Configurable: a small image over a small limit is refused too; under it, decoded.
+  DecodeLimits tight;
+  tight.max_pixels = 100;
+  EXPECT_EQ(reason_of(test::encode_png(src), tight), "too_many_pixels");
+  tight.max_pixels = 256;
+  EXPECT_EQ(reason_of(test::encode_png(src), tight), "ok");
+  DecodeLimits small_file;
+  small_file.max_file_bytes = 10;
+  EXPECT_EQ(reason_of(test::encode_png(src), small_file), "too_large");
+}
+
+TEST(HashMedia, FileErrorsKeepDigestsAndSayWhy) {
+  test::TempDir dir;
+  const Image src = test::procedural_image(80, 60, 3);
+  const Bytes png = test::encode_png(src);
+  test::write_file(dir / "good.png", png);
+  test::write_file(dir / "cut.png", Bytes(png.begin(), png.begin() + png.size() / 2));
+  test::write_file(dir / "empty.jpg", {});
+  pdq::PdqHasher hasher;
+  HashOptions opts;
+  const MediaHashResult good = hash_media_file((dir / "good.png").string(), opts, hasher);
+  ASSERT_TRUE(good.ok()) << good.error;
+  EXPECT_EQ(good.pdq->hashes[0], hasher.hash(src).hash);
+  EXPECT_EQ(good.size, png.size());
+  const MediaHashResult cut = hash_media_file((dir / "cut.png").string(), opts, hasher);
+  EXPECT_EQ(cut.error_reason, "truncated");
+  EXPECT_TRUE(cut.have_digests);
+  EXPECT_EQ(cut.digests.md5.size(), 32u);
+  const MediaHashResult empty = hash_media_file((dir / "empty.jpg").string(), opts, hasher);
+  EXPECT_EQ(empty.error_reason, "empty");
+  const MediaHashResult missing = hash_media_file((dir / "missing.png").string(), opts, hasher);
+  EXPECT_EQ(missing.error_reason, "io");
+  EXPECT_FALSE(missing.have_digests);
+  const nlohmann::json j = to_json(cut, false);
+  EXPECT_TRUE(j.contains("error"));
+  EXPECT_FALSE(j.contains("pdq"));
+  EXPECT_EQ(j["sha256"].get<std::string>().size(), 64u);
+}
+
+}  // namespace
+}  // namespace hashmatch
