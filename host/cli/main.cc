@@ -13,6 +13,9 @@
 #include "host/server/serve.h"
 #endif
 #include "host/version.h"
+#ifdef HM_VIDEO
+#include "video/vpdq.h"
+#endif
 
 namespace hashmatch::cli {
 
@@ -54,6 +57,9 @@ int main(int argc, char** argv) {
     std::printf("hashmatch %s\n", kVersion);
     return 0;
   }
+#ifdef HM_VIDEO
+  video::register_video_hasher();  // videos found by content are hashed with vPDQ
+#endif
   const std::string name = argv[1];
   cli::Argv args(argv + 2, argv + argc);
   for (const cli::Command& c : cli::commands()) {
