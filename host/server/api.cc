@@ -400,8 +400,7 @@ void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ct
 
 std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request& req,
                                                           const ListSnapshot& snap, bool media,
-                                                          const void* body_json) {
-  const json* body = static_cast<const json*>(body_json);
+                                                          const json* body) {
   std::optional<std::vector<std::string>> lists;
   std::optional<int> threshold;
   std::optional<bool> dihedral;
@@ -438,6 +437,75 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
   return o;
 }
 
+// vPDQ matching of a video against the lists: the query's frames of quality >= min_quality, one per
+// distinct hash (the vPDQ matchers' dedupe), each searched like a PDQ hash. A list entry is one
+// PDQ hash, so the vPDQ percentage reported per matched entry is q%: the share of the query's
+// frames within the threshold of that entry (docs/server.md).
+void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
+                         const ServerConfig& cfg, json& j, json& matches) {
+  std::vector<PdqQuery> queries;
+  std::vector<const VideoFrameHash*> frame_of;
+  std::set<Hash256> seen;
+  for (const VideoFrameHash& f : out.video_frames) {
+    if (f.quality < cfg.min_quality || !seen.insert(f.hash).second) continue;
+    queries.push_back(PdqQuery::original(f.hash));
+    frame_of.push_back(&f);
+  }
+  json summary = {{"frames", out.video_frames.size()}, {"query_frames", queries.size()}};
+  if (queries.empty()) {
+    j["pdq_skipped"] = "no video frame with PDQ quality >= " + std::to_string(cfg.min_quality);
+    j["vpdq_match"] = summary;
+    return;
+  }
+  auto o = opts;
+  if (o->dihedral) {
+    auto copy = std::make_shared<QueryOptions>(*o);
+    copy->dihedral = false;  // vPDQ compares frames as they are
+    o = copy;
+  }
+  std::vector<PdqMatchResult> results;
+  const Status st = matcher_->match(queries, o, &results);
+  if (!st.ok()) throw refused(st, cfg.retry_after_seconds);
+  struct Group {
+    ListMatch best;
+    std::size_t frames = 0;
+    double first_ts = 0;
+    int64_t first_frame = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Group> groups;
+  for (std::size_t q = 0; q < results.size(); ++q) {
+    if (!results[q].error.empty()) throw ApiError(500, "match_failed", results[q].error);
+    std::set<std::pair<std::string, std::string>> counted;
+    for (const ListMatch& m : results[q].matches) {
+      const auto key = std::make_pair(m.list, m.id);
+      auto [it, fresh] = groups.try_emplace(key);
+      Group& g = it->second;
+      if (fresh || m.distance < g.best.distance) g.best = m;
+      if (counted.insert(key).second) {
+        if (g.frames == 0 || frame_of[q]->timestamp < g.first_ts) {
+          g.first_ts = frame_of[q]->timestamp;
+          g.first_frame = frame_of[q]->frame_number;
+        }
+        ++g.frames;
+      }
+    }
+  }
+  std::map<std::string, uint64_t> by_list;
+  for (const auto& [key, g] : groups) {
+    json m = match_json(g.best);
+    m["video"] = {{"frames_matched", g.frames},
+                  {"query_frames", queries.size()},
+                  {"query_match_percent", 100.0 * static_cast<double>(g.frames) /
+                                              static_cast<double>(queries.size())},
+                  {"first_frame", g.first_frame},
+                  {"first_timestamp", g.first_ts}};
+    matches.push_back(std::move(m));
+    ++by_list[key.first];
+  }
+  summary["entries_matched"] = groups.size();
+  j["vpdq_match"] = summary;
+}
+
 void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
   auto snap = lists_->snapshot();
   if (!snap) throw ApiError(503, "not_ready", "the lists are still loading; retry later");
@@ -463,7 +531,9 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   }
   for (const auto& [l, n] : exact_by_list) metrics_->add_matches(l, n);
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
-  if (r.pdq) {
+  if (out.video) {
+    match_video(out, opts, *cfg, j, matches);
+  } else if (r.pdq) {
     if (r.pdq->quality < cfg->min_quality) {
       j["pdq_skipped"] = "PDQ quality " + std::to_string(r.pdq->quality) + " is below " +
                          std::to_string(cfg->min_quality) + " (match.min_quality)";

@@ -175,6 +175,8 @@ class DynamicBatcher {
     const Status& status() const { return status_; }  // after wait()
     std::vector<Out>& results() { return results_; }  // after wait(), when status().ok()
     const std::vector<In>& items() const { return items_; }
+    // The items back, from a refused submission (to submit them again later).
+    std::vector<In> release_items() { return std::move(items_); }
     // Seconds the first item waited in the queue (after wait()).
     double queue_wait_seconds() const { return queue_wait_; }
 

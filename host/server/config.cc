@@ -193,6 +193,25 @@ const std::vector<Setting>& table() {
     add("decode.pdq_prescale", "pdq-prescale",
         "0: full-resolution PDQ (HMA, pdqhash); 512: reference CLI pre-resize", true, Kind::kInt,
         HM_I(pdq_prescale, 0, 1 << 16));
+    // video
+    add("video.seconds_per_hash", "vpdq-seconds-per-hash",
+        "vPDQ: hash one frame per this many seconds (0: every frame)", true, Kind::kString,
+        [](ServerConfig& c, const std::string& v) {
+          const Seconds d = positive_duration(v, 3600);
+          c.video_seconds_per_hash = d.count();
+        },
+        [](const ServerConfig& c) { return format_duration(Seconds(c.video_seconds_per_hash)); });
+    add("video.decoder", "video-decoder", "video decoder: auto (NVDEC when a GPU answers), cpu, cuda",
+        true, Kind::kString, [](ServerConfig& c, const std::string& s) {
+          c.video_decoder = choice(s, {"auto", "cpu", "cuda"});
+        },
+        [](const ServerConfig& c) { return c.video_decoder; });
+    add("video.threads", "video-threads", "decoder threads per video (0: automatic)", true,
+        Kind::kInt, HM_I(video_threads, 0, 256));
+    add("video.time_budget", "video-time-budget", "wall-clock limit for hashing one video", true,
+        Kind::kDuration, HM_D(video_time_budget, 86400));
+    add("video.max_duration", "video-max-duration", "longer videos are refused", true,
+        Kind::kDuration, HM_D(video_max_duration, 7 * 86400));
     // PDQ batching
     add("batching.backend", "backend", "PDQ hashing backend: auto, cpu or cuda", false,
         Kind::kString, [](ServerConfig& c, const std::string& s) {

@@ -53,6 +53,13 @@ struct ServerConfig {
   int decode_queue = 256;  // media waiting for a decoder; beyond: 429
   int pdq_prescale = 0;
 
+  // video (vPDQ): frames decoded on the decode pool go through the same PDQ queues
+  double video_seconds_per_hash = 1.0;  // 0: every frame
+  std::string video_decoder = "auto";   // auto | cpu | cuda (NVDEC)
+  int video_threads = 0;                // decoder threads per video (0: automatic)
+  Seconds video_time_budget{120.0};     // wall-clock limit per video
+  Seconds video_max_duration{4 * 3600.0};  // longer videos are refused
+
   // PDQ batching (one queue per GPU, or one CPU queue)
   std::string backend = "auto";  // auto | cpu | cuda
   int max_batch_frames = 64;

@@ -3,11 +3,17 @@
 #include <thread>
 
 #include "host/common/error.h"
+#include "host/pdq/pdq_backend.h"
 #include "kernels/rt/device.h"
+#if HM_KERNELS_PDQ
+#include "kernels/pdq/gpu_pdq.h"
+#endif
 
 namespace hashmatch::server {
 namespace {
 
+// The CPU reference, one hasher (scratch buffers) per slot; the slot's thread does the work, so
+// the CPU queue runs `slots` batches at once.
 class CpuFrameHasher : public FrameHasher {
  public:
   explicit CpuFrameHasher(int prescale) : hasher_(prescale) {}
@@ -23,6 +29,19 @@ class CpuFrameHasher : public FrameHasher {
   pdq::PdqHasher hasher_;
 };
 
+// A batch hasher of host/pdq (the CUDA one: its own stream, pinned and device buffers).
+class BatchFrameHasher : public FrameHasher {
+ public:
+  explicit BatchFrameHasher(std::unique_ptr<pdq::BatchHasher> h) : h_(std::move(h)) {}
+  std::vector<pdq::PdqDihedral> hash(std::span<const Image* const> images) override {
+    return h_->hash_images(images, /*dihedral=*/true);
+  }
+  std::string_view backend() const override { return h_->backend(); }
+
+ private:
+  std::unique_ptr<pdq::BatchHasher> h_;
+};
+
 int cores() {
   const unsigned n = std::thread::hardware_concurrency();
   return n ? static_cast<int>(n) : 1;
@@ -32,26 +51,51 @@ int cores() {
 
 std::vector<PdqQueueSpec> make_pdq_queues(const std::string& want, int slots_per_queue,
                                           int prescale, std::string* why) {
-  if (want == "cuda") {
-    throw CudaError("the CUDA PDQ backend is not linked into this build of the server "
-                    "(kernels/pdq); use backend auto or cpu");
+  const pdq::BackendKind kind = pdq::parse_backend(want);
+  std::vector<PdqQueueSpec> queues;
+  std::string reason;
+  if (kind != pdq::BackendKind::kCpu) {
+#if HM_KERNELS_PDQ
+    pdq::register_gpu_backend();
+#endif
+    std::string none;
+    const std::vector<GpuInfo> gpus = pdq::gpu_backend_linked() ? list_gpus(&none) : std::vector<GpuInfo>{};
+    if (!pdq::gpu_backend_linked()) {
+      none = cuda_compiled() ? "the CUDA PDQ backend is not linked in" : "no CUDA in this build";
+    }
+    if (!gpus.empty()) {
+      const int n = slots_per_queue > 0 ? slots_per_queue : 2;
+      for (const GpuInfo& g : gpus) {
+        PdqQueueSpec q;
+        q.name = "pdq-cuda" + std::to_string(g.index);
+        q.backend = "cuda";
+        for (int s = 0; s < n; ++s) {
+          pdq::BatchOptions bo;
+          bo.prescale = prescale;
+          bo.device = g.index;
+          bo.slots = 2;  // chunks of one batch overlap upload, kernels and download
+          q.slots.push_back(std::make_unique<BatchFrameHasher>(
+              pdq::make_batch_hasher(pdq::BackendKind::kCuda, bo)));
+        }
+        queues.push_back(std::move(q));
+      }
+      if (why) {
+        *why = "cuda: " + std::to_string(gpus.size()) + " GPU queue(s), " + std::to_string(n) +
+               " batches in flight each (" + gpus.front().name + ")";
+      }
+      return queues;
+    }
+    if (kind == pdq::BackendKind::kCuda) throw CudaError("backend cuda: " + none);
+    if (gpu_required()) throw CudaError("HASHMATCH_REQUIRE_GPU=1 but " + none);
+    reason = " (" + none + ")";
   }
-  if (want != "auto" && want != "cpu") {
-    throw InvalidArgument("unknown PDQ backend '" + want + "' (auto, cpu, cuda)");
-  }
-  if (want == "auto" && gpu_required()) {
-    throw CudaError("HASHMATCH_REQUIRE_GPU=1 but the CUDA PDQ backend is not linked in");
-  }
-  std::vector<PdqQueueSpec> queues(1);
-  PdqQueueSpec& q = queues[0];
+  PdqQueueSpec q;
   q.name = "pdq-cpu";
   q.backend = "cpu";
   const int n = slots_per_queue > 0 ? slots_per_queue : cores();
   for (int i = 0; i < n; ++i) q.slots.push_back(std::make_unique<CpuFrameHasher>(prescale));
-  if (why) {
-    *why = "cpu: " + std::to_string(n) + " slots" +
-           (want == "auto" ? " (GPU PDQ backend not linked)" : "");
-  }
+  if (why) *why = "cpu: " + std::to_string(n) + " batches in flight" + reason;
+  queues.push_back(std::move(q));
   return queues;
 }
 

@@ -1,6 +1,9 @@
 #include "host/server/media_pipeline.h"
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <future>
 #include <new>
 #include <thread>
@@ -9,6 +12,10 @@
 #include "host/common/error.h"
 #include "host/image/decode.h"
 #include "host/server/queue_metrics.h"
+#if HM_VIDEO
+#include "video/frame_sink.h"
+#include "video/vpdq.h"
+#endif
 
 namespace hashmatch::server {
 namespace {
@@ -46,8 +53,97 @@ BatcherOptions MediaPipeline::batcher_options(const ServerConfig& cfg) {
   return o;
 }
 
+#if HM_VIDEO
+namespace {
+
+// Takes the sampled frames of one video from the decoder and sends them through the PDQ queue in
+// chunks of max_batch_frames (at most kMaxPending chunks outstanding, so a long video holds little
+// memory). A full queue is retried until the video's deadline; then the video is refused.
+class QueueSink : public video::FrameSink {
+ public:
+  using Ticket = DynamicBatcher<Image, pdq::PdqDihedral>::Ticket;
+  using Submit = std::function<Status(std::vector<Image>, std::shared_ptr<Ticket>*)>;
+
+  QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
+
+  void push_host(const video::FrameInfo& info, Image&& rgb) override {
+    if (!status_.ok()) return;
+    infos_.push_back(info);
+    frames_.push_back(std::move(rgb));
+    if (frames_.size() >= chunk_) flush();
+  }
+
+  std::vector<video::VpdqFrame> finish() override {
+    flush();
+    while (!pending_.empty()) settle();
+    std::sort(done_.begin(), done_.end(), [](const video::VpdqFrame& a, const video::VpdqFrame& b) {
+      return a.frame_number < b.frame_number;
+    });
+    return std::move(done_);
+  }
+
+  void cancel() override {
+    frames_.clear();
+    infos_.clear();
+  }
+
+  const Status& status() const { return status_; }
+
+ private:
+  static constexpr std::size_t kMaxPending = 4;
+  struct Pending {
+    std::shared_ptr<Ticket> ticket;
+    std::vector<video::FrameInfo> infos;
+  };
+
+  void flush() {
+    if (frames_.empty() || !status_.ok()) return;
+    while (pending_.size() >= kMaxPending) settle();
+    std::shared_ptr<Ticket> t;
+    const Status st = submit_(std::move(frames_), &t);
+    frames_ = {};
+    if (!st.ok()) {
+      status_ = st;
+      infos_.clear();
+      return;
+    }
+    pending_.push_back({std::move(t), std::move(infos_)});
+    infos_ = {};
+  }
+
+  void settle() {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    const Status& st = p.ticket->wait();
+    if (!st.ok()) {
+      if (status_.ok()) status_ = st;
+      return;
+    }
+    const auto& r = p.ticket->results();
+    for (std::size_t i = 0; i < p.infos.size(); ++i) {
+      video::VpdqFrame f;
+      f.frame_number = p.infos[i].frame_number;
+      f.timestamp = p.infos[i].timestamp;
+      f.quality = r[i].quality;
+      f.hash = r[i].hashes[0];
+      done_.push_back(f);
+    }
+  }
+
+  Submit submit_;
+  std::size_t chunk_;
+  std::vector<Image> frames_;
+  std::vector<video::FrameInfo> infos_;
+  std::deque<Pending> pending_;
+  std::vector<video::VpdqFrame> done_;
+  Status status_;
+};
+
+}  // namespace
+#endif
+
 MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metrics)
-    : metrics_(metrics), limits_(limits_of(cfg)) {
+    : metrics_(metrics), limits_(limits_of(cfg)), video_cfg_(cfg) {
   decoders_ = std::make_unique<TaskPool>("decode", decode_threads(cfg),
                                          static_cast<std::size_t>(cfg.decode_queue));
   metrics_.set_queue_capacity("decode", cfg.decode_queue);
@@ -83,6 +179,7 @@ void MediaPipeline::reconfigure(const ServerConfig& cfg) {
   {
     std::lock_guard<std::mutex> lk(cfg_mu_);
     limits_ = limits_of(cfg);
+    video_cfg_ = cfg;
   }
   decoders_->set_max_queue(static_cast<std::size_t>(cfg.decode_queue));
   metrics_.set_queue_capacity("decode", cfg.decode_queue);
@@ -129,6 +226,10 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
       throw MediaError("empty", "the media is empty (0 bytes)");
     }
     if (is_video_format(r.format)) {
+#if HM_VIDEO
+      out->video = true;
+      return;  // hashed by hash_video() on this decode thread
+#endif
       throw MediaError("unsupported", std::string("video (") +
                                           std::string(media_format_name(r.format)) +
                                           ") is not supported by this build of the server");
@@ -165,6 +266,7 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   const bool queued = decoders_->try_submit([this, bytes, out, &image, done] {
     try {
       decode(bytes, out, &image);
+      if (out->video && out->result.ok()) hash_video(bytes, out);
     } catch (...) {
       out->result.error = "internal error while decoding";
       out->result.error_reason = "internal";
@@ -180,10 +282,12 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   decoded.wait();
   out->decode_seconds = since(t0);
   MediaHashResult& r = out->result;
+  if (!out->status.ok()) return;  // a video refused part way (queue full past its deadline)
   if (!r.ok()) {
     metrics_.add_decode_error(r.error_reason);
     return;
   }
+  if (out->video) return;  // hashed frame by frame through the queue already
   // 2. PDQ through the frame queue.
   Queue& q = pick_queue();
   const uint64_t cost = image_bytes(image);
@@ -197,6 +301,71 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   }
   out->queue_seconds = ticket->queue_wait_seconds();
   r.pdq = ticket->results()[0];
+}
+
+Status MediaPipeline::submit_blocking(
+    std::vector<Image> frames, Clock::time_point deadline,
+    std::shared_ptr<DynamicBatcher<Image, pdq::PdqDihedral>::Ticket>* t) {
+  uint64_t cost = 0;
+  for (const Image& f : frames) cost += image_bytes(f);
+  for (;;) {
+    Queue& q = pick_queue();
+    *t = q.batcher->submit(std::move(frames), cost);
+    if ((*t)->done() && (*t)->status().code == Status::kQueueFull && Clock::now() < deadline) {
+      frames = (*t)->release_items();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    if ((*t)->done() && !(*t)->status().ok()) return (*t)->status();
+    return Status{};
+  }
+}
+
+void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out) {
+#if HM_VIDEO
+  ServerConfig vc;
+  DecodeLimits limits;
+  {
+    std::lock_guard<std::mutex> lk(cfg_mu_);
+    vc = video_cfg_;
+    limits = limits_;
+  }
+  VideoOptions vo;
+  vo.seconds_per_hash = vc.video_seconds_per_hash;
+  vo.decoder = vc.video_decoder;
+  vo.threads = vc.video_threads;
+  vo.time_budget_seconds = vc.video_time_budget.count();
+  vo.max_duration_seconds = vc.video_max_duration.count();
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget);
+  QueueSink sink(
+      [this, deadline](std::vector<Image> frames, std::shared_ptr<QueueSink::Ticket>* t) {
+        return submit_blocking(std::move(frames), deadline, t);
+      },
+      static_cast<std::size_t>(std::max(1, vc.max_batch_frames)));
+  video::VpdqResult v =
+      video::hash_video(video::VideoInput::memory(bytes, "<request>"), vo, limits, sink);
+  if (!sink.status().ok()) {
+    out->status = sink.status();
+    return;
+  }
+  MediaHashResult& r = out->result;
+  r.width = v.info.width;
+  r.height = v.info.height;
+  r.extra["vpdq"] = video::frames_to_json(v.frames);
+  if (!v.info.codec.empty()) r.extra["video"] = video::info_to_json(v.info);
+  for (const video::VpdqFrame& f : v.frames) {
+    out->video_frames.push_back({f.frame_number, f.quality, f.hash, f.timestamp});
+  }
+  if (!v.ok()) {
+    r.error = v.error;
+    r.error_reason = v.error_reason;
+  }
+#else
+  (void)bytes;
+  out->result.error = "video is not supported by this build";
+  out->result.error_reason = "unsupported";
+#endif
 }
 
 Status MediaPipeline::hash_frames(std::vector<Image> frames, std::vector<pdq::PdqDihedral>* out) {

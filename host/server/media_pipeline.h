@@ -27,9 +27,20 @@
 
 namespace hashmatch::server {
 
+// One hashed video frame (vPDQ record).
+struct VideoFrameHash {
+  int64_t frame_number = 0;
+  int quality = 0;
+  Hash256 hash;
+  double timestamp = 0;  // seconds
+};
+
 struct MediaOutcome {
   Status status;           // kOk, or why the request was refused (429 / 503)
-  MediaHashResult result;  // digests, format, size, pdq (8 dihedral hashes), or the media error
+  MediaHashResult result;  // digests, format, size, pdq (8 dihedral hashes), or the media error;
+                           // for a video, extra["vpdq"] and extra["video"]
+  bool video = false;
+  std::vector<VideoFrameHash> video_frames;  // sorted by frame number
   double decode_seconds = 0;
   double queue_seconds = 0;  // PDQ queue wait
 };
@@ -67,10 +78,14 @@ class MediaPipeline {
   static BatcherOptions batcher_options(const ServerConfig& cfg);
   Queue& pick_queue();
   void decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image);
+  void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out);
+  Status submit_blocking(std::vector<Image> frames, std::chrono::steady_clock::time_point deadline,
+                         std::shared_ptr<DynamicBatcher<Image, pdq::PdqDihedral>::Ticket>* t);
 
   monitoring::Metrics& metrics_;
   mutable std::mutex cfg_mu_;
   DecodeLimits limits_;
+  ServerConfig video_cfg_;  // the video settings (under cfg_mu_)
   std::unique_ptr<TaskPool> decoders_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::atomic<unsigned> next_queue_{0};

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "host/server/auth.h"
 #include "host/server/config.h"
 
@@ -43,6 +45,7 @@ class GpuCollector;
 namespace hashmatch::server {
 
 class MediaPipeline;
+struct MediaOutcome;
 class MatchPipeline;
 class ListsState;
 class ListAdmin;
@@ -93,9 +96,11 @@ class Server {
   void h_add_entries(const httplib::Request&, httplib::Response&, Ctx&);
   void h_delete_entry(const httplib::Request&, httplib::Response&, Ctx&);
 
+  void match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
+                   const ServerConfig& cfg, nlohmann::json& j, nlohmann::json& matches);
   std::shared_ptr<const QueryOptions> query_options(const httplib::Request& req,
                                                     const ListSnapshot& snap, bool media,
-                                                    const void* body_json);
+                                                    const nlohmann::json* body);
   void apply_config(std::shared_ptr<const ServerConfig> cfg);
   void poll_lists();
 
