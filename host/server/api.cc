@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <set>
 
@@ -310,9 +311,10 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
     if (reader) {
       // Read only after the token was accepted. Bodies are bounded by limits.max_body_bytes
       // (httplib answers 413 beyond it) and stay in memory.
+      bool read_ok = false;
       if (req.is_multipart_form_data()) {
         ctx.multipart = true;
-        (*reader)(
+        read_ok = (*reader)(
             [&](const httplib::MultipartFormData& part) {
               ctx.parts.push_back(part);
               return true;
@@ -322,10 +324,22 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
               return true;
             });
       } else {
-        (*reader)([&](const char* data, size_t n) {
+        read_ok = (*reader)([&](const char* data, size_t n) {
           ctx.body.append(data, n);
           return true;
         });
+      }
+      if (!read_ok) {
+        // httplib stops reading past limits.max_body_bytes (or on a broken upload).
+        const uint64_t max = config()->max_body_bytes;
+        const std::string len = req.get_header_value("Content-Length");
+        if (res.status == 413 || (!len.empty() && std::strtoull(len.c_str(), nullptr, 10) > max) ||
+            ctx.body.size() > max) {
+          throw ApiError(413, "payload_too_large",
+                         "the request body exceeds limits.max_body_bytes (" +
+                             std::to_string(max) + " bytes)");
+        }
+        throw ApiError(400, "bad_request", "the request body could not be read");
       }
       body_read = true;
     }
