@@ -56,7 +56,9 @@ constexpr const char* kUsage =
     "  --video-max-seconds S refuse videos longer than S seconds (default 86400,\n"
     "                        HASHMATCH_VIDEO_MAX_SECONDS)\n";
 
-double double_from_env(const char* name, double fallback) {
+}  // namespace
+
+static double double_from_env(const char* name, double fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
   char* end = nullptr;
@@ -67,7 +69,7 @@ double double_from_env(const char* name, double fallback) {
   return x;
 }
 
-double get_seconds(const Args& args, const std::string& name, double fallback) {
+static double get_seconds(const Args& args, const std::string& name, double fallback) {
   const auto v = args.get(name);
   if (!v) return fallback;
   char* end = nullptr;
@@ -102,14 +104,25 @@ void parse_video_options(const Args& args, VideoOptions* v) {
   v->max_duration_seconds = get_seconds(args, "video-max-seconds", v->max_duration_seconds);
 }
 
-}  // namespace
+const std::set<std::string>& video_value_options() {
+  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder",
+                                          "video-threads", "video-time-budget",
+                                          "video-max-seconds"};
+  return s;
+}
+
+const std::set<std::string>& video_flag_options() {
+  static const std::set<std::string> s = {"vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"};
+  return s;
+}
 
 int cmd_hash(const Argv& argv) {
-  Args args(argv,
-            {"format", "pdq-prescale", "jobs", "max-file-bytes", "max-pixels", "backend", "gpu-batch",
-             "vpdq-seconds-per-hash", "vpdq-size", "video-decoder", "video-threads",
-             "video-time-budget", "video-max-seconds"},
-            {"dihedral", "help", "vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"});
+  std::set<std::string> values = {"format", "pdq-prescale", "jobs", "max-file-bytes",
+                                  "max-pixels", "backend", "gpu-batch"};
+  std::set<std::string> flags = {"dihedral", "help"};
+  values.insert(video_value_options().begin(), video_value_options().end());
+  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  Args args(argv, values, flags);
   if (args.flag("help")) {
     std::printf("%s", kUsage);
     return 0;
