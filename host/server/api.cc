@@ -23,6 +23,7 @@
 #include "host/server/media_pipeline.h"
 #include "host/server/server.h"
 #include "monitoring/metrics.h"
+#include "video/vpdq_store.h"
 
 namespace hashmatch::server {
 
@@ -466,11 +467,6 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
     frame_of.push_back(&f);
   }
   json summary = {{"frames", out.video_frames.size()}, {"query_frames", queries.size()}};
-  if (queries.empty()) {
-    j["pdq_skipped"] = "no video frame with PDQ quality >= " + std::to_string(cfg.min_quality);
-    j["vpdq_match"] = summary;
-    return;
-  }
   auto o = opts;
   if (o->dihedral) {
     auto copy = std::make_shared<QueryOptions>(*o);
@@ -478,8 +474,12 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
     o = copy;
   }
   std::vector<PdqMatchResult> results;
-  const Status st = matcher_->match(queries, o, &results);
-  if (!st.ok()) throw refused(st, cfg.retry_after_seconds);
+  if (queries.empty()) {
+    j["pdq_skipped"] = "no video frame with PDQ quality >= " + std::to_string(cfg.min_quality);
+  } else {
+    const Status st = matcher_->match(queries, o, &results);
+    if (!st.ok()) throw refused(st, cfg.retry_after_seconds);
+  }
   struct Group {
     ListMatch best;
     std::size_t frames = 0;
@@ -514,9 +514,50 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
                   {"first_frame", g.first_frame},
                   {"first_timestamp", g.first_ts}};
     matches.push_back(std::move(m));
-    ++by_list[key.first];
   }
   summary["entries_matched"] = groups.size();
+  // Listed videos (stored as their vPDQ frames): vPDQ's video-level rule, q% and c%.
+  if (auto index = lists_->videos()) {
+    std::vector<video::VpdqFrame> frames;
+    frames.reserve(out.video_frames.size());
+    for (const VideoFrameHash& f : out.video_frames) {
+      video::VpdqFrame v;
+      v.frame_number = f.frame_number;
+      v.quality = f.quality;
+      v.hash = f.hash;
+      v.timestamp = f.timestamp;
+      frames.push_back(v);
+    }
+    std::size_t videos_matched = 0;
+    for (const video::VideoListMatch& vm : index->match(frames)) {
+      if (!o->lists.empty() &&
+          std::find(o->lists.begin(), o->lists.end(), vm.list) == o->lists.end()) {
+        continue;
+      }
+      const video::VideoMatchResult& r = vm.result;
+      matches.push_back({{"list", vm.list},
+                         {"id", vm.id},
+                         {"algo", "vpdq"},
+                         {"hash", nullptr},
+                         {"labels", labels_json(vm.labels)},
+                         {"added_at", format_utc(vm.added_at)},
+                         {"distance", nullptr},
+                         {"threshold", index->options().distance_threshold},
+                         {"variant", nullptr},
+                         {"vpdq",
+                          {{"query_match_percent", r.query_match_percent},
+                           {"compared_match_percent", r.compared_match_percent},
+                           {"query_frames", r.query_frames},
+                           {"compared_frames", r.compared_frames},
+                           {"query_matched", r.query_matched},
+                           {"compared_matched", r.compared_matched}}}});
+      ++by_list[vm.list];
+      ++videos_matched;
+    }
+    summary["listed_videos"] = index->videos();
+    summary["videos_matched"] = videos_matched;
+  }
+  for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
   j["vpdq_match"] = summary;
 }
 

@@ -92,6 +92,27 @@ Seconds positive_duration(const std::string& text, double max_s = 86400.0) {
   return d;
 }
 
+double parse_percent(const std::string& text) {
+  const std::string t = trim(text);
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(t, &pos);
+  } catch (const std::exception&) {
+    throw InvalidArgument("'" + text + "' is not a number");
+  }
+  if (pos != t.size() || !(v >= 0 && v <= 100)) {
+    throw InvalidArgument("'" + text + "' is not a percentage in 0..100");
+  }
+  return v;
+}
+
+std::string format_number(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
 enum class Kind { kString, kInt, kBool, kDuration, kBytes, kList, kOptInt };
 
 struct Setting {
@@ -212,6 +233,17 @@ const std::vector<Setting>& table() {
         Kind::kDuration, HM_D(video_time_budget, 86400));
     add("video.max_duration", "video-max-duration", "longer videos are refused", true,
         Kind::kDuration, HM_D(video_max_duration, 7 * 86400));
+    add("video.match_percent", "vpdq-match-percent",
+        "listed videos: a match needs this share (%) of the query's frames (vPDQ P_q)", false,
+        Kind::kString,
+        [](ServerConfig& c, const std::string& v) { c.video_match_percent = parse_percent(v); },
+        [](const ServerConfig& c) { return format_number(c.video_match_percent); });
+    add("video.compared_match_percent", "vpdq-compared-match-percent",
+        "... and this share (%) of the listed video's frames (vPDQ P_c)", false, Kind::kString,
+        [](ServerConfig& c, const std::string& v) {
+          c.video_compared_match_percent = parse_percent(v);
+        },
+        [](const ServerConfig& c) { return format_number(c.video_compared_match_percent); });
     // PDQ batching
     add("batching.backend", "backend", "PDQ hashing backend: auto, cpu or cuda", false,
         Kind::kString, [](ServerConfig& c, const std::string& s) {

@@ -59,6 +59,8 @@ struct ServerConfig {
   int video_threads = 0;                // decoder threads per video (0: automatic)
   Seconds video_time_budget{120.0};     // wall-clock limit per video
   Seconds video_max_duration{4 * 3600.0};  // longer videos are refused
+  double video_match_percent = 80.0;           // vPDQ P_q against listed videos
+  double video_compared_match_percent = 0.0;   // vPDQ P_c
 
   // PDQ batching (one queue per GPU, or one CPU queue)
   std::string backend = "auto";  // auto | cpu | cuda

@@ -4,10 +4,31 @@
 #include <exception>
 #include <map>
 
+#include "video/vpdq_store.h"
+
 namespace hashmatch::server {
 
-ListsState::ListsState(std::string db, ListMatcherOptions opts, monitoring::Metrics& metrics)
-    : db_(std::move(db)), opts_(std::move(opts)), metrics_(metrics) {}
+ListsState::ListsState(std::string db, ListMatcherOptions opts, video::VideoMatchOptions video,
+                       monitoring::Metrics& metrics)
+    : db_(std::move(db)), opts_(std::move(opts)), metrics_(metrics), video_opts_(video) {}
+
+std::shared_ptr<const video::VideoIndex> ListsState::videos() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return videos_;
+}
+
+void ListsState::rebuild_videos(const std::vector<std::string>& lists) {
+  try {
+    ListStore store(db_, /*create=*/false);
+    video::VpdqStore vs(store);
+    auto idx = std::make_shared<const video::VideoIndex>(vs, lists, video_opts_, opts_.matcher);
+    std::lock_guard<std::mutex> lk(mu_);
+    videos_ = std::move(idx);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hashmatch serve: indexing the listed videos failed (keeping the previous "
+                         "index): %s\n", e.what());
+  }
+}
 
 ListsState::~ListsState() {
   if (loader_.joinable()) loader_.join();
@@ -19,6 +40,7 @@ void ListsState::start_loading() {
     try {
       auto m = std::make_shared<ListMatcher>(db_, opts_);
       publish_metrics(*m->snapshot());
+      rebuild_videos(opts_.lists);
       {
         std::lock_guard<std::mutex> lk(mu_);
         matcher_ = std::move(m);
@@ -72,6 +94,7 @@ bool ListsState::reload(std::string* error) {
     try {
       auto fresh = std::make_shared<ListMatcher>(db_, opts_);
       publish_metrics(*fresh->snapshot());
+      rebuild_videos(opts_.lists);
       {
         std::lock_guard<std::mutex> lk(mu_);
         matcher_ = std::move(fresh);
@@ -90,7 +113,10 @@ bool ListsState::reload(std::string* error) {
   }
   try {
     const bool changed = m->reload();
-    if (changed) publish_metrics(*m->snapshot());
+    if (changed) {
+      publish_metrics(*m->snapshot());
+      rebuild_videos(opts_.lists);
+    }
     metrics_.add_list_reload(changed ? "ok" : "unchanged");
     return changed;
   } catch (const std::exception& e) {
@@ -114,6 +140,7 @@ void ListsState::set_lists(const std::vector<std::string>& lists, std::string* e
   try {
     auto fresh = std::make_shared<ListMatcher>(db_, opts);
     publish_metrics(*fresh->snapshot());
+    rebuild_videos(lists);
     std::lock_guard<std::mutex> lk(mu_);
     matcher_ = std::move(fresh);
     opts_ = opts;

@@ -13,12 +13,19 @@
 
 #include "host/lists/list_matcher.h"
 #include "monitoring/metrics.h"
+#include "video/vpdq_match.h"
+
+namespace hashmatch::video {
+class VideoIndex;
+}
 
 namespace hashmatch::server {
 
 class ListsState {
  public:
-  ListsState(std::string db, ListMatcherOptions opts, monitoring::Metrics& metrics);
+  // `video`: vPDQ's thresholds for matching against listed videos (video/vpdq_store.h).
+  ListsState(std::string db, ListMatcherOptions opts, video::VideoMatchOptions video,
+             monitoring::Metrics& metrics);
   ~ListsState();
   ListsState(const ListsState&) = delete;
   ListsState& operator=(const ListsState&) = delete;
@@ -32,6 +39,9 @@ class ListsState {
 
   // The current snapshot; null until loaded.
   std::shared_ptr<const ListSnapshot> snapshot() const;
+  // The listed videos of the loaded lists (rebuilt with every snapshot that changed); null until
+  // loaded.
+  std::shared_ptr<const video::VideoIndex> videos() const;
 
   // Re-reads the database (cheap when nothing changed). Returns true when a new snapshot was
   // published. Errors are counted, logged and returned in *error (the old snapshot stays).
@@ -41,6 +51,7 @@ class ListsState {
 
  private:
   void publish_metrics(const ListSnapshot& s);
+  void rebuild_videos(const std::vector<std::string>& lists);
   std::string db_;
   ListMatcherOptions opts_;
   monitoring::Metrics& metrics_;
@@ -48,6 +59,8 @@ class ListsState {
   std::atomic<bool> loading_{false};
   mutable std::mutex mu_;  // guards matcher_ (the pointer), load_error_, opts_
   std::shared_ptr<ListMatcher> matcher_;
+  std::shared_ptr<const video::VideoIndex> videos_;
+  video::VideoMatchOptions video_opts_;
   std::string load_error_;
   std::mutex reload_mu_;  // one reload at a time
   std::thread loader_;

@@ -652,6 +652,11 @@ def step_video(c):
         print("     (video not supported by this build: skipped)")
         return
     check(r.status == 200, repr(r))
+    # Frames 1080 pixels wide: several requests in a row (a decoder buffer overrun once corrupted the
+    # heap on the second one).
+    for _ in range(2):
+        again = call(p, "POST", "/v1/hash", body=data, token=c.tokens["hasher"], expect=200)
+        check(again.json["vpdq"] == r.json["vpdq"], "the same video hashed differently")
     frames = r.json["vpdq"]
     check(len(frames) >= 2 and r.json["video"]["frames_hashed"] == len(frames), repr(r.json.get("video")))
     ref = {}
@@ -672,6 +677,22 @@ def step_video(c):
     check(len(m) == 1 and m[0]["video"]["frames_matched"] >= 1, repr(r))
     q = m[0]["video"]
     check(abs(q["query_match_percent"] - 100.0 * q["frames_matched"] / q["query_frames"]) < 1e-9, repr(q))
+    # The same video listed as a video (vPDQ frames in the database, by another process): matched by
+    # vPDQ's video-level rule, every frame on both sides.
+    path = os.path.join(ARGS.testdata, "vpdq", "videos", name + ".mp4")
+    out = subprocess.run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "videos", "--id", "listed-video",
+                          "--category", "v", path], capture_output=True, text=True, timeout=120)
+    check(out.returncode == 0, out.stderr)
+
+    def listed():
+        r = request(p, "POST", "/v1/match?lists=videos", body=data, token=c.tokens["matcher"])
+        return r if r.status == 200 and any(x["algo"] == "vpdq" for x in r.json["matches"]) else None
+    r = wait_for(listed, 20, "the listed video to be matched", interval=0.2)
+    validate(r, "/v1/match", "POST")
+    v = [x for x in r.json["matches"] if x["algo"] == "vpdq"]
+    check(len(v) == 1 and v[0]["id"] == "listed-video" and v[0]["labels"]["category"] == "v", repr(v))
+    check(v[0]["vpdq"]["query_match_percent"] == 100 and v[0]["vpdq"]["compared_match_percent"] == 100, repr(v))
+    check(r.json["vpdq_match"]["videos_matched"] == 1, repr(r.json["vpdq_match"]))
 
 
 def step_audit_log(c):
