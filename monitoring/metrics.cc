@@ -162,6 +162,14 @@ void Metrics::observe_batch(std::string_view queue, std::size_t items, double se
   histogram(*batch_seconds_, "queue", queue, buckets).Observe(seconds);
 }
 
+void Metrics::declare_queue(std::string_view queue, double capacity) {
+  gauge(*queue_capacity_, "queue", queue).Set(capacity);
+  gauge(*queue_depth_, "queue", queue).Set(0);
+  gauge(*in_flight_, "queue", queue);
+  counter(*rejections_, "queue", queue);
+  counter(*batch_failures_, "queue", queue);
+}
+
 void Metrics::set_queue_depth(std::string_view queue, double items) {
   gauge(*queue_depth_, "queue", queue).Set(items);
 }

@@ -72,6 +72,8 @@ class Metrics {
   void add_request_bytes(std::string_view endpoint, uint64_t bytes);
 
   // Batching: `queue` names a queue ("pdq-cpu", "pdq-cuda0", "match", "decode").
+  // Creates the queue's series at zero (so rates start from 0 rather than from the first event).
+  void declare_queue(std::string_view queue, double capacity);
   void observe_queue_wait(std::string_view queue, double seconds);
   void observe_batch(std::string_view queue, std::size_t items, double seconds);
   void set_queue_depth(std::string_view queue, double items);

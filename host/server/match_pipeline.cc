@@ -27,8 +27,7 @@ MatchPipeline::MatchPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
         execute(items, out);
       },
       std::make_shared<QueueMetrics>(metrics_, "match"));
-  metrics_.set_queue_capacity("match", cfg.match_max_queue);
-  metrics_.set_queue_depth("match", 0);
+  metrics_.declare_queue("match", cfg.match_max_queue);
 }
 
 MatchPipeline::~MatchPipeline() { shutdown(); }

@@ -160,8 +160,7 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
     : metrics_(metrics), limits_(limits_of(cfg)), video_cfg_(cfg) {
   decoders_ = std::make_unique<TaskPool>("decode", decode_threads(cfg),
                                          static_cast<std::size_t>(cfg.decode_queue));
-  metrics_.set_queue_capacity("decode", cfg.decode_queue);
-  metrics_.set_queue_depth("decode", 0);
+  metrics_.declare_queue("decode", cfg.decode_queue);
   std::vector<PdqQueueSpec> specs =
       make_pdq_queues(cfg.backend, cfg.batches_in_flight, cfg.pdq_prescale, &why_);
   for (PdqQueueSpec& s : specs) {
@@ -180,8 +179,8 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
     q->batcher = std::make_unique<PdqBatcher>(q->name, batcher_options(cfg),
                                               static_cast<int>(q->slots.size()), execute,
                                               std::make_shared<QueueMetrics>(metrics_, q->name));
-    metrics_.set_queue_capacity(q->name, cfg.max_queue_frames);
-    metrics_.set_queue_depth(q->name, 0);
+    metrics_.declare_queue(q->name, cfg.max_queue_frames);
+    metrics_.add_frames_hashed(q->backend, 0);
     if (backend_.empty()) backend_ = q->backend;
     queues_.push_back(std::move(q));
   }

@@ -767,6 +767,25 @@ def step_metrics_and_prometheus(c):
     r = request(c.prom_port, "GET", "/api/v1/query?query=" +
                 urllib.parse.quote('sum(rate(hashmatch_http_requests_total{endpoint="/v1/hash"}[1m]))'))
     check(r.status == 200 and r.json["status"] == "success", repr(r))
+    # The Grafana dashboard: every series it plots exists (GPU series only with a GPU), and every
+    # expression is valid PromQL for this Prometheus.
+    dash_path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(ARGS.openapi))),
+                             "monitoring", "grafana-dashboard.json")
+    with open(dash_path) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    check(len(exprs) >= 20, "dashboard has %d expressions" % len(exprs))
+    gpu_names = {"hashmatch_gpu_utilization_ratio", "hashmatch_gpu_memory_used_bytes",
+                 "hashmatch_gpu_memory_total_bytes", "hashmatch_gpu_temperature_celsius", "hashmatch_gpu_power_watts"}
+    exposed = set(re.findall(r"^# TYPE (hashmatch_\w+) ", text, re.M))
+    for e in exprs:
+        for name in re.findall(r"hashmatch_\w+", e):
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            check(base in exposed or name in exposed or base in gpu_names,
+                  "dashboard series %s is not exposed by the server" % name)
+        q = e.replace("$__rate_interval", "5s").replace("$job", ".*")
+        r = request(c.prom_port, "GET", "/api/v1/query?query=" + urllib.parse.quote(q))
+        check(r.status == 200 and r.json.get("status") == "success", "dashboard expression rejected: %s: %r" % (e, r))
 
 
 def step_sighup_reload(c):
