@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "host/common/error.h"
@@ -69,6 +70,17 @@ TEST(Config, EverySettingHasAFlagAnEnvironmentVariableAndAKey) {
   for (const char* f : {"db", "listen", "metrics-listen", "tokens", "max-batch-frames",
                         "max-queue-delay", "tls-cert", "tls-key", "shutdown-grace"}) {
     EXPECT_TRUE(flags.count(f)) << "--" << f << " is part of the specification";
+  }
+}
+
+TEST(Config, TheReferenceInDocsServerMdListsEverySetting) {
+  std::ifstream in(std::string(HASHMATCH_SOURCE_DIR) + "/docs/server.md");
+  ASSERT_TRUE(in) << "docs/server.md missing";
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const SettingInfo& s : settings()) {
+    EXPECT_NE(doc.find("| `" + s.key + "` |"), std::string::npos) << s.key << " not in the table";
+    EXPECT_NE(doc.find("`--" + s.flag + "`"), std::string::npos) << "--" << s.flag;
+    EXPECT_NE(doc.find("`" + s.env + "`"), std::string::npos) << s.env;
   }
 }
 
