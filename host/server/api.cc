@@ -382,7 +382,11 @@ void Server::h_healthz(const httplib::Request&, httplib::Response& res, Ctx&) {
 void Server::h_readyz(const httplib::Request&, httplib::Response& res, Ctx&) {
   const bool draining = draining_.load();
   const bool loaded = lists_->loaded();
-  json j = {{"ready", loaded && !draining}, {"lists_loaded", loaded}, {"draining", draining}};
+  std::string degraded;
+  const bool healthy = media_->healthy(&degraded);
+  const bool ready = loaded && !draining && healthy;
+  json j = {{"ready", ready}, {"lists_loaded", loaded}, {"draining", draining}};
+  if (!healthy) j["degraded"] = degraded + "; hashing moved to the remaining devices or the CPU";
   if (auto snap = lists_->snapshot()) {
     j["snapshot_version"] = snap->version();
     j["lists"] = snap->lists().size();
@@ -393,8 +397,10 @@ void Server::h_readyz(const httplib::Request&, httplib::Response& res, Ctx&) {
   } else if (!loaded) {
     const std::string err = lists_->load_error();
     j["reason"] = err.empty() ? "loading the lists" : "the lists could not be loaded: " + err;
+  } else if (!healthy) {
+    j["reason"] = "a GPU failed (see degraded)";
   }
-  send_json(res, loaded && !draining ? 200 : 503, j);
+  send_json(res, ready ? 200 : 503, j);
 }
 
 void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {

@@ -61,7 +61,7 @@ namespace {
 // memory). A full queue is retried until the video's deadline; then the video is refused.
 class QueueSink : public video::FrameSink {
  public:
-  using Ticket = DynamicBatcher<Image, pdq::PdqDihedral>::Ticket;
+  using Ticket = PdqBatcher::Ticket;
   using Submit = std::function<Status(std::vector<Image>, std::shared_ptr<Ticket>*)>;
 
   QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
@@ -163,27 +163,14 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
   metrics_.declare_queue("decode", cfg.decode_queue);
   std::vector<PdqQueueSpec> specs =
       make_pdq_queues(cfg.backend, cfg.batches_in_flight, cfg.pdq_prescale, &why_);
-  for (PdqQueueSpec& s : specs) {
-    auto q = std::make_unique<Queue>();
-    q->name = s.name;
-    q->backend = s.backend;
-    q->slots = std::move(s.slots);
-    Queue* qp = q.get();
-    auto execute = [this, qp](int slot, std::span<const Image* const> items,
-                              std::span<pdq::PdqDihedral> out) {
-      std::vector<pdq::PdqDihedral> r = qp->slots[slot]->hash(items);
-      if (r.size() != out.size()) throw Error("PDQ backend returned a wrong number of hashes");
-      for (std::size_t i = 0; i < r.size(); ++i) out[i] = r[i];
-      metrics_.add_frames_hashed(qp->backend, items.size());
-    };
-    q->batcher = std::make_unique<PdqBatcher>(q->name, batcher_options(cfg),
-                                              static_cast<int>(q->slots.size()), execute,
-                                              std::make_shared<QueueMetrics>(metrics_, q->name));
-    metrics_.declare_queue(q->name, cfg.max_queue_frames);
-    metrics_.add_frames_hashed(q->backend, 0);
-    if (backend_.empty()) backend_ = q->backend;
-    queues_.push_back(std::move(q));
+  backend_ = specs.empty() ? "cpu" : specs.front().backend;
+  std::function<PdqQueueSpec()> fallback;
+  if (backend_ != "cpu") {
+    const int prescale = cfg.pdq_prescale;
+    fallback = [prescale] { return std::move(make_pdq_queues("cpu", 0, prescale, nullptr).front()); };
   }
+  queues_ = std::make_unique<PdqQueues>(std::move(specs), batcher_options(cfg), metrics_,
+                                        std::move(fallback));
 }
 
 MediaPipeline::~MediaPipeline() { shutdown(); }
@@ -196,31 +183,12 @@ void MediaPipeline::reconfigure(const ServerConfig& cfg) {
   }
   decoders_->set_max_queue(static_cast<std::size_t>(cfg.decode_queue));
   metrics_.set_queue_capacity("decode", cfg.decode_queue);
-  for (auto& q : queues_) {
-    q->batcher->set_options(batcher_options(cfg));
-    metrics_.set_queue_capacity(q->name, cfg.max_queue_frames);
-  }
+  queues_->set_options(batcher_options(cfg));
 }
 
 void MediaPipeline::shutdown() {
   if (decoders_) decoders_->shutdown();
-  for (auto& q : queues_) q->batcher->shutdown();
-}
-
-MediaPipeline::Queue& MediaPipeline::pick_queue() {
-  // The least loaded queue (one per GPU); ties go round-robin.
-  const unsigned start = next_queue_.fetch_add(1, std::memory_order_relaxed);
-  Queue* best = nullptr;
-  std::size_t best_depth = 0;
-  for (std::size_t k = 0; k < queues_.size(); ++k) {
-    Queue* q = queues_[(start + k) % queues_.size()].get();
-    const std::size_t d = q->batcher->depth();
-    if (!best || d < best_depth) {
-      best = q;
-      best_depth = d;
-    }
-  }
-  return *best;
+  if (queues_) queues_->shutdown();
 }
 
 void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image) {
@@ -302,11 +270,10 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   }
   if (out->video) return;  // hashed frame by frame through the queue already
   // 2. PDQ through the frame queue.
-  Queue& q = pick_queue();
   const uint64_t cost = image_bytes(image);
   std::vector<Image> items;
   items.push_back(std::move(image));
-  auto ticket = q.batcher->submit(std::move(items), cost);
+  auto ticket = queues_->submit(std::move(items), cost);
   const Status& st = ticket->wait();
   if (!st.ok()) {
     out->status = st;
@@ -318,12 +285,11 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
 
 Status MediaPipeline::submit_blocking(
     std::vector<Image> frames, Clock::time_point deadline,
-    std::shared_ptr<DynamicBatcher<Image, pdq::PdqDihedral>::Ticket>* t) {
+    std::shared_ptr<PdqBatcher::Ticket>* t) {
   uint64_t cost = 0;
   for (const Image& f : frames) cost += image_bytes(f);
   for (;;) {
-    Queue& q = pick_queue();
-    *t = q.batcher->submit(std::move(frames), cost);
+    *t = queues_->submit(std::move(frames), cost);
     if ((*t)->done() && (*t)->status().code == Status::kQueueFull && Clock::now() < deadline) {
       frames = (*t)->release_items();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -384,8 +350,7 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
 Status MediaPipeline::hash_frames(std::vector<Image> frames, std::vector<pdq::PdqDihedral>* out) {
   uint64_t cost = 0;
   for (const Image& f : frames) cost += image_bytes(f);
-  Queue& q = pick_queue();
-  auto ticket = q.batcher->submit(std::move(frames), cost);
+  auto ticket = queues_->submit(std::move(frames), cost);
   const Status st = ticket->wait();
   if (st.ok()) *out = std::move(ticket->results());
   return st;

@@ -22,6 +22,7 @@
 #include "host/server/batcher.h"
 #include "host/server/config.h"
 #include "host/server/frame_hasher.h"
+#include "host/server/pdq_queues.h"
 #include "host/server/task_pool.h"
 #include "monitoring/metrics.h"
 
@@ -66,29 +67,22 @@ class MediaPipeline {
 
   std::string backend() const { return backend_; }
   const std::string& why() const { return why_; }
+  // False after a sticky device error took a GPU queue out (its work moved on); `why` says which.
+  bool healthy(std::string* why = nullptr) const { return queues_->healthy(why); }
 
  private:
-  using PdqBatcher = DynamicBatcher<Image, pdq::PdqDihedral>;
-  struct Queue {
-    std::string name;
-    std::string backend;
-    std::vector<std::unique_ptr<FrameHasher>> slots;
-    std::unique_ptr<PdqBatcher> batcher;
-  };
   static BatcherOptions batcher_options(const ServerConfig& cfg);
-  Queue& pick_queue();
   void decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image);
   void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out);
   Status submit_blocking(std::vector<Image> frames, std::chrono::steady_clock::time_point deadline,
-                         std::shared_ptr<DynamicBatcher<Image, pdq::PdqDihedral>::Ticket>* t);
+                         std::shared_ptr<PdqBatcher::Ticket>* t);
 
   monitoring::Metrics& metrics_;
   mutable std::mutex cfg_mu_;
   DecodeLimits limits_;
   ServerConfig video_cfg_;  // the video settings (under cfg_mu_)
   std::unique_ptr<TaskPool> decoders_;
-  std::vector<std::unique_ptr<Queue>> queues_;
-  std::atomic<unsigned> next_queue_{0};
+  std::unique_ptr<PdqQueues> queues_;
   std::string backend_, why_;
 };
 

@@ -105,7 +105,9 @@ std::string Server::api_address() const {
          std::to_string(port_);
 }
 
-bool Server::ready() const { return lists_->loaded() && !draining_.load(); }
+bool Server::ready() const {
+  return lists_->loaded() && !draining_.load() && media_->healthy();
+}
 
 void Server::wait_lists_loaded() { lists_->wait_loaded(); }
 
