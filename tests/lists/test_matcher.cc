@@ -154,7 +154,7 @@ TEST_F(Matcher, ExactLookups) {
   std::vector<NewEntry> es;
   for (int i = 0; i < 500; ++i) {  // noise
     es.push_back(entry(HashValue::parse(HashAlgo::kMd5, test::random_hex(rng_, 32)),
-                       "n" + std::to_string(i)));
+                       test::numbered("n", i)));
   }
   es.push_back(entry(md5, "r1", "A1"));
   es.push_back(entry(sha1, "r1", "A1"));
