@@ -148,7 +148,7 @@ int do_export(const Argv& argv) {
   if (format != "csv" && format != "te") {
     throw InvalidArgument("--format must be csv or te, got '" + format + "'");
   }
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   store.get_list(name);
   std::ostream& out = std::cout;
   if (format == "csv") out << "id,algo,hash,category,source,tags,added\n";
@@ -175,7 +175,7 @@ int do_export(const Argv& argv) {
 int do_stats(const Argv& argv) {
   Args a(argv, {"db", "list"}, {});
   const std::string db = required(a, "db");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   if (auto name = a.get("list")) {
     print_json(stats_json(store.stats(*name)));
     return 0;
@@ -196,7 +196,7 @@ int do_remove(const Argv& argv) {
   const std::vector<std::string> ids = a.get_all("id");
   if (ids.empty() == !a.flag("all"))
     throw InvalidArgument("give either --id ID (repeatable) or --all");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   int64_t removed = 0;
   if (a.flag("all")) {
     removed = store.remove_all(name);
@@ -210,7 +210,7 @@ int do_remove(const Argv& argv) {
 int do_drop(const Argv& argv) {
   Args a(argv, {"db", "list"}, {});
   const std::string db = required(a, "db"), name = required(a, "list");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   const ListStats s = store.stats(name);
   store.drop_list(name);
   print_json({{"list", name}, {"dropped", true}, {"removed", s.entries}});
