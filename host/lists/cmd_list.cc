@@ -64,17 +64,6 @@ nlohmann::ordered_json stats_json(const ListStats& s) {
   return j;
 }
 
-// RFC 4180: quote a field holding the delimiter, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
-
 int do_create(const Argv& argv) {
   Args a(argv, {"db", "list", "threshold"}, {});
   const std::string db = required(a, "db"), name = required(a, "list");
@@ -149,26 +138,7 @@ int do_export(const Argv& argv) {
     throw InvalidArgument("--format must be csv or te, got '" + format + "'");
   }
   ListStore store(db, /*create=*/false, /*cache_mib=*/8);
-  store.get_list(name);
-  std::ostream& out = std::cout;
-  if (format == "csv") out << "id,algo,hash,category,source,tags,added\n";
-  std::string tags;
-  store.for_each_entry(name, [&](const StoredEntry& e) {
-    if (format == "te") {
-      out << algo_name(e.hash.algo) << ' ' << e.hash.to_hex() << '\n';
-      return;
-    }
-    tags.clear();
-    for (const std::string& t : e.labels.tags) {
-      if (!tags.empty()) tags += ';';
-      tags += t;
-    }
-    out << csv_field(e.id) << ',' << algo_name(e.hash.algo) << ',' << e.hash.to_hex() << ','
-        << csv_field(e.labels.category) << ',' << csv_field(e.labels.source) << ','
-        << csv_field(tags) << ',' << format_utc(e.added_at) << '\n';
-  });
-  out.flush();
-  if (!out) throw IoError("write error on standard output");
+  export_list(store, name, format == "te" ? ListFormat::kTe : ListFormat::kCsv, std::cout);
   return 0;
 }
 

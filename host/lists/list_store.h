@@ -150,7 +150,8 @@ class ListStore {
 };
 
 // One import: a write transaction held from begin_import() to commit(); destroying the session
-// without commit() rolls everything back. Not thread-safe; the store is busy while it is open.
+// without commit() rolls everything back. Not thread-safe; the store is busy while it is open,
+// and the session must not outlive its ListStore.
 //
 // Semantics, per record, in file order:
 //  - add(): an entry with an explicit id replaces that id's entries from earlier imports (a record
