@@ -340,7 +340,10 @@ void run_pdqhash(const Opts& o, json& out) {
     out["pdqhash"] = json::parse(text);
     for (const auto& r : out["pdqhash"].value("results", json::array())) {
       print_row("pdqhash (reference), 1 thread", r["size"], 1, r["frames_per_s_1thread"], "frames/s");
-      print_row("pdqhash, " + std::to_string(r["procs"].get<int>()) + " processes", r["size"], 1,
+      std::string label = "pdqhash, ";
+      label += std::to_string(r["procs"].get<int>());
+      label += " processes";
+      print_row(label, r["size"], 1,
                 r["frames_per_s_all_cores"], "frames/s");
     }
   } catch (const std::exception&) {
