@@ -19,7 +19,9 @@ bundle=devbundle
 if [ "$cmd" = prepare ]; then
   cmake -S . -B build -G Ninja >/dev/null
   cmake --build build -j"$(nproc)" --target hashmatch test_pdq_gpu test_pdq_gpu_host bench_pdq_gpu
-  grep -qx "/$bundle/" .git/info/exclude 2>/dev/null || echo "/$bundle/" >> "$(git rev-parse --git-path info/exclude)"
+  exclude=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx "/$bundle/" "$exclude" 2>/dev/null || echo "/$bundle/" >> "$exclude"
   rm -rf "$bundle"
   ../shared/scripts/device-bundle.sh "$bundle" build/hashmatch build/tests/pdq_gpu/test_pdq_gpu \
     build/tests/pdq_gpu/test_pdq_gpu_host build/bench/pdq_gpu/bench_pdq_gpu

@@ -109,7 +109,7 @@ std::pair<int, int> parse_size(const std::string& s) {
 std::string size_name(std::pair<int, int> s) { return std::to_string(s.first) + "x" + std::to_string(s.second); }
 
 // ---- JPEG encoding with libjpeg (for generated test files) ---------------------------------------
-std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
+[[maybe_unused]] std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
   jpeg_compress_struct c{};
   jpeg_error_mgr err{};
   c.err = jpeg_std_error(&err);
@@ -326,7 +326,10 @@ void mode_jpeg_diff(const Opts& o, json& out) {
 
 void run_pdqhash(const Opts& o, json& out) {
   std::string sizes;
-  for (auto s : o.sizes) sizes += (sizes.empty() ? "" : ",") + size_name(s);
+  for (auto s : o.sizes) {
+    if (!sizes.empty()) sizes += ',';
+    sizes += size_name(s);
+  }
   const std::string cmd = "python3 " + o.pdqhash_script + " --sizes " + sizes + " --seconds 2";
   FILE* p = popen(cmd.c_str(), "r");
   std::string text;
