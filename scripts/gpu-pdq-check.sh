@@ -29,9 +29,16 @@ if [ "$cmd" = prepare ]; then
   cp -r ../shared/testdata/pdq "$bundle/testdata/"
   chmod -R u+w "$bundle/testdata"
   cp bench/pdq_gpu/pdqhash_ref.py "$bundle/"
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$bundle/wheels" pdqhash \
-    || echo "note: pdqhash wheel not fetched; the reference hasher is skipped on the GPU machine"
+  # pdqhash has no binary wheels on PyPI: build one for the GPU machine's Python (3.12).
+  py312=""
+  for c in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+    if "$c" -c "import sys; assert sys.version_info[:2] == (3, 12)" 2>/dev/null; then py312=$c; break; fi
+  done
+  if [ -n "$py312" ] && "$py312" -m pip wheel -q --no-deps "pdqhash==0.2.8" -w "$bundle/wheels"; then
+    :
+  else
+    echo "note: no pdqhash wheel for Python 3.12; the reference hasher is skipped on the GPU machine"
+  fi
   du -sh "$bundle"
   exit 0
 fi
