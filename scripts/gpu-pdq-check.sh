@@ -65,7 +65,7 @@ export HASHMATCH_REQUIRE_GPU=1
 status=0
 {
   echo "== $(date -u +%FT%TZ) $(hostname)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
   "$HM" info
 } 2>&1 | tee "$OUT/info.txt"
 
@@ -81,7 +81,11 @@ for args in "--dihedral" "--pdq-prescale 512 --dihedral" "--format pdq"; do
   "$HM" hash --backend cpu $args "$td" > "$OUT/cli_cpu.txt" 2>&1 || true
   "$HM" hash --backend cuda --gpu-batch 7 $args "$td" > "$OUT/cli_cuda.txt" 2>&1 || true
   if diff -q "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" >/dev/null; then echo "identical: $args"
-  else echo "DIFFERENT: $args"; diff "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" | head -20; status=1; fi
+  else
+    echo "DIFFERENT: $args"
+    { diff "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" || true; } | cut -c1-200 | head -20
+    status=1
+  fi
 done
 
 echo "== bench"
@@ -90,7 +94,9 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
   bargs=(--batches 1,4,16,64,256,1024,4096 --repeats 5 --jpeg-count 1024 --diff-count 400)
 fi
-"$BENCH" --mode all "${bargs[@]}" --pdqhash "$ref_script" --json "$OUT/bench_pdq_gpu.json" \
-  2>&1 | tee "$OUT/bench_pdq_gpu.txt" || status=1
+if ! "$BENCH" --mode all "${bargs[@]}" --pdqhash "$ref_script" --json "$OUT/bench_pdq_gpu.json" \
+  2>&1 | tee "$OUT/bench_pdq_gpu.txt"; then
+  status=1
+fi
 echo "== summary: status $status (0 = all GPU tests passed, CLI identical)"
 exit $status
