@@ -3,7 +3,7 @@
 
     python3 bench/match/run_faiss_compare.py [--build build] [--sizes 1e6] [--batches 1,64,1024]
         [--threshold 31] [--backends cpu-brute,cpu-mih] [--budget-seconds 3]
-        [--max-call-seconds 30] [--out out/bench_match.json] [--no-faiss]
+        [--max-call-seconds 30] [--threads N] [--out out/bench_match.json] [--no-faiss]
 
 1. bench_match generates the lists and query batches (random 256-bit PDQ hashes, half the queries
    near-duplicates of list entries), writes them as binary files (n x 32 bytes) and measures the
@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--data", default=None, help="folder for the list/query files (default: beside --out)")
     ap.add_argument("--out", default="out/bench_match.json")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for both sides (0: all cores; faiss through omp_set_num_threads)")
     ap.add_argument("--no-faiss", action="store_true")
     args = ap.parse_args()
 
@@ -82,10 +84,12 @@ def main():
            "--repeats", str(args.repeats), "--write-data", str(data), "--json", ours_json]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     ours = json.load(open(ours_json))
-    report = {"hashmatch": ours, "faiss": [], "comparison": []}
+    report = {"hashmatch": ours, "faiss": [], "comparison": [], "threads": args.threads or os.cpu_count()}
     t = args.threshold
     sizes = sorted({r["list_size"] for r in ours["results"]}) or [int(float(s)) for s in args.sizes.split(",")]
     batches = [int(float(b)) for b in args.batches.split(",")]
@@ -93,6 +97,8 @@ def main():
     if not args.no_faiss:
         import numpy as np
         import faiss
+        if args.threads:
+            faiss.omp_set_num_threads(args.threads)
         report["faiss_version"] = faiss.__version__
         report["faiss_threads"] = faiss.omp_get_max_threads()
         for n in sizes:

@@ -109,7 +109,7 @@ std::pair<int, int> parse_size(const std::string& s) {
 std::string size_name(std::pair<int, int> s) { return std::to_string(s.first) + "x" + std::to_string(s.second); }
 
 // ---- JPEG encoding with libjpeg (for generated test files) ---------------------------------------
-std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
+[[maybe_unused]] std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
   jpeg_compress_struct c{};
   jpeg_error_mgr err{};
   c.err = jpeg_std_error(&err);
@@ -326,7 +326,10 @@ void mode_jpeg_diff(const Opts& o, json& out) {
 
 void run_pdqhash(const Opts& o, json& out) {
   std::string sizes;
-  for (auto s : o.sizes) sizes += (sizes.empty() ? "" : ",") + size_name(s);
+  for (auto s : o.sizes) {
+    if (!sizes.empty()) sizes += ',';
+    sizes += size_name(s);
+  }
   const std::string cmd = "python3 " + o.pdqhash_script + " --sizes " + sizes + " --seconds 2";
   FILE* p = popen(cmd.c_str(), "r");
   std::string text;
@@ -340,7 +343,10 @@ void run_pdqhash(const Opts& o, json& out) {
     out["pdqhash"] = json::parse(text);
     for (const auto& r : out["pdqhash"].value("results", json::array())) {
       print_row("pdqhash (reference), 1 thread", r["size"], 1, r["frames_per_s_1thread"], "frames/s");
-      print_row("pdqhash, " + std::to_string(r["procs"].get<int>()) + " processes", r["size"], 1,
+      std::string label = "pdqhash, ";
+      label += std::to_string(r["procs"].get<int>());
+      label += " processes";
+      print_row(label, r["size"], 1,
                 r["frames_per_s_all_cores"], "frames/s");
     }
   } catch (const std::exception&) {
