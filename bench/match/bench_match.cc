@@ -7,6 +7,8 @@
 //
 //   bench_match [--sizes 1000000,10000000] [--batches 1,64,1024,8192] [--threshold 31]
 //               [--backends cpu-brute,cpu-mih,cuda-b1mma,cuda-popc] [--repeats 20]
+//                 (also cpu-brute-popcnt, cpu-brute-avx2, cpu-brute-avx512: one SIMD level;
+//                  cpu: the automatic choice)
 //               [--budget-seconds 4] [--max-call-seconds 30] [--seed N] [--threads N]
 //               [--write-data DIR] [--json OUT] [--strict]
 //
@@ -116,9 +118,13 @@ BackendSpec backend_spec(const std::string& name, int threshold, int threads) {
   MatcherOptions o;
   o.expected_threshold = threshold;
   o.threads = threads;
-  if (name == "cpu-brute") {
+  if (name == "cpu-brute" || name == "cpu-brute-popcnt" || name == "cpu-brute-avx2" ||
+      name == "cpu-brute-avx512") {
     o.backend = Backend::kCpu;
     o.cpu_index = CpuIndex::kBrute;
+    if (name == "cpu-brute-popcnt") o.cpu_simd = CpuSimd::kScalar;
+    if (name == "cpu-brute-avx2") o.cpu_simd = CpuSimd::kAvx2;
+    if (name == "cpu-brute-avx512") o.cpu_simd = CpuSimd::kAvx512;
   } else if (name == "cpu-mih") {
     o.backend = Backend::kCpu;
     o.cpu_index = CpuIndex::kMih;
@@ -132,7 +138,8 @@ BackendSpec backend_spec(const std::string& name, int threshold, int threads) {
     o.gpu_kernel = GpuKernel::kPopc;
   } else {
     throw InvalidArgument("unknown backend '" + name +
-                          "' (cpu-brute, cpu-mih, cpu, cuda-b1mma, cuda-popc)");
+                          "' (cpu-brute[-popcnt|-avx2|-avx512], cpu-mih, cpu, cuda-b1mma, "
+                          "cuda-popc)");
   }
   return {name, o};
 }
@@ -199,7 +206,7 @@ int main(int argc, char** argv) {
   report["results"] = nlohmann::json::array();
   std::printf("# seed %llu, threshold %d, cpu %s, %zu GPU(s)\n", (unsigned long long)seed,
               threshold, cpu_model().c_str(), gpus.size());
-  std::printf("%-11s %11s %6s %8s %10s %10s %10s %12s %11s %9s %8s %7s %10s\n", "backend",
+  std::printf("%-16s %11s %6s %8s %10s %10s %10s %12s %11s %9s %8s %7s %10s\n", "backend",
               "list", "batch", "repeats", "p50_ms", "p99_ms", "build_s", "cmp/s", "queries/s",
               "hits", "B/entry", "digest", "cpu_us/q");
 
@@ -302,7 +309,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "bench_match: RESULT MISMATCH %s, %zu entries, batch %zu\n",
                        bname.c_str(), n, b);
         }
-        std::printf("%-11s %11zu %6zu %8d %10.3f %10.3f %10.3f %12.3e %11.1f %9zu %8.1f %.7s %10.1f\n",
+        std::printf("%-16s %11zu %6zu %8d %10.3f %10.3f %10.3f %12.3e %11.1f %9zu %8.1f %.7s %10.1f\n",
                     bname.c_str(), n, b, reps, p50 * 1e3, p99 * 1e3, build_s, cmps, qps,
                     hits.size(), bpe, dg, percentile(cpu_times, 0.5) / double(b) * 1e6);
         std::fflush(stdout);
