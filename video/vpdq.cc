@@ -29,9 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Spare NVDEC surfaces beyond what the decoder needs: a device frame sink may hold this many.
-constexpr int kExtraHwFrames = 4;
-
 [[noreturn]] void fail(const std::string& reason, const std::string& message) {
   throw MediaError(reason, message);
 }
@@ -116,9 +113,9 @@ class Session {
   int frame_mod() const { return frame_mod_; }
 
  private:
-  void open_decoder();
+  void open_decoder(const FrameSink& sink);
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
-  bool try_open_nvdec(const AVCodec* codec, std::string* why, bool* gpu_missing);
+  bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
   void open_cpu_decoder(const AVCodec* codec);
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
@@ -250,7 +247,8 @@ void Session::open() {
   }
 }
 
-bool Session::try_open_nvdec(const AVCodec* codec, std::string* why, bool* gpu_missing) {
+bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why,
+                             bool* gpu_missing) {
   *gpu_missing = false;
   if (!nvdec::codec_supported(codec)) {
     *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
@@ -289,7 +287,7 @@ bool Session::try_open_nvdec(const AVCodec* codec, std::string* why, bool* gpu_m
     }
     return AV_PIX_FMT_NONE;
   };
-  ctx->extra_hw_frames = kExtraHwFrames;
+  ctx->extra_hw_frames = extra_frames;  // surfaces a device sink may hold
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
@@ -323,7 +321,7 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
   dec_ = std::move(ctx);
 }
 
-void Session::open_decoder() {
+void Session::open_decoder(const FrameSink& sink) {
   const std::string& want = opts_.decoder;
   if (want != "auto" && want != "cpu" && want != "cuda") {
     throw InvalidArgument("video decoder must be auto, cpu or cuda, got '" + want + "'");
@@ -331,7 +329,8 @@ void Session::open_decoder() {
   if (want != "cpu") {
     std::string why;
     bool gpu_missing = false;
-    if (try_open_nvdec(codec_, &why, &gpu_missing)) {
+    const int extra = std::clamp(sink.max_held_device_frames(), 1, 32);
+    if (try_open_nvdec(codec_, extra, &why, &gpu_missing)) {
       nvdec_ = true;
       info().decoder = "nvdec";
       return;
@@ -361,7 +360,7 @@ void Session::decode_error(int err) {
 }
 
 void Session::run(FrameSink& sink) {
-  open_decoder();
+  open_decoder(sink);
   AVFormatContext* fmt = demux_->get();
   frame_ = ff::make_frame();
   sw_frame_ = ff::make_frame();
