@@ -163,7 +163,7 @@ TEST(MatchCpu, ReferenceHaystackAndNeedles) {
 
 TEST(MatchCpu, IndexChoice) {
   std::mt19937_64 rng(fresh_seed("choice"));
-  std::vector<Hash256> big(40000);
+  std::vector<Hash256> big(100000);
   for (auto& h : big) h = random_hash(rng);
   auto m = std::make_unique<CpuPdqMatcher>(big, MatcherOptions{.backend = Backend::kCpu});
   EXPECT_TRUE(m->has_mih());
