@@ -6,6 +6,9 @@
 
 #include "host/cli/commands.h"
 #include "host/common/error.h"
+#ifdef HM_TRIAGE
+#include "host/triage/commands.h"
+#endif
 #include "host/version.h"
 
 namespace hashmatch::cli {
@@ -14,6 +17,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"info", "version, compiled-in backends and visible GPUs", cmd_info},
       {"hash", "hash files and directories: md5, sha1, sha256, PDQ (JSON lines)", cmd_hash},
+#ifdef HM_TRIAGE
+      {"cluster", "near-duplicate clusters, seen-before memory and new-material queue", cmd_cluster},
+#endif
   };
   return cmds;
 }
