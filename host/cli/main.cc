@@ -9,6 +9,9 @@
 #ifdef HM_LISTS
 #include "host/lists/commands.h"
 #endif
+#ifdef HM_TRIAGE
+#include "host/triage/commands.h"
+#endif
 #include "host/version.h"
 
 namespace hashmatch::cli {
@@ -20,6 +23,9 @@ const std::vector<Command>& commands() {
 #ifdef HM_LISTS
       {"list", "hash lists: create, import (TE, CSV, VICS, NCMEC), export, stats, remove", cmd_list},
       {"match", "match PDQ hashes or files against hash lists (JSON lines)", cmd_match},
+#endif
+#ifdef HM_TRIAGE
+      {"cluster", "near-duplicate clusters, seen-before memory and new-material queue", cmd_cluster},
 #endif
   };
   return cmds;
