@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent install step: Debian packages (apt) and Python tools (pip) that hashmatch needs to build,
 # test, benchmark and run its demo. Quick (a dpkg query) when everything is already there.
-#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors from PyPI (pdqhash, faiss-cpu, numpy).
+#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors from PyPI (pdqhash, faiss-cpu, numpy,
+#                           and vpdq, which builds from source against Debian's FFmpeg: it needs
+#                           libavdevice-dev and libavfilter-dev besides the FFmpeg packages above).
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -34,6 +36,19 @@ if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
       break
     fi
   done
+  if ! "$PY" -c "import vpdq" 2>/dev/null; then
+    bench_apt=()
+    for p in libavdevice-dev libavfilter-dev; do
+      dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || bench_apt+=("$p")
+    done
+    if ((${#bench_apt[@]})); then
+      SUDO=""
+      [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${bench_apt[@]}" >/dev/null
+    fi
+    "$PY" -m pip install -q vpdq || echo "install-deps: note: pip install vpdq failed; bench_video runs without its anchor" >&2
+  fi
 fi
 
 # nvJPEG headers (and a libnvjpeg for local runs) for the GPU JPEG path, when the CUDA toolkit has
