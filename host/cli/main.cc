@@ -6,6 +6,9 @@
 
 #include "host/cli/commands.h"
 #include "host/common/error.h"
+#ifdef HM_SCAN
+#include "host/scan/commands.h"
+#endif
 #include "host/version.h"
 
 namespace hashmatch::cli {
@@ -14,6 +17,12 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"info", "version, compiled-in backends and visible GPUs", cmd_info},
       {"hash", "hash files and directories: md5, sha1, sha256, PDQ (JSON lines)", cmd_hash},
+#ifdef HM_SCAN
+      {"scan", "bulk backlog rescan against hash lists: resumable, shardable (JSON lines)",
+       cmd_scan},
+      {"bench", "capacity benchmark suite: matcher, PDQ hashing, end-to-end scan (JSON + report)",
+       cmd_bench},
+#endif
   };
   return cmds;
 }
