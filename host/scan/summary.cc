@@ -6,7 +6,9 @@ namespace hashmatch::scan {
 
 void ScanCounters::add(const nlohmann::json& j) {
   ++files;
-  if (auto it = j.find("size"); it != j.end() && it->is_number_unsigned()) bytes += it->get<uint64_t>();
+  if (auto it = j.find("size"); it != j.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
+    bytes += it->get<uint64_t>();
+  }
   const bool has_pdq = j.contains("pdq");
   const bool has_vpdq = j.contains("vpdq");
   if (has_pdq) ++images;
