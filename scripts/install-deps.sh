@@ -7,7 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev googletest
-  libssl-dev libsqlite3-dev nlohmann-json3-dev
+  libssl-dev libsqlite3-dev nlohmann-json3-dev libexpat1-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
 )

@@ -6,6 +6,9 @@
 
 #include "host/cli/commands.h"
 #include "host/common/error.h"
+#ifdef HM_LISTS
+#include "host/lists/commands.h"
+#endif
 #ifdef HM_SCAN
 #include "host/scan/commands.h"
 #endif
@@ -17,6 +20,10 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> cmds = {
       {"info", "version, compiled-in backends and visible GPUs", cmd_info},
       {"hash", "hash files and directories: md5, sha1, sha256, PDQ (JSON lines)", cmd_hash},
+#ifdef HM_LISTS
+      {"list", "hash lists: create, import (TE, CSV, VICS, NCMEC), export, stats, remove", cmd_list},
+      {"match", "match PDQ hashes or files against hash lists (JSON lines)", cmd_match},
+#endif
 #ifdef HM_SCAN
       {"scan", "bulk backlog rescan against hash lists: resumable, shardable (JSON lines)",
        cmd_scan},

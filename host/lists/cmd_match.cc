@@ -1,0 +1,312 @@
+// hashmatch match: match PDQ hashes or files against the hash lists of a database.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "host/cli/args.h"
+#include "host/cli/commands.h"
+#include "host/common/error.h"
+#include "host/common/parallel.h"
+#include "host/lists/commands.h"
+#include "host/lists/import_util.h"
+#include "host/lists/list_matcher.h"
+#include "host/media/hash_media.h"
+#include "host/media/media_file.h"
+
+namespace hashmatch::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: hashmatch match --db PATH [--list NAME]... [--threshold T] [--dihedral]\n"
+    "                       (--pdq HEX... | --pdq-file F | FILES...)\n"
+    "  Matches queries against the lists (default: every list in the database) and prints one\n"
+    "  JSON line per query with its matches: list, id, algo, hash, distance, variant (PDQ),\n"
+    "  category, source, tags, added. Exit code 1 when any input failed.\n"
+    "queries:\n"
+    "  --pdq HEX           a PDQ hash (repeatable; further hashes may follow as arguments); with\n"
+    "                      --dihedral, 8 comma-separated hashes are the query's dihedral variants\n"
+    "                      (original, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1)\n"
+    "  --pdq-file F        one query per line ('-': standard input): 1 or 8 hex hashes separated\n"
+    "                      by commas or blanks, or a JSON line of `hashmatch hash` (pdq,\n"
+    "                      pdq_dihedral)\n"
+    "  FILES...            files and directories: hashed (md5, sha1, sha256, PDQ of images) and\n"
+    "                      matched by PDQ and by exact digest\n"
+    "options:\n"
+    "  --threshold T       PDQ threshold (0..256, inclusive) for every list instead of each "
+    "list's\n"
+    "  --dihedral          also match the 8 dihedral variants (rotations and flips) of each "
+    "query;\n"
+    "                      a match reports the variant that matched\n"
+    "  --backend B         PDQ matcher: auto (default), cpu or cuda\n"
+    "  --jobs N            hashing threads for FILES (default: all cores, or HASHMATCH_THREADS)\n";
+
+constexpr std::size_t kBatch = 4096;  // --pdq-file queries matched per call
+
+nlohmann::ordered_json match_json(const ListMatch& m) {
+  nlohmann::ordered_json j;
+  j["list"] = m.list;
+  j["id"] = m.id;
+  j["algo"] = std::string(algo_name(m.algo));
+  j["hash"] = m.hash;
+  j["distance"] = m.distance;
+  if (m.algo == HashAlgo::kPdq) {
+    j["threshold"] = m.threshold;
+    j["variant"] = std::string(dihedral_name(m.variant));
+  }
+  j["category"] = m.labels.category;
+  j["source"] = m.labels.source;
+  j["tags"] = m.labels.tags;
+  j["added"] = format_utc(m.added_at);
+  return j;
+}
+
+nlohmann::ordered_json matches_json(const std::vector<ListMatch>& ms) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const ListMatch& m : ms) arr.push_back(match_json(m));
+  return arr;
+}
+
+void print_line(const nlohmann::ordered_json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+// A query text: 1 hex hash, or 8 (the dihedral variants) separated by commas or blanks.
+PdqQuery parse_query_text(std::string_view text) {
+  std::vector<std::string_view> parts;
+  std::size_t b = 0;
+  while (b < text.size()) {
+    std::size_t e = text.find_first_of(", \t", b);
+    if (e == std::string_view::npos) e = text.size();
+    if (e > b) parts.push_back(text.substr(b, e - b));
+    b = e + 1;
+  }
+  if (parts.size() != 1 && parts.size() != static_cast<std::size_t>(kNumDihedral)) {
+    throw InvalidArgument("expected 1 PDQ hash or 8 (the dihedral variants), got " +
+                          std::to_string(parts.size()) + " values");
+  }
+  PdqQuery q;
+  q.count = static_cast<int>(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) q.variants[i] = Hash256::from_hex(parts[i]);
+  return q;
+}
+
+// A --pdq-file line: JSON (`hashmatch hash` output) or hex text. Fills `extra` with fields to
+// carry over (path).
+PdqQuery parse_query_line(std::string_view line, nlohmann::ordered_json& extra) {
+  if (!line.empty() && line[0] == '{') {
+    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw InvalidArgument("not a valid JSON object");
+    if (j.contains("path") && j["path"].is_string()) extra["path"] = j["path"];
+    if (j.contains("pdq_dihedral") && j["pdq_dihedral"].is_array() &&
+        j["pdq_dihedral"].size() == static_cast<std::size_t>(kNumDihedral)) {
+      std::array<Hash256, kNumDihedral> v;
+      for (int i = 0; i < kNumDihedral; ++i) {
+        if (!j["pdq_dihedral"][i].is_string())
+          throw InvalidArgument("pdq_dihedral holds a non-string");
+        v[i] = Hash256::from_hex(j["pdq_dihedral"][i].get<std::string>());
+      }
+      return PdqQuery::dihedral(v);
+    }
+    if (j.contains("pdq") && j["pdq"].is_string()) {
+      return PdqQuery::original(Hash256::from_hex(j["pdq"].get<std::string>()));
+    }
+    if (j.contains("error")) throw InvalidArgument("the line is an error record: no pdq");
+    throw InvalidArgument("JSON line without a \"pdq\" field");
+  }
+  return parse_query_text(line);
+}
+
+struct Ctx {
+  std::shared_ptr<const ListSnapshot> snap;
+  QueryOptions qopts;
+  int failed = 0;
+};
+
+void emit_pdq_batch(Ctx& c, std::vector<PdqQuery>& queries,
+                    std::vector<nlohmann::ordered_json>& heads) {
+  if (heads.empty()) return;
+  // Queries that failed to parse carry an "error" and no PdqQuery slot.
+  std::vector<std::vector<ListMatch>> results = c.snap->match_pdq(queries, c.qopts);
+  std::size_t qi = 0;
+  for (nlohmann::ordered_json& h : heads) {
+    if (h.contains("error")) {
+      print_line(h);
+      continue;
+    }
+    h["matches"] = matches_json(results[qi++]);
+    print_line(h);
+  }
+  queries.clear();
+  heads.clear();
+}
+
+nlohmann::ordered_json query_head(const PdqQuery& q) {
+  nlohmann::ordered_json h;
+  h["pdq"] = q.variants[0].to_hex();
+  if (q.count == kNumDihedral) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const Hash256& v : q.variants) arr.push_back(v.to_hex());
+    h["pdq_dihedral"] = std::move(arr);
+  }
+  return h;
+}
+
+int run_pdq_args(Ctx& c, const std::vector<std::string>& texts) {
+  std::vector<PdqQuery> queries;
+  std::vector<nlohmann::ordered_json> heads;
+  for (const std::string& t : texts) {
+    try {
+      const PdqQuery q = parse_query_text(t);
+      nlohmann::ordered_json h = {{"query", t}};
+      h.update(query_head(q));
+      queries.push_back(q);
+      heads.push_back(std::move(h));
+    } catch (const InvalidArgument& e) {
+      ++c.failed;
+      heads.push_back({{"query", t}, {"error", e.what()}});
+    }
+  }
+  emit_pdq_batch(c, queries, heads);
+  return c.failed ? 1 : 0;
+}
+
+int run_pdq_file(Ctx& c, const std::string& path) {
+  std::ifstream f;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    f.open(path, std::ios::binary);
+    if (!f) throw IoError("cannot open " + path);
+    in = &f;
+  }
+  import_detail::LineReader reader(*in, 1 << 20);
+  std::vector<PdqQuery> queries;
+  std::vector<nlohmann::ordered_json> heads;
+  std::string raw;
+  for (;;) {
+    bool more;
+    try {
+      more = reader.next(raw);
+    } catch (const InvalidArgument& e) {
+      ++c.failed;
+      heads.push_back({{"line", reader.line()}, {"error", e.what()}});
+      break;
+    }
+    if (!more) break;
+    const std::string_view line = import_detail::trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    try {
+      nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+      const PdqQuery q = parse_query_line(line, extra);
+      nlohmann::ordered_json h = {{"line", reader.line()}};
+      h.update(extra);
+      h.update(query_head(q));
+      queries.push_back(q);
+      heads.push_back(std::move(h));
+    } catch (const std::exception& e) {
+      ++c.failed;
+      heads.push_back({{"line", reader.line()}, {"error", e.what()}});
+    }
+    if (heads.size() >= kBatch) emit_pdq_batch(c, queries, heads);
+  }
+  emit_pdq_batch(c, queries, heads);
+  if (in->bad()) throw IoError("read error in " + path);
+  return c.failed ? 1 : 0;
+}
+
+int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
+  std::vector<std::pair<std::string, std::string>> walk_errors;
+  const std::vector<std::string> files = expand_paths(inputs, &walk_errors);
+  for (const auto& [path, msg] : walk_errors) {
+    ++c.failed;
+    print_line({{"path", path}, {"error", msg}, {"error_reason", "io"}});
+  }
+  HashOptions hopts;
+  hopts.limits = decode_limits_from_env();
+  hopts.dihedral = c.qopts.dihedral;
+  thread_local pdq::PdqHasher* tl_hasher = nullptr;
+  std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
+  std::mutex hashers_mu;
+  // Hashing and matching run on the workers (the snapshot is immutable); lines come out in order.
+  auto work = [&](std::size_t i) -> nlohmann::ordered_json {
+    if (!tl_hasher) {
+      std::lock_guard<std::mutex> lk(hashers_mu);
+      hashers.push_back(std::make_unique<pdq::PdqHasher>());
+      tl_hasher = hashers.back().get();
+    }
+    const MediaHashResult r = hash_media_file(files[i], hopts, *tl_hasher);
+    nlohmann::ordered_json j = to_json(r, hopts.dihedral);
+    try {
+      std::vector<ListMatch> all;
+      if (r.pdq) {
+        const PdqQuery q = hopts.dihedral ? PdqQuery::dihedral(r.pdq->hashes)
+                                          : PdqQuery::original(r.pdq->hashes[0]);
+        all = std::move(c.snap->match_pdq(std::span<const PdqQuery>(&q, 1), c.qopts)[0]);
+      }
+      if (r.have_digests) {
+        for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
+      }
+      j["matches"] = matches_json(all);
+    } catch (const std::exception& e) {
+      j["match_error"] = e.what();
+    }
+    return j;
+  };
+  auto emit = [&](std::size_t, nlohmann::ordered_json& j) {
+    if (j.contains("error") || j.contains("match_error")) ++c.failed;
+    print_line(j);
+  };
+  ordered_parallel_map<nlohmann::ordered_json>(files.size(), jobs, work, emit);
+  tl_hasher = nullptr;
+  return c.failed ? 1 : 0;
+}
+
+}  // namespace
+
+int cmd_match(const Argv& argv) {
+  Args a(argv, {"db", "list", "threshold", "pdq", "pdq-file", "backend", "jobs"},
+         {"dihedral", "help"});
+  if (a.flag("help")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  const auto db = a.get("db");
+  if (!db || db->empty()) throw InvalidArgument("--db is required");
+  const std::vector<std::string> pdq = a.get_all("pdq");
+  const auto pdq_file = a.get("pdq-file");
+  const bool have_files = !a.positional().empty();
+  if (!pdq.empty() + pdq_file.has_value() + (have_files && pdq.empty()) != 1) {
+    std::fprintf(stderr, "%s", kUsage);
+    throw InvalidArgument("give exactly one of --pdq HEX..., --pdq-file F or FILES");
+  }
+  ListMatcherOptions mopts;
+  mopts.matcher.backend = parse_backend(a.get_or("backend", "auto"));
+  mopts.lists = a.get_all("list");
+  const int jobs = static_cast<int>(a.get_int("jobs", default_jobs(), 1, 1024));
+  mopts.matcher.threads = jobs;
+
+  ListMatcher matcher(*db, mopts);
+  Ctx c;
+  c.snap = matcher.snapshot();
+  c.qopts.lists = mopts.lists;
+  if (a.get("threshold")) c.qopts.threshold = static_cast<int>(a.get_int("threshold", 0, 0, 256));
+  c.qopts.dihedral = a.flag("dihedral");
+
+  int rc;
+  if (!pdq.empty()) {
+    std::vector<std::string> texts = pdq;
+    for (const std::string& p : a.positional()) texts.push_back(p);
+    rc = run_pdq_args(c, texts);
+  } else if (pdq_file) {
+    rc = run_pdq_file(c, *pdq_file);
+  } else {
+    rc = run_files(c, a.positional(), jobs);
+  }
+  std::cout.flush();
+  return rc;
+}
+
+}  // namespace hashmatch::cli

@@ -1,0 +1,151 @@
+// Streaming readers shared by the importers (internal to host/lists/).
+#pragma once
+
+#include <cctype>
+#include <istream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/common/error.h"
+
+namespace hashmatch::import_detail {
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Reads lines ('\n' or "\r\n") with a length limit; line() is the 1-based number of the line last
+// returned. A UTF-8 byte-order mark at the very start is dropped.
+class LineReader {
+ public:
+  LineReader(std::istream& in, std::size_t max_bytes) : sb_(in.rdbuf()), max_(max_bytes) {}
+
+  bool next(std::string& line) {
+    line.clear();
+    using traits = std::char_traits<char>;
+    int c = sb_->sbumpc();
+    if (c == traits::eof()) return false;
+    ++line_;
+    while (c != traits::eof() && c != '\n') {
+      line.push_back(static_cast<char>(c));
+      if (line.size() > max_) {
+        throw InvalidArgument("line " + std::to_string(line_) + ": longer than " +
+                              std::to_string(max_) + " bytes");
+      }
+      c = sb_->sbumpc();
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_ == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
+    return true;
+  }
+  std::size_t line() const { return line_; }
+
+ private:
+  std::streambuf* sb_;
+  std::size_t max_;
+  std::size_t line_ = 0;
+};
+
+// RFC 4180 records: fields separated by `delim`, records by CRLF or LF; a field may be quoted
+// with '"' (then it may hold delimiters, line breaks and "" for a quote). Errors name the line.
+class CsvReader {
+ public:
+  CsvReader(std::istream& in, char delim, std::size_t max_record_bytes)
+      : sb_(in.rdbuf()), delim_(delim), max_(max_record_bytes) {}
+
+  // The next record's fields; false at the end of the input.
+  bool next(std::vector<std::string>& fields) {
+    using traits = std::char_traits<char>;
+    fields.clear();
+    int c = sb_->sgetc();
+    if (c == traits::eof()) return false;
+    ++line_;
+    record_line_ = line_;
+    std::size_t bytes = 0;
+    std::string field;
+    for (;;) {
+      // At the start of a field.
+      field.clear();
+      c = sb_->sgetc();
+      if (c == '"') {
+        const std::size_t opened = line_;
+        sb_->sbumpc();
+        for (;;) {
+          c = sb_->sbumpc();
+          if (c == traits::eof()) {
+            throw InvalidArgument("line " + std::to_string(opened) +
+                                  ": unterminated quoted field (the file ends inside it)");
+          }
+          if (c == '"') {
+            if (sb_->sgetc() == '"') {
+              sb_->sbumpc();
+              field.push_back('"');
+              continue;
+            }
+            break;  // closing quote
+          }
+          if (c == '\n') ++line_;
+          field.push_back(static_cast<char>(c));
+          if (++bytes > max_) too_long();
+        }
+        c = sb_->sgetc();
+        if (c == '\r') {
+          sb_->sbumpc();
+          c = sb_->sgetc();
+          if (c != '\n' && c != traits::eof()) bad_after_quote();
+        }
+        if (c != delim_ && c != '\n' && c != traits::eof()) bad_after_quote();
+      } else {
+        for (;;) {
+          c = sb_->sgetc();
+          if (c == traits::eof() || c == '\n' || c == delim_) break;
+          if (c == '"') {
+            throw InvalidArgument("line " + std::to_string(line_) +
+                                  ": quote character inside an unquoted field (quote the whole "
+                                  "field and double the quote)");
+          }
+          sb_->sbumpc();
+          field.push_back(static_cast<char>(c));
+          if (++bytes > max_) too_long();
+        }
+        if (!field.empty() && field.back() == '\r' && c != delim_) field.pop_back();
+      }
+      fields.push_back(std::move(field));
+      // After a field: delimiter, end of record or end of input.
+      c = sb_->sbumpc();
+      if (c == delim_) continue;
+      if (record_line_ == 1 && !fields.empty() && fields[0].compare(0, 3, "\xEF\xBB\xBF") == 0) {
+        fields[0].erase(0, 3);
+      }
+      return true;  // '\n' or EOF
+    }
+  }
+  std::size_t record_line() const { return record_line_; }
+
+ private:
+  [[noreturn]] void too_long() {
+    throw InvalidArgument("line " + std::to_string(record_line_) + ": record longer than " +
+                          std::to_string(max_) + " bytes");
+  }
+  [[noreturn]] void bad_after_quote() {
+    throw InvalidArgument("line " + std::to_string(line_) +
+                          ": unexpected character after a closing quote (a quote inside a quoted "
+                          "field must be doubled)");
+  }
+  std::streambuf* sb_;
+  char delim_;
+  std::size_t max_;
+  std::size_t line_ = 0;
+  std::size_t record_line_ = 0;
+};
+
+}  // namespace hashmatch::import_detail

@@ -1,0 +1,230 @@
+// PDQ range-search kernels: every (query, entry) pair within the threshold, hits compacted into a
+// bounded buffer through one 64-bit atomic counter (the count is exact even past the capacity, so
+// the host sees every overflow and reruns; nothing is dropped silently).
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/match/range_search.h"
+#include "kernels/rt/cuda_rt.h"
+
+namespace hashmatch::b1 {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+constexpr unsigned kFull = 0xffffffffu;
+
+__device__ __forceinline__ void emit(const RangeLaunch& p, uint32_t q, uint32_t index, int d) {
+  const unsigned long long slot = atomicAdd(p.count, 1ull);
+  if (slot < p.capacity) {
+    DeviceHit h;
+    h.query = p.query_offset + q;
+    h.index = index;
+    h.distance = d;
+    p.hits[slot] = h;
+  }
+}
+
+// D = C + popc(A & B), m16n8k256, A row-major (queries), B column-major (list entries).
+__device__ __forceinline__ void mma_and_popc(int (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                             uint32_t b1, int c_lo, int c_hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm("mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %10, %11, %11};\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c_lo), "r"(c_hi));
+#else
+  __trap();  // built for sm_80 / sm_90a only
+#endif
+}
+
+// One warp: MT m16 tiles of queries (16 * MT rows, A fragments held in registers for the whole
+// scan) against a contiguous chunk of list groups streamed through L1 (the warps of a block take
+// different query tiles of the same chunk). Per group: 2 * MT MMAs whose accumulators start at
+// -ceil((pa + pb - t) / 2); the AND of all results has its sign bit clear iff some pair matches,
+// so the common case costs two LOP3 per MMA and one vote per group. A group that fires is
+// recomputed tile by tile and its non-negative elements are emitted (exact distance from the
+// accumulator, padding entries skipped).
+// Registers per thread are bounded so that at least kMinBlocks blocks (16 warps) fit on an SM.
+template <int MT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, 4)
+    b1mma_range_kernel(const RangeLaunch p, uint32_t n_qgroups, uint32_t groups_per_chunk,
+                       uint32_t n_warps) {
+  // The warp's A fragments and row popcounts, also kept in shared memory: the rare slow path and
+  // the popcount-bucket change read them from there with a run-time tile index (no unrolled copy
+  // of the slow path per tile, which would cost registers in the hot loop).
+  __shared__ uint4 s_a[kWarpsPerBlock][MT][32];
+  __shared__ int2 s_pa[kWarpsPerBlock][MT][32];
+  const int lane = int(threadIdx.x & 31);
+  const int wib = int(threadIdx.x / 32);
+  const uint32_t warp = blockIdx.x * kWarpsPerBlock + uint32_t(wib);
+  if (warp >= n_warps) return;  // whole warps only
+  const uint32_t qg = warp % n_qgroups, chunk = warp / n_qgroups;
+  const uint32_t g0 = p.group_begin + chunk * groups_per_chunk;
+  const uint32_t g1 = min(p.group_end, g0 + groups_per_chunk);
+  if (g0 >= g1) return;
+  const int t = p.threshold;
+  const uint32_t row_base = qg * 16u * MT;
+
+  uint32_t a[MT][4];
+#pragma unroll
+  for (int m = 0; m < MT; ++m) {
+    int lo, hi;
+    load_a_fragment(p.queries, p.nq, row_base + 16u * m, lane, a[m], lo, hi);
+    // The four lanes of a group (same g, tig = 0..3) hold all eight words of rows g and g + 8.
+    lo += __shfl_xor_sync(kFull, lo, 1);
+    lo += __shfl_xor_sync(kFull, lo, 2);
+    hi += __shfl_xor_sync(kFull, hi, 1);
+    hi += __shfl_xor_sync(kFull, hi, 2);
+    const uint32_t r = row_base + 16u * m + uint32_t(lane >> 2);
+    s_a[wib][m][lane] = make_uint4(a[m][0], a[m][1], a[m][2], a[m][3]);
+    s_pa[wib][m][lane] = make_int2(r < p.nq ? lo : kInvalidRowPopcount,
+                                   r + 8 < p.nq ? hi : kInvalidRowPopcount);
+  }
+  __syncwarp();
+
+  int c_lo[MT], c_hi[MT];
+  int cur_pb = -1;
+  const uint4* swz4 = reinterpret_cast<const uint4*>(p.swz);
+  uint4 b_next = __ldg(swz4 + std::size_t(g0) * 32 + lane);
+  for (uint32_t grp = g0; grp < g1; ++grp) {
+    const uint4 b = b_next;
+    if (grp + 1 < g1) b_next = __ldg(swz4 + std::size_t(grp + 1) * 32 + lane);  // prefetch
+    const int pb = __ldg(p.group_pc + grp);  // same for the whole warp
+    if (pb != cur_pb) {  // popcount buckets change rarely (sorted list)
+      cur_pb = pb;
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+        const int2 pa = s_pa[wib][m][lane];
+        c_lo[m] = start_value(pa.x, pb, t);
+        c_hi[m] = start_value(pa.y, pb, t);
+      }
+    }
+    int flag = -1;
+#pragma unroll
+    for (int m = 0; m < MT; ++m) {
+      int d[4], e[4];
+      mma_and_popc(d, a[m], b.x, b.y, c_lo[m], c_hi[m]);
+      mma_and_popc(e, a[m], b.z, b.w, c_lo[m], c_hi[m]);
+      flag &= d[0] & d[1] & d[2] & d[3];
+      flag &= e[0] & e[1] & e[2] & e[3];
+    }
+    if (__any_sync(kFull, flag >= 0)) {
+      // Slow path (rare): recompute tile by tile and emit the non-negative elements.
+#pragma unroll 1
+      for (int m = 0; m < MT; ++m) {
+        const uint4 av = s_a[wib][m][lane];
+        const uint32_t am[4] = {av.x, av.y, av.z, av.w};
+        const int2 pa = s_pa[wib][m][lane];
+        const int start_lo = start_value(pa.x, pb, t), start_hi = start_value(pa.y, pb, t);
+#pragma unroll
+        for (int tile = 0; tile < 2; ++tile) {
+          int d[4];
+          mma_and_popc(d, am, tile ? b.z : b.x, tile ? b.w : b.y, start_lo, start_hi);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            if (d[i] < 0) continue;
+            const int row = d_row(lane, i), col = d_col(lane, i);
+            const uint32_t q = row_base + 16u * m + uint32_t(row);
+            const int pa_i = i < 2 ? pa.x : pa.y;
+            const int start = i < 2 ? start_lo : start_hi;
+            const uint32_t entry = grp * kGroupEntries + uint32_t(tile * 8 + col);
+            const uint32_t index = __ldg(p.perm + entry);
+            const int dist = distance_from_acc(d[i], start, pa_i, pb);
+            if (q < p.nq && index != kPadIndex && dist <= t) emit(p, q, index, dist);
+          }
+        }
+      }
+    }
+  }
+}
+
+constexpr int kPopcThreads = 256;
+constexpr int kPopcQueryChunk = 128;  // queries staged in shared memory at a time (4 KiB)
+
+// One thread per list entry (read from the swizzled layout), queries broadcast from shared memory.
+__global__ void __launch_bounds__(kPopcThreads)
+    popc_range_kernel(const RangeLaunch p, uint32_t queries_per_slice) {
+  __shared__ uint4 sq[kPopcQueryChunk][2];
+  const uint64_t first = uint64_t(p.group_begin) * kGroupEntries;
+  const uint64_t last = uint64_t(p.group_end) * kGroupEntries;
+  const uint64_t e = first + uint64_t(blockIdx.x) * kPopcThreads + threadIdx.x;
+  uint32_t u[8];
+  uint32_t index = kPadIndex;
+  if (e < last) {
+    index = __ldg(p.perm + e);
+#pragma unroll
+    for (uint32_t w = 0; w < 8; ++w) u[w] = __ldg(p.swz + (e / kGroupEntries) * kGroupWords +
+                                                  swz_offset(uint32_t(e % kGroupEntries), w));
+  }
+  const uint32_t q0 = blockIdx.y * queries_per_slice;
+  const uint32_t q1 = min(p.nq, q0 + queries_per_slice);
+  const int t = p.threshold;
+  for (uint32_t qc = q0; qc < q1; qc += kPopcQueryChunk) {
+    const uint32_t n = min(uint32_t(kPopcQueryChunk), q1 - qc);
+    __syncthreads();
+    for (uint32_t k = threadIdx.x; k < n * 2; k += kPopcThreads) {
+      sq[k / 2][k % 2] = reinterpret_cast<const uint4*>(p.queries)[std::size_t(qc) * 2 + k];
+    }
+    __syncthreads();
+    if (index == kPadIndex) continue;
+    for (uint32_t j = 0; j < n; ++j) {
+      const uint4 x = sq[j][0], y = sq[j][1];
+      const int d = __popc(u[0] ^ x.x) + __popc(u[1] ^ x.y) + __popc(u[2] ^ x.z) +
+                    __popc(u[3] ^ x.w) + __popc(u[4] ^ y.x) + __popc(u[5] ^ y.y) +
+                    __popc(u[6] ^ y.z) + __popc(u[7] ^ y.w);
+      if (d <= t) emit(p, qc + j, index, d);
+    }
+  }
+}
+
+template <int MT>
+void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
+  const uint32_t groups = p.group_end - p.group_begin;
+  const uint32_t n_qgroups = (p.nq + 16u * MT - 1) / (16u * MT);
+  // About 32 resident warps per SM: split the list into chunks so every SM is busy even for one
+  // query tile; with many query tiles the chunks are long (each warp streams its chunk once).
+  const uint64_t target = uint64_t(std::max(sm_count, 1)) * 32;
+  uint64_t chunks = std::clamp<uint64_t>((target + n_qgroups - 1) / n_qgroups, 1, groups);
+  const uint32_t per_chunk = uint32_t((groups + chunks - 1) / chunks);
+  chunks = (groups + per_chunk - 1) / per_chunk;
+  const uint64_t n_warps = uint64_t(n_qgroups) * chunks;
+  if (n_warps > 0xffffffffull) throw CudaError("range search launch too large");
+  const uint64_t blocks = (n_warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  b1mma_range_kernel<MT><<<dim3(uint32_t(blocks)), dim3(kWarpsPerBlock * 32), 0, stream>>>(
+      p, n_qgroups, per_chunk, uint32_t(n_warps));
+  HM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void launch_b1mma_range(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
+  if (p.nq == 0 || p.group_end <= p.group_begin) return;
+  // Query rows per warp: few queries, small tiles (more warps over the list); large batches,
+  // 128 rows per warp so each B fragment read feeds 16 MMAs.
+  if (p.nq <= 16) {
+    launch_b1mma_mt<1>(p, sm_count, stream);
+  } else if (p.nq <= 32) {
+    launch_b1mma_mt<2>(p, sm_count, stream);
+  } else if (p.nq <= 64) {
+    launch_b1mma_mt<4>(p, sm_count, stream);
+  } else {
+    launch_b1mma_mt<8>(p, sm_count, stream);
+  }
+}
+
+void launch_popc_range(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
+  if (p.nq == 0 || p.group_end <= p.group_begin) return;
+  const uint64_t entries = uint64_t(p.group_end - p.group_begin) * kGroupEntries;
+  const uint64_t bx = (entries + kPopcThreads - 1) / kPopcThreads;
+  if (bx > 0x7fffffffull) throw CudaError("range search launch too large");
+  // Small lists: split the queries over grid.y so that every SM gets blocks.
+  const uint64_t want = uint64_t(std::max(sm_count, 1)) * 8;
+  const uint32_t max_slices = (p.nq + kPopcQueryChunk - 1) / kPopcQueryChunk;
+  const uint32_t slices = uint32_t(std::clamp<uint64_t>((want + bx - 1) / bx, 1,
+                                                        std::min<uint32_t>(max_slices, 65535)));
+  const uint32_t per_slice = (p.nq + slices - 1) / slices;
+  popc_range_kernel<<<dim3(uint32_t(bx), slices), dim3(kPopcThreads), 0, stream>>>(p, per_slice);
+  HM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace hashmatch::b1
