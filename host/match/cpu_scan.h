@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "host/common/hash256.h"
+#include "host/match/huge_array.h"
 #include "host/match/matcher.h"
 
 namespace hashmatch::match_detail {
@@ -33,10 +34,10 @@ class SplitList {
     h.w = {lo_[i].w[0], lo_[i].w[1], hi_[i].w[0], hi_[i].w[1]};
     return h;
   }
-  std::size_t memory_bytes() const { return (lo_.capacity() + hi_.capacity()) * sizeof(HalfHash); }
+  std::size_t memory_bytes() const { return lo_.bytes() + hi_.bytes(); }
 
  private:
-  std::vector<HalfHash> lo_, hi_;
+  HugeArray<HalfHash> lo_, hi_;
 };
 
 // Exact distance between a query and entry i of the split list.

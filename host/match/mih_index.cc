@@ -74,41 +74,67 @@ void MihIndex::search(const Hash256* queries, std::size_t nq, uint32_t q_offset,
   const uint32_t nprobe = pm.up_to[std::clamp(r, 0, 16)];
   const HalfHash* lo = list_->lo();
   const HalfHash* hi = list_->hi();
+  // Per query, three passes so that the random memory accesses overlap instead of queueing one
+  // behind the other: (1) bucket offsets of every probed key (prefetched), (2) the non-empty
+  // buckets' id runs (prefetched) gathered into one candidate array, (3) the candidates verified
+  // against the list, prefetching a fixed distance ahead.
+  struct Run {
+    uint32_t begin, end;  // in ids of table `table`
+    int table;
+  };
+  std::vector<Run> runs;
   std::vector<uint32_t> cand;
+  std::vector<uint32_t> cand_table_end;  // cand index where each table's candidates end
   for (std::size_t q = 0; q < nq; ++q) {
     const Hash256& qh = queries[q];
     const uint32_t qi = q_offset + uint32_t(q);
     for (int j = table_begin; j < table_end; ++j) {
       const uint32_t* off = offsets_.data() + std::size_t(j) * (kBuckets + 1);
+      const uint32_t qs = substring(qh, j);
+      for (uint32_t p = 0; p < nprobe; ++p) __builtin_prefetch(off + (qs ^ pm.masks[p]));
+    }
+    runs.clear();
+    for (int j = table_begin; j < table_end; ++j) {
+      const uint32_t* off = offsets_.data() + std::size_t(j) * (kBuckets + 1);
       const uint32_t* ids = ids_.data() + std::size_t(j) * n_;
       const uint32_t qs = substring(qh, j);
-      // Gather the candidate ids (sequential reads per bucket), then verify with prefetching
-      // (the verification reads are random accesses into the list).
-      cand.clear();
       for (uint32_t p = 0; p < nprobe; ++p) {
         const uint32_t key = qs ^ pm.masks[p];
-        cand.insert(cand.end(), ids + off[key], ids + off[key + 1]);
-      }
-      constexpr std::size_t kAhead = 16;
-      const std::size_t nc = cand.size();
-      for (std::size_t k = 0; k < nc; ++k) {
-        if (k + kAhead < nc) __builtin_prefetch(lo + cand[k + kAhead]);
-        const uint32_t id = cand[k];
-        const int d_lo =
-            std::popcount(lo[id].w[0] ^ qh.w[0]) + std::popcount(lo[id].w[1] ^ qh.w[1]);
-        if (d_lo > t) continue;
-        const int d = d_lo + std::popcount(hi[id].w[0] ^ qh.w[2]) +
-                      std::popcount(hi[id].w[1] ^ qh.w[3]);
-        if (d > t) continue;
-        // Reported by the first table whose substring is within r (every table probes all keys
-        // within r, so that table found it too).
-        const Hash256 e = list_->get(id);
-        bool earlier = false;
-        for (int i = 0; i < j && !earlier; ++i) {
-          earlier = std::popcount(substring(e, i) ^ substring(qh, i)) <= r;
+        const uint32_t b = off[key], e = off[key + 1];
+        if (b < e) {
+          __builtin_prefetch(ids + b);
+          runs.push_back({b, e, j});
         }
-        if (!earlier) out.push_back(PdqHit{qi, id, d});
       }
+    }
+    cand.clear();
+    cand_table_end.assign(kTables, 0);
+    for (const Run& r : runs) {
+      const uint32_t* ids = ids_.data() + std::size_t(r.table) * n_;
+      cand.insert(cand.end(), ids + r.begin, ids + r.end);
+      cand_table_end[r.table] = uint32_t(cand.size());
+    }
+    constexpr std::size_t kAhead = 16;
+    const std::size_t nc = cand.size();
+    for (std::size_t k = 0; k < std::min(kAhead, nc); ++k) __builtin_prefetch(lo + cand[k]);
+    int j = table_begin;
+    for (std::size_t k = 0; k < nc; ++k) {
+      while (k >= cand_table_end[j]) ++j;  // tables appear in order in `cand`
+      if (k + kAhead < nc) __builtin_prefetch(lo + cand[k + kAhead]);
+      const uint32_t id = cand[k];
+      const int d_lo = std::popcount(lo[id].w[0] ^ qh.w[0]) + std::popcount(lo[id].w[1] ^ qh.w[1]);
+      if (d_lo > t) continue;
+      const int d =
+          d_lo + std::popcount(hi[id].w[0] ^ qh.w[2]) + std::popcount(hi[id].w[1] ^ qh.w[3]);
+      if (d > t) continue;
+      // Reported by the first table whose substring is within r (every table probes all keys
+      // within r, so that table found it too).
+      const Hash256 e = list_->get(id);
+      bool earlier = false;
+      for (int i = 0; i < j && !earlier; ++i) {
+        earlier = std::popcount(substring(e, i) ^ substring(qh, i)) <= r;
+      }
+      if (!earlier) out.push_back(PdqHit{qi, id, d});
     }
   }
 }

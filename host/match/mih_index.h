@@ -49,7 +49,7 @@ class MihIndex {
   // sizes / N, averaged over the tables): >= N / 65,536, larger for clustered lists.
   double mean_bucket_size() const { return mean_bucket_; }
   std::size_t memory_bytes() const {
-    return offsets_.capacity() * sizeof(uint32_t) + ids_.capacity() * sizeof(uint32_t);
+    return offsets_.bytes() + ids_.bytes();
   }
 
   static uint32_t substring(const Hash256& h, int j) {
@@ -59,8 +59,8 @@ class MihIndex {
  private:
   const SplitList* list_ = nullptr;
   std::size_t n_ = 0;
-  std::vector<uint32_t> offsets_;  // [kTables][kBuckets + 1]
-  std::vector<uint32_t> ids_;      // [kTables][n]: entry ids grouped by bucket
+  HugeArray<uint32_t> offsets_;  // [kTables][kBuckets + 1]
+  HugeArray<uint32_t> ids_;      // [kTables][n]: entry ids grouped by bucket
   double mean_bucket_ = 0;
 };
 
