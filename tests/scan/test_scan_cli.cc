@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/common/digest.h"
 #include "host/scan/output.h"
 #include "tests/scan/scan_fixture.h"
 
@@ -208,6 +209,99 @@ TEST_F(ScanCli, ManifestAndStdoutOutput) {
   EXPECT_EQ(results[1]["error_reason"], "io");
   EXPECT_EQ(results[2]["path"], tree() + "/d1/f1.png");
 }
+
+#ifdef HM_SCAN_WITH_LISTS
+Image rotate90(const Image& a) {
+  Image r;
+  r.width = a.height;
+  r.height = a.width;
+  r.channels = a.channels;
+  r.pixels.resize(a.pixels.size());
+  for (int y = 0; y < a.height; ++y) {
+    for (int x = 0; x < a.width; ++x) {
+      // (x, y) -> (height - 1 - y, x)
+      for (int c = 0; c < a.channels; ++c) {
+        r.pixels[(std::size_t(x) * r.width + (a.height - 1 - y)) * a.channels + c] =
+            a.pixels[(std::size_t(y) * a.width + x) * a.channels + c];
+      }
+    }
+  }
+  return r;
+}
+
+// A list built from known hashes (plus random decoys) through `hashmatch list import`; the scan
+// finds exactly the planted files: originals, a re-encoded copy, a rotated copy (with --dihedral)
+// and a file listed by MD5, with the list's ids and labels.
+TEST(ScanCliLists, PlantedMatchesThroughTheDatabase) {
+  test::TempDir t;
+  const fs::path tree = t / "tree";
+  fs::create_directories(tree / "copies");
+  pdq::PdqHasher hasher;
+  std::ofstream csv(t / "list.csv");
+  csv << "id,algo,hash,category,source,tags\n";
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 2000; ++i) {  // decoys
+    Hash256 h;
+    for (auto& w : h.w) w = rng();
+    csv << "decoy" << i << ",pdq," << h.to_hex() << ",,decoys,\n";
+  }
+  std::map<std::string, std::string> want;  // file -> id
+  for (int i = 0; i < 12; ++i) {
+    const Image img = test::procedural_image(160, 120, 900 + i);
+    const std::string p = (tree / ("img" + std::to_string(10 + i) + ".png")).string();
+    test::write_file(p, test::encode_png(img));
+    if (i < 3) {
+      const std::string id = "known" + std::to_string(i);
+      csv << id << ",pdq," << hasher.hash(img).hash.to_hex() << ",A1,test,planted\n";
+      want[p] = id;
+      const std::string jpg = (tree / "copies" / ("c" + std::to_string(i) + ".jpg")).string();
+      test::write_file(jpg, test::encode_jpeg(img, 80));
+      want[jpg] = id;
+      const std::string rot = (tree / "copies" / ("r" + std::to_string(i) + ".png")).string();
+      test::write_file(rot, test::encode_png(rotate90(img)));
+      want[rot] = id;
+    }
+  }
+  test::write_file(tree / "doc.bin", {'s', 'e', 'c', 'r', 'e', 't'});
+  csv << "exact1,md5," << digest_bytes("secret").md5 << ",B,test,\n";
+  csv.close();
+  want[(tree / "doc.bin").string()] = "exact1";
+  const std::string db = (t / "lists.db").string(), log = (t / "log").string();
+  ASSERT_EQ(run({"list", "import", "--db", db, "--list", "planted", (t / "list.csv").string()}, log), 0)
+      << slurp(log);
+  const std::string out = (t / "out.jsonl").string();
+  ASSERT_EQ(run({"scan", "--db", db, "--list", "planted", "--dihedral", "--backend", "cpu",
+                 "--progress", "off", "--output", out, tree.string()},
+                log),
+            0)
+      << slurp(log);
+  std::map<std::string, std::string> got;
+  std::size_t lines = 0;
+  for (const auto& l : lines_of(slurp(out))) {
+    const auto j = nlohmann::json::parse(l);
+    ++lines;
+    for (const auto& m : j["matches"]) {
+      EXPECT_FALSE(got.count(j["path"])) << "one match per planted file expected: " << l;
+      got[j["path"]] = m["id"];
+      EXPECT_EQ(m["list"], "planted");
+      ASSERT_TRUE(m.contains("labels"));
+      if (m["algo"] == "pdq") {
+        EXPECT_EQ(m["labels"]["category"], "A1");
+        EXPECT_LE(m["distance"].get<int>(), 31);
+        if (j["path"].get<std::string>().find("/r") != std::string::npos) {
+          EXPECT_NE(m["variant"], "original") << l;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(lines, 12u + 6u + 1u);
+  EXPECT_EQ(got, want);
+  const nlohmann::json s = nlohmann::json::parse(slurp(out + ".summary.json"))["summary"];
+  EXPECT_EQ(s["matched"], want.size());
+  EXPECT_EQ(s["matched_by_list"]["planted"], want.size());
+  EXPECT_EQ(s["matcher"]["entries"], 2000 + 3 + 1);
+}
+#endif
 
 }  // namespace
 }  // namespace hashmatch
