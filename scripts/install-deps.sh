@@ -36,6 +36,18 @@ if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
   done
 fi
 
+# nvJPEG headers (and a libnvjpeg for local runs) for the GPU JPEG path, when the CUDA toolkit has
+# none: the PyPI wheel of the toolkit's major version. Optional: without it the build goes on
+# without nvJPEG (hashmatch info says so). HASHMATCH_NO_NVJPEG=1 skips this.
+if [ "${HASHMATCH_NO_NVJPEG:-0}" != "1" ] && [ ! -f /usr/local/cuda/include/nvjpeg.h ] &&
+   { command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; }; then
+  PY=${PYTHON:-python3}
+  if ! "$PY" -c "import os, nvidia; assert any(os.path.exists(os.path.join(p, 'cu13', 'include', 'nvjpeg.h')) for p in nvidia.__path__)" 2>/dev/null; then
+    "$PY" -m pip install -q "nvidia-nvjpeg>=13.0,<13.1" ||
+      echo "install-deps: note: nvidia-nvjpeg not installed; building without nvJPEG" >&2
+  fi
+fi
+
 if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "install-deps: note: nvcc not found; the build goes on without the CUDA backend" >&2
 fi

@@ -1,5 +1,9 @@
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "host/cli/args.h"
@@ -8,6 +12,10 @@
 #include "host/common/parallel.h"
 #include "host/media/hash_media.h"
 #include "host/media/media_file.h"
+#include "host/pdq/pdq_backend.h"
+#if HM_KERNELS_PDQ
+#include "kernels/pdq/gpu_pdq.h"
+#endif
 
 namespace hashmatch::cli {
 namespace {
@@ -23,7 +31,10 @@ constexpr const char* kUsage =
     "                        flipx, flipy, flipplus1, flipminus1\n"
     "  --pdq-prescale N      0 (default): full resolution as HMA/pdqhash/vPDQ; 512: the\n"
     "                        reference command line's 512x512 nearest-neighbour pre-resize\n"
-    "  --backend cpu|auto    hashing backend (default auto)\n"
+    "  --backend cpu|cuda|auto  PDQ backend (default auto: the GPU when one is usable, else\n"
+    "                        the CPU; cuda without a GPU is an error). Hashes are identical.\n"
+    "  --gpu-batch N         GPU backend: decoded images collected per batch (default 256;\n"
+    "                        a batch is also flushed at 256 megapixels)\n"
     "  --jobs N              worker threads (default: all cores, or HASHMATCH_THREADS)\n"
     "  --max-file-bytes N    media larger than this get exact hashes only (default 256 MiB,\n"
     "                        HASHMATCH_MAX_FILE_BYTES)\n"
@@ -33,7 +44,8 @@ constexpr const char* kUsage =
 }  // namespace
 
 int cmd_hash(const Argv& argv) {
-  Args args(argv, {"format", "pdq-prescale", "jobs", "max-file-bytes", "max-pixels", "backend"},
+  Args args(argv,
+            {"format", "pdq-prescale", "jobs", "max-file-bytes", "max-pixels", "backend", "gpu-batch"},
             {"dihedral", "help"});
   if (args.flag("help")) {
     std::printf("%s", kUsage);
@@ -43,10 +55,8 @@ int cmd_hash(const Argv& argv) {
   if (format != "json" && format != "pdq") {
     throw InvalidArgument("--format must be json or pdq, got '" + format + "'");
   }
-  const std::string backend = args.get_or("backend", "auto");
-  if (backend != "cpu" && backend != "auto") {
-    throw InvalidArgument("--backend must be cpu or auto in this build, got '" + backend + "'");
-  }
+  const pdq::BackendKind backend = pdq::parse_backend(args.get_or("backend", "auto"));
+  const int gpu_batch = static_cast<int>(args.get_int("gpu-batch", 256, 1, 65536));
   HashOptions opts;
   opts.limits = decode_limits_from_env();
   opts.limits.max_file_bytes = static_cast<uint64_t>(
@@ -64,6 +74,27 @@ int cmd_hash(const Argv& argv) {
     return 2;
   }
 
+  // The PDQ backend: the CPU path below hashes on the decode workers; a GPU hasher gets batches of
+  // decoded images from them (same results, bit for bit).
+  std::unique_ptr<pdq::BatchHasher> gpu;
+  if (backend != pdq::BackendKind::kCpu) {
+#if HM_KERNELS_PDQ
+    pdq::register_gpu_backend();
+#endif
+    pdq::BatchOptions bo;
+    bo.prescale = opts.pdq_prescale;
+    auto chosen = pdq::make_batch_hasher(backend, bo);  // CudaError for cuda without a GPU
+    if (chosen->backend() != "cpu") gpu = std::move(chosen);
+  }
+  if (!gpu && std::getenv("HASHMATCH_HASH_BATCHED")) {
+    // Test hook: the batched pipeline with the CPU batch hasher, so the collector's ordering and
+    // flushing are exercised on machines without a GPU.
+    pdq::BatchOptions bo;
+    bo.prescale = opts.pdq_prescale;
+    bo.jobs = jobs;
+    gpu = std::make_unique<pdq::CpuBatchHasher>(bo);
+  }
+
   std::vector<std::pair<std::string, std::string>> walk_errors;
   const std::vector<std::string> files = expand_paths(args.positional(), &walk_errors);
   int failed = 0;
@@ -77,19 +108,7 @@ int cmd_hash(const Argv& argv) {
     }
   }
 
-  // One hasher (scratch buffers) per worker thread.
-  thread_local pdq::PdqHasher* tl_hasher = nullptr;
-  std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
-  std::mutex hashers_mu;
-  auto work = [&](std::size_t i) -> MediaHashResult {
-    if (!tl_hasher) {
-      std::lock_guard<std::mutex> lk(hashers_mu);
-      hashers.push_back(std::make_unique<pdq::PdqHasher>(opts.pdq_prescale));
-      tl_hasher = hashers.back().get();
-    }
-    return hash_media_file(files[i], opts, *tl_hasher);
-  };
-  auto emit = [&](std::size_t, MediaHashResult& r) {
+  auto emit = [&](MediaHashResult& r) {
     if (!r.ok()) ++failed;
     if (format == "json") {
       std::cout << to_json(r, opts.dihedral).dump(-1, ' ', false,
@@ -101,9 +120,80 @@ int cmd_hash(const Argv& argv) {
       std::cerr << r.path << ": " << r.error << '\n';
     }
   };
-  ordered_parallel_map<MediaHashResult>(files.size(), jobs, work, emit);
+
+  if (!gpu) {
+    // One hasher (scratch buffers) per worker thread.
+    thread_local pdq::PdqHasher* tl_hasher = nullptr;
+    std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
+    std::mutex hashers_mu;
+    auto work = [&](std::size_t i) -> MediaHashResult {
+      if (!tl_hasher) {
+        std::lock_guard<std::mutex> lk(hashers_mu);
+        hashers.push_back(std::make_unique<pdq::PdqHasher>(opts.pdq_prescale));
+        tl_hasher = hashers.back().get();
+      }
+      return hash_media_file(files[i], opts, *tl_hasher);
+    };
+    ordered_parallel_map<MediaHashResult>(files.size(), jobs, work,
+                                          [&](std::size_t, MediaHashResult& r) { emit(r); });
+    tl_hasher = nullptr;
+  } else {
+    // Decode workers -> in-order collector -> GPU batches. Memory stays bounded: the map keeps at
+    // most jobs * 4 decoded results waiting, the collector at most gpu_batch images or 256 MP.
+    struct Decoded {
+      MediaHashResult r;
+      std::optional<Image> img;
+    };
+    constexpr std::size_t kMaxBatchPixels = std::size_t(256) << 20;
+    std::vector<Decoded> pending;
+    std::size_t pending_images = 0, pending_pixels = 0;
+    bool warned = false;
+    auto flush = [&] {
+      std::vector<const Image*> imgs;
+      std::vector<std::size_t> owners;
+      for (std::size_t k = 0; k < pending.size(); ++k) {
+        if (pending[k].img) {
+          imgs.push_back(&*pending[k].img);
+          owners.push_back(k);
+        }
+      }
+      if (!imgs.empty()) {
+        std::vector<pdq::PdqDihedral> hashes;
+        try {
+          hashes = gpu->hash_images(imgs, opts.dihedral);
+        } catch (const std::exception& e) {
+          // A failed GPU batch (out of memory, device error) is hashed on the CPU instead.
+          if (!warned) std::cerr << "hashmatch hash: GPU batch failed, using the CPU: " << e.what() << '\n';
+          warned = true;
+          pdq::BatchOptions bo;
+          bo.prescale = opts.pdq_prescale;
+          bo.jobs = jobs;
+          hashes = pdq::CpuBatchHasher(bo).hash_images(imgs, opts.dihedral);
+        }
+        for (std::size_t k = 0; k < owners.size(); ++k) pending[owners[k]].r.pdq = hashes[k];
+      }
+      for (Decoded& d : pending) emit(d.r);
+      pending.clear();
+      pending_images = pending_pixels = 0;
+    };
+    auto work = [&](std::size_t i) -> Decoded {
+      Decoded d;
+      d.r = decode_media_file(files[i], opts, &d.img);
+      return d;
+    };
+    ordered_parallel_map<Decoded>(files.size(), jobs, work, [&](std::size_t, Decoded& d) {
+      if (d.img) {
+        ++pending_images;
+        pending_pixels += d.img->pixel_count();
+      }
+      pending.push_back(std::move(d));
+      if (pending_images >= static_cast<std::size_t>(gpu_batch) || pending_pixels >= kMaxBatchPixels) {
+        flush();
+      }
+    });
+    flush();
+  }
   std::cout.flush();
-  tl_hasher = nullptr;
   return failed ? 1 : 0;
 }
 

@@ -4,6 +4,9 @@
 #include "host/cli/commands.h"
 #include "host/version.h"
 #include "kernels/rt/device.h"
+#if HM_KERNELS_PDQ
+#include "kernels/pdq/gpu_jpeg.h"
+#endif
 
 namespace hashmatch::cli {
 
@@ -16,6 +19,12 @@ int cmd_info(const Argv& argv) {
   std::printf("hashmatch %s\n", kVersion);
   std::printf("backends: cpu%s\n", cuda_compiled() ? (", cuda (CUDA " + cuda_runtime_version() + ")").c_str() : "");
   std::printf("cuda architectures: %s\n", cuda_compiled() ? kCudaArchitectures : "none");
+#if HM_KERNELS_PDQ
+  std::printf("pdq gpu: compiled in\n");
+  std::printf("nvjpeg: %s\n", pdq::nvjpeg_status().c_str());
+#else
+  std::printf("pdq gpu: not compiled in\nnvjpeg: not compiled in\n");
+#endif
   std::string why;
   const auto gpus = list_gpus(&why);
   if (gpus.empty()) {

@@ -29,22 +29,14 @@ void set_video_hasher(VideoHashFn fn) {
   g_video_hasher = std::move(fn);
 }
 
-void hash_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts,
-                      pdq::PdqHasher& hasher, MediaHashResult* out) {
+std::optional<Image> decode_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts,
+                                        MediaHashResult* out) {
   try {
     out->format = sniff_format(bytes);
-    const Image img = decode_image(bytes, opts.limits);
+    Image img = decode_image(bytes, opts.limits);
     out->width = img.width;
     out->height = img.height;
-    if (opts.dihedral) {
-      out->pdq = hasher.hash_dihedral(img);
-    } else {
-      const pdq::PdqHash h = hasher.hash(img);
-      pdq::PdqDihedral d;
-      d.hashes[0] = h.hash;
-      d.quality = h.quality;
-      out->pdq = d;
-    }
+    return img;
   } catch (const MediaError& e) {
     set_error(out, e.reason(), e.what());
   } catch (const std::bad_alloc&) {
@@ -52,49 +44,90 @@ void hash_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts,
   } catch (const std::exception& e) {
     set_error(out, "internal", e.what());
   }
+  return std::nullopt;
 }
+
+void hash_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts,
+                      pdq::PdqHasher& hasher, MediaHashResult* out) {
+  std::optional<Image> img = decode_image_bytes(bytes, opts, out);
+  if (!img) return;
+  try {
+    if (opts.dihedral) {
+      out->pdq = hasher.hash_dihedral(*img);
+    } else {
+      const pdq::PdqHash h = hasher.hash(*img);
+      pdq::PdqDihedral d;
+      d.hashes[0] = h.hash;
+      d.quality = h.quality;
+      out->pdq = d;
+    }
+  } catch (const std::bad_alloc&) {
+    set_error(out, "out_of_memory", "out of memory while decoding");
+  } catch (const std::exception& e) {
+    set_error(out, "internal", e.what());
+  }
+}
+
+namespace {
+
+// Reads the file and handles everything but images; returns the bytes of an image to decode.
+bool read_for_hashing(const std::string& path, const HashOptions& opts, MediaHashResult* r,
+                      MediaFile* mf) {
+  r->path = path;
+  try {
+    *mf = read_media_file(path, opts.limits);
+  } catch (const IoError& e) {
+    set_error(r, "io", e.what());
+    return false;
+  } catch (const std::exception& e) {
+    set_error(r, "io", e.what());
+    return false;
+  }
+  r->size = mf->size;
+  r->digests = mf->digests;
+  r->have_digests = true;
+  r->format = mf->format;
+  if (is_video_format(mf->format)) {
+    if (VideoHashFn fn = video_hasher()) {
+      try {
+        fn(path, mf->bytes, opts, r);
+      } catch (const MediaError& e) {
+        set_error(r, e.reason(), e.what());
+      } catch (const std::exception& e) {
+        set_error(r, "internal", e.what());
+      }
+    } else {
+      set_error(r, "unsupported", "video (" + std::string(media_format_name(mf->format)) +
+                                      "): this build has no video hasher");
+    }
+    return false;
+  }
+  if (mf->too_large) {
+    set_error(r, "too_large", "file of " + std::to_string(mf->size) +
+                                  " bytes exceeds the media limit of " +
+                                  std::to_string(opts.limits.max_file_bytes) +
+                                  " bytes (exact hashes computed, PDQ not)");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 MediaHashResult hash_media_file(const std::string& path, const HashOptions& opts,
                                 pdq::PdqHasher& hasher) {
   MediaHashResult r;
-  r.path = path;
   MediaFile mf;
-  try {
-    mf = read_media_file(path, opts.limits);
-  } catch (const IoError& e) {
-    set_error(&r, "io", e.what());
-    return r;
-  } catch (const std::exception& e) {
-    set_error(&r, "io", e.what());
-    return r;
-  }
-  r.size = mf.size;
-  r.digests = mf.digests;
-  r.have_digests = true;
-  r.format = mf.format;
-  if (is_video_format(mf.format)) {
-    if (VideoHashFn fn = video_hasher()) {
-      try {
-        fn(path, mf.bytes, opts, &r);
-      } catch (const MediaError& e) {
-        set_error(&r, e.reason(), e.what());
-      } catch (const std::exception& e) {
-        set_error(&r, "internal", e.what());
-      }
-    } else {
-      set_error(&r, "unsupported", "video (" + std::string(media_format_name(mf.format)) +
-                                       "): this build has no video hasher");
-    }
-    return r;
-  }
-  if (mf.too_large) {
-    set_error(&r, "too_large", "file of " + std::to_string(mf.size) +
-                                   " bytes exceeds the media limit of " +
-                                   std::to_string(opts.limits.max_file_bytes) +
-                                   " bytes (exact hashes computed, PDQ not)");
-    return r;
-  }
-  hash_image_bytes(mf.bytes, opts, hasher, &r);
+  if (read_for_hashing(path, opts, &r, &mf)) hash_image_bytes(mf.bytes, opts, hasher, &r);
+  return r;
+}
+
+MediaHashResult decode_media_file(const std::string& path, const HashOptions& opts,
+                                  std::optional<Image>* image) {
+  MediaHashResult r;
+  MediaFile mf;
+  image->reset();
+  if (read_for_hashing(path, opts, &r, &mf)) *image = decode_image_bytes(mf.bytes, opts, &r);
   return r;
 }
 

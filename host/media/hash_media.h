@@ -41,6 +41,17 @@ struct MediaHashResult {
 void hash_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts, pdq::PdqHasher& hasher,
                       MediaHashResult* out);
 
+// Decodes the image in `bytes` without hashing it: fills format, size (or error) as
+// hash_image_bytes does and returns the image for the caller to hash (a batched GPU hasher); empty
+// on error. Never throws for bad media.
+std::optional<Image> decode_image_bytes(std::span<const uint8_t> bytes, const HashOptions& opts,
+                                        MediaHashResult* out);
+
+// As hash_media_file, but an image is only decoded and returned in *image (out.pdq unset) for the
+// caller to hash; everything else (digests, videos, errors) is done as there.
+MediaHashResult decode_media_file(const std::string& path, const HashOptions& opts,
+                                  std::optional<Image>* image);
+
 // Reads and hashes a file: digests always (when readable), PDQ for images. Never throws for bad
 // media or unreadable files: the error is recorded in the result.
 MediaHashResult hash_media_file(const std::string& path, const HashOptions& opts,
