@@ -146,6 +146,8 @@ int cmd_scan(const std::vector<std::string>& argv) {
     std::printf("%s", kUsage);
     return 0;
   }
+  // First: a signal during start-up (opening lists, walking) must stop the scan cleanly too.
+  install_handlers();
   scan::ScanOptions o;
   o.paths = args.positional();
   o.manifests = args.get_all("manifest");
@@ -217,7 +219,6 @@ int cmd_scan(const std::vector<std::string>& argv) {
   o.pdq_backend = why;
   if (db) matcher = scan::make_list_scan_matcher(lo);
 
-  install_handlers();
   o.stop = &g_stop;
   const scan::ScanReport rep = scan::run_scan(o, matcher.get(), stage.get());
   const nlohmann::json summary = rep.to_json(o);

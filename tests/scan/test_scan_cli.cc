@@ -46,12 +46,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
   return pid;
 }
 
-// Exit code, or 128 + signal.
+// Exit code, or 256 + signal (distinct from an exit code such as 130).
 int wait_for(pid_t pid) {
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
 }
 
 int run(const std::vector<std::string>& args, const std::string& log) {
@@ -134,7 +134,7 @@ TEST_F(ScanCli, KilledAtRandomPointsAndResumedGivesTheUninterruptedOutput) {
       ::kill(pid, SIGKILL);
       rc = wait_for(pid);
       if (rc == 0) break;  // it finished before the kill
-      ASSERT_EQ(rc, 128 + SIGKILL) << slurp(log);
+      ASSERT_EQ(rc, 256 + SIGKILL) << slurp(log);
       ++kills;
     }
     if (rc != 0) rc = run(args, log);
@@ -159,7 +159,11 @@ TEST_F(ScanCli, SigintStopsCleanlyAndResumes) {
   const std::vector<std::string> args = {"scan", "--jobs", "1", "--progress", "off", "--output",
                                          out, "--checkpoint", ck, tree()};
   const pid_t pid = spawn(args, out + ".log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Once the checkpoint exists the scan is under way (and its handler installed).
+  for (int i = 0; i < 500 && !fs::exists(ck); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ::kill(pid, SIGINT);
   const int rc = wait_for(pid);
   if (rc == 0) GTEST_SKIP() << "the scan finished before the signal";
