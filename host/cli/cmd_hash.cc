@@ -25,8 +25,10 @@ constexpr const char* kUsage =
     "  Hashes files and directories (recursively): one JSON line per file with path, size,\n"
     "  md5, sha1, sha256, pdq, pdq_quality (or error). Exit code 1 when any file failed.\n"
     "options:\n"
-    "  --format json|pdq     output: JSON lines (default) or 'hash,quality,path' as the\n"
-    "                        reference pdq-photo-hasher prints\n"
+    "  --format json|pdq|vpdq  output: JSON lines (default); 'hash,quality,path' as the\n"
+    "                        reference pdq-photo-hasher prints; or for videos the reference\n"
+    "                        vpdq-hash-video lines 'frame,quality,pdq,timestamp' (with several\n"
+    "                        inputs each video's lines follow a '# PATH' line)\n"
     "  --dihedral            add pdq_dihedral: the 8 hashes original, rot90, rot180, rot270,\n"
     "                        flipx, flipy, flipplus1, flipminus1\n"
     "  --pdq-prescale N      0 (default): full resolution as HMA/pdqhash/vPDQ; 512: the\n"
@@ -38,22 +40,96 @@ constexpr const char* kUsage =
     "  --jobs N              worker threads (default: all cores, or HASHMATCH_THREADS)\n"
     "  --max-file-bytes N    media larger than this get exact hashes only (default 256 MiB,\n"
     "                        HASHMATCH_MAX_FILE_BYTES)\n"
-    "  --max-pixels N        images with more pixels are refused from their header\n"
-    "                        (default 100000000, HASHMATCH_MAX_PIXELS)\n";
+    "  --max-pixels N        images and video frames with more pixels are refused from their\n"
+    "                        header (default 100000000, HASHMATCH_MAX_PIXELS)\n"
+    "video (vPDQ: JSON field 'vpdq' = [{frame, quality, pdq, timestamp}], 'video' = details):\n"
+    "  --vpdq-seconds-per-hash S  hash frame n iff n % max(1, (int)(S * fps)) == 0 (default 1)\n"
+    "  --vpdq-every-frame    hash every frame (the reference command line's default)\n"
+    "  --vpdq-size N         scale frames to N x N (SWS_AREA) before PDQ (default: own size)\n"
+    "  --vpdq-keyframes-only decode and hash key frames only (fast triage, not vPDQ-exact)\n"
+    "  --vpdq-rotate         apply the container's rotation metadata (vPDQ ignores it)\n"
+    "  --video-decoder D     auto (NVDEC when a GPU answers, else CPU; default), cpu, cuda\n"
+    "                        (HASHMATCH_VIDEO_DECODER)\n"
+    "  --video-threads N     decoder/hashing threads per video (default 0: automatic)\n"
+    "  --video-time-budget S give up a video after S seconds of wall time (default 600,\n"
+    "                        HASHMATCH_VIDEO_TIME_BUDGET)\n"
+    "  --video-max-seconds S refuse videos longer than S seconds (default 86400,\n"
+    "                        HASHMATCH_VIDEO_MAX_SECONDS)\n";
 
 }  // namespace
 
+static double double_from_env(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v, &end);
+  if (end == v || *end || !(x >= 0)) {
+    throw InvalidArgument(std::string(name) + " must be a number of seconds >= 0, got '" + v + "'");
+  }
+  return x;
+}
+
+static double get_seconds(const Args& args, const std::string& name, double fallback) {
+  const auto v = args.get(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end || !(x >= 0) || x > 1e9) {
+    throw InvalidArgument("--" + name + " must be a number of seconds >= 0, got '" + *v + "'");
+  }
+  return x;
+}
+
+void parse_video_options(const Args& args, VideoOptions* v) {
+  v->time_budget_seconds = double_from_env("HASHMATCH_VIDEO_TIME_BUDGET", v->time_budget_seconds);
+  v->max_duration_seconds = double_from_env("HASHMATCH_VIDEO_MAX_SECONDS", v->max_duration_seconds);
+  if (const char* d = std::getenv("HASHMATCH_VIDEO_DECODER"); d && *d) v->decoder = d;
+  v->seconds_per_hash = get_seconds(args, "vpdq-seconds-per-hash", v->seconds_per_hash);
+  if (args.flag("vpdq-every-frame")) {
+    if (args.get("vpdq-seconds-per-hash")) {
+      throw InvalidArgument("--vpdq-every-frame and --vpdq-seconds-per-hash exclude each other");
+    }
+    v->seconds_per_hash = 0;
+  }
+  v->size = static_cast<int>(args.get_int("vpdq-size", 0, 0, 16384));
+  if (v->size != 0 && v->size < 5) throw InvalidArgument("--vpdq-size must be 0 or at least 5");
+  v->keyframes_only = args.flag("vpdq-keyframes-only");
+  v->apply_rotation = args.flag("vpdq-rotate");
+  v->decoder = args.get_or("video-decoder", v->decoder);
+  if (v->decoder != "auto" && v->decoder != "cpu" && v->decoder != "cuda") {
+    throw InvalidArgument("--video-decoder must be auto, cpu or cuda, got '" + v->decoder + "'");
+  }
+  v->threads = static_cast<int>(args.get_int("video-threads", 0, 0, 256));
+  v->time_budget_seconds = get_seconds(args, "video-time-budget", v->time_budget_seconds);
+  v->max_duration_seconds = get_seconds(args, "video-max-seconds", v->max_duration_seconds);
+}
+
+const std::set<std::string>& video_value_options() {
+  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder",
+                                          "video-threads", "video-time-budget",
+                                          "video-max-seconds"};
+  return s;
+}
+
+const std::set<std::string>& video_flag_options() {
+  static const std::set<std::string> s = {"vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"};
+  return s;
+}
+
 int cmd_hash(const Argv& argv) {
-  Args args(argv,
-            {"format", "pdq-prescale", "jobs", "max-file-bytes", "max-pixels", "backend", "gpu-batch"},
-            {"dihedral", "help"});
+  std::set<std::string> values = {"format", "pdq-prescale", "jobs", "max-file-bytes",
+                                  "max-pixels", "backend", "gpu-batch"};
+  std::set<std::string> flags = {"dihedral", "help"};
+  values.insert(video_value_options().begin(), video_value_options().end());
+  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  Args args(argv, values, flags);
   if (args.flag("help")) {
     std::printf("%s", kUsage);
     return 0;
   }
   const std::string format = args.get_or("format", "json");
-  if (format != "json" && format != "pdq") {
-    throw InvalidArgument("--format must be json or pdq, got '" + format + "'");
+  if (format != "json" && format != "pdq" && format != "vpdq") {
+    throw InvalidArgument("--format must be json, pdq or vpdq, got '" + format + "'");
   }
   const pdq::BackendKind backend = pdq::parse_backend(args.get_or("backend", "auto"));
   const int gpu_batch = static_cast<int>(args.get_int("gpu-batch", 256, 1, 65536));
@@ -68,6 +144,7 @@ int cmd_hash(const Argv& argv) {
     throw InvalidArgument("--pdq-prescale must be 0 or at least 64");
   }
   opts.dihedral = args.flag("dihedral");
+  parse_video_options(args, &opts.video);
   const int jobs = static_cast<int>(args.get_int("jobs", default_jobs(), 1, 1024));
   if (args.positional().empty()) {
     std::fprintf(stderr, "%s", kUsage);
@@ -114,6 +191,22 @@ int cmd_hash(const Argv& argv) {
       std::cout << to_json(r, opts.dihedral).dump(-1, ' ', false,
                                                    nlohmann::json::error_handler_t::replace)
                 << '\n';
+    } else if (format == "vpdq") {
+      // Videos only: the reference's per-frame lines (also for a video that failed part way:
+      // the frames hashed before the problem, then the error on stderr).
+      const auto it = r.extra.find("vpdq");
+      if (it != r.extra.end()) {
+        if (files.size() > 1) std::cout << "# " << r.path << '\n';
+        for (const auto& f : *it) {
+          char ts[64];
+          std::snprintf(ts, sizeof ts, "%.3f", f.at("timestamp").get<double>());
+          std::cout << f.at("frame").get<long long>() << ',' << f.at("quality").get<int>() << ','
+                    << f.at("pdq").get<std::string>() << ',' << ts << '\n';
+        }
+      } else if (r.ok()) {
+        std::cerr << r.path << ": not a video (no vPDQ lines)\n";
+      }
+      if (!r.ok()) std::cerr << r.path << ": " << r.error << '\n';
     } else if (r.ok() && r.pdq) {
       std::cout << r.pdq->hashes[0].to_hex() << ',' << r.pdq->quality << ',' << r.path << '\n';
     } else if (!r.ok()) {

@@ -13,6 +13,12 @@
 #include "host/scan/commands.h"
 #endif
 #include "host/version.h"
+#ifdef HM_VIDEO
+#include "video/vpdq.h"
+#endif
+#if defined(HM_VIDEO) && defined(HM_LISTS)
+#include "video/cmd_video.h"
+#endif
 
 namespace hashmatch::cli {
 
@@ -23,6 +29,10 @@ const std::vector<Command>& commands() {
 #ifdef HM_LISTS
       {"list", "hash lists: create, import (TE, CSV, VICS, NCMEC), export, stats, remove", cmd_list},
       {"match", "match PDQ hashes or files against hash lists (JSON lines)", cmd_match},
+#endif
+#if defined(HM_VIDEO) && defined(HM_LISTS)
+      {"video", "listed videos (vPDQ) and video-level matching: add, remove, match, compare",
+       cmd_video},
 #endif
 #ifdef HM_SCAN
       {"scan", "bulk backlog rescan against hash lists: resumable, shardable (JSON lines)",
@@ -57,6 +67,12 @@ int main(int argc, char** argv) {
     std::printf("hashmatch %s\n", kVersion);
     return 0;
   }
+#ifdef HM_VIDEO
+  video::register_video_hasher();  // videos found by content are hashed with vPDQ
+#endif
+#if defined(HM_VIDEO) && defined(HM_LISTS)
+  cli::register_video_list_matcher();  // `match FILES`: video-level matches for videos
+#endif
   const std::string name = argv[1];
   cli::Argv args(argv + 2, argv + argc);
   for (const cli::Command& c : cli::commands()) {

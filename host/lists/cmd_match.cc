@@ -124,7 +124,13 @@ struct Ctx {
   std::shared_ptr<const ListSnapshot> snap;
   QueryOptions qopts;
   int failed = 0;
+  std::string db;
 };
+
+VideoMatcherFactory& video_matcher_factory() {
+  static VideoMatcherFactory f;
+  return f;
+}
 
 void emit_pdq_batch(Ctx& c, std::vector<PdqQuery>& queries,
                     std::vector<nlohmann::ordered_json>& heads) {
@@ -230,6 +236,9 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
   thread_local pdq::PdqHasher* tl_hasher = nullptr;
   std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
   std::mutex hashers_mu;
+  // Videos: vPDQ frames matched video-level against the listed videos (when video/ is built).
+  VideoFileMatcher video_matcher;
+  if (video_matcher_factory()) video_matcher = video_matcher_factory()(c.db, c.qopts.lists);
   // Hashing and matching run on the workers (the snapshot is immutable); lines come out in order.
   auto work = [&](std::size_t i) -> nlohmann::ordered_json {
     if (!tl_hasher) {
@@ -250,6 +259,7 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
         for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
       }
       j["matches"] = matches_json(all);
+      if (video_matcher && r.extra.contains("vpdq")) j["video_matches"] = video_matcher(r);
     } catch (const std::exception& e) {
       j["match_error"] = e.what();
     }
@@ -265,6 +275,10 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
 }
 
 }  // namespace
+
+void set_video_matcher_factory(VideoMatcherFactory factory) {
+  video_matcher_factory() = std::move(factory);
+}
 
 int cmd_match(const Argv& argv) {
   Args a(argv, {"db", "list", "threshold", "pdq", "pdq-file", "backend", "jobs"},
@@ -291,6 +305,7 @@ int cmd_match(const Argv& argv) {
   ListMatcher matcher(*db, mopts);
   Ctx c;
   c.snap = matcher.snapshot();
+  c.db = *db;
   c.qopts.lists = mopts.lists;
   if (a.get("threshold")) c.qopts.threshold = static_cast<int>(a.get_int("threshold", 0, 0, 256));
   c.qopts.dihedral = a.flag("dihedral");

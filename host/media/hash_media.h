@@ -15,8 +15,26 @@
 
 namespace hashmatch {
 
+// How videos are hashed (vPDQ). Used by video/ through the registered video hasher; the CLI and the
+// server fill it from their flags. Defaults follow vPDQ as HMA and pdqhash use it.
+struct VideoOptions {
+  // A frame is hashed iff frame_number % max(1, (int)(seconds_per_hash * fps)) == 0; 0 hashes every
+  // frame (the reference command line's default, `--vpdq-every-frame`).
+  double seconds_per_hash = 1.0;
+  int size = 0;                  // 0: frames hashed at their own size; N: scaled to N x N (SWS_AREA)
+  bool keyframes_only = false;   // decode and hash key frames only (fast triage, not vPDQ-exact)
+  bool apply_rotation = false;   // rotate frames by the container's display matrix (vPDQ does not)
+  std::string decoder = "auto";  // auto: NVDEC when a GPU answers, else CPU | cpu | cuda
+  int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic)
+  double time_budget_seconds = 600;       // wall-clock limit per video (HASHMATCH_VIDEO_TIME_BUDGET)
+  double max_duration_seconds = 24 * 3600;  // longer videos are refused (HASHMATCH_VIDEO_MAX_SECONDS)
+  uint64_t max_frames = 10'000'000;       // decoded frames per video
+  int max_decode_errors = 100;   // packets that fail to decode before the video is given up
+};
+
 struct HashOptions {
   DecodeLimits limits;
+  VideoOptions video;
   int pdq_prescale = 0;   // 0: full resolution (default); 512: reference CLI pre-resize
   bool dihedral = false;  // compute the 8 dihedral hashes
 };

@@ -1,0 +1,18 @@
+// Test clips generated at test time with the ffmpeg command line (Debian's ffmpeg, from FFmpeg's
+// lavfi sources): small and short, never stored in the repository.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace hashmatch::test {
+
+// Runs `ffmpeg -hide_banner -loglevel error -y ARGS OUT` and returns OUT (dir / name). Fails the
+// calling test (ADD_FAILURE) and returns an empty path when ffmpeg is missing or fails.
+std::filesystem::path make_clip(const std::filesystem::path& dir, const std::string& name,
+                                const std::string& args);
+
+// A shared folder for the clips of one test executable (created once, removed at exit).
+const std::filesystem::path& clip_dir();
+
+}  // namespace hashmatch::test

@@ -1,0 +1,235 @@
+// Broken and hostile input: every case ends in a clear error (reason token + message), with the
+// frames hashed before the problem where that is useful; never a crash or a hang.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "host/common/error.h"
+#include "host/media/hash_media.h"
+#include "tests/testutil/testutil.h"
+#include "kernels/rt/device.h"
+#include "tests/video/clips.h"
+#include "video/vpdq.h"
+
+namespace hashmatch::video {
+namespace {
+
+using test::clip_dir;
+using test::make_clip;
+
+VideoOptions cpu_opts() {
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.threads = 2;
+  return o;
+}
+
+// H.264 in MP4 with the index first (faststart): a cut file still opens.
+const std::filesystem::path& faststart() {
+  static const auto p = make_clip(
+      clip_dir(), "fs.mp4",
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -g 25 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv420p -movflags +faststart");
+  return p;
+}
+
+std::vector<uint8_t> bytes_of(const std::filesystem::path& p) { return test::read_file(p); }
+
+TEST(VideoBroken, TruncatedAfterTheIndexKeepsTheFramesBefore) {
+  ASSERT_FALSE(faststart().empty());
+  const auto full = bytes_of(faststart());
+  const VpdqResult whole = hash_video(VideoInput::memory(full), cpu_opts());
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  ASSERT_EQ(whole.frames.size(), 4u);
+  const std::vector<uint8_t> cut(full.begin(), full.begin() + full.size() * 55 / 100);
+  const VpdqResult r = hash_video(VideoInput::memory(cut), cpu_opts());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error_reason, "truncated") << r.error;
+  EXPECT_NE(r.error.find("truncated"), std::string::npos) << r.error;
+  // The frames before the cut were hashed, and are the same as in the whole file.
+  ASSERT_GE(r.frames.size(), 2u);
+  EXPECT_LT(r.frames.size(), whole.frames.size());
+  for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+}
+
+TEST(VideoBroken, TruncatedBeforeTheIndex) {
+  const auto p = make_clip(clip_dir(), "moov-last.mp4",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v libx264 "
+                           "-preset ultrafast");
+  ASSERT_FALSE(p.empty());
+  auto b = bytes_of(p);
+  b.resize(b.size() / 2);  // the index (moov) sits at the end and is gone
+  const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error_reason, "corrupt") << r.error;
+  EXPECT_TRUE(r.frames.empty());
+}
+
+TEST(VideoBroken, CorruptPacketInTheMiddle) {
+  ASSERT_FALSE(faststart().empty());
+  auto b = bytes_of(faststart());
+  std::mt19937 rng(11);
+  for (std::size_t i = b.size() / 2; i < b.size() / 2 + 3000; ++i) b[i] = uint8_t(rng());
+  const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error_reason, "corrupt") << r.error;
+  EXPECT_NE(r.error.find("damaged"), std::string::npos) << r.error;
+  EXPECT_GT(r.info.decode_errors + r.info.corrupt_frames, 0);
+  // Decoding went on past the damage: the frames of every second were hashed.
+  EXPECT_EQ(r.frames.size(), 4u);
+}
+
+TEST(VideoBroken, AudioOnly) {
+  const auto p = make_clip(clip_dir(), "audio.mp4", "-f lavfi -i sine=d=1 -c:a aac");
+  ASSERT_FALSE(p.empty());
+  const VpdqResult r = hash_video(VideoInput::file(p), cpu_opts());
+  EXPECT_EQ(r.error_reason, "no_video") << r.error;
+  EXPECT_NE(r.error.find("no video stream"), std::string::npos);
+}
+
+TEST(VideoBroken, ZeroLengthAndMissing) {
+  test::TempDir d;
+  const auto empty = d / "empty.mp4";
+  test::write_file(empty, {});
+  EXPECT_EQ(hash_video(VideoInput::file(empty), cpu_opts()).error_reason, "empty");
+  EXPECT_EQ(hash_video(VideoInput::memory({}), cpu_opts()).error_reason, "empty");
+  const VpdqResult r = hash_video(VideoInput::file(d / "nope.mp4"), cpu_opts());
+  EXPECT_EQ(r.error_reason, "io");
+  EXPECT_NE(r.error.find("nope.mp4"), std::string::npos);
+}
+
+TEST(VideoBroken, GarbageAndNonVideoBytes) {
+  std::mt19937 rng(5);
+  for (std::size_t n : {1u, 16u, 100u, 5000u, 200000u}) {
+    std::vector<uint8_t> b(n);
+    for (auto& x : b) x = uint8_t(rng());
+    const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+    EXPECT_FALSE(r.ok()) << n;
+    EXPECT_FALSE(r.error.empty());
+  }
+  // A fake MP4 header followed by junk.
+  std::vector<uint8_t> fake = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'};
+  fake.resize(4096, 0xAB);
+  const VpdqResult r = hash_video(VideoInput::memory(fake), cpu_opts());
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(VideoBroken, AbsurdDimensionsRefusedFromTheHeader) {
+  // Raw YUV4MPEG2 streams claiming 12000 x 12000 (over the 100 M pixel limit) and 60000 x 60000
+  // pixels per frame (FFmpeg itself refuses that size).
+  auto y4m = [](int side) {
+    const std::string hdr = "YUV4MPEG2 W" + std::to_string(side) + " H" + std::to_string(side) +
+                            " F25:1 Ip A1:1 C420jpeg\nFRAME\n";
+    std::vector<uint8_t> b(hdr.begin(), hdr.end());
+    b.resize(b.size() + 100000, 0x80);
+    return b;
+  };
+  const auto b = y4m(12000);
+  const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+  EXPECT_EQ(r.error_reason, "too_many_pixels") << r.error;
+  EXPECT_EQ(r.info.frames_decoded, 0);
+  const auto h = y4m(60000);
+  const VpdqResult r2 = hash_video(VideoInput::memory(h), cpu_opts());
+  EXPECT_FALSE(r2.ok());
+  EXPECT_EQ(r2.info.frames_decoded, 0);
+  // The same limit, configured small, refuses an ordinary clip.
+  ASSERT_FALSE(faststart().empty());
+  DecodeLimits tiny;
+  tiny.max_pixels = 10000;
+  const VpdqResult s = hash_video(VideoInput::file(faststart()), cpu_opts(), tiny);
+  EXPECT_EQ(s.error_reason, "too_many_pixels") << s.error;
+}
+
+TEST(VideoBroken, DurationAndFrameLimits) {
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.max_duration_seconds = 2;  // the container says 4 s: refused before decoding
+  VpdqResult r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_EQ(r.error_reason, "too_long") << r.error;
+  EXPECT_TRUE(r.frames.empty());
+  // A raw H.264 stream has no duration: the limit stops decoding once frames pass it, and the
+  // frames before are kept.
+  const auto raw = make_clip(clip_dir(), "raw.h264",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -g 25 -c:v libx264 "
+                             "-preset ultrafast -f h264");
+  ASSERT_FALSE(raw.empty());
+  r = hash_video(VideoInput::file(raw), o);
+  EXPECT_EQ(r.error_reason, "too_long") << r.error;
+  EXPECT_EQ(r.frames.size(), 3u);  // 0, 1 and 2 s
+  o = cpu_opts();
+  o.max_frames = 30;
+  r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_EQ(r.error_reason, "too_long") << r.error;
+  EXPECT_EQ(r.frames.size(), 2u);  // frames 0 and 25
+}
+
+TEST(VideoBroken, TimeBudget) {
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.time_budget_seconds = 1e-6;
+  const VpdqResult r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_EQ(r.error_reason, "timeout") << r.error;
+  EXPECT_NE(r.error.find("time budget"), std::string::npos);
+}
+
+TEST(VideoBroken, BadDecoderOptionIsAnArgumentError) {
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.decoder = "quantum";
+  EXPECT_THROW(hash_video(VideoInput::file(faststart()), o), InvalidArgument);
+}
+
+TEST(VideoBroken, CudaAskedForWithoutGpuFallsBackWithANote) {
+  if (gpu_required()) GTEST_SKIP() << "HASHMATCH_REQUIRE_GPU=1: covered by the GPU tests";
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.decoder = "cuda";
+  const VpdqResult r = hash_video(VideoInput::file(faststart()), o);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.frames.size(), 4u);
+  if (r.info.decoder == "cpu") {
+    EXPECT_NE(r.info.note.find("NVDEC unavailable"), std::string::npos) << r.info.note;
+  }
+}
+
+// Through host/media: videos found by content get digests and the vPDQ array; broken videos an
+// error with the digests still there.
+TEST(VideoMedia, HashMediaFileFillsVpdqAndKeepsDigestsOnError) {
+  register_video_hasher();
+  ASSERT_FALSE(faststart().empty());
+  HashOptions opts;
+  opts.video = cpu_opts();
+  pdq::PdqHasher hasher;
+  MediaHashResult r = hash_media_file(faststart().string(), opts, hasher);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.format, MediaFormat::kMp4);
+  EXPECT_EQ(r.width, 320);
+  ASSERT_TRUE(r.extra.contains("vpdq"));
+  EXPECT_EQ(r.extra["vpdq"].size(), 4u);
+  EXPECT_EQ(r.extra["vpdq"][1]["frame"], 25);
+  EXPECT_EQ(r.extra["vpdq"][1]["timestamp"], 1.0);
+  EXPECT_EQ(r.extra["video"]["codec"], "h264");
+  const auto j = to_json(r, false);
+  EXPECT_TRUE(j.contains("md5") && j.contains("vpdq"));
+
+  // Larger than the in-memory media limit: streamed from the file, same result.
+  HashOptions small = opts;
+  small.limits.max_file_bytes = 1000;
+  MediaHashResult big = hash_media_file(faststart().string(), small, hasher);
+  ASSERT_TRUE(big.ok()) << big.error;
+  EXPECT_EQ(big.extra["vpdq"], r.extra["vpdq"]);
+
+  test::TempDir d;
+  auto b = test::read_file(faststart());
+  b.resize(b.size() * 55 / 100);
+  test::write_file(d / "cut.mp4", b);
+  MediaHashResult cut = hash_media_file((d / "cut.mp4").string(), opts, hasher);
+  EXPECT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error_reason, "truncated");
+  EXPECT_TRUE(cut.have_digests);
+  EXPECT_GE(cut.extra["vpdq"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace hashmatch::video

@@ -1,0 +1,330 @@
+// Decoding and vPDQ sampling on clips generated at test time (FFmpeg lavfi sources) in several
+// codecs and containers; memory vs file input; keyframes-only; rotation; the CLI's vPDQ output;
+// video-level matching of a clip against its re-encode and a trimmed cut.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "host/media/hash_media.h"
+#include "host/pdq/pdq.h"
+#include "tests/testutil/testutil.h"
+#include "tests/video/clips.h"
+#include "video/frame_sink.h"
+#include "video/vpdq.h"
+#include "video/vpdq_io.h"
+#include "video/vpdq_match.h"
+
+namespace hashmatch::video {
+namespace {
+
+using test::clip_dir;
+using test::make_clip;
+
+// 320x240, 25 fps, 3 s, a key frame every 25 frames.
+const std::string kTestsrc = "-f lavfi -i testsrc2=size=320x240:rate=25 -t 3 -g 25";
+const std::string kMandel = "-f lavfi -i mandelbrot=size=320x240:rate=25 -t 3 -g 25";
+
+VideoOptions cpu_opts(double seconds_per_hash = 1.0) {
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.seconds_per_hash = seconds_per_hash;
+  o.threads = 2;
+  return o;
+}
+
+std::vector<int64_t> numbers(const VpdqResult& r) {
+  std::vector<int64_t> n;
+  for (const auto& f : r.frames) n.push_back(f.frame_number);
+  return n;
+}
+
+struct CodecCase {
+  const char* file;
+  const char* args;
+  const char* codec;
+  const char* container_part;
+};
+
+class VideoCodecs : public ::testing::TestWithParam<CodecCase> {};
+
+TEST_P(VideoCodecs, DecodesAndSamplesOncePerSecond) {
+  const CodecCase& c = GetParam();
+  const auto path = make_clip(clip_dir(), c.file, kTestsrc + " " + c.args);
+  ASSERT_FALSE(path.empty());
+  const VpdqResult r = hash_video(VideoInput::file(path), cpu_opts());
+  ASSERT_TRUE(r.ok()) << r.error_reason << ": " << r.error;
+  EXPECT_EQ(r.info.codec, c.codec);
+  EXPECT_NE(r.info.container.find(c.container_part), std::string::npos) << r.info.container;
+  EXPECT_EQ(r.info.decoder, "cpu");
+  EXPECT_EQ(r.info.width, 320);
+  EXPECT_EQ(r.info.height, 240);
+  EXPECT_DOUBLE_EQ(r.info.fps, 25);
+  EXPECT_EQ(r.info.frame_mod, 25);
+  EXPECT_EQ(r.info.frames_decoded, 75);
+  ASSERT_EQ(numbers(r), (std::vector<int64_t>{0, 25, 50}));
+  for (std::size_t i = 0; i < r.frames.size(); ++i) {
+    EXPECT_DOUBLE_EQ(r.frames[i].timestamp, double(i));
+    EXPECT_GE(r.frames[i].quality, 50);
+    EXPECT_FALSE(r.frames[i].hash.is_zero());
+  }
+  // The lavfi pattern moves: consecutive seconds differ.
+  EXPECT_NE(r.frames[0].hash, r.frames[1].hash);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Clips, VideoCodecs,
+    ::testing::Values(
+        CodecCase{"h264.mp4", "-c:v libx264 -preset ultrafast -pix_fmt yuv420p", "h264", "mp4"},
+        CodecCase{"vp9.webm", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8", "vp9", "matroska"},
+        CodecCase{"mpeg4.avi", "-c:v mpeg4 -q:v 3", "mpeg4", "avi"},
+        CodecCase{"hevc.mkv", "-c:v libx265 -preset ultrafast -x265-params log-level=error",
+                  "hevc", "matroska"},
+        CodecCase{"mpeg2.ts", "-c:v mpeg2video -q:v 3", "mpeg2video", "mpegts"},
+        CodecCase{"h264.mov", "-c:v libx264 -preset ultrafast -pix_fmt yuv420p", "h264", "mov"},
+        CodecCase{"av1.mkv", "-c:v libsvtav1 -preset 12", "av1",
+                  "matroska"}),
+    [](const auto& info) {
+      std::string n = info.param.file;
+      for (char& ch : n) if (ch == '.') ch = '_';
+      return n;
+    });
+
+const std::filesystem::path& h264_clip() {
+  static const auto p =
+      make_clip(clip_dir(), "h264.mp4",
+                kTestsrc + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart");
+  return p;
+}
+
+TEST(VideoSampling, EveryFrameAndOtherIntervals) {
+  ASSERT_FALSE(h264_clip().empty());
+  const VpdqResult all = hash_video(VideoInput::file(h264_clip()), cpu_opts(0));
+  ASSERT_TRUE(all.ok()) << all.error;
+  ASSERT_EQ(all.frames.size(), 75u);
+  for (int i = 0; i < 75; ++i) {
+    EXPECT_EQ(all.frames[i].frame_number, i);
+    EXPECT_DOUBLE_EQ(all.frames[i].timestamp, double(float(i) / 25.0f));
+  }
+  // 0.5 s at 25 fps: frameMod (int)12.5 = 12.
+  const VpdqResult half = hash_video(VideoInput::file(h264_clip()), cpu_opts(0.5));
+  ASSERT_TRUE(half.ok());
+  EXPECT_EQ(half.info.frame_mod, 12);
+  EXPECT_EQ(numbers(half), (std::vector<int64_t>{0, 12, 24, 36, 48, 60, 72}));
+  // Sampled frames are the every-frame hashes of the same frame numbers, bit for bit.
+  for (const auto& f : half.frames) {
+    EXPECT_EQ(f.hash, all.frames[std::size_t(f.frame_number)].hash) << f.frame_number;
+    EXPECT_EQ(f.quality, all.frames[std::size_t(f.frame_number)].quality);
+  }
+  // Longer than the video: only frame 0.
+  EXPECT_EQ(numbers(hash_video(VideoInput::file(h264_clip()), cpu_opts(10))),
+            (std::vector<int64_t>{0}));
+}
+
+TEST(VideoSampling, FrameModMatchesVpdq) {
+  EXPECT_EQ(frame_mod_for(1.0, 25), 25);
+  EXPECT_EQ(frame_mod_for(1.0, 30000.0 / 1001), 29);
+  EXPECT_EQ(frame_mod_for(0, 25), 1);
+  EXPECT_EQ(frame_mod_for(1.0, 0.5), 1);  // (int)0.5 = 0 -> 1
+  EXPECT_EQ(frame_mod_for(2.0, 23.976), 47);
+}
+
+TEST(VideoSampling, NtscRate) {
+  const auto p = make_clip(clip_dir(), "ntsc.mp4",
+                           "-f lavfi -i testsrc2=size=160x120:rate=30000/1001 -t 2.1 "
+                           "-c:v libx264 -preset ultrafast -pix_fmt yuv420p");
+  ASSERT_FALSE(p.empty());
+  const VpdqResult r = hash_video(VideoInput::file(p), cpu_opts());
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_NEAR(r.info.fps, 29.97, 0.001);
+  EXPECT_EQ(r.info.frame_mod, 29);
+  ASSERT_EQ(numbers(r), (std::vector<int64_t>{0, 29, 58}));
+  EXPECT_EQ(format_vpdq_line(r.frames[1]).substr(format_vpdq_line(r.frames[1]).rfind(',') + 1),
+            "0.968");  // 29 / 29.97
+}
+
+TEST(VideoInput, MemoryAndFileGiveTheSameHashes) {
+  ASSERT_FALSE(h264_clip().empty());
+  const auto bytes = test::read_file(h264_clip());
+  const VpdqResult a = hash_video(VideoInput::file(h264_clip()), cpu_opts(0.2));
+  const VpdqResult b = hash_video(VideoInput::memory(bytes), cpu_opts(0.2));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.error << b.error;
+  ASSERT_EQ(a.frames.size(), 15u);
+  ASSERT_EQ(a.frames.size(), b.frames.size());
+  for (std::size_t i = 0; i < a.frames.size(); ++i) {
+    EXPECT_EQ(a.frames[i].frame_number, b.frames[i].frame_number);
+    EXPECT_EQ(a.frames[i].hash, b.frames[i].hash);
+  }
+}
+
+TEST(VideoInput, ThreadCountsDoNotChangeHashes) {
+  ASSERT_FALSE(h264_clip().empty());
+  VideoOptions one = cpu_opts(0.2);
+  one.threads = 1;
+  VideoOptions four = cpu_opts(0.2);
+  four.threads = 4;
+  const VpdqResult a = hash_video(VideoInput::file(h264_clip()), one);
+  const VpdqResult b = hash_video(VideoInput::file(h264_clip()), four);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a.frames.size(), b.frames.size());
+  for (std::size_t i = 0; i < a.frames.size(); ++i) EXPECT_EQ(a.frames[i].hash, b.frames[i].hash);
+}
+
+TEST(VideoKeyframes, KeyFramesOnlyHashesTheKeyFramesExactly) {
+  for (const char* name : {"h264.mp4", "hevc.mkv", "vp9.webm"}) {
+    const std::string args = std::string(name) == "h264.mp4"
+                                 ? "-c:v libx264 -preset ultrafast -pix_fmt yuv420p"
+                             : std::string(name) == "hevc.mkv"
+                                 ? "-c:v libx265 -preset ultrafast -x265-params log-level=error"
+                                 : "-c:v libvpx-vp9 -deadline realtime -cpu-used 8";
+    const auto p = make_clip(clip_dir(), name, kTestsrc + " " + args);
+    ASSERT_FALSE(p.empty());
+    VideoOptions k = cpu_opts();
+    k.keyframes_only = true;
+    const VpdqResult key = hash_video(VideoInput::file(p), k);
+    const VpdqResult all = hash_video(VideoInput::file(p), cpu_opts(0));
+    ASSERT_TRUE(key.ok() && all.ok()) << name << key.error << all.error;
+    EXPECT_EQ(numbers(key), (std::vector<int64_t>{0, 25, 50})) << name;
+    EXPECT_LE(key.info.frames_decoded, 3) << name;  // the others were never decoded
+    for (const auto& f : key.frames) {
+      ASSERT_LT(f.frame_number, int64_t(all.frames.size()));
+      EXPECT_EQ(f.hash, all.frames[std::size_t(f.frame_number)].hash) << name << " " << f.frame_number;
+      EXPECT_DOUBLE_EQ(f.timestamp, all.frames[std::size_t(f.frame_number)].timestamp);
+    }
+  }
+}
+
+TEST(VideoRotation, IgnoredByDefaultAppliedOnRequest) {
+  ASSERT_FALSE(h264_clip().empty());
+  const auto rot = clip_dir() / "rot.mp4";
+  const std::string cmd = "ffmpeg -nostdin -hide_banner -loglevel error -y -i '" +
+                          h264_clip().string() + "' -c copy -metadata:s:v:0 rotate=90 '" +
+                          rot.string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const VpdqResult plain = hash_video(VideoInput::file(h264_clip()), cpu_opts());
+  const VpdqResult as_is = hash_video(VideoInput::file(rot), cpu_opts());
+  VideoOptions o = cpu_opts();
+  o.apply_rotation = true;
+  const VpdqResult turned = hash_video(VideoInput::file(rot), o);
+  ASSERT_TRUE(plain.ok() && as_is.ok() && turned.ok());
+  EXPECT_DOUBLE_EQ(as_is.info.rotation_degrees, 90);  // as ffprobe prints it
+  ASSERT_EQ(plain.frames.size(), as_is.frames.size());
+  ASSERT_EQ(plain.frames.size(), turned.frames.size());
+  for (std::size_t i = 0; i < plain.frames.size(); ++i) {
+    EXPECT_EQ(plain.frames[i].hash, as_is.frames[i].hash);  // vPDQ ignores the metadata
+    EXPECT_NE(plain.frames[i].hash, turned.frames[i].hash);
+  }
+  // The rotated frames arrive at the sink upright (240 x 320) and hash like PDQ's dihedral
+  // "rot90" variant of the stored frame (within a few bits: dihedral hashes are not exact).
+  class CaptureSink : public FrameSink {
+   public:
+    void push_host(const FrameInfo& info, Image&& rgb) override {
+      infos.push_back(info);
+      images.push_back(std::move(rgb));
+    }
+    std::vector<VpdqFrame> finish() override {
+      std::vector<VpdqFrame> out;
+      pdq::PdqHasher h;
+      for (std::size_t i = 0; i < images.size(); ++i) {
+        const auto ph = h.hash(images[i]);
+        out.push_back({infos[i].frame_number, ph.quality, ph.hash, infos[i].timestamp});
+      }
+      return out;
+    }
+    std::vector<FrameInfo> infos;
+    std::vector<Image> images;
+  };
+  CaptureSink upright, stored;
+  const VpdqResult cap_turned = hash_video(VideoInput::file(rot), o, {}, upright);
+  const VpdqResult cap_plain = hash_video(VideoInput::file(rot), cpu_opts(), {}, stored);
+  ASSERT_TRUE(cap_turned.ok() && cap_plain.ok());
+  ASSERT_EQ(upright.images.size(), 3u);
+  ASSERT_EQ(stored.images.size(), 3u);
+  EXPECT_EQ(upright.images[0].width, 240);
+  EXPECT_EQ(upright.images[0].height, 320);
+  EXPECT_EQ(upright.infos[0].target_width, 240);
+  EXPECT_EQ(stored.images[0].width, 320);
+  // A custom sink sees the very frames the default sink hashes.
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(cap_turned.frames[i].hash, turned.frames[i].hash);
+    EXPECT_EQ(cap_plain.frames[i].hash, plain.frames[i].hash);
+  }
+  pdq::PdqHasher h;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto dih = h.hash_dihedral(stored.images[i]);
+    const Hash256 rot90 = dih.hashes[static_cast<int>(Dihedral::kRot90)];
+    EXPECT_LE(hamming_distance(turned.frames[i].hash, rot90), 8) << i;
+  }
+}
+
+TEST(VideoCli, HashPrintsTheReferenceLinesAndJson) {
+  ASSERT_FALSE(h264_clip().empty());
+  const std::string out = (clip_dir() / "cli.txt").string();
+  const std::string cmd = std::string(HASHMATCH_BINARY) +
+                          " hash --video-decoder cpu --vpdq-seconds-per-hash 0.5 --format vpdq '" +
+                          h264_clip().string() + "' > '" + out + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto cli = read_vpdq_file(out);
+  const VpdqResult lib = hash_video(VideoInput::file(h264_clip()), cpu_opts(0.5));
+  ASSERT_EQ(cli.size(), lib.frames.size());
+  std::ostringstream want;
+  write_vpdq(want, lib.frames);
+  const auto text = test::read_file(out);
+  EXPECT_EQ(std::string(text.begin(), text.end()), want.str());
+
+  // JSON: digests and the vpdq array; every-frame and size flags reach the hasher.
+  const std::string jout = (clip_dir() / "cli.json").string();
+  const std::string jcmd = std::string(HASHMATCH_BINARY) +
+                           " hash --video-decoder cpu --vpdq-every-frame --vpdq-size 64 '" +
+                           h264_clip().string() + "' > '" + jout + "'";
+  ASSERT_EQ(std::system(jcmd.c_str()), 0);
+  const auto jtext = test::read_file(jout);
+  const auto j = nlohmann::json::parse(std::string(jtext.begin(), jtext.end()));
+  EXPECT_EQ(j.at("md5").get<std::string>().size(), 32u);
+  EXPECT_EQ(j.at("sha256").get<std::string>().size(), 64u);
+  ASSERT_EQ(j.at("vpdq").size(), 75u);
+  EXPECT_EQ(j.at("vpdq")[3].at("frame"), 3);
+  EXPECT_EQ(j.at("video").at("frame_mod"), 1);
+  VideoOptions o = cpu_opts(0);
+  o.size = 64;
+  const VpdqResult small = hash_video(VideoInput::file(h264_clip()), o);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(j.at("vpdq")[3].at("pdq").get<std::string>(), small.frames[3].hash.to_hex());
+}
+
+TEST(VideoMatching, ReencodeAndTrimMatchUnrelatedDoesNot) {
+  ASSERT_FALSE(h264_clip().empty());
+  const auto reenc = make_clip(clip_dir(), "reenc.webm",
+                               "-i '" + h264_clip().string() +
+                                   "' -vf scale=240:180 -c:v libvpx-vp9 -deadline realtime "
+                                   "-cpu-used 8 -b:v 200k");
+  const auto trimmed = make_clip(clip_dir(), "trim.mp4",
+                                 "-ss 1 -i '" + h264_clip().string() +
+                                     "' -t 1.5 -c:v libx264 -preset ultrafast -crf 30");
+  const auto other = make_clip(clip_dir(), "mandel.mp4",
+                               kMandel + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p");
+  ASSERT_FALSE(reenc.empty() || trimmed.empty() || other.empty());
+  const VideoOptions o = cpu_opts(0.2);
+  const VpdqResult a = hash_video(VideoInput::file(h264_clip()), o);
+  const VpdqResult b = hash_video(VideoInput::file(reenc), o);
+  const VpdqResult t = hash_video(VideoInput::file(trimmed), o);
+  const VpdqResult u = hash_video(VideoInput::file(other), o);
+  ASSERT_TRUE(a.ok() && b.ok() && t.ok() && u.ok());
+  const auto ab = match_videos(b.frames, a.frames);
+  EXPECT_TRUE(ab.match) << ab.query_match_percent;
+  EXPECT_GE(ab.compared_match_percent, 80);
+  const auto ta = match_videos(t.frames, a.frames);  // the cut is all in the original
+  EXPECT_TRUE(ta.match) << ta.query_match_percent;
+  EXPECT_LT(ta.compared_match_percent, 80);          // the original is not all in the cut
+  VideoMatchOptions both;
+  both.compared_match_percent = 80;
+  EXPECT_FALSE(match_videos(t.frames, a.frames, both).match);
+  const auto ua = match_videos(u.frames, a.frames);
+  EXPECT_FALSE(ua.match);
+  EXPECT_LT(ua.query_match_percent, 10);
+}
+
+}  // namespace
+}  // namespace hashmatch::video

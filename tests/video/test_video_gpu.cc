@@ -1,0 +1,223 @@
+// NVDEC (FFmpeg's CUDA hwaccel) against the CPU decoder, the oracle: the same frame numbers and the
+// same hashes; device frames handed to a sink without a copy back hold the decoded pixels; parallel
+// sessions share the GPU's decoders. Clips are made in-process (no ffmpeg command line on the GPU
+// machine). Skips without a GPU; fails with HASHMATCH_REQUIRE_GPU=1.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "tests/testutil/testutil.h"
+#include "video/frame_sink.h"
+#include "video/synth_clip.h"
+#include "video/video_pool.h"
+#include "video/vpdq.h"
+
+#ifdef HASHMATCH_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+#endif
+
+namespace hashmatch::video {
+namespace {
+
+class VideoGpu : public test::GpuTest {};
+
+VideoOptions opts_for(const char* decoder, double sph = 0) {
+  VideoOptions o;
+  o.decoder = decoder;
+  o.seconds_per_hash = sph;
+  return o;
+}
+
+struct GpuCase {
+  const char* file;
+  const char* encoder;
+  int bit_depth;
+};
+
+class VideoGpuCodecs : public test::GpuTest, public ::testing::WithParamInterface<GpuCase> {};
+
+TEST_P(VideoGpuCodecs, NvdecHashesMatchCpuHashes) {
+  const GpuCase& c = GetParam();
+  test::TempDir d;
+  SynthClipSpec s;
+  s.encoder = c.encoder;
+  s.bit_depth = c.bit_depth;
+  s.width = 640;
+  s.height = 360;
+  s.frames = 60;
+  write_synth_clip(d / c.file, s);
+  const VpdqResult cpu = hash_video(VideoInput::file(d / c.file), opts_for("cpu"));
+  const VpdqResult gpu = hash_video(VideoInput::file(d / c.file), opts_for("cuda"));
+  ASSERT_TRUE(cpu.ok()) << cpu.error;
+  ASSERT_TRUE(gpu.ok()) << gpu.error;
+  ASSERT_EQ(gpu.info.decoder, "nvdec") << gpu.info.note;
+  ASSERT_EQ(gpu.frames.size(), cpu.frames.size());
+  int identical = 0, worst = 0;
+  for (std::size_t i = 0; i < cpu.frames.size(); ++i) {
+    ASSERT_EQ(gpu.frames[i].frame_number, cpu.frames[i].frame_number);
+    EXPECT_EQ(gpu.frames[i].timestamp, cpu.frames[i].timestamp);
+    const int dist = hamming_distance(gpu.frames[i].hash, cpu.frames[i].hash);
+    worst = std::max(worst, dist);
+    if (dist == 0 && gpu.frames[i].quality == cpu.frames[i].quality) ++identical;
+    EXPECT_LE(dist, 8) << c.file << " frame " << i;
+  }
+  std::printf("[ nvdec-vs-cpu ] %s: %d/%zu frames bit-identical, worst %d bits\n", c.file, identical,
+              cpu.frames.size(), worst);
+  RecordProperty("identical", identical);
+  // NVDEC decodes these codecs bit-exactly and the host conversion is the CPU path's: expect all.
+  EXPECT_GE(identical * 10, int(cpu.frames.size()) * 9);
+}
+
+INSTANTIATE_TEST_SUITE_P(Synth, VideoGpuCodecs,
+                         ::testing::Values(GpuCase{"h264.mp4", "libx264", 8},
+                                           GpuCase{"hevc.mkv", "libx265", 8},
+                                           GpuCase{"hevc10.mkv", "libx265", 10},
+                                           GpuCase{"vp9.webm", "libvpx-vp9", 8}),
+                         [](const auto& info) {
+                           std::string n = info.param.file;
+                           for (char& ch : n) if (ch == '.') ch = '_';
+                           return n;
+                         });
+
+TEST_F(VideoGpu, KeyframesOnlyOnNvdec) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.frames = 90;
+  s.gop = 30;
+  write_synth_clip(d / "k.mp4", s);
+  VideoOptions k = opts_for("cuda");
+  k.keyframes_only = true;
+  const VpdqResult gpu = hash_video(VideoInput::file(d / "k.mp4"), k);
+  k.decoder = "cpu";
+  const VpdqResult cpu = hash_video(VideoInput::file(d / "k.mp4"), k);
+  ASSERT_TRUE(gpu.ok() && cpu.ok()) << gpu.error << cpu.error;
+  ASSERT_EQ(gpu.info.decoder, "nvdec") << gpu.info.note;
+  ASSERT_EQ(gpu.frames.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(gpu.frames[i].frame_number, cpu.frames[i].frame_number);
+    EXPECT_LE(hamming_distance(gpu.frames[i].hash, cpu.frames[i].hash), 8);
+  }
+}
+
+TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.frames = 60;
+  write_synth_clip(d / "p.mp4", s);
+  const auto bytes = test::read_file(d / "p.mp4");
+  const VpdqResult ref = hash_video(VideoInput::memory(bytes), opts_for("cpu", 0.1));
+  ASSERT_TRUE(ref.ok());
+  std::vector<VideoInput> inputs(12, VideoInput::memory(bytes));
+  const auto all = hash_videos(inputs, opts_for("auto", 0.1), {}, 12);
+  int nvdec = 0;
+  for (const auto& r : all) {
+    ASSERT_TRUE(r.ok()) << r.error;
+    nvdec += r.info.decoder == "nvdec";
+    ASSERT_EQ(r.frames.size(), ref.frames.size());
+    for (std::size_t i = 0; i < r.frames.size(); ++i) {
+      EXPECT_LE(hamming_distance(r.frames[i].hash, ref.frames[i].hash), 8);
+    }
+  }
+  std::printf("[ nvdec-parallel ] %d of 12 sessions on NVDEC, the others on the CPU\n", nvdec);
+  EXPECT_GE(nvdec, 1);
+}
+
+#ifdef HASHMATCH_HAVE_CUDA
+// The Y planes of every frame, decoded by FFmpeg's software decoder (the oracle).
+std::vector<std::vector<uint8_t>> cpu_luma_planes(const std::string& path) {
+  std::vector<std::vector<uint8_t>> out;
+  AVFormatContext* fmt = nullptr;
+  if (avformat_open_input(&fmt, path.c_str(), nullptr, nullptr) < 0) return out;
+  avformat_find_stream_info(fmt, nullptr);
+  const int vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  const AVCodec* codec = avcodec_find_decoder(fmt->streams[vi]->codecpar->codec_id);
+  AVCodecContext* ctx = avcodec_alloc_context3(codec);
+  avcodec_parameters_to_context(ctx, fmt->streams[vi]->codecpar);
+  avcodec_open2(ctx, codec, nullptr);
+  AVPacket* pkt = av_packet_alloc();
+  AVFrame* f = av_frame_alloc();
+  auto drain = [&] {
+    while (avcodec_receive_frame(ctx, f) == 0) {
+      std::vector<uint8_t> y(std::size_t(f->width) * f->height);
+      for (int r = 0; r < f->height; ++r)
+        std::memcpy(y.data() + std::size_t(r) * f->width, f->data[0] + std::size_t(r) * f->linesize[0], f->width);
+      out.push_back(std::move(y));
+      av_frame_unref(f);
+    }
+  };
+  while (av_read_frame(fmt, pkt) >= 0) {
+    if (pkt->stream_index == vi) {
+      avcodec_send_packet(ctx, pkt);
+      drain();
+    }
+    av_packet_unref(pkt);
+  }
+  avcodec_send_packet(ctx, nullptr);
+  drain();
+  av_frame_free(&f);
+  av_packet_free(&pkt);
+  avcodec_free_context(&ctx);
+  avformat_close_input(&fmt);
+  return out;
+}
+
+// A sink that takes NVDEC frames in device memory (what the GPU PDQ batcher will do): it copies
+// only the luma plane back, to check it against the CPU decoder.
+class DeviceLumaSink : public FrameSink {
+ public:
+  bool wants_device_frames() const override { return true; }
+  void push_host(const FrameInfo&, Image&&) override { ++host_frames; }
+  void push_device(const FrameInfo& info, const DeviceFrame& df) override {
+    EXPECT_EQ(df.layout, DevicePixelLayout::kNv12);
+    EXPECT_NE(df.planes[0], nullptr);
+    EXPECT_NE(df.planes[1], nullptr);
+    EXPECT_GE(df.pitch[0], df.width);
+    EXPECT_EQ(info.target_width, df.width);
+    cudaPointerAttributes attr{};
+    EXPECT_EQ(cudaPointerGetAttributes(&attr, df.planes[0]), cudaSuccess);
+    EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
+    std::vector<uint8_t> y(std::size_t(df.width) * df.height);
+    EXPECT_EQ(cudaStreamSynchronize(static_cast<cudaStream_t>(df.cuda_stream)), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy2D(y.data(), std::size_t(df.width), df.planes[0], std::size_t(df.pitch[0]),
+                           std::size_t(df.width), std::size_t(df.height), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    numbers.push_back(info.frame_number);
+    luma.push_back(std::move(y));
+  }
+  std::vector<VpdqFrame> finish() override {
+    std::vector<VpdqFrame> out;
+    for (auto n : numbers) out.push_back({n, 100, {}, 0});
+    return out;
+  }
+  int host_frames = 0;
+  std::vector<int64_t> numbers;
+  std::vector<std::vector<uint8_t>> luma;
+};
+
+TEST_F(VideoGpu, DeviceFramesHoldTheDecodedPixels) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.frames = 40;
+  write_synth_clip(d / "dev.mp4", s);
+  DeviceLumaSink sink;
+  const VpdqResult r = hash_video(VideoInput::file(d / "dev.mp4"), opts_for("cuda", 0.1), {}, sink);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.info.decoder, "nvdec") << r.info.note;
+  EXPECT_EQ(sink.host_frames, 0);  // nothing came back through the host
+  const auto cpu = cpu_luma_planes((d / "dev.mp4").string());
+  ASSERT_EQ(cpu.size(), 40u);
+  ASSERT_EQ(sink.numbers, (std::vector<int64_t>{0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39}));
+  for (std::size_t i = 0; i < sink.numbers.size(); ++i) {
+    EXPECT_EQ(sink.luma[i], cpu[std::size_t(sink.numbers[i])]) << "frame " << sink.numbers[i];
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace hashmatch::video

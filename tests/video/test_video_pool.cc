@@ -1,0 +1,98 @@
+// Synthetic clips encoded in-process (libavcodec) and several decode sessions in parallel.
+#include <gtest/gtest.h>
+
+#include "host/common/error.h"
+#include "tests/testutil/testutil.h"
+#include "video/synth_clip.h"
+#include "video/video_pool.h"
+#include "video/vpdq_match.h"
+
+namespace hashmatch::video {
+namespace {
+
+VideoOptions cpu_opts(double sph = 1.0) {
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.seconds_per_hash = sph;
+  o.threads = 1;
+  return o;
+}
+
+TEST(SynthClip, EncodesDecodableMovingContent) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 180;
+  s.frames = 45;
+  s.gop = 15;
+  write_synth_clip(d / "a.mp4", s);
+  const VpdqResult r = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts(0.5));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.info.codec, "h264");
+  EXPECT_EQ(r.info.frames_decoded, 45);
+  EXPECT_EQ(r.info.frame_mod, 15);
+  ASSERT_EQ(r.frames.size(), 3u);
+  for (const auto& f : r.frames) EXPECT_GE(f.quality, 50);
+  EXPECT_NE(r.frames[0].hash, r.frames[2].hash);
+  VideoOptions k = cpu_opts();
+  k.keyframes_only = true;
+  const VpdqResult key = hash_video(VideoInput::file(d / "a.mp4"), k);
+  ASSERT_TRUE(key.ok()) << key.error;
+  ASSERT_EQ(key.frames.size(), 3u);
+  EXPECT_EQ(key.frames[1].frame_number, 15);
+  EXPECT_EQ(key.frames[1].hash, r.frames[1].hash);
+
+  // The same content through another encoder and container matches; another pattern does not.
+  s.encoder = "libx265";
+  write_synth_clip(d / "b.mkv", s);
+  SynthClipSpec other = s;
+  other.encoder = "libx264";
+  other.pattern = 3;
+  write_synth_clip(d / "c.mp4", other);
+  const VpdqResult b = hash_video(VideoInput::file(d / "b.mkv"), cpu_opts(0.2));
+  const VpdqResult a = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts(0.2));
+  const VpdqResult c = hash_video(VideoInput::file(d / "c.mp4"), cpu_opts(0.2));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(b.info.codec, "hevc");
+  EXPECT_TRUE(match_videos(b.frames, a.frames).match);
+  EXPECT_FALSE(match_videos(c.frames, a.frames).match);
+}
+
+TEST(SynthClip, UnknownEncoderIsAnError) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.encoder = "no-such-encoder";
+  EXPECT_THROW(write_synth_clip(d / "x.mp4", s), Error);
+}
+
+TEST(VideoPool, ParallelSessionsGiveTheSerialResultsInOrder) {
+  test::TempDir d;
+  std::vector<std::vector<uint8_t>> bytes;
+  for (int p = 0; p < 4; ++p) {
+    SynthClipSpec s;
+    s.width = 192;
+    s.height = 108;
+    s.frames = 30;
+    s.pattern = p;
+    const auto path = d / ("p" + std::to_string(p) + ".mp4");
+    write_synth_clip(path, s);
+    bytes.push_back(test::read_file(path));
+  }
+  bytes.insert(bytes.begin() + 2, std::vector<uint8_t>(1000, 0x42));  // broken, in the middle
+  std::vector<VideoInput> inputs;
+  for (const auto& b : bytes) inputs.push_back(VideoInput::memory(b));
+  const auto par = hash_videos(inputs, cpu_opts(0.25), {}, 3);
+  ASSERT_EQ(par.size(), 5u);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const VpdqResult one = hash_video(inputs[i], cpu_opts(0.25));
+    EXPECT_EQ(par[i].ok(), one.ok()) << i;
+    EXPECT_EQ(par[i].error_reason, one.error_reason) << i;
+    ASSERT_EQ(par[i].frames.size(), one.frames.size()) << i;
+    for (std::size_t k = 0; k < one.frames.size(); ++k) EXPECT_EQ(par[i].frames[k].hash, one.frames[k].hash);
+  }
+  EXPECT_FALSE(par[2].ok());
+  EXPECT_EQ(par[0].frames.size(), 5u);  // frameMod (int)(0.25 * 30) = 7: frames 0, 7, 14, 21, 28
+}
+
+}  // namespace
+}  // namespace hashmatch::video

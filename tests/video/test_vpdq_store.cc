@@ -1,0 +1,227 @@
+// Listed videos in the hash-list database and video-level matching against them: the index's
+// q%/c% must equal the brute-force matcher's (the oracle) for every stored video.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "host/common/error.h"
+#include "host/lists/list_store.h"
+#include "tests/testutil/testutil.h"
+#include "video/vpdq_io.h"
+#include "video/vpdq_store.h"
+
+namespace hashmatch::video {
+namespace {
+
+Hash256 random_hash(std::mt19937_64& rng) {
+  Hash256 h;
+  for (auto& w : h.w) w = rng();
+  return h;
+}
+
+Hash256 perturb(Hash256 h, int bits, std::mt19937_64& rng) {
+  for (int i = 0; i < bits; ++i) {
+    const int k = int(rng() % 256);
+    h.w[k >> 6] ^= uint64_t{1} << (k & 63);
+  }
+  return h;
+}
+
+std::vector<VpdqFrame> video_from(const std::vector<Hash256>& hs, std::mt19937_64& rng) {
+  std::vector<VpdqFrame> f;
+  for (std::size_t i = 0; i < hs.size(); ++i) {
+    f.push_back({int64_t(i) * 30, int(40 + rng() % 61), hs[i], double(i)});
+  }
+  return f;
+}
+
+TEST(VpdqStore, AddReplaceRemoveAndReopen) {
+  test::TempDir d;
+  const std::string db = (d / "lists.db").string();
+  const auto frames = read_vpdq_file(test::testdata_dir() / "vpdq/sample-hashes/pattern-hd-no-bar.txt");
+  {
+    ListStore store(db);
+    VpdqStore vs(store);
+    const int64_t v0 = store.version();
+    Labels l;
+    l.category = "A1";
+    l.tags = {"video", "x"};
+    ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
+    vs.add_video("known", "p1", frames, l, &dg);
+    EXPECT_GT(store.version(), v0);
+    EXPECT_EQ(vs.count_videos("known"), 1);
+    EXPECT_EQ(store.stats("known").entries, 3);  // md5, sha1, sha256 entries
+    // Same id again: replaced, not duplicated.
+    vs.add_video("known", "p1", std::span(frames).first(10), l);
+    EXPECT_EQ(vs.count_videos("known"), 1);
+    EXPECT_THROW(vs.add_video("known", "", frames), InvalidArgument);
+    EXPECT_THROW(vs.add_video("known", "empty", {}), InvalidArgument);
+  }
+  {
+    ListStore store(db, false);
+    VpdqStore vs(store);
+    std::vector<StoredVideo> all;
+    vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].id, "p1");
+    EXPECT_EQ(all[0].labels.category, "A1");
+    EXPECT_EQ(all[0].labels.tags, (std::vector<std::string>{"video", "x"}));
+    ASSERT_EQ(all[0].frames.size(), 10u);
+    for (std::size_t i = 0; i < 10; ++i) {
+      EXPECT_EQ(all[0].frames[i].frame_number, frames[i].frame_number);
+      EXPECT_EQ(all[0].frames[i].quality, frames[i].quality);
+      EXPECT_EQ(all[0].frames[i].hash, frames[i].hash);
+      EXPECT_EQ(format_vpdq_line(all[0].frames[i]), format_vpdq_line(frames[i]));
+    }
+    EXPECT_EQ(vs.remove_video("known", "p1"), 1);
+    EXPECT_EQ(vs.remove_video("known", "p1"), 0);
+    EXPECT_EQ(vs.count_videos("known"), 0);
+    EXPECT_EQ(store.stats("known").entries, 0);  // the digest entries went with it
+    // Dropping a list takes its videos along.
+    vs.add_video("tmp", "a", frames);
+    store.drop_list("tmp");
+    int n = 0;
+    vs.for_each_video({}, [&](const StoredVideo&) { ++n; });
+    EXPECT_EQ(n, 0);
+  }
+}
+
+TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    std::mt19937_64 rng(seed);
+    test::TempDir d;
+    ListStore store((d / "l.db").string());
+    VpdqStore vs(store);
+    // 12 stored videos built from a pool of shared "scenes", so that overlaps are partial.
+    std::vector<Hash256> scenes;
+    for (int i = 0; i < 60; ++i) scenes.push_back(random_hash(rng));
+    std::vector<std::vector<VpdqFrame>> stored;
+    for (int v = 0; v < 12; ++v) {
+      std::vector<Hash256> hs;
+      const int n = 5 + int(rng() % 20);
+      for (int i = 0; i < n; ++i) {
+        const auto& s = scenes[rng() % scenes.size()];
+        hs.push_back(perturb(s, int(rng() % 24), rng));
+        if (rng() % 5 == 0) hs.push_back(hs.back());  // repeated frames (static scenes)
+      }
+      stored.push_back(video_from(hs, rng));
+      vs.add_video(v % 2 ? "odd" : "even", "v" + std::to_string(v), stored.back());
+    }
+    VideoMatchOptions o;
+    o.query_match_percent = 30;
+    for (bool strict : {false, true}) {
+      o.strict_less = strict;
+      MatcherOptions mo;
+      mo.backend = Backend::kCpu;
+      const VideoIndex index(vs, {}, o, mo);
+      EXPECT_EQ(index.videos(), 12u);
+      for (int qn = 0; qn < 8; ++qn) {
+        std::vector<Hash256> hs;
+        const int n = 4 + int(rng() % 16);
+        for (int i = 0; i < n; ++i) hs.push_back(perturb(scenes[rng() % scenes.size()], int(rng() % 30), rng));
+        const auto query = video_from(hs, rng);
+        const auto got = index.match(query, /*all=*/true);
+        std::map<std::string, VideoMatchResult> by_id;
+        for (const auto& m : got) by_id[m.id] = m.result;
+        for (int v = 0; v < 12; ++v) {
+          const VideoMatchResult want = match_videos(query, stored[std::size_t(v)], o);
+          const std::string id = "v" + std::to_string(v);
+          if (want.query_matched == 0) {
+            EXPECT_EQ(by_id.count(id), 0u) << id;
+            continue;
+          }
+          ASSERT_EQ(by_id.count(id), 1u) << id;
+          const auto& r = by_id[id];
+          EXPECT_EQ(r.query_matched, want.query_matched) << id;
+          EXPECT_EQ(r.compared_matched, want.compared_matched) << id;
+          EXPECT_EQ(r.query_frames, want.query_frames) << id;
+          EXPECT_EQ(r.compared_frames, want.compared_frames) << id;
+          EXPECT_DOUBLE_EQ(r.query_match_percent, want.query_match_percent) << id;
+          EXPECT_EQ(r.match, want.match) << id;
+        }
+        // Without `all`, only the matches, best q% first.
+        const auto only = index.match(query);
+        for (std::size_t i = 0; i < only.size(); ++i) {
+          EXPECT_TRUE(only[i].result.match);
+          if (i) EXPECT_GE(only[i - 1].result.query_match_percent, only[i].result.query_match_percent);
+        }
+      }
+      // A list filter.
+      const VideoIndex odd(vs, {"odd"}, o);
+      EXPECT_EQ(odd.videos(), 6u);
+    }
+  }
+}
+
+TEST(VideoCli, AddMatchCompareAndMatchFiles) {
+  test::TempDir d;
+  const std::string bin = HASHMATCH_BINARY;
+  const std::string db = (d / "l.db").string();
+  const auto sh = test::testdata_dir() / "vpdq/sample-hashes";
+  const auto vids = test::testdata_dir() / "vpdq/videos";
+  auto run = [&](const std::string& args, const std::string& out) {
+    return std::system((bin + " " + args + " > '" + (d / out).string() + "' 2>&1").c_str());
+  };
+  auto lines = [&](const std::string& out) {
+    std::vector<nlohmann::json> v;
+    const auto b = test::read_file(d / out);
+    std::string s(b.begin(), b.end());
+    std::size_t p = 0;
+    while (p < s.size()) {
+      const std::size_t e = s.find('\n', p);
+      v.push_back(nlohmann::json::parse(s.substr(p, e - p)));
+      p = e + 1;
+    }
+    return v;
+  };
+  ASSERT_EQ(run("video add --db '" + db + "' --list known --category A1 '" +
+                    (sh / "chair-orig-22-sd-bar.txt").string() + "' '" +
+                    (vids / "test-padded-dimensions.mp4").string() + "'",
+                "add.txt"),
+            0);
+  const auto added = lines("add.txt");
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_EQ(added[0]["id"], "chair-orig-22-sd-bar");
+  EXPECT_EQ(added[1]["kind"], "video");
+  EXPECT_EQ(added[1]["id"].get<std::string>().size(), 64u);  // the video's sha256
+
+  ASSERT_EQ(run("video match --db '" + db + "' '" + (sh / "chair-22-sd-grey-bar.txt").string() +
+                    "' '" + (sh / "pattern-hd-no-bar.txt").string() + "'",
+                "match.txt"),
+            0);
+  const auto m = lines("match.txt");
+  ASSERT_EQ(m.size(), 2u);
+  ASSERT_EQ(m[0]["video_matches"].size(), 1u);
+  EXPECT_EQ(m[0]["video_matches"][0]["id"], "chair-orig-22-sd-bar");
+  EXPECT_EQ(m[0]["video_matches"][0]["category"], "A1");
+  EXPECT_TRUE(m[1]["video_matches"].empty());
+
+  // `match FILES`: the listed video file is found by digest and video-level; another is not.
+  ASSERT_EQ(run("match --db '" + db + "' '" + (vids / "test-padded-dimensions.mp4").string() +
+                    "' '" + (vids / "pattern-sd-grey-bar.mp4").string() + "'",
+                "files.txt"),
+            0);
+  const auto f = lines("files.txt");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0]["matches"].size(), 3u);  // md5, sha1, sha256
+  ASSERT_EQ(f[0]["video_matches"].size(), 1u);
+  EXPECT_EQ(f[0]["video_matches"][0]["query_match_percent"], 100.0);
+  EXPECT_TRUE(f[1]["matches"].empty());
+  EXPECT_TRUE(f[1]["video_matches"].empty());
+
+  ASSERT_EQ(run("video compare '" + (sh / "chair-19-sd-bar.txt").string() + "' '" +
+                    (sh / "chair-orig-22-sd-bar.txt").string() + "'",
+                "cmp.txt"),
+            0);
+  const auto c = lines("cmp.txt");
+  EXPECT_EQ(c[0]["match"], true);
+  EXPECT_EQ(c[0]["query_match_percent"], 100.0);
+
+  EXPECT_EQ(run("video remove --db '" + db + "' --list known chair-orig-22-sd-bar", "rm.txt"), 0);
+  EXPECT_NE(run("video add --db '" + db + "' --list known /nonexistent.mp4", "bad.txt"), 0);
+  EXPECT_NE(run("video frobnicate", "bad2.txt"), 0);
+}
+
+}  // namespace
+}  // namespace hashmatch::video

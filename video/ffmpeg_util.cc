@@ -1,0 +1,163 @@
+#include "video/ffmpeg_util.h"
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <libavutil/mem.h>
+}
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "host/common/error.h"
+
+namespace hashmatch::video::ff {
+
+FramePtr make_frame() {
+  FramePtr f(av_frame_alloc());
+  if (!f) throw std::bad_alloc();
+  return f;
+}
+
+PacketPtr make_packet() {
+  PacketPtr p(av_packet_alloc());
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+std::string error_string(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  if (av_strerror(err, buf, sizeof buf) < 0) return "FFmpeg error " + std::to_string(err);
+  return buf;
+}
+
+void init_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int level = AV_LOG_FATAL;
+    if (const char* v = std::getenv("HASHMATCH_FFMPEG_LOG")) {
+      const std::string s = v;
+      if (s == "quiet") level = AV_LOG_QUIET;
+      else if (s == "error") level = AV_LOG_ERROR;
+      else if (s == "warning") level = AV_LOG_WARNING;
+      else if (s == "info") level = AV_LOG_INFO;
+      else if (s == "verbose") level = AV_LOG_VERBOSE;
+      else if (s == "debug") level = AV_LOG_DEBUG;
+    }
+    av_log_set_level(level);
+  });
+}
+
+// ---- byte sources ----
+
+int MemorySource::read(uint8_t* buf, int size) {
+  if (pos_ >= bytes_.size()) return AVERROR_EOF;
+  const std::size_t n = std::min<std::size_t>(std::size_t(size), bytes_.size() - pos_);
+  std::memcpy(buf, bytes_.data() + pos_, n);
+  pos_ += n;
+  return static_cast<int>(n);
+}
+
+int64_t MemorySource::seek(int64_t offset, int whence) {
+  const int64_t size = static_cast<int64_t>(bytes_.size());
+  if (whence == AVSEEK_SIZE) return size;
+  whence &= ~AVSEEK_FORCE;
+  int64_t target;
+  switch (whence) {
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = static_cast<int64_t>(pos_) + offset; break;
+    case SEEK_END: target = size + offset; break;
+    default: return AVERROR(EINVAL);
+  }
+  if (target < 0 || target > size) return AVERROR(EINVAL);
+  pos_ = static_cast<std::size_t>(target);
+  return target;
+}
+
+FileSource::FileSource(const std::string& path) {
+  f_ = std::fopen(path.c_str(), "rb");
+  if (!f_) throw IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (fseeko(f_, 0, SEEK_END) != 0 || (size_ = ftello(f_)) < 0 || fseeko(f_, 0, SEEK_SET) != 0) {
+    std::fclose(f_);
+    f_ = nullptr;
+    throw IoError("cannot seek in " + path + " (not a regular file?)");
+  }
+}
+
+FileSource::~FileSource() {
+  if (f_) std::fclose(f_);
+}
+
+int FileSource::read(uint8_t* buf, int size) {
+  const std::size_t n = std::fread(buf, 1, std::size_t(size), f_);
+  if (n == 0) return std::ferror(f_) ? AVERROR(EIO) : AVERROR_EOF;
+  return static_cast<int>(n);
+}
+
+int64_t FileSource::seek(int64_t offset, int whence) {
+  if (whence == AVSEEK_SIZE) return size_;
+  whence &= ~AVSEEK_FORCE;
+  int64_t target;
+  switch (whence) {
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = ftello(f_) + offset; break;
+    case SEEK_END: target = size_ + offset; break;
+    default: return AVERROR(EINVAL);
+  }
+  if (target < 0 || target > size_) return AVERROR(EINVAL);
+  std::clearerr(f_);
+  if (fseeko(f_, target, SEEK_SET) != 0) return AVERROR(EIO);
+  return target;
+}
+
+// ---- demuxer ----
+
+Demuxer::Demuxer(std::unique_ptr<ByteSource> source, Clock::time_point deadline)
+    : source_(std::move(source)), deadline_(deadline) {}
+
+Demuxer::~Demuxer() = default;
+
+int Demuxer::interrupt_cb(void* opaque) {
+  return static_cast<Demuxer*>(opaque)->timed_out() ? 1 : 0;
+}
+
+int Demuxer::read_cb(void* opaque, uint8_t* buf, int size) {
+  return static_cast<Demuxer*>(opaque)->source_->read(buf, size);
+}
+
+int64_t Demuxer::seek_cb(void* opaque, int64_t offset, int whence) {
+  return static_cast<Demuxer*>(opaque)->source_->seek(offset, whence);
+}
+
+bool Demuxer::io_eof() const { return io_ && io_->eof_reached; }
+
+int Demuxer::open() {
+  constexpr int kIoBufferBytes = 64 * 1024;
+  auto* buf = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
+  if (!buf) throw std::bad_alloc();
+  io_.reset(avio_alloc_context(buf, kIoBufferBytes, 0, this, &Demuxer::read_cb, nullptr,
+                               &Demuxer::seek_cb));
+  if (!io_) {
+    av_free(buf);
+    throw std::bad_alloc();
+  }
+  AVFormatContext* fmt = avformat_alloc_context();
+  if (!fmt) throw std::bad_alloc();
+  fmt->pb = io_.get();
+  fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  fmt->interrupt_callback.callback = &Demuxer::interrupt_cb;
+  fmt->interrupt_callback.opaque = this;
+  AVDictionary* opts = nullptr;
+  // Nested opens (playlists, external references) go through FFmpeg's protocols: allow none.
+  av_dict_set(&opts, "protocol_whitelist", "none", 0);
+  const int err = avformat_open_input(&fmt, nullptr, nullptr, &opts);  // frees fmt on failure
+  av_dict_free(&opts);
+  if (err < 0) return err;
+  fmt_.reset(fmt);
+  return avformat_find_stream_info(fmt, nullptr);
+}
+
+}  // namespace hashmatch::video::ff

@@ -1,0 +1,131 @@
+// Internal to video/: RAII owners for FFmpeg objects, error strings, log setup, and the input layer
+// (a custom AVIOContext over a file or a byte span, with an interrupt callback for the time budget).
+#pragma once
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libavutil/buffer.h>
+#include <libavutil/frame.h>
+#include <libswscale/swscale.h>
+}
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace hashmatch::video::ff {
+
+struct FormatCloser {
+  void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
+};
+struct CodecFreer {
+  void operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
+};
+struct FrameFreer {
+  void operator()(AVFrame* p) const { av_frame_free(&p); }
+};
+struct PacketFreer {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct SwsFreer {
+  void operator()(SwsContext* p) const { sws_freeContext(p); }
+};
+struct BufferUnref {
+  void operator()(AVBufferRef* p) const { av_buffer_unref(&p); }
+};
+struct IoFreer {
+  void operator()(AVIOContext* p) const {
+    if (p) av_freep(&p->buffer);
+    avio_context_free(&p);
+  }
+};
+using FormatPtr = std::unique_ptr<AVFormatContext, FormatCloser>;
+using CodecPtr = std::unique_ptr<AVCodecContext, CodecFreer>;
+using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
+using BufferPtr = std::unique_ptr<AVBufferRef, BufferUnref>;
+using IoPtr = std::unique_ptr<AVIOContext, IoFreer>;
+
+FramePtr make_frame();
+PacketPtr make_packet();
+
+// "Invalid data found when processing input" etc.
+std::string error_string(int err);
+
+// FFmpeg logs only fatal messages unless HASHMATCH_FFMPEG_LOG is set (quiet, warning, info,
+// verbose, debug). Idempotent, thread-safe.
+void init_logging();
+
+// Where the demuxer reads from. Reads are bounded by the span or the file; seeks are checked.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual int read(uint8_t* buf, int size) = 0;      // bytes read, or AVERROR_EOF / AVERROR(e)
+  virtual int64_t seek(int64_t offset, int whence) = 0;
+  virtual int64_t size() const = 0;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  explicit MemorySource(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  int read(uint8_t* buf, int size) override;
+  int64_t seek(int64_t offset, int whence) override;
+  int64_t size() const override { return static_cast<int64_t>(bytes_.size()); }
+
+ private:
+  std::span<const uint8_t> bytes_;
+  std::size_t pos_ = 0;
+};
+
+class FileSource : public ByteSource {
+ public:
+  explicit FileSource(const std::string& path);  // throws IoError
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  int read(uint8_t* buf, int size) override;
+  int64_t seek(int64_t offset, int whence) override;
+  int64_t size() const override { return size_; }
+
+ private:
+  std::FILE* f_ = nullptr;
+  int64_t size_ = 0;
+};
+
+// An opened container: the format context reads through a custom AVIOContext over `source` (never
+// FFmpeg's own protocols, so a playlist in hostile input cannot make it open other files or the
+// network: nested opens are refused by an empty protocol whitelist). The interrupt callback stops
+// any blocking demuxer call once the deadline passes.
+class Demuxer {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Demuxer(std::unique_ptr<ByteSource> source, Clock::time_point deadline);
+  ~Demuxer();
+  Demuxer(const Demuxer&) = delete;
+  Demuxer& operator=(const Demuxer&) = delete;
+
+  // avformat_open_input + avformat_find_stream_info. Returns 0 or an AVERROR.
+  int open();
+  AVFormatContext* get() const { return fmt_.get(); }
+  bool timed_out() const { return Clock::now() > deadline_; }
+  bool io_eof() const;  // the byte source was read to its end
+  int64_t size() const { return source_->size(); }
+
+ private:
+  static int interrupt_cb(void* opaque);
+  static int read_cb(void* opaque, uint8_t* buf, int size);
+  static int64_t seek_cb(void* opaque, int64_t offset, int whence);
+
+  std::unique_ptr<ByteSource> source_;
+  Clock::time_point deadline_;
+  IoPtr io_;       // freed after fmt_ (declared first, destroyed last)
+  FormatPtr fmt_;
+};
+
+}  // namespace hashmatch::video::ff

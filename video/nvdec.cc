@@ -1,0 +1,134 @@
+#include "video/nvdec.h"
+
+extern "C" {
+#include <libavutil/hwcontext.h>
+}
+
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "kernels/rt/device.h"
+
+namespace hashmatch::video::nvdec {
+namespace {
+
+int env_int(const char* name, int fallback, int lo, int hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (end == v || *end || x < lo || x > hi) return fallback;
+  return static_cast<int>(x);
+}
+
+struct DeviceEntry {
+  AVBufferRef* ctx = nullptr;  // owned for the process's lifetime (never freed: shared)
+  std::string why;             // the failure, when ctx is null
+  bool tried = false;
+};
+
+std::mutex g_dev_mu;
+std::map<int, DeviceEntry> g_devices;
+
+std::mutex g_slot_mu;
+std::condition_variable g_slot_cv;
+std::vector<int> g_active;  // active sessions per GPU
+bool g_gpus_listed = false;
+std::string g_no_gpu_why;
+
+void list_once() {
+  if (g_gpus_listed) return;
+  g_gpus_listed = true;
+  std::string why;
+  const auto gpus = list_gpus(&why);
+  g_active.assign(gpus.size(), 0);
+  if (gpus.empty()) g_no_gpu_why = why.empty() ? "no GPU" : why;
+}
+
+}  // namespace
+
+int sessions_per_gpu() { return env_int("HASHMATCH_NVDEC_SESSIONS", 8, 1, 256); }
+int decoder_threads() { return env_int("HASHMATCH_NVDEC_THREADS", 1, 1, 64); }
+
+ff::BufferPtr device_context(int device, std::string* why) {
+  std::lock_guard<std::mutex> lk(g_dev_mu);
+  DeviceEntry& e = g_devices[device];
+  if (!e.tried) {
+    e.tried = true;
+    AVDictionary* opts = nullptr;
+    av_dict_set(&opts, "primary_ctx", "1", 0);  // share the runtime API's context
+    const std::string dev = std::to_string(device);
+    const int err = av_hwdevice_ctx_create(&e.ctx, AV_HWDEVICE_TYPE_CUDA, dev.c_str(), opts, 0);
+    av_dict_free(&opts);
+    if (err < 0) {
+      e.ctx = nullptr;
+      e.why = "FFmpeg CUDA device " + dev + " unavailable: " + ff::error_string(err);
+    }
+  }
+  if (!e.ctx) {
+    if (why) *why = e.why;
+    return nullptr;
+  }
+  AVBufferRef* ref = av_buffer_ref(e.ctx);
+  if (!ref && why) *why = "out of memory";
+  return ff::BufferPtr(ref);
+}
+
+bool codec_supported(const AVCodec* codec) {
+  for (int i = 0;; ++i) {
+    const AVCodecHWConfig* cfg = avcodec_get_hw_config(codec, i);
+    if (!cfg) return false;
+    if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) &&
+        cfg->device_type == AV_HWDEVICE_TYPE_CUDA && cfg->pix_fmt == AV_PIX_FMT_CUDA)
+      return true;
+  }
+}
+
+Slot::~Slot() {
+  if (device_ < 0) return;
+  {
+    std::lock_guard<std::mutex> lk(g_slot_mu);
+    --g_active[std::size_t(device_)];
+  }
+  g_slot_cv.notify_one();
+}
+
+Slot& Slot::operator=(Slot&& o) noexcept {
+  if (this != &o) {
+    Slot old(std::move(*this));
+    device_ = o.device_;
+    o.device_ = -1;
+  }
+  return *this;
+}
+
+std::optional<Slot> try_acquire(std::string* why,
+                                std::optional<std::chrono::steady_clock::time_point> wait_until) {
+  std::unique_lock<std::mutex> lk(g_slot_mu);
+  list_once();
+  if (g_active.empty()) {
+    if (why) *why = g_no_gpu_why;
+    return std::nullopt;
+  }
+  const int cap = sessions_per_gpu();
+  for (;;) {
+    int best = -1;
+    for (std::size_t d = 0; d < g_active.size(); ++d) {
+      if (g_active[d] < cap && (best < 0 || g_active[d] < g_active[std::size_t(best)]))
+        best = static_cast<int>(d);
+    }
+    if (best >= 0) {
+      ++g_active[std::size_t(best)];
+      return Slot(best);
+    }
+    if (!wait_until || g_slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout) {
+      if (why) *why = "all " + std::to_string(cap) + " NVDEC sessions per GPU busy";
+      return std::nullopt;
+    }
+  }
+}
+
+}  // namespace hashmatch::video::nvdec

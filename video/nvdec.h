@@ -1,0 +1,53 @@
+// Internal to video/: NVDEC through FFmpeg's CUDA hwaccel.
+//
+// One FFmpeg CUDA device context per GPU, created on first use in the device's primary context
+// (so CUDA runtime code — the GPU PDQ kernels — can read the frames directly) and shared by every
+// decode session; a failure is remembered and reported as the fallback note. Session slots limit
+// concurrent NVDEC sessions per GPU (HASHMATCH_NVDEC_SESSIONS, default 8: an H100 has 7 NVDEC
+// engines), so that with decoder=auto further videos decode on CPU threads instead of queueing on
+// the GPU's decoders: NVDEC and CPU decoding then run side by side.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "video/ffmpeg_util.h"
+
+namespace hashmatch::video::nvdec {
+
+// The shared CUDA device context of `device` (a new reference), or null with the reason in *why.
+ff::BufferPtr device_context(int device, std::string* why);
+
+// True when FFmpeg's decoder `codec` can decode to AV_PIX_FMT_CUDA frames from a device context.
+bool codec_supported(const AVCodec* codec);
+
+// A held NVDEC session slot on one device; released by the destructor.
+class Slot {
+ public:
+  Slot() = default;
+  explicit Slot(int device) : device_(device) {}
+  ~Slot();
+  Slot(Slot&& o) noexcept : device_(o.device_) { o.device_ = -1; }
+  Slot& operator=(Slot&& o) noexcept;
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  int device() const { return device_; }
+  bool held() const { return device_ >= 0; }
+
+ private:
+  int device_ = -1;
+};
+
+// A free slot on the least busy GPU, or nullopt (no GPU, all slots busy). With `wait_until`, waits
+// for a slot until then when GPUs exist but all slots are busy.
+std::optional<Slot> try_acquire(std::string* why,
+                                std::optional<std::chrono::steady_clock::time_point> wait_until = {});
+
+// Sessions allowed per GPU (HASHMATCH_NVDEC_SESSIONS, default 8).
+int sessions_per_gpu();
+
+// Decoder threads for an NVDEC session (HASHMATCH_NVDEC_THREADS, default 1).
+int decoder_threads();
+
+}  // namespace hashmatch::video::nvdec

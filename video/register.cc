@@ -1,0 +1,65 @@
+// The glue between host/media (hash_media_file finds videos by content) and hash_video.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "video/vpdq.h"
+
+namespace hashmatch::video {
+
+namespace {
+// The value the reference prints ("%.3f"), as a number: printing it again with "%.3f" gives the
+// very same text (rounding the exact value once, as the reference does).
+double three_decimals(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", x);
+  return std::strtod(buf, nullptr);
+}
+}  // namespace
+
+nlohmann::json frames_to_json(std::span<const VpdqFrame> frames) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const VpdqFrame& f : frames) {
+    arr.push_back({{"frame", f.frame_number},
+                   {"quality", f.quality},
+                   {"pdq", f.hash.to_hex()},
+                   {"timestamp", three_decimals(f.timestamp)}});
+  }
+  return arr;
+}
+
+nlohmann::json info_to_json(const VideoInfo& i) {
+  nlohmann::json j{{"container", i.container},
+                   {"codec", i.codec},
+                   {"fps", std::round(i.fps * 1000.0) / 1000.0},
+                   {"frame_mod", i.frame_mod},
+                   {"duration", std::round(i.duration_seconds * 1000.0) / 1000.0},
+                   {"frames_decoded", i.frames_decoded},
+                   {"frames_hashed", i.frames_hashed},
+                   {"decoder", i.decoder}};
+  if (i.rotation_degrees != 0) j["rotation"] = i.rotation_degrees;
+  if (i.decode_errors) j["decode_errors"] = i.decode_errors;
+  if (i.corrupt_frames) j["corrupt_frames"] = i.corrupt_frames;
+  if (!i.note.empty()) j["note"] = i.note;
+  return j;
+}
+
+void register_video_hasher() {
+  set_video_hasher([](const std::string& path, std::span<const uint8_t> bytes,
+                      const HashOptions& opts, MediaHashResult* out) {
+    // The bytes are in memory when the file was under the media size limit; larger videos are
+    // streamed from the file.
+    const VideoInput in = bytes.empty() ? VideoInput::file(path) : VideoInput::memory(bytes, path);
+    VpdqResult r = hash_video(in, opts.video, opts.limits);
+    out->width = r.info.width;
+    out->height = r.info.height;
+    out->extra["vpdq"] = frames_to_json(r.frames);
+    if (!r.info.codec.empty()) out->extra["video"] = info_to_json(r.info);
+    if (!r.ok()) {
+      out->error = r.error;
+      out->error_reason = r.error_reason;
+    }
+  });
+}
+
+}  // namespace hashmatch::video

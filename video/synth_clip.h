@@ -1,0 +1,29 @@
+// Synthetic clips for tests and benchmarks: a moving procedural pattern encoded in-process with
+// libavcodec's encoders (libx264, libx265, libvpx-vp9, mpeg4 ... whatever the FFmpeg build has)
+// and muxed with libavformat. Needs no ffmpeg command line, so it works on the GPU machine, which
+// only gets the FFmpeg libraries (docs/GPU.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace hashmatch::video {
+
+struct SynthClipSpec {
+  std::string encoder = "libx264";  // an FFmpeg encoder name
+  int width = 640, height = 360;
+  int fps_num = 30, fps_den = 1;
+  int frames = 60;
+  int gop = 30;                 // key frame interval
+  int bit_depth = 8;            // 8 (yuv420p) or 10 (yuv420p10le; libx265)
+  std::string preset = "ultrafast";  // x264/x265 preset (ignored by other encoders)
+  int crf = 23;                 // x264/x265/vpx quality (ignored by others)
+  int pattern = 0;              // different seeds give unrelated content
+};
+
+// Encodes the clip into `path`; the container follows the extension (.mp4, .mkv, .webm, .avi,
+// .ts). Throws hashmatch::Error naming the failing step.
+void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& spec);
+
+}  // namespace hashmatch::video

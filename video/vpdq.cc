@@ -1,0 +1,649 @@
+// The decode loop: demux, decode (CPU threads or NVDEC), number and sample frames as vPDQ does,
+// convert the sampled ones to RGB24 (swscale, SWS_AREA) and hand them to a frame sink.
+#include "video/vpdq.h"
+
+extern "C" {
+#include <libavutil/display.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/hwcontext_cuda.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "host/common/error.h"
+#include "kernels/rt/device.h"
+#include "video/cpu_pdq_sink.h"
+#include "video/ffmpeg_util.h"
+#include "video/frame_convert.h"
+#include "video/frame_sink.h"
+#include "video/nvdec.h"
+
+namespace hashmatch::video {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Spare NVDEC surfaces beyond what the decoder needs: a device frame sink may hold this many.
+constexpr int kExtraHwFrames = 4;
+
+[[noreturn]] void fail(const std::string& reason, const std::string& message) {
+  throw MediaError(reason, message);
+}
+
+double env_double(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v, &end);
+  if (end == v || *end || !(x > 0)) {
+    throw InvalidArgument(std::string(name) + " must be a positive number, got '" + v + "'");
+  }
+  return x;
+}
+
+// The clockwise rotation (0, 90, 180, 270) that shows the frame upright, as FFmpeg's command line
+// computes it for autorotation. *ccw: the display matrix's own angle (counterclockwise degrees, as
+// ffprobe prints "rotation").
+int rotation_of(const AVStream* st, double* ccw) {
+  const uint8_t* sd = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+  *ccw = 0;
+  if (!sd) return 0;
+  const double angle = av_display_rotation_get(reinterpret_cast<const int32_t*>(sd));
+  if (std::isnan(angle)) return 0;
+  *ccw = angle;
+  double theta = -angle;
+  theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
+  if (std::fabs(theta - 90) < 1) return 90;
+  if (std::fabs(theta - 180) < 1) return 180;
+  if (std::fabs(theta - 270) < 1) return 270;
+  return 0;
+}
+
+// Rotates an RGB24 image clockwise by 90, 180 or 270 degrees.
+Image rotate_rgb(const Image& in, int degrees) {
+  Image out;
+  const bool swap = degrees == 90 || degrees == 270;
+  out.width = swap ? in.height : in.width;
+  out.height = swap ? in.width : in.height;
+  out.channels = 3;
+  out.pixels.resize(std::size_t(out.width) * out.height * 3);
+  for (int y = 0; y < in.height; ++y) {
+    const uint8_t* src = in.row(y);
+    for (int x = 0; x < in.width; ++x) {
+      int ox, oy;
+      switch (degrees) {
+        case 90: ox = in.height - 1 - y; oy = x; break;
+        case 180: ox = in.width - 1 - x; oy = in.height - 1 - y; break;
+        default: ox = y; oy = in.width - 1 - x; break;  // 270
+      }
+      std::memcpy(out.row(oy) + std::size_t(ox) * 3, src + std::size_t(x) * 3, 3);
+    }
+  }
+  return out;
+}
+
+DevicePixelLayout layout_of(AVPixelFormat sw) {
+  switch (sw) {
+    case AV_PIX_FMT_NV12: return DevicePixelLayout::kNv12;
+    case AV_PIX_FMT_P010:
+    case AV_PIX_FMT_P016: return DevicePixelLayout::kP016;
+    case AV_PIX_FMT_YUV444P: return DevicePixelLayout::kYuv444;
+    case AV_PIX_FMT_YUV444P16: return DevicePixelLayout::kYuv444P16;
+    default: throw Error(std::string("NVDEC frame in an unexpected layout: ") +
+                         av_get_pix_fmt_name(sw));
+  }
+}
+
+// The decode session of one video.
+class Session {
+ public:
+  Session(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+          VpdqResult* result)
+      : in_(in), opts_(opts), limits_(limits), r_(result) {}
+
+  // Opens the container, picks the video stream and checks the limits. Throws MediaError.
+  void open();
+  // Sets up the decoder and decodes to the end, handing sampled frames to `sink`. Throws
+  // MediaError on a fatal problem (the frames already handed over stay with the sink).
+  void run(FrameSink& sink);
+
+  int frame_mod() const { return frame_mod_; }
+
+ private:
+  void open_decoder();
+  bool try_open_nvdec(const AVCodec* codec, std::string* why);
+  void open_cpu_decoder(const AVCodec* codec);
+  void send(AVPacket* pkt, FrameSink& sink);
+  void receive_all(FrameSink& sink);
+  void on_frame(AVFrame* frame, FrameSink& sink);
+  void to_host_rgb(const AVFrame* src, Image* out);
+  const AVFrame* device_to_host(const AVFrame* hw);
+  void check_deadline() const;
+  void decode_error(int err);
+
+  const VideoInput& in_;
+  const VideoOptions& opts_;
+  const DecodeLimits& limits_;
+  VpdqResult* r_;
+  VideoInfo& info() { return r_->info; }
+
+  Clock::time_point deadline_;
+  std::unique_ptr<ff::Demuxer> demux_;
+  AVStream* st_ = nullptr;
+  const AVCodec* codec_ = nullptr;
+  ff::CodecPtr dec_;
+  ff::BufferPtr hw_device_;
+  nvdec::Slot slot_;
+  bool nvdec_ = false;
+  double fps_ = 0;
+  int frame_mod_ = 1;
+  int rotate_ = 0;
+  int target_w_ = 0, target_h_ = 0;
+  int64_t video_packets_ = 0;
+  int first_decode_error_frame_ = -1;
+  std::string first_decode_error_;
+  ff::FramePtr frame_, sw_frame_;
+  ff::SwsPtr sws_;
+  std::vector<uint8_t> planar_;  // NVDEC frame re-laid out as the CPU decoder's format
+  ff::FramePtr planar_frame_ = ff::make_frame();  // points into planar_
+};
+
+void Session::check_deadline() const {
+  if (Clock::now() > deadline_) {
+    fail("timeout", "decoding took longer than the time budget of " +
+                        std::to_string(static_cast<long long>(opts_.time_budget_seconds)) +
+                        " s; " + std::to_string(r_->info.frames_decoded) +
+                        " frames decoded by then");
+  }
+}
+
+void Session::open() {
+  ff::init_logging();
+  const double budget = opts_.time_budget_seconds > 0 ? opts_.time_budget_seconds : 1e9;
+  deadline_ = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget * 1e6));
+
+  std::unique_ptr<ff::ByteSource> src;
+  if (!in_.bytes.empty()) {
+    src = std::make_unique<ff::MemorySource>(in_.bytes);
+  } else if (!in_.path.empty()) {
+    try {
+      src = std::make_unique<ff::FileSource>(in_.path);
+    } catch (const IoError& e) {
+      fail("io", e.what());
+    }
+  } else {
+    fail("empty", "empty input (0 bytes)");
+  }
+  if (src->size() == 0) fail("empty", "empty file (0 bytes)");
+  demux_ = std::make_unique<ff::Demuxer>(std::move(src), deadline_);
+  const int err = demux_->open();
+  if (err < 0) {
+    if (demux_->timed_out()) check_deadline();
+    if (err == AVERROR_INVALIDDATA) {
+      fail("corrupt", "not a video FFmpeg can read (broken or truncated container): " +
+                          ff::error_string(err));
+    }
+    fail("corrupt", "cannot read the container: " + ff::error_string(err));
+  }
+  AVFormatContext* fmt = demux_->get();
+  info().container = fmt->iformat && fmt->iformat->name ? fmt->iformat->name : "";
+
+  // The first video stream, as vPDQ takes it; cover art (attached pictures) is not a video.
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    AVStream* s = fmt->streams[i];
+    if (!st_ && s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+      st_ = s;
+    } else {
+      s->discard = AVDISCARD_ALL;
+    }
+  }
+  if (!st_) fail("no_video", "no video stream (audio-only or data-only file)");
+  const AVCodecParameters* par = st_->codecpar;
+  info().codec = avcodec_get_name(par->codec_id);
+  if (par->width <= 0 || par->height <= 0) {
+    fail("corrupt", "the video stream has no picture size (" + std::to_string(par->width) + "x" +
+                        std::to_string(par->height) + ")");
+  }
+  check_dimensions(par->width, par->height, limits_, "video");
+  info().width = par->width;
+  info().height = par->height;
+
+  AVRational rate = st_->avg_frame_rate;
+  if (rate.num <= 0 || rate.den <= 0) rate = st_->r_frame_rate;
+  fps_ = (rate.num > 0 && rate.den > 0) ? av_q2d(rate) : 0;
+  if (!(fps_ > 0) || !std::isfinite(fps_)) {
+    fail("unsupported", "the video stream has no frame rate (vPDQ samples by frame rate)");
+  }
+  info().fps = fps_;
+  frame_mod_ = opts_.keyframes_only ? 1 : frame_mod_for(opts_.seconds_per_hash, fps_);
+  info().frame_mod = frame_mod_;
+
+  double duration = 0;
+  if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
+    duration = double(fmt->duration) / AV_TIME_BASE;
+  } else if (st_->duration != AV_NOPTS_VALUE && st_->duration > 0) {
+    duration = double(st_->duration) * av_q2d(st_->time_base);
+  }
+  info().duration_seconds = duration;
+  if (opts_.max_duration_seconds > 0 && duration > opts_.max_duration_seconds) {
+    fail("too_long", "video of " + std::to_string(static_cast<long long>(duration)) +
+                         " s exceeds the limit of " +
+                         std::to_string(static_cast<long long>(opts_.max_duration_seconds)) + " s");
+  }
+
+  double ccw = 0;
+  const int rot = rotation_of(st_, &ccw);
+  info().rotation_degrees = ccw;
+  rotate_ = opts_.apply_rotation ? rot : 0;
+
+  codec_ = avcodec_find_decoder(par->codec_id);
+  if (!codec_) {
+    fail("unsupported", "no decoder for the video codec '" + info().codec + "' in this FFmpeg");
+  }
+}
+
+bool Session::try_open_nvdec(const AVCodec* codec, std::string* why) {
+  if (!nvdec::codec_supported(codec)) {
+    *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
+    return false;
+  }
+  std::optional<std::chrono::steady_clock::time_point> wait;
+  if (opts_.decoder == "cuda") wait = deadline_;
+  auto slot = nvdec::try_acquire(why, wait);
+  if (!slot) return false;
+  ff::BufferPtr dev = nvdec::device_context(slot->device(), why);
+  if (!dev) return false;
+  ff::CodecPtr ctx(avcodec_alloc_context3(codec));
+  if (!ctx) throw std::bad_alloc();
+  if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
+    *why = "cannot copy codec parameters";
+    return false;
+  }
+  ctx->hw_device_ctx = av_buffer_ref(dev.get());
+  if (!ctx->hw_device_ctx) throw std::bad_alloc();
+  ctx->get_format = [](AVCodecContext*, const AVPixelFormat* fmts) {
+    for (const AVPixelFormat* p = fmts; *p != AV_PIX_FMT_NONE; ++p) {
+      if (*p == AV_PIX_FMT_CUDA) return *p;
+    }
+    // NVDEC refused this stream (profile, bit depth, size): FFmpeg's software decoder takes over.
+    return fmts[0];
+  };
+  ctx->extra_hw_frames = kExtraHwFrames;
+  ctx->thread_count = nvdec::decoder_threads();
+  ctx->pkt_timebase = st_->time_base;
+  ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
+  if (opts_.keyframes_only) ctx->skip_frame = AVDISCARD_NONKEY;
+  const int err = avcodec_open2(ctx.get(), codec, nullptr);
+  if (err < 0) {
+    *why = "cannot open the NVDEC decoder: " + ff::error_string(err);
+    return false;
+  }
+  dec_ = std::move(ctx);
+  hw_device_ = std::move(dev);
+  slot_ = std::move(*slot);
+  return true;
+}
+
+void Session::open_cpu_decoder(const AVCodec* codec) {
+  ff::CodecPtr ctx(avcodec_alloc_context3(codec));
+  if (!ctx) throw std::bad_alloc();
+  if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
+    fail("corrupt", "cannot copy the video stream's codec parameters");
+  }
+  ctx->thread_count = opts_.threads > 0 ? opts_.threads : 0;  // 0: FFmpeg picks (cores)
+  ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ctx->pkt_timebase = st_->time_base;
+  ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
+  if (opts_.keyframes_only) ctx->skip_frame = AVDISCARD_NONKEY;
+  const int err = avcodec_open2(ctx.get(), codec, nullptr);
+  if (err < 0) {
+    fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
+  }
+  dec_ = std::move(ctx);
+}
+
+void Session::open_decoder() {
+  const std::string& want = opts_.decoder;
+  if (want != "auto" && want != "cpu" && want != "cuda") {
+    throw InvalidArgument("video decoder must be auto, cpu or cuda, got '" + want + "'");
+  }
+  if (want != "cpu") {
+    std::string why;
+    if (try_open_nvdec(codec_, &why)) {
+      nvdec_ = true;
+      info().decoder = "nvdec";
+      return;
+    }
+    if (want == "cuda" && gpu_required()) {
+      throw CudaError("NVDEC asked for with HASHMATCH_REQUIRE_GPU=1 but unavailable: " + why);
+    }
+    info().note = (want == "cuda" ? "NVDEC unavailable, decoded on the CPU: " : "CPU decode: ") + why;
+  }
+  open_cpu_decoder(codec_);
+  info().decoder = "cpu";
+}
+
+void Session::decode_error(int err) {
+  if (err == AVERROR(ENOMEM)) throw std::bad_alloc();
+  if (info().decode_errors++ == 0) {
+    first_decode_error_ = ff::error_string(err);
+    first_decode_error_frame_ = static_cast<int>(info().frames_decoded);
+  }
+  if (info().decode_errors > opts_.max_decode_errors) {
+    fail("corrupt", "more than " + std::to_string(opts_.max_decode_errors) +
+                        " packets failed to decode (first: " + first_decode_error_ +
+                        "); gave up after " + std::to_string(info().frames_decoded) + " frames");
+  }
+}
+
+void Session::run(FrameSink& sink) {
+  open_decoder();
+  AVFormatContext* fmt = demux_->get();
+  frame_ = ff::make_frame();
+  sw_frame_ = ff::make_frame();
+  ff::PacketPtr pkt = ff::make_packet();
+  target_w_ = opts_.size > 0 ? opts_.size : 0;
+  target_h_ = opts_.size > 0 ? opts_.size : 0;
+
+  int read_err = 0;
+  for (;;) {
+    check_deadline();
+    const int err = av_read_frame(fmt, pkt.get());
+    if (err == AVERROR_EOF) break;
+    if (err == AVERROR(EAGAIN)) continue;
+    if (err < 0) {
+      check_deadline();
+      read_err = err;
+      break;
+    }
+    if (pkt->stream_index != st_->index) {
+      av_packet_unref(pkt.get());
+      continue;
+    }
+    ++video_packets_;
+    if (opts_.keyframes_only && !(pkt->flags & AV_PKT_FLAG_KEY)) {
+      av_packet_unref(pkt.get());
+      continue;
+    }
+    send(pkt.get(), sink);
+    av_packet_unref(pkt.get());
+  }
+  send(nullptr, sink);  // flush the decoder's delayed frames
+
+  if (read_err != 0) {
+    const bool eof = demux_->io_eof();
+    fail(eof ? "truncated" : "corrupt",
+         std::string(eof ? "file ends early (truncated?): " : "cannot read the container: ") +
+             ff::error_string(read_err) + "; " + std::to_string(info().frames_decoded) +
+             " frames decoded before");
+  }
+  // A container that lists more frames than the file holds was cut short.
+  if (!opts_.keyframes_only && st_->nb_frames > 0 && info().frames_decoded < st_->nb_frames &&
+      info().frames_decoded + 1 < st_->nb_frames) {
+    fail("truncated", "the container lists " + std::to_string(st_->nb_frames) + " frames but only " +
+                          std::to_string(info().frames_decoded) +
+                          " could be read (truncated file?)");
+  }
+  if (info().frames_decoded == 0) {
+    fail("corrupt", info().decode_errors > 0
+                        ? "no frame could be decoded: " + first_decode_error_
+                        : "no frame could be decoded");
+  }
+  if (info().decode_errors > 0 || info().corrupt_frames > 0) {
+    std::string msg = "damaged video stream: ";
+    if (info().decode_errors > 0) {
+      msg += std::to_string(info().decode_errors) + " packet(s) failed to decode (first near frame " +
+             std::to_string(first_decode_error_frame_) + ": " + first_decode_error_ + ")";
+    }
+    if (info().corrupt_frames > 0) {
+      if (info().decode_errors > 0) msg += ", ";
+      msg += std::to_string(info().corrupt_frames) + " frame(s) concealed";
+    }
+    msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
+    fail("corrupt", msg);
+  }
+}
+
+void Session::send(AVPacket* pkt, FrameSink& sink) {
+  for (int tries = 0;; ++tries) {
+    const int err = avcodec_send_packet(dec_.get(), pkt);
+    if (err == AVERROR(EAGAIN) && tries < 2) {
+      receive_all(sink);  // the decoder's output is full: drain it, then send again
+      continue;
+    }
+    if (err < 0 && err != AVERROR_EOF) decode_error(err);
+    break;
+  }
+  receive_all(sink);
+}
+
+void Session::receive_all(FrameSink& sink) {
+  for (;;) {
+    const int err = avcodec_receive_frame(dec_.get(), frame_.get());
+    if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
+    if (err < 0) {
+      decode_error(err);
+      return;
+    }
+    on_frame(frame_.get(), sink);
+    av_frame_unref(frame_.get());
+  }
+}
+
+void Session::on_frame(AVFrame* frame, FrameSink& sink) {
+  const int64_t n = r_->info.frames_decoded++;
+  if (opts_.max_frames > 0 && static_cast<uint64_t>(n) >= opts_.max_frames) {
+    fail("too_long", "more than " + std::to_string(opts_.max_frames) + " frames");
+  }
+  check_dimensions(frame->width, frame->height, limits_, "video frame");
+  if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT)) ++info().corrupt_frames;
+  if (n == 0) {
+    info().width = frame->width;
+    info().height = frame->height;
+    if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
+      info().decoder = "cpu";
+      info().note = "NVDEC refused this stream (profile, bit depth or size): FFmpeg decoded it "
+                    "on the CPU";
+    }
+  }
+
+  int64_t number = n;
+  if (opts_.keyframes_only) {
+    // Frames skipped at the demuxer are not counted: number the key frame from its timestamp.
+    int64_t ts = frame->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE) ts = frame->pts;
+    if (ts != AV_NOPTS_VALUE) {
+      const int64_t start = st_->start_time != AV_NOPTS_VALUE ? st_->start_time : 0;
+      const double sec = double(ts - start) * av_q2d(st_->time_base);
+      number = std::max<int64_t>(0, std::llround(sec * fps_));
+    } else {
+      number = std::max<int64_t>(0, video_packets_ - 1);
+    }
+  } else if (n % frame_mod_ != 0) {
+    return;
+  }
+  // As the reference computes it: float frame number over the float frame rate.
+  const double ts = static_cast<float>(number) / static_cast<float>(fps_);
+  if (opts_.max_duration_seconds > 0 && ts > opts_.max_duration_seconds) {
+    fail("too_long", "video runs past the limit of " +
+                         std::to_string(static_cast<long long>(opts_.max_duration_seconds)) + " s");
+  }
+
+  FrameInfo fi;
+  fi.frame_number = number;
+  fi.timestamp = ts;
+  fi.keyframe = frame->key_frame != 0;
+  fi.rotate_degrees = rotate_;
+
+  const AVFrame* src = frame;
+  if (frame->format == AV_PIX_FMT_CUDA) {
+    if (sink.wants_device_frames()) {
+      auto* fc = reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data);
+      auto* dc = static_cast<AVCUDADeviceContext*>(fc->device_ctx->hwctx);
+      DeviceFrame df;
+      df.device = slot_.device();
+      df.layout = layout_of(fc->sw_format);
+      for (int p = 0; p < 3; ++p) {
+        df.planes[p] = frame->data[p];
+        df.pitch[p] = frame->linesize[p];
+      }
+      df.width = frame->width;
+      df.height = frame->height;
+      df.colorspace = frame->colorspace;
+      df.color_range = frame->color_range;
+      df.cuda_stream = dc->stream;
+      AVFrame* ref = av_frame_clone(frame);
+      if (!ref) throw std::bad_alloc();
+      df.hold = std::shared_ptr<void>(ref, [](void* p) {
+        AVFrame* f = static_cast<AVFrame*>(p);
+        av_frame_free(&f);
+      });
+      fi.target_width = target_w_ > 0 ? target_w_ : frame->width;
+      fi.target_height = target_h_ > 0 ? target_h_ : frame->height;
+      sink.push_device(fi, df);
+      ++info().frames_hashed;
+      return;
+    }
+    src = device_to_host(frame);
+  }
+  Image rgb = sink.take_buffer();
+  to_host_rgb(src, &rgb);
+  if (rotate_) rgb = rotate_rgb(rgb, rotate_);
+  fi.target_width = rgb.width;
+  fi.target_height = rgb.height;
+  sink.push_host(fi, std::move(rgb));
+  ++info().frames_hashed;
+}
+
+// Copies an NVDEC frame to the host and lays it out as FFmpeg's software decoder would have
+// produced it (NV12 -> yuv420p / yuvj420p, P010 -> yuv420p10 ...), so that the RGB conversion
+// below is the very same swscale path as for CPU-decoded frames: equal decoded pixels give equal
+// hashes.
+const AVFrame* Session::device_to_host(const AVFrame* hw) {
+  av_frame_unref(sw_frame_.get());
+  const int err = av_hwframe_transfer_data(sw_frame_.get(), hw, 0);
+  if (err < 0) throw Error("copying an NVDEC frame to the host failed: " + ff::error_string(err));
+  sw_frame_->width = hw->width;
+  sw_frame_->height = hw->height;
+  av_frame_copy_props(sw_frame_.get(), hw);
+  if (!semi_planar_to_planar(sw_frame_.get(), dec_->sw_pix_fmt, &planar_, planar_frame_.get())) {
+    return sw_frame_.get();  // swscale converts whatever it is
+  }
+  return planar_frame_.get();
+}
+
+void Session::to_host_rgb(const AVFrame* src, Image* out) {
+  const int dw = target_w_ > 0 ? target_w_ : src->width;
+  const int dh = target_h_ > 0 ? target_h_ : src->height;
+  SwsContext* ctx = sws_getCachedContext(sws_.release(), src->width, src->height,
+                                         static_cast<AVPixelFormat>(src->format), dw, dh,
+                                         AV_PIX_FMT_RGB24, SWS_AREA, nullptr, nullptr, nullptr);
+  sws_.reset(ctx);
+  if (!ctx) {
+    const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(src->format));
+    throw MediaError("unsupported", std::string("swscale cannot convert ") + (name ? name : "?") +
+                                        " frames to RGB");
+  }
+  out->width = dw;
+  out->height = dh;
+  out->channels = 3;
+  out->pixels.resize(std::size_t(dw) * dh * 3);
+  uint8_t* dst[4] = {out->pixels.data(), nullptr, nullptr, nullptr};
+  int dst_stride[4] = {dw * 3, 0, 0, 0};
+  sws_scale(ctx, src->data, src->linesize, 0, src->height, dst, dst_stride);
+}
+
+}  // namespace
+
+int frame_mod_for(double seconds_per_hash, double fps) {
+  const double x = seconds_per_hash * fps;
+  if (!(x >= 1) || !std::isfinite(x)) return 1;
+  if (x >= 2147483647.0) return 2147483647;
+  return std::max(1, static_cast<int>(x));
+}
+
+VideoOptions video_options_from_env() {
+  VideoOptions o;
+  o.time_budget_seconds = env_double("HASHMATCH_VIDEO_TIME_BUDGET", o.time_budget_seconds);
+  o.max_duration_seconds = env_double("HASHMATCH_VIDEO_MAX_SECONDS", o.max_duration_seconds);
+  if (const char* d = std::getenv("HASHMATCH_VIDEO_DECODER"); d && *d) o.decoder = d;
+  return o;
+}
+
+namespace {
+
+template <typename RunFn>
+void run_guarded(RunFn&& fn, VpdqResult& r) {
+  try {
+    fn();
+  } catch (const MediaError& e) {
+    r.error = e.what();
+    r.error_reason = e.reason();
+  } catch (const InvalidArgument&) {
+    throw;  // a bad option, not bad media
+  } catch (const CudaError& e) {
+    r.error = e.what();
+    r.error_reason = "gpu";
+  } catch (const std::bad_alloc&) {
+    r.error = "out of memory while decoding";
+    r.error_reason = "out_of_memory";
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    r.error_reason = "internal";
+  }
+}
+
+void collect(FrameSink& sink, VpdqResult& r) {
+  try {
+    r.frames = sink.finish();
+  } catch (const std::exception& e) {
+    if (r.ok()) {
+      r.error = std::string("hashing frames failed: ") + e.what();
+      r.error_reason = "internal";
+    }
+  }
+  r.info.frames_hashed = static_cast<int64_t>(r.frames.size());
+}
+
+}  // namespace
+
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+                      FrameSink& sink) {
+  VpdqResult r;
+  Session s(in, opts, limits, &r);
+  run_guarded([&] {
+    s.open();
+    s.run(sink);
+  }, r);
+  collect(sink, r);
+  return r;
+}
+
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
+  VpdqResult r;
+  Session s(in, opts, limits, &r);
+  std::unique_ptr<CpuPdqSink> sink;
+  run_guarded([&] {
+    s.open();
+    // Hashing threads: with one hash per second, hashing is a small share of the work and one
+    // thread beside the decoder is plenty; every-frame hashing needs the cores.
+    int threads = opts.threads;
+    if (threads <= 0) {
+      const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+      threads = s.frame_mod() <= 2 ? std::min(hw, 8) : 1;
+    }
+    sink = std::make_unique<CpuPdqSink>(threads);
+    s.run(*sink);
+  }, r);
+  if (sink) collect(*sink, r);
+  return r;
+}
+
+}  // namespace hashmatch::video

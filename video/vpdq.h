@@ -1,0 +1,107 @@
+// vPDQ: per-frame PDQ hashes of a video, exactly as Meta's vPDQ samples and hashes frames.
+//
+// Frames are numbered from 0 in the decoder's output order; frame n is hashed iff
+// n % frameMod == 0 with frameMod = max(1, (int)(seconds_per_hash * fps)), fps = the stream's
+// average frame rate, else its real base rate (r_frame_rate). Each hashed frame is converted to
+// RGB24 by swscale with SWS_AREA at its own size (or N x N with `size`) and hashed with
+// full-resolution PDQ (host/pdq/pdq.h); timestamp = frame_number / fps. Rotation metadata is
+// ignored unless asked for. See docs/video.md for the choices where the reference is silent.
+//
+// Decoding: FFmpeg's libraries (any container and codec they read), on CPU threads or on NVDEC
+// through FFmpeg's CUDA hwaccel (frames stay in device memory; only sampled frames are handed to
+// the frame sink). Input is streamed from a file or a byte span: memory stays bounded for long
+// videos. A wall-clock budget (checked by FFmpeg's interrupt callback and between packets) and
+// limits on dimensions, duration and frame count keep hostile input from hanging or exhausting
+// the process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "host/common/hash256.h"
+#include "host/image/decode.h"
+#include "host/media/hash_media.h"
+
+namespace hashmatch::video {
+
+// One hashed frame.
+struct VpdqFrame {
+  int64_t frame_number = 0;
+  int quality = 0;
+  Hash256 hash;
+  double timestamp = 0;  // seconds: frame_number / fps
+};
+
+// What was learnt about the video while hashing it.
+struct VideoInfo {
+  std::string container;    // FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+  std::string codec;        // e.g. "h264"
+  int width = 0, height = 0;  // coded picture size after cropping (as decoded)
+  double fps = 0;           // the rate vPDQ samples with
+  int frame_mod = 1;        // every frame_mod-th frame hashed (1 in keyframes-only mode)
+  double duration_seconds = 0;  // from the container (0 when unknown)
+  double rotation_degrees = 0;  // display-matrix angle, counterclockwise as ffprobe prints it;
+                                // applied (FFmpeg's autorotation) only with apply_rotation
+  int64_t frames_decoded = 0;
+  int64_t frames_hashed = 0;
+  int decode_errors = 0;    // packets or frames the decoder reported as broken
+  int corrupt_frames = 0;   // frames the decoder flagged as concealed/corrupt (still hashed)
+  std::string decoder;      // "cpu" or "nvdec"
+  std::string note;         // why the decoder differs from the one asked for, etc.
+};
+
+// The outcome for one video. Never throws for bad media: `error`/`error_reason` are set and
+// `frames` keeps whatever was hashed before the problem (useful for truncated files).
+struct VpdqResult {
+  std::vector<VpdqFrame> frames;  // sorted by frame number
+  VideoInfo info;
+  std::string error;         // empty on success
+  std::string error_reason;  // no_video, truncated, corrupt, timeout, too_long, too_many_pixels,
+                             // unsupported, empty, io, internal
+  bool ok() const { return error.empty(); }
+};
+
+class FrameSink;
+
+// Where the bytes come from: a file (read in chunks) or a span the caller keeps alive.
+struct VideoInput {
+  std::string path;                  // used when `bytes` is empty
+  std::span<const uint8_t> bytes;    // in-memory video (a custom AVIOContext reads it)
+  std::string name;                  // for messages (defaults to path or "<memory>")
+  static VideoInput file(std::string p) { return {p, {}, p}; }
+  static VideoInput memory(std::span<const uint8_t> b, std::string n = "<memory>") {
+    return {{}, b, std::move(n)};
+  }
+};
+
+// Hashes a video with the CPU PDQ hasher (sampled frames; host frames, or NVDEC frames copied
+// back to the host when a GPU decodes). Never throws for bad media.
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts,
+                      const DecodeLimits& limits = {});
+
+// Same, handing each sampled frame to `sink` (e.g. the GPU PDQ batcher, which takes NVDEC frames
+// in device memory without a copy back). The frames of the result are what `sink.finish()`
+// returned.
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+                      FrameSink& sink);
+
+// frameMod as vPDQ computes it: max(1, (int)(seconds_per_hash * fps)).
+int frame_mod_for(double seconds_per_hash, double fps);
+
+// Video options with HASHMATCH_VIDEO_TIME_BUDGET / HASHMATCH_VIDEO_MAX_SECONDS /
+// HASHMATCH_VIDEO_DECODER applied over the defaults.
+VideoOptions video_options_from_env();
+
+// Installs hash_video as host/media's video hasher (hash_media_file then fills
+// MediaHashResult.extra["vpdq"] and extra["video"]).
+void register_video_hasher();
+
+// The JSON array `[{frame, quality, pdq, timestamp}, ...]` and the `video` object of a result.
+nlohmann::json frames_to_json(std::span<const VpdqFrame> frames);
+nlohmann::json info_to_json(const VideoInfo& info);
+
+}  // namespace hashmatch::video

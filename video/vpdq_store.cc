@@ -1,0 +1,269 @@
+#include "video/vpdq_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "host/common/error.h"
+#include "host/lists/sqlite_util.h"
+
+namespace hashmatch::video {
+namespace {
+
+using sql::Stmt;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS vpdq_videos(
+  row       INTEGER PRIMARY KEY,
+  list_id   INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  video_id  TEXT NOT NULL,
+  frames    INTEGER NOT NULL,
+  added_at  INTEGER NOT NULL,
+  category  TEXT NOT NULL DEFAULT '',
+  source    TEXT NOT NULL DEFAULT '',
+  tags      TEXT NOT NULL DEFAULT '',
+  UNIQUE(list_id, video_id));
+CREATE TABLE IF NOT EXISTS vpdq_frames(
+  video_row INTEGER NOT NULL REFERENCES vpdq_videos(row) ON DELETE CASCADE,
+  frame     INTEGER NOT NULL,
+  quality   INTEGER NOT NULL,
+  hash      BLOB NOT NULL,
+  timestamp_us INTEGER NOT NULL,
+  PRIMARY KEY(video_row, frame)) WITHOUT ROWID;
+)sql";
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string join_tags(const std::vector<std::string>& tags) {
+  std::string s;
+  for (const auto& t : tags) {
+    if (!s.empty()) s += '\n';
+    s += t;
+  }
+  return s;
+}
+
+std::vector<std::string> split_tags(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (b < s.size()) {
+    std::size_t e = s.find('\n', b);
+    if (e == std::string::npos) e = s.size();
+    out.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+// Hash256 as 32 bytes, most significant first (the hex form's order).
+void to_bytes(const Hash256& h, uint8_t* out) {
+  for (int w = 0; w < 4; ++w) {
+    const uint64_t v = h.w[3 - w];
+    for (int b = 0; b < 8; ++b) out[w * 8 + b] = uint8_t(v >> (56 - 8 * b));
+  }
+}
+
+Hash256 from_bytes(std::string_view b) {
+  if (b.size() != 32) throw IoError("vpdq_frames: a hash of " + std::to_string(b.size()) + " bytes");
+  Hash256 h;
+  for (int w = 0; w < 4; ++w) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | uint8_t(b[std::size_t(w * 8 + i)]);
+    h.w[3 - w] = v;
+  }
+  return h;
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back when an exception leaves the scope.
+class WriteTxn {
+ public:
+  explicit WriteTxn(sqlite3* db) : db_(db) { sql::exec(db_, "BEGIN IMMEDIATE"); }
+  ~WriteTxn() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    sql::exec(db_, "COMMIT");
+    done_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+void bump(sqlite3* db, int64_t list_id) {
+  Stmt(db, "UPDATE lists SET generation = generation + 1 WHERE id = ?").bind(1, list_id).run();
+  sql::exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'version'");
+}
+
+}  // namespace
+
+VpdqStore::VpdqStore(ListStore& store) : store_(store) {
+  sql::exec(store_.handle(), kSchema);
+}
+
+void VpdqStore::add_video(const std::string& list, const std::string& id,
+                          std::span<const VpdqFrame> frames, const Labels& labels,
+                          const ExactDigests* digests) {
+  if (id.empty()) throw InvalidArgument("a listed video needs an id");
+  if (frames.empty()) throw InvalidArgument("video '" + id + "' has no frame hashes");
+  const ListInfo l = store_.ensure_list(list);
+  // The digests first, through the list store's own transaction (import semantics: the id's
+  // entries are replaced).
+  if (digests) {
+    std::vector<NewEntry> e;
+    auto add = [&](HashAlgo a, const std::string& hex) {
+      if (!hex.empty()) e.push_back(NewEntry{HashValue::parse(a, hex), id, labels});
+    };
+    add(HashAlgo::kMd5, digests->md5);
+    add(HashAlgo::kSha1, digests->sha1);
+    add(HashAlgo::kSha256, digests->sha256);
+    if (!e.empty()) store_.add_entries(list, e);
+  }
+  sqlite3* db = store_.handle();
+  WriteTxn txn(db);
+  Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, l.id).bind(2, id).run();
+  Stmt ins(db,
+           "INSERT INTO vpdq_videos(list_id, video_id, frames, added_at, category, source, tags) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, l.id).bind(2, id).bind(3, int64_t(frames.size())).bind(4, now_seconds());
+  ins.bind(5, labels.category).bind(6, labels.source).bind(7, join_tags(labels.tags)).run();
+  const int64_t row = sqlite3_last_insert_rowid(db);
+  Stmt fr(db, "INSERT OR REPLACE INTO vpdq_frames(video_row, frame, quality, hash, timestamp_us) "
+              "VALUES(?, ?, ?, ?, ?)");
+  for (const VpdqFrame& f : frames) {
+    uint8_t b[32];
+    to_bytes(f.hash, b);
+    fr.bind(1, row).bind(2, f.frame_number).bind(3, int64_t(f.quality)).bind_blob(4, b, 32);
+    fr.bind(5, static_cast<int64_t>(std::llround(f.timestamp * 1e6))).run();
+  }
+  bump(db, l.id);
+  txn.commit();
+}
+
+int64_t VpdqStore::remove_video(const std::string& list, const std::string& id) {
+  const auto l = store_.find_list(list);
+  if (!l) return 0;
+  sqlite3* db = store_.handle();
+  int64_t n = 0;
+  {
+    WriteTxn txn(db);
+    Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, l->id).bind(2, id).run();
+    n = sqlite3_changes(db);
+    if (n) bump(db, l->id);
+    txn.commit();
+  }
+  store_.remove_id(list, id);  // its digest entries, if any
+  return n;
+}
+
+int64_t VpdqStore::count_videos(const std::string& list) {
+  const auto l = store_.find_list(list);
+  if (!l) return 0;
+  Stmt q(store_.handle(), "SELECT COUNT(*) FROM vpdq_videos WHERE list_id = ?");
+  q.bind(1, l->id);
+  return q.step() ? q.col_int(0) : 0;
+}
+
+void VpdqStore::for_each_video(const std::vector<std::string>& lists,
+                               const std::function<void(const StoredVideo&)>& fn) {
+  sqlite3* db = store_.handle();
+  store_.read_snapshot([&] {
+    Stmt vids(db,
+              "SELECT v.row, l.name, v.video_id, v.added_at, v.category, v.source, v.tags "
+              "FROM vpdq_videos v JOIN lists l ON l.id = v.list_id ORDER BY l.name, v.video_id");
+    Stmt frs(db, "SELECT frame, quality, hash, timestamp_us FROM vpdq_frames WHERE video_row = ? "
+                 "ORDER BY frame");
+    while (vids.step()) {
+      StoredVideo v;
+      v.list = vids.col_text(1);
+      if (!lists.empty() && std::find(lists.begin(), lists.end(), v.list) == lists.end()) continue;
+      v.id = vids.col_text(2);
+      v.added_at = vids.col_int(3);
+      v.labels.category = vids.col_text(4);
+      v.labels.source = vids.col_text(5);
+      v.labels.tags = split_tags(vids.col_text(6));
+      frs.bind(1, vids.col_int(0));
+      while (frs.step()) {
+        VpdqFrame f;
+        f.frame_number = frs.col_int(0);
+        f.quality = static_cast<int>(frs.col_int(1));
+        f.hash = from_bytes(frs.col_blob(2));
+        f.timestamp = double(frs.col_int(3)) / 1e6;
+        v.frames.push_back(f);
+      }
+      frs.reset();
+      fn(v);
+    }
+  });
+}
+
+VideoIndex::VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
+                       const VideoMatchOptions& opts, const MatcherOptions& mopts)
+    : opts_(opts) {
+  std::vector<Hash256> hashes;
+  store.for_each_video(lists, [&](const StoredVideo& v) {
+    const std::vector<Hash256> m = matchable_hashes(v.frames, opts_);
+    const auto idx = static_cast<uint32_t>(videos_.size());
+    videos_.push_back(Meta{v.list, v.id, v.labels, v.added_at, m.size()});
+    for (const Hash256& h : m) {
+      hashes.push_back(h);
+      owner_.push_back(idx);
+    }
+  });
+  MatcherOptions mo = mopts;
+  mo.expected_threshold = opts_.distance_threshold;
+  matcher_ = make_pdq_matcher(std::move(hashes), mo);
+}
+
+std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query, bool all) const {
+  const std::vector<Hash256> q = matchable_hashes(query, opts_);
+  std::vector<VideoListMatch> out;
+  if (q.empty() || videos_.empty()) return out;
+  const int limit = opts_.strict_less ? opts_.distance_threshold - 1 : opts_.distance_threshold;
+  if (limit < 0) return out;
+  std::vector<PdqHit> hits;
+  matcher_->range_search(q, limit, hits);
+  // Per video: the distinct query frames and the distinct stored frames taking part in a hit.
+  std::sort(hits.begin(), hits.end(), [&](const PdqHit& a, const PdqHit& b) {
+    return std::tie(owner_[a.index], a.query, a.index) < std::tie(owner_[b.index], b.query, b.index);
+  });
+  std::size_t i = 0;
+  while (i < hits.size()) {
+    const uint32_t v = owner_[hits[i].index];
+    std::vector<uint32_t> qs, cs;
+    for (; i < hits.size() && owner_[hits[i].index] == v; ++i) {
+      qs.push_back(hits[i].query);
+      cs.push_back(hits[i].index);
+    }
+    std::sort(qs.begin(), qs.end());
+    std::sort(cs.begin(), cs.end());
+    const std::size_t qm = std::unique(qs.begin(), qs.end()) - qs.begin();
+    const std::size_t cm = std::unique(cs.begin(), cs.end()) - cs.begin();
+    const Meta& m = videos_[v];
+    VideoMatchResult r;
+    r.query_frames = q.size();
+    r.compared_frames = m.frames;
+    r.query_matched = qm;
+    r.compared_matched = cm;
+    r.query_match_percent = 100.0 * double(qm) / double(q.size());
+    r.compared_match_percent = 100.0 * double(cm) / double(m.frames);
+    r.match = r.query_match_percent >= opts_.query_match_percent &&
+              r.compared_match_percent >= opts_.compared_match_percent;
+    if (r.match || all) out.push_back(VideoListMatch{m.list, m.id, m.labels, m.added_at, r});
+  }
+  std::sort(out.begin(), out.end(), [](const VideoListMatch& a, const VideoListMatch& b) {
+    if (a.result.query_match_percent != b.result.query_match_percent)
+      return a.result.query_match_percent > b.result.query_match_percent;
+    return std::tie(a.list, a.id) < std::tie(b.list, b.id);
+  });
+  return out;
+}
+
+}  // namespace hashmatch::video
