@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "host/cli/args.h"
+#include "host/cli/commands.h"
 #include "host/common/error.h"
 #include "host/common/parallel.h"
 #include "host/scan/commands.h"
@@ -55,6 +57,10 @@ constexpr const char* kUsage =
     "  --pdq-prescale N       0 (default, full resolution) or 512 (reference CLI pipeline)\n"
     "  --max-file-bytes N     media larger than this get exact hashes only (default 256 MiB)\n"
     "  --max-pixels N         images with more pixels are refused from their header\n"
+    "videos (vPDQ; as `hashmatch hash`):\n"
+    "  --vpdq-seconds-per-hash S, --vpdq-every-frame, --vpdq-size N, --vpdq-keyframes-only,\n"
+    "  --vpdq-rotate, --video-decoder auto|cpu|cuda, --video-threads N, --video-time-budget S,\n"
+    "  --video-max-seconds S\n"
     "progress:\n"
     "  --progress M           auto (bar on a terminal, lines otherwise; default), bar, lines, off\n"
     "  --progress-interval S  seconds between progress lines (default 10)\n"
@@ -136,12 +142,15 @@ void print_human_summary(const scan::ScanReport& r, const scan::ScanOptions& o,
 }  // namespace
 
 int cmd_scan(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {"db", "list", "output", "summary", "checkpoint", "checkpoint-interval", "shard",
-             "manifest", "threshold", "min-quality", "backend", "jpeg-decoder", "batch", "jobs",
-             "pdq-prescale", "max-file-bytes", "max-pixels", "progress", "progress-interval",
-             "window"},
-            {"dihedral", "quiet", "help"});
+  std::set<std::string> values = {
+      "db",          "list",         "output",         "summary",   "checkpoint",
+      "checkpoint-interval", "shard", "manifest",      "threshold", "min-quality",
+      "backend",     "jpeg-decoder", "batch",          "jobs",      "pdq-prescale",
+      "max-file-bytes", "max-pixels", "progress",      "progress-interval", "window"};
+  std::set<std::string> flags = {"dihedral", "quiet", "help"};
+  values.insert(video_value_options().begin(), video_value_options().end());
+  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  Args args(argv, values, flags);
   if (args.flag("help")) {
     std::printf("%s", kUsage);
     return 0;
@@ -168,6 +177,7 @@ int cmd_scan(const std::vector<std::string>& argv) {
     throw InvalidArgument("--pdq-prescale must be 0 or at least 64");
   }
   o.hash.dihedral = args.flag("dihedral");
+  parse_video_options(args, &o.hash.video);
   o.jobs = static_cast<int>(args.get_int("jobs", default_jobs(), 1, 4096));
   o.window = static_cast<std::size_t>(args.get_int("window", 0, 0, 1 << 24));
   const bool quiet = args.flag("quiet");
@@ -210,7 +220,11 @@ int cmd_scan(const std::vector<std::string>& argv) {
                      {"lists", lo.lists},
                      {"threshold", lo.threshold ? *lo.threshold : -1},
                      {"min_quality", lo.min_quality},
-                     {"jpeg_decoder", so.jpeg_decoder}};
+                     {"jpeg_decoder", so.jpeg_decoder},
+                     {"vpdq_seconds_per_hash", o.hash.video.seconds_per_hash},
+                     {"vpdq_size", o.hash.video.size},
+                     {"vpdq_keyframes_only", o.hash.video.keyframes_only},
+                     {"vpdq_rotate", o.hash.video.apply_rotation}};
   std::string summary_path = args.get_or("summary", "");
   if (summary_path.empty() && o.output != "-") summary_path = o.output + ".summary.json";
 

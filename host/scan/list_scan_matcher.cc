@@ -8,6 +8,9 @@
 
 #include "host/common/error.h"
 #include "host/lists/list_matcher.h"
+#if HM_SCAN_WITH_VIDEO
+#include "video/vpdq_store.h"
+#endif
 
 namespace hashmatch::scan {
 namespace {
@@ -43,6 +46,16 @@ class ListScanMatcher : public ScanMatcher {
     snap_ = matcher_->snapshot();
     qopts_.lists = o.lists;
     qopts_.threshold = o.threshold;
+#if HM_SCAN_WITH_VIDEO
+    // Listed videos (vPDQ, video/vpdq_store.h): one index over their frames.
+    ListStore store(o.db, /*create=*/false);
+    video::VpdqStore vs(store);
+    video::VideoMatchOptions vo;
+    vo.quality_threshold = o.min_quality;
+    if (o.threshold) vo.distance_threshold = *o.threshold;
+    auto index = std::make_unique<video::VideoIndex>(vs, o.lists, vo, lo.matcher);
+    if (index->videos() > 0) videos_ = std::move(index);
+#endif
   }
 
   void match(std::span<ScanItem* const> items, bool dihedral) override {
@@ -102,8 +115,8 @@ class ListScanMatcher : public ScanMatcher {
       }
       for (auto& [it, entries] : per_item) {
         for (auto& [key, a] : entries) {
+          // Frames of this video that match a listed image (PDQ entry): "pdq" with frame counts.
           nlohmann::json j = match_json(a.best);
-          j["algo"] = "vpdq";
           j.erase("variant");
           j["frames_matched"] = a.frames;
           j["frames"] = frames_of[it];
@@ -113,6 +126,33 @@ class ListScanMatcher : public ScanMatcher {
         }
       }
     }
+#if HM_SCAN_WITH_VIDEO
+    // Videos against listed videos, video-level (vPDQ's rule: q% and c% thresholds).
+    if (videos_) {
+      for (ScanItem* it : items) {
+        auto v = it->result.extra.find("vpdq");
+        if (v == it->result.extra.end() || !v->is_array() || v->empty()) continue;
+        std::vector<video::VpdqFrame> frames;
+        for (const auto& f : *v) {
+          Hash256 h;
+          if (!Hash256::try_from_hex(f.value("pdq", ""), &h)) continue;
+          frames.push_back({f.value("frame", int64_t{0}), f.value("quality", 0), h,
+                            f.value("timestamp", 0.0)});
+        }
+        for (const video::VideoListMatch& m : videos_->match(frames)) {
+          it->matches.push_back({{"list", m.list},
+                                 {"id", m.id},
+                                 {"algo", "vpdq"},
+                                 {"query_match_percent", m.result.query_match_percent},
+                                 {"compared_match_percent", m.result.compared_match_percent},
+                                 {"frames", m.result.query_frames},
+                                 {"frames_matched", m.result.query_matched},
+                                 {"labels", labels_json(m.labels)},
+                                 {"added", format_utc(m.added_at)}});
+        }
+      }
+    }
+#endif
     // Exact digests (every file that was read, media or not).
     for (ScanItem* it : items) {
       const MediaHashResult& r = it->result;
@@ -137,6 +177,7 @@ class ListScanMatcher : public ScanMatcher {
     return nlohmann::json{{"db", opts_.db},
                           {"lists", lists},
                           {"entries", snap_->entries()},
+                          {"videos", videos_ ? videos_->videos() : 0},
                           {"pdq_matcher", be},
                           {"min_quality", opts_.min_quality}};
   }
@@ -146,6 +187,14 @@ class ListScanMatcher : public ScanMatcher {
   std::unique_ptr<ListMatcher> matcher_;
   std::shared_ptr<const ListSnapshot> snap_;
   QueryOptions qopts_;
+#if HM_SCAN_WITH_VIDEO
+  std::unique_ptr<video::VideoIndex> videos_;
+#else
+  struct NoVideos {
+    std::size_t videos() const { return 0; }
+  };
+  std::unique_ptr<NoVideos> videos_;
+#endif
 };
 
 }  // namespace
