@@ -18,6 +18,9 @@
 
 #include "host/common/digest.h"
 #include "host/scan/output.h"
+#if HM_SCAN_TEST_VIDEO
+#include "video/synth_clip.h"
+#endif
 #include "tests/scan/scan_fixture.h"
 
 namespace hashmatch {
@@ -304,6 +307,59 @@ TEST(ScanCliLists, PlantedMatchesThroughTheDatabase) {
   EXPECT_EQ(s["matched"], want.size());
   EXPECT_EQ(s["matched_by_list"]["planted"], want.size());
   EXPECT_EQ(s["matcher"]["entries"], 2000 + 3 + 1);
+}
+#endif
+
+#if HM_SCAN_TEST_VIDEO
+// Videos found by content in a scanned tree: hashed with vPDQ, matched video-level against a
+// video listed with `hashmatch video add`; a re-encoded copy matches, another clip does not.
+TEST(ScanCliVideo, ListedVideoAndItsReencodedCopyMatch) {
+  test::TempDir t;
+  fs::create_directories(t / "tree");
+  video::SynthClipSpec spec;
+  spec.width = 192;
+  spec.height = 144;
+  spec.fps_num = 10;
+  spec.frames = 40;
+  spec.pattern = 3;
+  const std::string listed = (t / "listed.mp4").string();
+  video::write_synth_clip(listed, spec);
+  video::write_synth_clip(t / "tree" / "same.mp4", spec);
+  spec.crf = 38;  // the same content re-encoded at a much lower quality, in another container
+  video::write_synth_clip(t / "tree" / "copy-lowq.mkv", spec);
+  spec.crf = 23;
+  spec.pattern = 11;
+  video::write_synth_clip(t / "tree" / "other.mp4", spec);
+  const std::string db = (t / "v.db").string(), log = (t / "log").string();
+  ASSERT_EQ(run({"video", "add", "--db", db, "--list", "videos", "--id", "clip-1", listed}, log), 0)
+      << slurp(log);
+  const std::string out = (t / "out.jsonl").string();
+  ASSERT_EQ(run({"scan", "--db", db, "--backend", "cpu", "--video-decoder", "cpu", "--progress",
+                 "off", "--output", out, (t / "tree").string()},
+                log),
+            0)
+      << slurp(log);
+  std::map<std::string, std::set<std::string>> got;  // file name -> algos matched against clip-1
+  for (const auto& l : lines_of(slurp(out))) {
+    const auto j = nlohmann::json::parse(l);
+    const std::string name = fs::path(j["path"].get<std::string>()).filename();
+    EXPECT_TRUE(j.contains("vpdq")) << l;
+    EXPECT_FALSE(j.contains("error")) << l;
+    got[name];
+    for (const auto& m : j["matches"]) {
+      EXPECT_EQ(m["id"], "clip-1");
+      got[name].insert(m["algo"]);
+      if (m["algo"] == "vpdq") EXPECT_GE(m["query_match_percent"].get<double>(), 80.0) << l;
+    }
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(got["same.mp4"].count("vpdq"));
+  EXPECT_TRUE(got["same.mp4"].count("md5"));  // byte-identical to the listed file
+  EXPECT_EQ(got["copy-lowq.mkv"], std::set<std::string>{"vpdq"});
+  EXPECT_TRUE(got["other.mp4"].empty());
+  const nlohmann::json s = nlohmann::json::parse(slurp(out + ".summary.json"))["summary"];
+  EXPECT_EQ(s["videos"], 3);
+  EXPECT_EQ(s["matched"], 2);
 }
 #endif
 
