@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent install step: Debian packages (apt) and Python tools (pip) that hashmatch needs to build,
 # test, benchmark and run its demo. Quick (a dpkg query) when everything is already there.
-#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors from PyPI (pdqhash, faiss-cpu, numpy).
+#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors and report tools from PyPI
+#                           (pdqhash, faiss-cpu, numpy, pillow, matplotlib; vpdq when it builds).
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -28,12 +29,17 @@ fi
 
 if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
   PY=${PYTHON:-python3}
-  for mod in pdqhash faiss numpy; do
+  for mod in pdqhash faiss numpy matplotlib; do
     if ! "$PY" -c "import $mod" 2>/dev/null; then
-      "$PY" -m pip install -q pdqhash faiss-cpu numpy pillow
+      "$PY" -m pip install -q pdqhash faiss-cpu numpy pillow matplotlib
       break
     fi
   done
+  # vPDQ reference (Meta's vpdq bindings; built against the FFmpeg libraries above): the anchor of
+  # `hashmatch bench`'s vPDQ figure. Optional.
+  if ! "$PY" -c "import vpdq" 2>/dev/null; then
+    "$PY" -m pip install -q vpdq || echo "install-deps: note: vpdq not installed (vPDQ anchor skipped)" >&2
+  fi
 fi
 
 # nvJPEG headers (and a libnvjpeg for local runs) for the GPU JPEG path, when the CUDA toolkit has

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -231,11 +232,18 @@ int cmd_scan(const std::vector<std::string>& argv) {
   std::string why;
   std::unique_ptr<scan::BatchPdqStage> stage = scan::make_pdq_stage(so, &why);
   o.pdq_backend = why;
-  if (db) matcher = scan::make_list_scan_matcher(lo);
+  double matcher_load_seconds = 0;
+  if (db) {
+    const auto t0 = std::chrono::steady_clock::now();
+    matcher = scan::make_list_scan_matcher(lo);
+    matcher_load_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
   o.stop = &g_stop;
   const scan::ScanReport rep = scan::run_scan(o, matcher.get(), stage.get());
-  const nlohmann::json summary = rep.to_json(o);
+  nlohmann::json summary = rep.to_json(o);
+  if (db) summary["summary"]["matcher_load_seconds"] = matcher_load_seconds;
   if (!summary_path.empty()) scan::write_summary_file(summary_path, summary);
   if (!quiet) print_human_summary(rep, o, summary_path);
   std::fprintf(stderr, "%s\n",
