@@ -161,18 +161,18 @@ def section(r, outdir):
         t = []
         for x in rows:
             if "images_per_s" not in x:
-                t.append([x["config"], "—", "—", "—", "—", "—", "skipped: " + x.get("skipped", "")])
+                t.append([x["config"], "—", "—", "—", "—", "—", "—", "skipped: " + x.get("skipped", "")])
                 continue
             ratio = "—"
             if "decode_hash_images_per_s_one_core" in ref:
                 ratio = f"{x['images_per_s_per_core'] / ref['decode_hash_images_per_s_one_core']:.2f}x"
-            t.append([x["config"], fmt(x["images_per_s"]), fmt(x["images_per_s_per_core"]), fmt(x["mb_per_s"]),
-                      f"{x['matched']}/{x['planted_files']}", ratio,
+            t.append([x["config"], x.get("matcher", "—"), fmt(x["images_per_s"]), fmt(x["images_per_s_per_core"]),
+                      fmt(x["mb_per_s"]), f"{x['matched']}/{x['planted_files']}", ratio,
                       "yes" if x["correct"] else "**NO**"])
         if "decode_hash_images_per_s_one_core" in ref:
-            t.append(["pdqhash + Pillow (reference), decode+hash only", "—",
+            t.append(["pdqhash + Pillow (reference), decode+hash only", "—", "—",
                       fmt(ref["decode_hash_images_per_s_one_core"]), "—", "—", "1.00x", "—"])
-        out += [table(["config", "images/s", "images/s per core", "MB/s", "matched/planted",
+        out += [table(["config", "matcher", "images/s", "images/s per core", "MB/s", "matched/planted",
                        "per core vs pdqhash", "correct"], t), ""]
     # vPDQ.
     v, vr = r.get("vpdq", {}), anchors.get("vpdq", {})
