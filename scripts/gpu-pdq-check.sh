@@ -29,9 +29,16 @@ if [ "$cmd" = prepare ]; then
   cp -r ../shared/testdata/pdq "$bundle/testdata/"
   chmod -R u+w "$bundle/testdata"
   cp bench/pdq_gpu/pdqhash_ref.py "$bundle/"
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$bundle/wheels" pdqhash \
-    || echo "note: pdqhash wheel not fetched; the reference hasher is skipped on the GPU machine"
+  # pdqhash has no binary wheels on PyPI: build one for the GPU machine's Python (3.12).
+  py312=""
+  for c in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+    if "$c" -c "import sys; assert sys.version_info[:2] == (3, 12)" 2>/dev/null; then py312=$c; break; fi
+  done
+  if [ -n "$py312" ] && "$py312" -m pip wheel -q --no-deps "pdqhash==0.2.8" -w "$bundle/wheels"; then
+    :
+  else
+    echo "note: no pdqhash wheel for Python 3.12; the reference hasher is skipped on the GPU machine"
+  fi
   du -sh "$bundle"
   exit 0
 fi
@@ -58,12 +65,12 @@ export HASHMATCH_REQUIRE_GPU=1
 status=0
 {
   echo "== $(date -u +%FT%TZ) $(hostname)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
   "$HM" info
 } 2>&1 | tee "$OUT/info.txt"
 
 echo "== GPU tests (HASHMATCH_REQUIRE_GPU=1)"
-if ! "$TGPU" --gtest_output="xml:$OUT/test_pdq_gpu.xml" 2>&1 | tee "$OUT/test_pdq_gpu.log" | tail -25; then
+if ! "$TGPU" 2>&1 | tee "$OUT/test_pdq_gpu.log" | tail -25; then
   status=1
 fi
 if ! "$THOST" --gtest_filter='-HashCli.*' 2>&1 | tee "$OUT/test_pdq_gpu_host.log" | tail -3; then status=1; fi
@@ -74,8 +81,14 @@ for args in "--dihedral" "--pdq-prescale 512 --dihedral" "--format pdq"; do
   "$HM" hash --backend cpu $args "$td" > "$OUT/cli_cpu.txt" 2>&1 || true
   "$HM" hash --backend cuda --gpu-batch 7 $args "$td" > "$OUT/cli_cuda.txt" 2>&1 || true
   if diff -q "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" >/dev/null; then echo "identical: $args"
-  else echo "DIFFERENT: $args"; diff "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" | head -20; status=1; fi
+  else
+    echo "DIFFERENT: $args"
+    diff "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt" > "$OUT/cli_diff.txt" || true
+    cut -c1-200 "$OUT/cli_diff.txt" | head -20 || true
+    status=1
+  fi
 done
+rm -f "$OUT/cli_cpu.txt" "$OUT/cli_cuda.txt"  # at most 8 files come back from $OUT
 
 echo "== bench"
 if [ "${QUICK:-0}" = 1 ]; then
@@ -83,7 +96,9 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
   bargs=(--batches 1,4,16,64,256,1024,4096 --repeats 5 --jpeg-count 1024 --diff-count 400)
 fi
-"$BENCH" --mode all "${bargs[@]}" --pdqhash "$ref_script" --json "$OUT/bench_pdq_gpu.json" \
-  2>&1 | tee "$OUT/bench_pdq_gpu.txt" || status=1
+if ! "$BENCH" --mode all "${bargs[@]}" --pdqhash "$ref_script" --json "$OUT/bench_pdq_gpu.json" \
+  2>&1 | tee "$OUT/bench_pdq_gpu.txt"; then
+  status=1
+fi
 echo "== summary: status $status (0 = all GPU tests passed, CLI identical)"
 exit $status

@@ -12,6 +12,9 @@
 #ifdef HM_SCAN
 #include "host/scan/commands.h"
 #endif
+#ifdef HM_TRIAGE
+#include "host/triage/commands.h"
+#endif
 #include "host/version.h"
 #ifdef HM_VIDEO
 #include "video/vpdq.h"
@@ -39,6 +42,9 @@ const std::vector<Command>& commands() {
        cmd_scan},
       {"bench", "capacity benchmark suite: matcher, PDQ hashing, end-to-end scan (JSON + report)",
        cmd_bench},
+#endif
+#ifdef HM_TRIAGE
+      {"cluster", "near-duplicate clusters, seen-before memory and new-material queue", cmd_cluster},
 #endif
   };
   return cmds;

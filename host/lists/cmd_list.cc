@@ -64,17 +64,6 @@ nlohmann::ordered_json stats_json(const ListStats& s) {
   return j;
 }
 
-// RFC 4180: quote a field holding the delimiter, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
-
 int do_create(const Argv& argv) {
   Args a(argv, {"db", "list", "threshold"}, {});
   const std::string db = required(a, "db"), name = required(a, "list");
@@ -148,34 +137,15 @@ int do_export(const Argv& argv) {
   if (format != "csv" && format != "te") {
     throw InvalidArgument("--format must be csv or te, got '" + format + "'");
   }
-  ListStore store(db, /*create=*/false);
-  store.get_list(name);
-  std::ostream& out = std::cout;
-  if (format == "csv") out << "id,algo,hash,category,source,tags,added\n";
-  std::string tags;
-  store.for_each_entry(name, [&](const StoredEntry& e) {
-    if (format == "te") {
-      out << algo_name(e.hash.algo) << ' ' << e.hash.to_hex() << '\n';
-      return;
-    }
-    tags.clear();
-    for (const std::string& t : e.labels.tags) {
-      if (!tags.empty()) tags += ';';
-      tags += t;
-    }
-    out << csv_field(e.id) << ',' << algo_name(e.hash.algo) << ',' << e.hash.to_hex() << ','
-        << csv_field(e.labels.category) << ',' << csv_field(e.labels.source) << ','
-        << csv_field(tags) << ',' << format_utc(e.added_at) << '\n';
-  });
-  out.flush();
-  if (!out) throw IoError("write error on standard output");
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
+  export_list(store, name, format == "te" ? ListFormat::kTe : ListFormat::kCsv, std::cout);
   return 0;
 }
 
 int do_stats(const Argv& argv) {
   Args a(argv, {"db", "list"}, {});
   const std::string db = required(a, "db");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   if (auto name = a.get("list")) {
     print_json(stats_json(store.stats(*name)));
     return 0;
@@ -196,7 +166,7 @@ int do_remove(const Argv& argv) {
   const std::vector<std::string> ids = a.get_all("id");
   if (ids.empty() == !a.flag("all"))
     throw InvalidArgument("give either --id ID (repeatable) or --all");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   int64_t removed = 0;
   if (a.flag("all")) {
     removed = store.remove_all(name);
@@ -210,7 +180,7 @@ int do_remove(const Argv& argv) {
 int do_drop(const Argv& argv) {
   Args a(argv, {"db", "list"}, {});
   const std::string db = required(a, "db"), name = required(a, "list");
-  ListStore store(db, /*create=*/false);
+  ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   const ListStats s = store.stats(name);
   store.drop_list(name);
   print_json({{"list", name}, {"dropped", true}, {"removed", s.entries}});

@@ -350,6 +350,49 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Export
+
+namespace {
+
+// RFC 4180: quote a field holding the delimiter, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
+}  // namespace
+
+void export_list(ListStore& store, const std::string& list, ListFormat format, std::ostream& out) {
+  if (format != ListFormat::kCsv && format != ListFormat::kTe) {
+    throw InvalidArgument("lists export as csv or te, not " + std::string(format_name(format)));
+  }
+  store.get_list(list);
+  if (format == ListFormat::kCsv) out << "id,algo,hash,category,source,tags,added\n";
+  std::string tags;
+  store.for_each_entry(list, [&](const StoredEntry& e) {
+    if (format == ListFormat::kTe) {
+      out << algo_name(e.hash.algo) << ' ' << e.hash.to_hex() << '\n';
+      return;
+    }
+    tags.clear();
+    for (const std::string& t : e.labels.tags) {
+      if (!tags.empty()) tags += ';';
+      tags += t;
+    }
+    out << csv_field(e.id) << ',' << algo_name(e.hash.algo) << ',' << e.hash.to_hex() << ','
+        << csv_field(e.labels.category) << ',' << csv_field(e.labels.source) << ','
+        << csv_field(tags) << ',' << format_utc(e.added_at) << '\n';
+  });
+  out.flush();
+  if (!out) throw IoError("write error while exporting list '" + list + "'");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch
 
 namespace {

@@ -23,6 +23,7 @@
 
 #include <istream>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,13 @@ ImportSummary import_stream(ListStore& store, const std::string& list, std::istr
 // Same for a file ("-" reads standard input). Throws IoError when the file cannot be read.
 ImportSummary import_file(ListStore& store, const std::string& list, const std::string& path,
                           const ImportOptions& opts);
+
+// Writes a list to `out` (one consistent snapshot, streamed):
+//   kCsv  header "id,algo,hash,category,source,tags,added", RFC 4180 quoting, tags joined by ';'
+//         (the csv importer reads it back into the same entries);
+//   kTe   "<algo> <hex>" lines (ids and labels are not part of that format).
+// Throws InvalidArgument for another format or a missing list, IoError when writing fails.
+void export_list(ListStore& store, const std::string& list, ListFormat format, std::ostream& out);
 
 // The parsers, feeding an open session (used by import_stream; exposed for tests and tools).
 void parse_te(std::istream& in, ImportSession& s, const ImportOptions& opts);

@@ -53,9 +53,10 @@ std::vector<std::string> split_tags(std::string_view s) {
 // One list's index. Entry metadata is compact (ids in one character pool, labels interned) so
 // that multi-million-entry lists stay small in memory.
 struct ListSnapshot::ListIndex {
+  static constexpr uint32_t kIdIsHash = UINT32_MAX;  // the id is the hash's hex (not pooled)
   struct Entry {
     uint64_t id_off = 0;
-    uint32_t id_len = 0;
+    uint32_t id_len = 0;  // kIdIsHash: generated id
     uint32_t labels = 0;  // index into labels
     int64_t added_at = 0;
   };
@@ -74,13 +75,12 @@ struct ListSnapshot::ListIndex {
   std::vector<ExactKey<20>> sha1;
   std::vector<ExactKey<32>> sha256;
 
-  std::string_view id(uint32_t e) const {
-    return std::string_view(id_pool).substr(entries[e].id_off, entries[e].id_len);
-  }
   ListMatch make_match(uint32_t e, HashAlgo algo, std::string hash) const {
     ListMatch m;
     m.list = info.name;
-    m.id = std::string(id(e));
+    m.id = entries[e].id_len == kIdIsHash
+               ? hash
+               : std::string(id_pool, entries[e].id_off, entries[e].id_len);
     m.algo = algo;
     m.hash = std::move(hash);
     m.labels = labels[entries[e].labels];
@@ -252,6 +252,17 @@ std::size_t ListSnapshot::entries() const {
 
 namespace {
 
+// True when `id` is the lowercase hex of `bytes` (a generated id).
+bool id_is_hex_of(std::string_view id, std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  if (id.size() != 2 * bytes.size()) return false;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<uint8_t>(bytes[i]);
+    if (id[2 * i] != kDigits[b >> 4] || id[2 * i + 1] != kDigits[b & 15]) return false;
+  }
+  return true;
+}
+
 // Reads one list's entries (inside the caller's read transaction) and builds its index.
 std::shared_ptr<const ListSnapshot::ListIndex> build_index(sqlite3* db, const ListInfo& info,
                                                            const MatcherOptions& mopts) {
@@ -274,9 +285,13 @@ std::shared_ptr<const ListSnapshot::ListIndex> build_index(sqlite3* db, const Li
     const uint32_t e = static_cast<uint32_t>(idx->entries.size());
     ListSnapshot::ListIndex::Entry ent;
     const std::string_view id = q.col_blob(2);  // the text's bytes
-    ent.id_off = idx->id_pool.size();
-    ent.id_len = static_cast<uint32_t>(id.size());
-    idx->id_pool.append(id);
+    if (id_is_hex_of(id, blob)) {
+      ent.id_len = ListSnapshot::ListIndex::kIdIsHash;  // lists without ids: nothing to pool
+    } else {
+      ent.id_off = idx->id_pool.size();
+      ent.id_len = static_cast<uint32_t>(id.size());
+      idx->id_pool.append(id);
+    }
     std::string cat = q.col_text(3), src = q.col_text(4), tags = q.col_text(5);
     label_key.clear();
     label_key.append(cat).append(1, '\x1f').append(src).append(1, '\x1f').append(tags);
@@ -337,7 +352,8 @@ std::shared_ptr<const ListSnapshot::ListIndex> build_index(sqlite3* db, const Li
 
 ListMatcher::ListMatcher(const std::string& db_path, ListMatcherOptions opts)
     : path_(db_path), opts_(std::move(opts)) {
-  store_ = std::make_unique<ListStore>(path_, /*create=*/false);
+  // Loading reads each list once, in row order: a small page cache is enough.
+  store_ = std::make_unique<ListStore>(path_, /*create=*/false, /*cache_mib=*/8);
   for (const std::string& name : opts_.lists) store_->get_list(name);  // throws when missing
   reload();
 }

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -163,7 +165,7 @@ std::string format_utc(int64_t t) {
 // ---------------------------------------------------------------------------------------------
 // ListStore
 
-ListStore::ListStore(const std::string& path, bool create) : path_(path) {
+ListStore::ListStore(const std::string& path, bool create, int cache_mib) : path_(path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -177,6 +179,8 @@ ListStore::ListStore(const std::string& path, bool create) : path_(path) {
     sqlite3_extended_result_codes(db_, 1);
     sql::exec(db_, "PRAGMA journal_mode=WAL");
     sql::exec(db_, "PRAGMA synchronous=FULL");
+    const std::string cache = "PRAGMA cache_size=-" + std::to_string(std::max(1, cache_mib) * 1024);
+    sql::exec(db_, cache.c_str());  // 64 MiB: large imports touch random index pages
     sql::exec(db_, "PRAGMA foreign_keys=ON");
     {
       WriteTxn txn(db_);

@@ -88,8 +88,13 @@ class ImportSession;
 
 class ListStore {
  public:
+  // SQLite page cache of one connection. Large imports insert ids at random places of the
+  // (list, id, algorithm) index; a larger cache saves most of the page reads and writes.
+  static constexpr int kDefaultCacheMib = 64;
+
   // Opens (creating when `create`) the database at `path`. Throws IoError when it cannot.
-  explicit ListStore(const std::string& path, bool create = true);
+  // `cache_mib`: the connection's page cache limit (memory stays below it however large a list).
+  explicit ListStore(const std::string& path, bool create = true, int cache_mib = kDefaultCacheMib);
   ~ListStore();
   ListStore(const ListStore&) = delete;
   ListStore& operator=(const ListStore&) = delete;
@@ -145,7 +150,8 @@ class ListStore {
 };
 
 // One import: a write transaction held from begin_import() to commit(); destroying the session
-// without commit() rolls everything back. Not thread-safe; the store is busy while it is open.
+// without commit() rolls everything back. Not thread-safe; the store is busy while it is open,
+// and the session must not outlive its ListStore.
 //
 // Semantics, per record, in file order:
 //  - add(): an entry with an explicit id replaces that id's entries from earlier imports (a record

@@ -11,12 +11,13 @@ namespace {
 using match_detail::MihIndex;
 using match_detail::SimdLevel;
 
-// Cost model (single core, nanoseconds; measured on a 2-core AMD EPYC (Zen 3) with AVX2, see
-// docs/performance.md). Only the ratio matters: it picks the faster exact method.
-constexpr double kBruteHalfNs = 0.45;  // per comparison, lo-half reject (t <= 48)
-constexpr double kBruteFullNs = 0.9;   // per comparison, full 256 bits
-constexpr double kProbeNs = 4.0;       // per bucket probed (offset lookup)
-constexpr double kVerifyNs = 4.0;      // per candidate verified (random access, prefetched)
+// Cost model (thread CPU time, nanoseconds, measured on the 2-core AMD EPYC (Zen 3, AVX2)
+// development machine with a 1 M list, see docs/performance.md). Only the ratio matters: it picks
+// the faster of two exact methods, so an error here costs speed, never results.
+constexpr double kBruteHalfNs = 0.46;  // per comparison, lo-half reject (t <= 48)
+constexpr double kBruteFullNs = 0.85;  // per comparison, full 256 bits
+constexpr double kProbeNs = 10.0;      // per bucket probed (offset and id-run reads, random)
+constexpr double kVerifyNs = 15.0;     // per candidate verified (random access, prefetched)
 // Below this many entries the MIH tables are not worth their 64 bytes per entry.
 constexpr std::size_t kMihMinEntries = 16384;
 // Work below this runs on the calling thread (waking workers costs more than it saves).
@@ -58,7 +59,7 @@ CpuPdqMatcher::CpuPdqMatcher(std::vector<Hash256> hashes, const MatcherOptions& 
     const double bucket = double(list_.size()) / double(MihIndex::kBuckets) + 1.0;
     const double probes = double(MihIndex::kTables * MihIndex::probes_per_table(MihIndex::radius(t)));
     const double mih = probes * (kProbeNs + bucket * kVerifyNs);
-    build = 2.0 * mih < brute_cost_ns(t, 1);
+    build = mih < brute_cost_ns(t, 1);
   }
   if (build) mih_ = MihIndex(list_, *pool_);
 }

@@ -84,6 +84,36 @@ HM_HD int distance_from_acc(int acc, int start, int pa, int pb) {
   return pa + pb - 2 * (acc - start);
 }
 
+// How a b1mma launch splits the work: warp w takes query tile group w % n_qgroups (16 * MT rows)
+// and list chunk w / n_qgroups (groups_per_chunk groups). About 32 warps per SM: the list is cut
+// into as many chunks as needed to give every SM work even for one query tile.
+struct B1Plan {
+  uint32_t n_qgroups = 0;
+  uint32_t groups_per_chunk = 0;
+  uint64_t n_warps = 0;
+};
+HM_HD B1Plan plan_b1mma(uint32_t nq, uint32_t groups, int mt, int sm_count) {
+  B1Plan p;
+  if (nq == 0 || groups == 0) return p;
+  p.n_qgroups = (nq + 16u * uint32_t(mt) - 1) / (16u * uint32_t(mt));
+  const uint64_t target = uint64_t(sm_count > 1 ? sm_count : 1) * 32;
+  uint64_t chunks = (target + p.n_qgroups - 1) / p.n_qgroups;
+  if (chunks < 1) chunks = 1;
+  if (chunks > groups) chunks = groups;
+  p.groups_per_chunk = uint32_t((groups + chunks - 1) / chunks);
+  chunks = (groups + p.groups_per_chunk - 1) / p.groups_per_chunk;
+  p.n_warps = uint64_t(p.n_qgroups) * chunks;
+  return p;
+}
+// The query tile group and group range [g0, g1) of warp w (g0 >= g1: nothing to do).
+HM_HD void warp_work(const B1Plan& p, uint32_t warp, uint32_t group_begin, uint32_t group_end,
+                     uint32_t& qg, uint32_t& g0, uint32_t& g1) {
+  qg = warp % p.n_qgroups;
+  const uint32_t chunk = warp / p.n_qgroups;
+  g0 = group_begin + chunk * p.groups_per_chunk;
+  g1 = g0 + p.groups_per_chunk < group_end ? g0 + p.groups_per_chunk : group_end;
+}
+
 // One hit as the kernels write it: the layout of hashmatch::PdqHit (query, index, distance).
 struct DeviceHit {
   uint32_t query;

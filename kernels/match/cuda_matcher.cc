@@ -1,6 +1,7 @@
 #include "kernels/match/cuda_matcher.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -32,7 +33,7 @@ constexpr std::size_t kMinHitCapacity = b1::kGroupEntries;
 // One batch in flight on one device: its stream, query buffer, hit buffer and counter, and the
 // pinned staging for each (no allocation per batch; the hit buffers grow only on overflow).
 struct Slot {
-  Slot(std::size_t capacity)
+  explicit Slot(std::size_t capacity)
       : queries(kMaxQueriesPerPass * 8),
         hits(capacity),
         count(1),
@@ -140,7 +141,17 @@ CudaPdqMatcher::CudaPdqMatcher(std::vector<Hash256> hashes, const MatcherOptions
   }
 }
 
-CudaPdqMatcher::~CudaPdqMatcher() = default;
+CudaPdqMatcher::~CudaPdqMatcher() {
+  // Free each shard's buffers and streams with its device current.
+  for (auto& s : shards_) {
+    try {
+      cuda::DeviceGuard guard(s->device);
+      s.reset();
+    } catch (const std::exception&) {
+      s.reset();  // the device is gone; the frees only log
+    }
+  }
+}
 
 std::string CudaPdqMatcher::detail() const {
   std::string s = backend() + " (";

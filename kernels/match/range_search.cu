@@ -47,8 +47,7 @@ __device__ __forceinline__ void mma_and_popc(int (&d)[4], const uint32_t (&a)[4]
 // Registers per thread are bounded so that at least kMinBlocks blocks (16 warps) fit on an SM.
 template <int MT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, 4)
-    b1mma_range_kernel(const RangeLaunch p, uint32_t n_qgroups, uint32_t groups_per_chunk,
-                       uint32_t n_warps) {
+    b1mma_range_kernel(const RangeLaunch p, const B1Plan plan) {
   // The warp's A fragments and row popcounts, also kept in shared memory: the rare slow path and
   // the popcount-bucket change read them from there with a run-time tile index (no unrolled copy
   // of the slow path per tile, which would cost registers in the hot loop).
@@ -57,10 +56,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, 4)
   const int lane = int(threadIdx.x & 31);
   const int wib = int(threadIdx.x / 32);
   const uint32_t warp = blockIdx.x * kWarpsPerBlock + uint32_t(wib);
-  if (warp >= n_warps) return;  // whole warps only
-  const uint32_t qg = warp % n_qgroups, chunk = warp / n_qgroups;
-  const uint32_t g0 = p.group_begin + chunk * groups_per_chunk;
-  const uint32_t g1 = min(p.group_end, g0 + groups_per_chunk);
+  if (warp >= plan.n_warps) return;  // whole warps only
+  uint32_t qg, g0, g1;
+  warp_work(plan, warp, p.group_begin, p.group_end, qg, g0, g1);
   if (g0 >= g1) return;
   const int t = p.threshold;
   const uint32_t row_base = qg * 16u * MT;
@@ -85,10 +83,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, 4)
   int c_lo[MT], c_hi[MT];
   int cur_pb = -1;
   const uint4* swz4 = reinterpret_cast<const uint4*>(p.swz);
+  // Two groups in flight ahead of the one computed: with one query tile per warp the kernel is
+  // bound by memory bandwidth and needs the loads outstanding.
   uint4 b_next = __ldg(swz4 + std::size_t(g0) * 32 + lane);
+  uint4 b_next2 = g0 + 1 < g1 ? __ldg(swz4 + std::size_t(g0 + 1) * 32 + lane) : b_next;
   for (uint32_t grp = g0; grp < g1; ++grp) {
     const uint4 b = b_next;
-    if (grp + 1 < g1) b_next = __ldg(swz4 + std::size_t(grp + 1) * 32 + lane);  // prefetch
+    b_next = b_next2;
+    if (grp + 2 < g1) b_next2 = __ldg(swz4 + std::size_t(grp + 2) * 32 + lane);
     const int pb = __ldg(p.group_pc + grp);  // same for the whole warp
     if (pb != cur_pb) {  // popcount buckets change rarely (sorted list)
       cur_pb = pb;
@@ -179,19 +181,11 @@ __global__ void __launch_bounds__(kPopcThreads)
 
 template <int MT>
 void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
-  const uint32_t groups = p.group_end - p.group_begin;
-  const uint32_t n_qgroups = (p.nq + 16u * MT - 1) / (16u * MT);
-  // About 32 resident warps per SM: split the list into chunks so every SM is busy even for one
-  // query tile; with many query tiles the chunks are long (each warp streams its chunk once).
-  const uint64_t target = uint64_t(std::max(sm_count, 1)) * 32;
-  uint64_t chunks = std::clamp<uint64_t>((target + n_qgroups - 1) / n_qgroups, 1, groups);
-  const uint32_t per_chunk = uint32_t((groups + chunks - 1) / chunks);
-  chunks = (groups + per_chunk - 1) / per_chunk;
-  const uint64_t n_warps = uint64_t(n_qgroups) * chunks;
-  if (n_warps > 0xffffffffull) throw CudaError("range search launch too large");
-  const uint64_t blocks = (n_warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  b1mma_range_kernel<MT><<<dim3(uint32_t(blocks)), dim3(kWarpsPerBlock * 32), 0, stream>>>(
-      p, n_qgroups, per_chunk, uint32_t(n_warps));
+  const B1Plan plan = plan_b1mma(p.nq, p.group_end - p.group_begin, MT, sm_count);
+  if (plan.n_warps == 0) return;
+  if (plan.n_warps > 0xffffffffull) throw CudaError("range search launch too large");
+  const uint64_t blocks = (plan.n_warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  b1mma_range_kernel<MT><<<dim3(uint32_t(blocks)), dim3(kWarpsPerBlock * 32), 0, stream>>>(p, plan);
   HM_CUDA_CHECK_LAUNCH();
 }
 

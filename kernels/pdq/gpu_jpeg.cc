@@ -309,8 +309,9 @@ struct GpuJpegHasher::Impl {
         ++at;
       }
       if (out.size() < bytes) {
-        out = cuda::DeviceBuffer<uint8_t>();
-        out = cuda::DeviceBuffer<uint8_t>(std::max(bytes, std::min(budget, 2 * out.size())));
+        const std::size_t want = std::max(bytes, std::min(budget, 2 * out.size()));
+        out = cuda::DeviceBuffer<uint8_t>();  // free first: old and new need not coexist
+        out = cuda::DeviceBuffer<uint8_t>(want);
       }
       const std::vector<bool> ok = decode_batch(files, batch);
       std::vector<GpuBatchHasher::Item> items;

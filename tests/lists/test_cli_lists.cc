@@ -132,6 +132,7 @@ TEST_F(ListCli, MatchPdqArgumentsAndFile) {
   ASSERT_EQ(a["matches"].size(), 1u);
   EXPECT_EQ(a["matches"][0]["list"], "internal");
   EXPECT_EQ(a["matches"][0]["distance"], 12);
+  EXPECT_EQ(a["matches"][0]["id"], h.to_hex());  // no id in a TE file: the hash is the id
   EXPECT_EQ(a["matches"][0]["variant"], "original");
   EXPECT_EQ(b["matches"].size(), 0u);
   // Threshold override below the distance: no match.

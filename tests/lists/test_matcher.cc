@@ -154,11 +154,13 @@ TEST_F(Matcher, ExactLookups) {
   std::vector<NewEntry> es;
   for (int i = 0; i < 500; ++i) {  // noise
     es.push_back(entry(HashValue::parse(HashAlgo::kMd5, test::random_hex(rng_, 32)),
-                       "n" + std::to_string(i)));
+                       test::numbered("n", i)));
   }
   es.push_back(entry(md5, "r1", "A1"));
   es.push_back(entry(sha1, "r1", "A1"));
   es.push_back(entry(sha256, "r2"));
+  const HashValue anon = HashValue::parse(HashAlgo::kMd5, test::random_hex(rng_, 32));
+  es.push_back(entry(anon));  // no id: the hash hex is its id
   store_->add_entries("a", es);
   store_->add_entries("b", {entry(md5, "other")});
   ListMatcher m(db_, cpu());
@@ -179,6 +181,9 @@ TEST_F(Matcher, ExactLookups) {
   EXPECT_EQ(r[0].algo, HashAlgo::kSha1);
   EXPECT_EQ(r[1].algo, HashAlgo::kSha256);
   EXPECT_EQ(r[1].id, "r2");
+  r = snap->match_exact(anon);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].id, anon.to_hex());
   QueryOptions only_b;
   only_b.lists = {"b"};
   EXPECT_EQ(snap->match_exact(sha1, only_b).size(), 0u);

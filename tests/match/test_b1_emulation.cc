@@ -262,6 +262,35 @@ TEST(B1Emulation, KernelTileLogicMatchesOracle) {
   }
 }
 
+TEST(B1Emulation, LaunchPlanCoversEveryTileOnce) {
+  // Every (query tile group, list group) pair is assigned to exactly one warp, for group ranges
+  // that start anywhere (the overflow split launches sub-ranges), any SM count and any MT.
+  for (uint32_t nq : {1u, 15u, 16u, 17u, 100u, 1000u, 16384u}) {
+    for (uint32_t groups : {1u, 2u, 7u, 100u, 5000u}) {
+      for (int mt : {1, 2, 4, 8}) {
+        for (int sms : {1, 7, 132}) {
+          const uint32_t begin = 3;
+          const b1::B1Plan plan = b1::plan_b1mma(nq, groups, mt, sms);
+          const uint32_t nqg = (nq + 16u * mt - 1) / (16u * mt);
+          ASSERT_EQ(plan.n_qgroups, nqg);
+          std::vector<uint8_t> seen(std::size_t(nqg) * groups, 0);
+          for (uint32_t w = 0; w < plan.n_warps; ++w) {
+            uint32_t qg, g0, g1;
+            b1::warp_work(plan, w, begin, begin + groups, qg, g0, g1);
+            ASSERT_LT(qg, nqg);
+            for (uint32_t g = g0; g < g1; ++g) {
+              ASSERT_GE(g, begin);
+              ASSERT_LT(g, begin + groups);
+              ++seen[std::size_t(qg) * groups + (g - begin)];
+            }
+          }
+          for (uint8_t v : seen) ASSERT_EQ(v, 1) << "nq " << nq << " groups " << groups;
+        }
+      }
+    }
+  }
+}
+
 TEST(B1Emulation, ReferenceHaystack) {
   const auto dir = testdata_dir() / "pdq" / "reg-test-input";
   const auto haystack = read_hash_lines((dir / "haystack.txt").string());
