@@ -2,7 +2,9 @@
 # Idempotent install step: Debian packages (apt) and Python tools (pip) that hashmatch needs to build,
 # test, benchmark and run its demo. Quick (a dpkg query) when everything is already there.
 #   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors and report tools from PyPI
-#                           (pdqhash, faiss-cpu, numpy, pillow, matplotlib; vpdq when it builds).
+#                           (pdqhash, faiss-cpu, numpy, pillow, matplotlib, and vpdq, which builds
+#                           from source against Debian's FFmpeg: it needs libavdevice-dev and
+#                           libavfilter-dev besides the FFmpeg packages above).
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -35,10 +37,19 @@ if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
       break
     fi
   done
-  # vPDQ reference (Meta's vpdq bindings; built against the FFmpeg libraries above): the anchor of
-  # `hashmatch bench`'s vPDQ figure. Optional.
+  # vPDQ reference (Meta's vpdq bindings): the anchor of bench_video and of hashmatch bench.
   if ! "$PY" -c "import vpdq" 2>/dev/null; then
-    "$PY" -m pip install -q vpdq || echo "install-deps: note: vpdq not installed (vPDQ anchor skipped)" >&2
+    bench_apt=()
+    for p in libavdevice-dev libavfilter-dev; do
+      dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || bench_apt+=("$p")
+    done
+    if ((${#bench_apt[@]})); then
+      SUDO=""
+      [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${bench_apt[@]}" >/dev/null
+    fi
+    "$PY" -m pip install -q vpdq || echo "install-deps: note: pip install vpdq failed; the vPDQ anchors of bench_video and hashmatch bench are skipped" >&2
   fi
 fi
 

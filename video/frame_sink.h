@@ -41,8 +41,9 @@ enum class DevicePixelLayout {
 
 // A decoded frame in CUDA device memory (NVDEC surface from FFmpeg's frame pool). Valid only during
 // FrameSink::push_device unless the sink keeps `hold` (a reference to the AVFrame): a held frame
-// keeps its pool surface busy, so hold at most a few (the decoder's pool has
-// VideoDecodeTuning::extra_hw_frames spare surfaces) and release them promptly.
+// keeps its pool surface busy, so hold at most FrameSink::max_held_device_frames() of them (the
+// decoder's pool gets that many spare surfaces) and release them promptly; a batcher that wants
+// larger batches copies the planes device-to-device into its own buffers instead.
 struct DeviceFrame {
   int device = 0;                    // CUDA device ordinal (FFmpeg uses the primary context)
   DevicePixelLayout layout = DevicePixelLayout::kNv12;
@@ -66,6 +67,10 @@ class FrameSink {
   // True when the sink takes NVDEC frames in device memory (push_device). Otherwise NVDEC frames
   // are copied to the host (sampled frames only) and arrive through push_host like CPU frames.
   virtual bool wants_device_frames() const { return false; }
+
+  // How many device frames the sink may hold at once (their `hold` kept past push_device): the
+  // NVDEC decoder's surface pool gets this many spare surfaces (1..32).
+  virtual int max_held_device_frames() const { return 4; }
 
   // A buffer for the next host frame (the decoder converts into it: avoids an allocation per
   // frame). May return an empty image.

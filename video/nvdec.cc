@@ -106,7 +106,9 @@ Slot& Slot::operator=(Slot&& o) noexcept {
 }
 
 std::optional<Slot> try_acquire(std::string* why,
-                                std::optional<std::chrono::steady_clock::time_point> wait_until) {
+                                std::optional<std::chrono::steady_clock::time_point> wait_until,
+                                bool* busy) {
+  if (busy) *busy = false;
   std::unique_lock<std::mutex> lk(g_slot_mu);
   list_once();
   if (g_active.empty()) {
@@ -126,6 +128,7 @@ std::optional<Slot> try_acquire(std::string* why,
     }
     if (!wait_until || g_slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout) {
       if (why) *why = "all " + std::to_string(cap) + " NVDEC sessions per GPU busy";
+      if (busy) *busy = true;
       return std::nullopt;
     }
   }

@@ -41,8 +41,10 @@ class Slot {
 
 // A free slot on the least busy GPU, or nullopt (no GPU, all slots busy). With `wait_until`, waits
 // for a slot until then when GPUs exist but all slots are busy.
+// *busy (when given) tells apart "all slots busy" from "no GPU".
 std::optional<Slot> try_acquire(std::string* why,
-                                std::optional<std::chrono::steady_clock::time_point> wait_until = {});
+                                std::optional<std::chrono::steady_clock::time_point> wait_until = {},
+                                bool* busy = nullptr);
 
 // Sessions allowed per GPU (HASHMATCH_NVDEC_SESSIONS, default 8).
 int sessions_per_gpu();

@@ -29,9 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Spare NVDEC surfaces beyond what the decoder needs: a device frame sink may hold this many.
-constexpr int kExtraHwFrames = 4;
-
 [[noreturn]] void fail(const std::string& reason, const std::string& message) {
   throw MediaError(reason, message);
 }
@@ -116,8 +113,9 @@ class Session {
   int frame_mod() const { return frame_mod_; }
 
  private:
-  void open_decoder();
-  bool try_open_nvdec(const AVCodec* codec, std::string* why);
+  void open_decoder(const FrameSink& sink);
+  // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
+  bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
   void open_cpu_decoder(const AVCodec* codec);
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
@@ -137,9 +135,9 @@ class Session {
   std::unique_ptr<ff::Demuxer> demux_;
   AVStream* st_ = nullptr;
   const AVCodec* codec_ = nullptr;
-  ff::CodecPtr dec_;
+  nvdec::Slot slot_;         // released after the decoder below is gone
   ff::BufferPtr hw_device_;
-  nvdec::Slot slot_;
+  ff::CodecPtr dec_;
   bool nvdec_ = false;
   double fps_ = 0;
   int frame_mod_ = 1;
@@ -249,17 +247,26 @@ void Session::open() {
   }
 }
 
-bool Session::try_open_nvdec(const AVCodec* codec, std::string* why) {
+bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why,
+                             bool* gpu_missing) {
+  *gpu_missing = false;
   if (!nvdec::codec_supported(codec)) {
     *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
     return false;
   }
   std::optional<std::chrono::steady_clock::time_point> wait;
   if (opts_.decoder == "cuda") wait = deadline_;
-  auto slot = nvdec::try_acquire(why, wait);
-  if (!slot) return false;
+  bool busy = false;
+  auto slot = nvdec::try_acquire(why, wait, &busy);
+  if (!slot) {
+    *gpu_missing = !busy;
+    return false;
+  }
   ff::BufferPtr dev = nvdec::device_context(slot->device(), why);
-  if (!dev) return false;
+  if (!dev) {
+    *gpu_missing = true;
+    return false;
+  }
   ff::CodecPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
@@ -272,10 +279,15 @@ bool Session::try_open_nvdec(const AVCodec* codec, std::string* why) {
     for (const AVPixelFormat* p = fmts; *p != AV_PIX_FMT_NONE; ++p) {
       if (*p == AV_PIX_FMT_CUDA) return *p;
     }
-    // NVDEC refused this stream (profile, bit depth, size): FFmpeg's software decoder takes over.
-    return fmts[0];
+    // NVDEC refused this stream (profile, bit depth, size): FFmpeg's software decoder takes over,
+    // with the first software format offered (never another hwaccel's format).
+    for (const AVPixelFormat* p = fmts; *p != AV_PIX_FMT_NONE; ++p) {
+      const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(*p);
+      if (d && !(d->flags & AV_PIX_FMT_FLAG_HWACCEL)) return *p;
+    }
+    return AV_PIX_FMT_NONE;
   };
-  ctx->extra_hw_frames = kExtraHwFrames;
+  ctx->extra_hw_frames = extra_frames;  // surfaces a device sink may hold
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
@@ -309,20 +321,24 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
   dec_ = std::move(ctx);
 }
 
-void Session::open_decoder() {
+void Session::open_decoder(const FrameSink& sink) {
   const std::string& want = opts_.decoder;
   if (want != "auto" && want != "cpu" && want != "cuda") {
     throw InvalidArgument("video decoder must be auto, cpu or cuda, got '" + want + "'");
   }
   if (want != "cpu") {
     std::string why;
-    if (try_open_nvdec(codec_, &why)) {
+    bool gpu_missing = false;
+    const int extra = std::clamp(sink.max_held_device_frames(), 1, 32);
+    if (try_open_nvdec(codec_, extra, &why, &gpu_missing)) {
       nvdec_ = true;
       info().decoder = "nvdec";
       return;
     }
-    if (want == "cuda" && gpu_required()) {
-      throw CudaError("NVDEC asked for with HASHMATCH_REQUIRE_GPU=1 but unavailable: " + why);
+    // HASHMATCH_REQUIRE_GPU=1: a missing or broken GPU is an error (busy decoders or a stream
+    // NVDEC cannot take still go to the CPU).
+    if (gpu_missing && gpu_required()) {
+      throw CudaError("NVDEC wanted with HASHMATCH_REQUIRE_GPU=1 but unavailable: " + why);
     }
     info().note = (want == "cuda" ? "NVDEC unavailable, decoded on the CPU: " : "CPU decode: ") + why;
   }
@@ -344,7 +360,7 @@ void Session::decode_error(int err) {
 }
 
 void Session::run(FrameSink& sink) {
-  open_decoder();
+  open_decoder(sink);
   AVFormatContext* fmt = demux_->get();
   frame_ = ff::make_frame();
   sw_frame_ = ff::make_frame();

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -174,6 +175,12 @@ int cmd_hash(const Argv& argv) {
 
   std::vector<std::pair<std::string, std::string>> walk_errors;
   const std::vector<std::string> files = expand_paths(args.positional(), &walk_errors);
+  // Videos in parallel share the cores: each gets its slice of them for decoding and hashing
+  // (one video alone gets them all), unless --video-threads says otherwise.
+  if (opts.video.threads == 0 && files.size() > 1 && jobs > 1) {
+    const int in_flight = static_cast<int>(std::min<std::size_t>(files.size(), std::size_t(jobs)));
+    opts.video.threads = std::max(1, default_jobs() / in_flight);
+  }
   int failed = 0;
   for (const auto& [path, msg] : walk_errors) {
     ++failed;

@@ -66,7 +66,14 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   if (starts_with(d, "OggS")) return MediaFormat::kOgg;
   if (starts_with(d, "\x30\x26\xB2\x75\x8E\x66\xCF\x11")) return MediaFormat::kAsf;
   if (starts_with(d, std::string_view("\x00\x00\x01\xBA", 4))) return MediaFormat::kMpegPs;
+  if (starts_with(d, std::string_view("\x00\x00\x01\xB3", 4))) return MediaFormat::kMpegPs;  // MPEG-1/2 video
   if (d.size() >= 189 && d[0] == 0x47 && d[188] == 0x47) return MediaFormat::kMpegTs;
+  if (d.size() >= 197 && d[4] == 0x47 && d[196] == 0x47) return MediaFormat::kMpegTs;  // M2TS (Blu-ray)
+  // QuickTime files without an ftyp box start with another top-level atom.
+  if (d.size() >= 8 && (starts_with(d, "moov", 4) || starts_with(d, "mdat", 4) ||
+                        starts_with(d, "wide", 4) || starts_with(d, "pnot", 4))) {
+    return MediaFormat::kMp4;
+  }
   if (starts_with(d, std::string_view("\x00\x00\x00\x0CjP  ", 8)) ||
       starts_with(d, "\xFF\x4F\xFF\x51"))
     return MediaFormat::kJpeg2000;

@@ -328,3 +328,47 @@ TEST(VideoMatching, ReencodeAndTrimMatchUnrelatedDoesNot) {
 
 }  // namespace
 }  // namespace hashmatch::video
+
+namespace hashmatch::video {
+namespace {
+
+// Videos are found by content: every container of the clips above, plus MPEG video elementary
+// streams, M2TS and QuickTime files that start without an ftyp box.
+TEST(VideoSniff, RecognisesVideoContainers) {
+  struct Case {
+    const char* file;
+    const char* args;
+    MediaFormat want;
+  };
+  const Case cases[] = {
+      {"s.mp4", "-c:v libx264 -preset ultrafast", MediaFormat::kMp4},
+      {"s.mov", "-c:v libx264 -preset ultrafast", MediaFormat::kMp4},
+      {"s.webm", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8", MediaFormat::kMatroska},
+      {"s.mkv", "-c:v mpeg4", MediaFormat::kMatroska},
+      {"s.avi", "-c:v mpeg4", MediaFormat::kAvi},
+      {"s.ts", "-c:v mpeg2video", MediaFormat::kMpegTs},
+      {"s.m2ts", "-c:v mpeg2video -mpegts_m2ts_mode 1 -f mpegts", MediaFormat::kMpegTs},
+      {"s.m2v", "-c:v mpeg2video -f mpeg2video", MediaFormat::kMpegPs},
+      {"s.mpg", "-c:v mpeg2video -f vob", MediaFormat::kMpegPs},
+      {"s.flv", "-c:v flv", MediaFormat::kFlv},
+  };
+  for (const Case& c : cases) {
+    const auto p = make_clip(clip_dir(), c.file,
+                             std::string("-f lavfi -i testsrc2=size=160x120:rate=25 -t 1 ") + c.args);
+    ASSERT_FALSE(p.empty()) << c.file;
+    const auto b = test::read_file(p);
+    EXPECT_EQ(sniff_format(b), c.want) << c.file;
+    EXPECT_TRUE(is_video_format(sniff_format(b))) << c.file;
+    const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+    EXPECT_TRUE(r.ok()) << c.file << ": " << r.error;
+    EXPECT_EQ(r.frames.size(), 1u) << c.file;
+  }
+  // A QuickTime file whose first atom is moov (no ftyp): recognised by content.
+  std::vector<uint8_t> mov = {0, 0, 0, 8, 'm', 'o', 'o', 'v', 0, 0, 0, 8, 'm', 'd', 'a', 't'};
+  EXPECT_EQ(sniff_format(mov), MediaFormat::kMp4);
+  std::vector<uint8_t> wide = {0, 0, 0, 8, 'w', 'i', 'd', 'e', 0, 0, 0, 8, 'm', 'd', 'a', 't'};
+  EXPECT_EQ(sniff_format(wide), MediaFormat::kMp4);
+}
+
+}  // namespace
+}  // namespace hashmatch::video

@@ -1,0 +1,257 @@
+// Video hashing capacity: decoded frames/s and video-seconds hashed per second, for generated
+// 1080p H.264 and HEVC clips, CPU threads vs NVDEC vs both (decoder auto), 1..16 parallel
+// streams, exact vPDQ sampling (one hash per second) and keyframes-only. The reference vPDQ
+// hasher (Python `vpdq` from PyPI) runs on the same clips in the same run when available.
+//
+//   bench_video [--seconds 10] [--width 1920] [--height 1080] [--fps 30] [--gop 60]
+//               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes]
+//               [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR] [--json FILE]
+//               [--python PYTHON] [--no-anchor]
+//
+// Each configuration: S threads each hash the whole clip (from memory) once; the wall time from
+// the first start to the last finish is taken, median of the repeats. CPU sessions get
+// max(1, cores / S) decoder threads each. Figures printed as a table and written as JSON.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/rt/device.h"
+#include "video/synth_clip.h"
+#include "video/vpdq.h"
+
+namespace fs = std::filesystem;
+using namespace hashmatch;
+using namespace hashmatch::video;
+
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+struct Args {
+  double seconds = 10;
+  int width = 1920, height = 1080, fps = 30, gop = 60, repeats = 3;
+  std::vector<std::string> codecs{"h264", "hevc"}, decoders{"cpu", "cuda", "auto"},
+      modes{"exact", "keyframes"};
+  std::vector<int> streams{1, 2, 4, 8, 16};
+  std::string clips = "bench-video-clips", json = "bench_video.json", python = "python3";
+  bool anchor = true;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", k.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (k == "--seconds") a.seconds = std::stod(val());
+    else if (k == "--width") a.width = std::stoi(val());
+    else if (k == "--height") a.height = std::stoi(val());
+    else if (k == "--fps") a.fps = std::stoi(val());
+    else if (k == "--gop") a.gop = std::stoi(val());
+    else if (k == "--repeats") a.repeats = std::stoi(val());
+    else if (k == "--codecs") a.codecs = split(val());
+    else if (k == "--decoders") a.decoders = split(val());
+    else if (k == "--modes") a.modes = split(val());
+    else if (k == "--streams") {
+      a.streams.clear();
+      for (const auto& s : split(val())) a.streams.push_back(std::stoi(s));
+    } else if (k == "--clips") a.clips = val();
+    else if (k == "--json") a.json = val();
+    else if (k == "--python") a.python = val();
+    else if (k == "--no-anchor") a.anchor = false;
+    else {
+      std::fprintf(stderr, "unknown option %s (see the header of bench/video/bench_video.cc)\n",
+                   k.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+std::vector<uint8_t> slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct Run {
+  double wall = 0;
+  int64_t frames = 0, hashed = 0;
+  int nvdec = 0, cpu = 0, failed = 0;
+  std::string note;
+};
+
+Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int streams) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  VideoOptions o = base;
+  o.threads = std::max(1, cores / streams);
+  std::vector<VpdqResult> results(static_cast<std::size_t>(streams));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> ts;
+  for (int s = 0; s < streams; ++s) {
+    ts.emplace_back([&, s] { results[std::size_t(s)] = hash_video(VideoInput::memory(clip), o); });
+  }
+  for (auto& t : ts) t.join();
+  Run r;
+  r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const auto& x : results) {
+    r.frames += x.info.frames_decoded;
+    r.hashed += x.info.frames_hashed;
+    if (!x.ok()) {
+      ++r.failed;
+      r.note = x.error;
+    }
+    (x.info.decoder == "nvdec" ? r.nvdec : r.cpu)++;
+    if (r.note.empty() && !x.info.note.empty() && x.info.decoder != base.decoder) r.note = x.info.note;
+  }
+  return r;
+}
+
+// The reference hasher in a child process; returns {seconds, frames hashed} or seconds < 0.
+std::pair<double, int64_t> run_anchor(const std::string& python, const fs::path& clip) {
+  const std::string script =
+      "import time, vpdq\n"
+      "t = time.perf_counter()\n"
+      "h = vpdq.computeHash('" + clip.string() + "', seconds_per_hash=1)\n"
+      "print(time.perf_counter() - t, len(h))\n";
+  const fs::path sp = fs::temp_directory_path() / "hashmatch_bench_vpdq.py";
+  std::ofstream(sp) << script;
+  const std::string cmd = python + " '" + sp.string() + "' 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, 0};
+  double secs = -1;
+  long long n = 0;
+  if (std::fscanf(p, "%lf %lld", &secs, &n) != 2) secs = -1;
+  pclose(p);
+  return {secs, n};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  std::string why;
+  const auto gpus = list_gpus(&why);
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  std::printf("# bench_video: %dx%d, %g s at %d fps, GOP %d; %d CPU threads; %s\n", a.width,
+              a.height, a.seconds, a.fps, a.gop, cores,
+              gpus.empty() ? ("no GPU (" + why + ")").c_str() : gpus[0].name.c_str());
+  nlohmann::json out;
+  out["device"] = gpus.empty() ? "cpu only" : gpus[0].name;
+  out["cpu_threads"] = cores;
+  out["clip"] = {{"width", a.width}, {"height", a.height}, {"seconds", a.seconds},
+                 {"fps", a.fps}, {"gop", a.gop}, {"content", "synth_clip pattern 0"}};
+  out["results"] = nlohmann::json::array();
+  fs::create_directories(a.clips);
+
+  for (const std::string& codec : a.codecs) {
+    SynthClipSpec spec;
+    spec.encoder = codec == "hevc" ? "libx265" : codec == "h264" ? "libx264" : codec;
+    spec.width = a.width;
+    spec.height = a.height;
+    spec.fps_num = a.fps;
+    spec.frames = static_cast<int>(a.seconds * a.fps);
+    spec.gop = a.gop;
+    spec.preset = "veryfast";
+    const fs::path clip = fs::path(a.clips) / ("bench_" + codec + "_" + std::to_string(a.width) +
+                                               "x" + std::to_string(a.height) + "_" +
+                                               std::to_string(spec.frames) + "f_g" +
+                                               std::to_string(a.gop) +
+                                               (codec == "hevc" ? ".mkv" : ".mp4"));
+    if (!fs::exists(clip)) {
+      std::printf("# generating %s ...\n", clip.string().c_str());
+      std::fflush(stdout);
+      write_synth_clip(clip, spec);
+    }
+    const std::vector<uint8_t> bytes = slurp(clip);
+    const double video_seconds = double(spec.frames) / a.fps;
+    std::printf("%-5s %-9s %-5s %7s %12s %14s %9s %s\n", "codec", "mode", "dec", "streams",
+                "frames/s", "video-s/s", "sessions", "note");
+
+    for (const std::string& mode : a.modes) {
+      for (const std::string& dec : a.decoders) {
+        if (dec != "cpu" && gpus.empty()) continue;  // nothing to measure without a GPU
+        for (int s : a.streams) {
+          VideoOptions o;
+          o.decoder = dec;
+          o.keyframes_only = mode == "keyframes";
+          std::vector<double> walls;
+          Run last;
+          for (int r = 0; r < a.repeats; ++r) {
+            last = run_streams(bytes, o, s);
+            walls.push_back(last.wall);
+          }
+          const double wall = median(walls);
+          const double fps = double(last.frames) / wall;
+          const double vss = video_seconds * s / wall;
+          char sessions[32];
+          std::snprintf(sessions, sizeof sessions, "%dg+%dc", last.nvdec, last.cpu);
+          std::printf("%-5s %-9s %-5s %7d %12.0f %14.1f %9s %s\n", codec.c_str(), mode.c_str(),
+                      dec.c_str(), s, fps, vss, sessions,
+                      last.failed ? ("FAILED: " + last.note).c_str() : last.note.substr(0, 60).c_str());
+          std::fflush(stdout);
+          out["results"].push_back({{"codec", codec}, {"mode", mode}, {"decoder", dec},
+                                    {"streams", s}, {"wall_seconds_median", wall},
+                                    {"frames_decoded", last.frames}, {"frames_hashed", last.hashed},
+                                    {"frames_per_second", fps}, {"video_seconds_per_second", vss},
+                                    {"nvdec_sessions", last.nvdec}, {"cpu_sessions", last.cpu},
+                                    {"failed", last.failed}, {"note", last.note}});
+        }
+      }
+    }
+    if (a.anchor) {
+      std::vector<double> secs;
+      int64_t n = 0;
+      for (int r = 0; r < a.repeats; ++r) {
+        const auto [t, k] = run_anchor(a.python, clip);
+        if (t < 0) break;
+        secs.push_back(t);
+        n = k;
+      }
+      if (secs.empty()) {
+        std::printf("%-5s reference vpdq (Python): not available with %s (pip install vpdq)\n",
+                    codec.c_str(), a.python.c_str());
+        out["anchor_" + codec] = "unavailable";
+      } else {
+        const double t = median(secs);
+        std::printf("%-5s %-9s %-5s %7d %12.0f %14.1f %9s reference vpdq (Python, %lld hashes)\n",
+                    codec.c_str(), "exact", "vpdq", 1, spec.frames / t, video_seconds / t, "-",
+                    static_cast<long long>(n));
+        out["anchor_" + codec] = {{"tool", "vpdq (PyPI), computeHash(seconds_per_hash=1)"},
+                                  {"seconds_median", t}, {"frames_per_second", spec.frames / t},
+                                  {"video_seconds_per_second", video_seconds / t},
+                                  {"hashes", n}};
+      }
+    }
+  }
+  std::ofstream(a.json) << out.dump(2) << '\n';
+  std::printf("# wrote %s\n", a.json.c_str());
+  return 0;
+}
