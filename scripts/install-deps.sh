@@ -13,6 +13,8 @@ APT_PACKAGES=(
   libssl-dev libsqlite3-dev nlohmann-json3-dev libexpat1-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+  libcpp-httplib-dev libyaml-cpp-dev prometheus-cpp-dev   # the server (HTTP, config, metrics)
+  prometheus openssl wrk                                  # server integration test and benchmark
 )
 
 missing=()
@@ -27,6 +29,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The server's integration test validates responses against docs/openapi.yaml (jsonschema) and
+# reads YAML (PyYAML), with the python3 that CMake finds.
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import jsonschema, yaml" 2>/dev/null; then
+  "$PY" -m pip install -q "jsonschema>=4.18" pyyaml
 fi
 
 if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then

@@ -15,6 +15,9 @@
 #ifdef HM_TRIAGE
 #include "host/triage/commands.h"
 #endif
+#ifdef HM_SERVER
+#include "host/server/serve.h"
+#endif
 #include "host/version.h"
 #ifdef HM_VIDEO
 #include "video/vpdq.h"
@@ -45,6 +48,9 @@ const std::vector<Command>& commands() {
 #endif
 #ifdef HM_TRIAGE
       {"cluster", "near-duplicate clusters, seen-before memory and new-material queue", cmd_cluster},
+#endif
+#ifdef HM_SERVER
+      {"serve", "the matching server: HTTP JSON API, dynamic batching, Prometheus metrics", cmd_serve},
 #endif
   };
   return cmds;
