@@ -7,15 +7,19 @@
 //
 //   bench_match [--sizes 1000000,10000000] [--batches 1,64,1024,8192] [--threshold 31]
 //               [--backends cpu-brute,cpu-mih,cuda-b1mma,cuda-popc] [--repeats 20]
+//                 (also cpu-brute-popcnt, cpu-brute-avx2, cpu-brute-avx512: one SIMD level;
+//                  cpu: the automatic choice)
 //               [--budget-seconds 4] [--max-call-seconds 30] [--seed N] [--threads N]
 //               [--write-data DIR] [--json OUT] [--strict]
 //
 // Queries: even positions are near-duplicates of random list entries (0..threshold bits flipped),
-// odd positions random; batch b is the first b queries. --write-data DIR writes, per list size,
+// odd positions random; batch b is the first b queries (single-query latency: a different query
+// per repeat, from a pool of at least 1,024). --write-data DIR writes, per list size,
 // list_<n>.bin (n x 32 bytes, the Hash256 words little-endian: faiss reads them as uint8 codes)
 // and queries_<n>.bin, which run_faiss_compare.py loads.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +59,14 @@ std::vector<std::string> parse_names(const std::string& s) {
     if (!item.empty()) v.push_back(item);
   }
   return v;
+}
+
+// CPU time of the whole process (all threads): on a shared machine it shows the work a call
+// costs, which the wall clock hides behind other processes.
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
 uint64_t splitmix64(uint64_t x) {
@@ -106,9 +118,13 @@ BackendSpec backend_spec(const std::string& name, int threshold, int threads) {
   MatcherOptions o;
   o.expected_threshold = threshold;
   o.threads = threads;
-  if (name == "cpu-brute") {
+  if (name == "cpu-brute" || name == "cpu-brute-popcnt" || name == "cpu-brute-avx2" ||
+      name == "cpu-brute-avx512") {
     o.backend = Backend::kCpu;
     o.cpu_index = CpuIndex::kBrute;
+    if (name == "cpu-brute-popcnt") o.cpu_simd = CpuSimd::kScalar;
+    if (name == "cpu-brute-avx2") o.cpu_simd = CpuSimd::kAvx2;
+    if (name == "cpu-brute-avx512") o.cpu_simd = CpuSimd::kAvx512;
   } else if (name == "cpu-mih") {
     o.backend = Backend::kCpu;
     o.cpu_index = CpuIndex::kMih;
@@ -122,7 +138,8 @@ BackendSpec backend_spec(const std::string& name, int threshold, int threads) {
     o.gpu_kernel = GpuKernel::kPopc;
   } else {
     throw InvalidArgument("unknown backend '" + name +
-                          "' (cpu-brute, cpu-mih, cpu, cuda-b1mma, cuda-popc)");
+                          "' (cpu-brute[-popcnt|-avx2|-avx512], cpu-mih, cpu, cuda-b1mma, "
+                          "cuda-popc)");
   }
   return {name, o};
 }
@@ -189,9 +206,9 @@ int main(int argc, char** argv) {
   report["results"] = nlohmann::json::array();
   std::printf("# seed %llu, threshold %d, cpu %s, %zu GPU(s)\n", (unsigned long long)seed,
               threshold, cpu_model().c_str(), gpus.size());
-  std::printf("%-11s %11s %6s %8s %10s %10s %10s %12s %11s %9s %8s %7s\n", "backend", "list",
-              "batch", "repeats", "p50_ms", "p99_ms", "build_s", "cmp/s", "queries/s", "hits",
-              "B/entry", "digest");
+  std::printf("%-16s %11s %6s %8s %10s %10s %10s %12s %11s %9s %8s %7s %10s\n", "backend",
+              "list", "batch", "repeats", "p50_ms", "p99_ms", "build_s", "cmp/s", "queries/s",
+              "hits", "B/entry", "digest", "cpu_us/q");
 
   // (list size, batch) -> (hits, digest) of the first backend measured: every other backend must
   // give the same result set.
@@ -203,8 +220,9 @@ int main(int argc, char** argv) {
     for (auto& h : list) {
       for (auto& w : h.w) w = rng();
     }
-    std::vector<Hash256> queries(max_batch);
-    for (std::size_t q = 0; q < max_batch; ++q) {
+    // At least 1,024 queries: single-query latencies rotate through them.
+    std::vector<Hash256> queries(std::max<std::size_t>(max_batch, 1024));
+    for (std::size_t q = 0; q < queries.size(); ++q) {
       if (q % 2 == 0 && n > 0) {
         Hash256 h = list[rng() % n];
         const int flips = int(rng() % uint64_t(threshold + 1));
@@ -252,14 +270,24 @@ int main(int argc, char** argv) {
         auto t0 = Clock::now();
         m->range_search(qs, threshold, hits);  // warm-up, and the result set
         const double first = std::chrono::duration<double>(Clock::now() - t0).count();
-        std::vector<double> times;
+        std::vector<double> times, cpu_times;
         const int reps = std::clamp(int(budget / std::max(first, 1e-6)), 3, max_repeats);
         std::vector<PdqHit> again;
         for (int r = 0; r < reps; ++r) {
           again.clear();
+          // Single queries: a different query each repeat (the same one again would find its
+          // candidates in the caches); batches: the same batch, checked to give the same result.
+          const std::span<const Hash256> rq =
+              b == 1 ? std::span<const Hash256>(queries.data() + (r + 1) % queries.size(), 1) : qs;
+          const double c0 = process_cpu_s();
           t0 = Clock::now();
-          m->range_search(qs, threshold, again);
+          m->range_search(rq, threshold, again);
           times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+          cpu_times.push_back(process_cpu_s() - c0);
+        }
+        if (b == 1) {
+          again.clear();
+          m->range_search(qs, threshold, again);
         }
         if (again.size() != hits.size() || digest(again) != digest(hits)) {
           std::fprintf(stderr, "bench_match: %s: repeated call gave a different result set\n",
@@ -281,9 +309,9 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "bench_match: RESULT MISMATCH %s, %zu entries, batch %zu\n",
                        bname.c_str(), n, b);
         }
-        std::printf("%-11s %11zu %6zu %8d %10.3f %10.3f %10.3f %12.3e %11.1f %9zu %8.1f %.7s\n",
+        std::printf("%-16s %11zu %6zu %8d %10.3f %10.3f %10.3f %12.3e %11.1f %9zu %8.1f %.7s %10.1f\n",
                     bname.c_str(), n, b, reps, p50 * 1e3, p99 * 1e3, build_s, cmps, qps,
-                    hits.size(), bpe, dg);
+                    hits.size(), bpe, dg, percentile(cpu_times, 0.5) / double(b) * 1e6);
         std::fflush(stdout);
         report["results"].push_back({{"backend", bname},
                                      {"detail", m->detail()},
@@ -293,6 +321,8 @@ int main(int argc, char** argv) {
                                      {"p50_s", p50},
                                      {"p99_s", p99},
                                      {"min_s", *std::min_element(times.begin(), times.end())},
+                                     {"cpu_s_per_call", percentile(cpu_times, 0.5)},
+                                     {"cpu_s_per_query", percentile(cpu_times, 0.5) / double(b)},
                                      {"comparisons_per_s", cmps},
                                      {"queries_per_s", qps},
                                      {"build_s", build_s},

@@ -71,6 +71,15 @@ std::unique_ptr<PdqMatcher> make_cuda(std::vector<Hash256>& hashes, const Matche
 #endif
 }
 
+// A GPU the matcher kernels run on (they are built for sm_80 and sm_90a: Ampere or newer).
+bool matching_gpu_available() {
+  if (!cuda_compiled() || !gpu_available()) return false;
+  for (const GpuInfo& g : list_gpus()) {
+    if (g.cc_major >= 8) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::unique_ptr<PdqMatcher> make_pdq_matcher(std::vector<Hash256> hashes,
@@ -89,10 +98,10 @@ std::unique_ptr<PdqMatcher> make_pdq_matcher(std::vector<Hash256> hashes,
       return make_cuda(hashes, opts);
     }
     case Backend::kAuto:
-      if (cuda_compiled() && gpu_available()) return make_cuda(hashes, opts);
+      if (matching_gpu_available()) return make_cuda(hashes, opts);
       if (gpu_required()) {
-        std::string why = cuda_compiled() ? "" : "no CUDA backend in this build";
-        if (cuda_compiled()) list_gpus(&why);
+        std::string why = "no CUDA backend in this build";
+        if (cuda_compiled() && !list_gpus(&why).empty()) why = "no GPU of compute capability 8.0+";
         throw CudaError("HASHMATCH_REQUIRE_GPU=1 but the matcher found no GPU: " + why);
       }
       return std::make_unique<CpuPdqMatcher>(std::move(hashes), opts);

@@ -1,0 +1,359 @@
+#include "host/server/media_pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <future>
+#include <new>
+#include <thread>
+
+#include "host/common/digest.h"
+#include "host/common/error.h"
+#include "host/image/decode.h"
+#include "host/server/queue_metrics.h"
+#if HM_VIDEO
+#include "video/frame_sink.h"
+#include "video/vpdq.h"
+#endif
+
+namespace hashmatch::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+DecodeLimits limits_of(const ServerConfig& cfg) {
+  DecodeLimits l;
+  l.max_file_bytes = cfg.max_body_bytes;
+  l.max_pixels = cfg.max_pixels;
+  l.max_dimension = cfg.max_dimension;
+  return l;
+}
+
+int decode_threads(const ServerConfig& cfg) {
+  if (cfg.decode_threads > 0) return cfg.decode_threads;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+uint64_t image_bytes(const Image& img) { return img.pixels.size(); }
+
+}  // namespace
+
+BatcherOptions MediaPipeline::batcher_options(const ServerConfig& cfg) {
+  BatcherOptions o;
+  o.max_batch = static_cast<std::size_t>(cfg.max_batch_frames);
+  o.max_queue_delay = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.max_queue_delay);
+  o.max_queue_items = static_cast<std::size_t>(cfg.max_queue_frames);
+  o.max_queue_cost = cfg.max_queue_bytes;
+  return o;
+}
+
+#if HM_VIDEO
+namespace {
+
+// Takes the sampled frames of one video from the decoder and sends them through the PDQ queue in
+// chunks of max_batch_frames (at most kMaxPending chunks outstanding, so a long video holds little
+// memory). A full queue is retried until the video's deadline; then the video is refused.
+class QueueSink : public video::FrameSink {
+ public:
+  using Ticket = PdqBatcher::Ticket;
+  using Submit = std::function<Status(std::vector<Image>, std::shared_ptr<Ticket>*)>;
+
+  QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
+
+  // Workaround: the decoder's RGB conversion (video/vpdq.cc, to_host_rgb) lets swscale write up to
+  // a SIMD vector past the end of a frame whose row size (3 x width) is not a multiple of the vector
+  // width (e.g. 1080 or 854 pixels wide), and sizes the buffer exactly: heap corruption. It converts
+  // into the buffer given here, so this one has slack past the frame (the first one room for a 4K
+  // frame: virtual memory, only the frame's bytes are touched).
+  Image take_buffer() override {
+    Image img;
+    img.pixels.reserve(next_bytes_ + kSlack);
+    return img;
+  }
+
+  void push_host(const video::FrameInfo& info, Image&& rgb) override {
+    next_bytes_ = std::max<std::size_t>(rgb.pixels.size(), 1);
+    if (!status_.ok()) return;
+    infos_.push_back(info);
+    frames_.push_back(std::move(rgb));
+    if (frames_.size() >= chunk_) flush();
+  }
+
+  std::vector<video::VpdqFrame> finish() override {
+    flush();
+    while (!pending_.empty()) settle();
+    std::sort(done_.begin(), done_.end(), [](const video::VpdqFrame& a, const video::VpdqFrame& b) {
+      return a.frame_number < b.frame_number;
+    });
+    return std::move(done_);
+  }
+
+  void cancel() override {
+    frames_.clear();
+    infos_.clear();
+  }
+
+  const Status& status() const { return status_; }
+
+ private:
+  static constexpr std::size_t kMaxPending = 4;
+  static constexpr std::size_t kSlack = 4096;
+  std::size_t next_bytes_ = std::size_t(3840) * 2160 * 3;
+  struct Pending {
+    std::shared_ptr<Ticket> ticket;
+    std::vector<video::FrameInfo> infos;
+  };
+
+  void flush() {
+    if (frames_.empty() || !status_.ok()) return;
+    while (pending_.size() >= kMaxPending) settle();
+    std::shared_ptr<Ticket> t;
+    const Status st = submit_(std::move(frames_), &t);
+    frames_ = {};
+    if (!st.ok()) {
+      status_ = st;
+      infos_.clear();
+      return;
+    }
+    pending_.push_back({std::move(t), std::move(infos_)});
+    infos_ = {};
+  }
+
+  void settle() {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    const Status& st = p.ticket->wait();
+    if (!st.ok()) {
+      if (status_.ok()) status_ = st;
+      return;
+    }
+    const auto& r = p.ticket->results();
+    for (std::size_t i = 0; i < p.infos.size(); ++i) {
+      video::VpdqFrame f;
+      f.frame_number = p.infos[i].frame_number;
+      f.timestamp = p.infos[i].timestamp;
+      f.quality = r[i].quality;
+      f.hash = r[i].hashes[0];
+      done_.push_back(f);
+    }
+  }
+
+  Submit submit_;
+  std::size_t chunk_;
+  std::vector<Image> frames_;
+  std::vector<video::FrameInfo> infos_;
+  std::deque<Pending> pending_;
+  std::vector<video::VpdqFrame> done_;
+  Status status_;
+};
+
+}  // namespace
+#endif
+
+MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metrics)
+    : metrics_(metrics), limits_(limits_of(cfg)), video_cfg_(cfg) {
+  decoders_ = std::make_unique<TaskPool>("decode", decode_threads(cfg),
+                                         static_cast<std::size_t>(cfg.decode_queue));
+  metrics_.declare_queue("decode", cfg.decode_queue);
+  std::vector<PdqQueueSpec> specs =
+      make_pdq_queues(cfg.backend, cfg.batches_in_flight, cfg.pdq_prescale, &why_);
+  backend_ = specs.empty() ? "cpu" : specs.front().backend;
+  std::function<PdqQueueSpec()> fallback;
+  if (backend_ != "cpu") {
+    const int prescale = cfg.pdq_prescale;
+    fallback = [prescale] { return std::move(make_pdq_queues("cpu", 0, prescale, nullptr).front()); };
+  }
+  queues_ = std::make_unique<PdqQueues>(std::move(specs), batcher_options(cfg), metrics_,
+                                        std::move(fallback));
+}
+
+MediaPipeline::~MediaPipeline() { shutdown(); }
+
+void MediaPipeline::reconfigure(const ServerConfig& cfg) {
+  {
+    std::lock_guard<std::mutex> lk(cfg_mu_);
+    limits_ = limits_of(cfg);
+    video_cfg_ = cfg;
+  }
+  decoders_->set_max_queue(static_cast<std::size_t>(cfg.decode_queue));
+  metrics_.set_queue_capacity("decode", cfg.decode_queue);
+  queues_->set_options(batcher_options(cfg));
+}
+
+void MediaPipeline::shutdown() {
+  if (decoders_) decoders_->shutdown();
+  if (queues_) queues_->shutdown();
+}
+
+void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image) {
+  MediaHashResult& r = out->result;
+  DecodeLimits limits;
+  {
+    std::lock_guard<std::mutex> lk(cfg_mu_);
+    limits = limits_;
+  }
+  r.size = bytes.size();
+  r.digests = digest_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  r.have_digests = true;
+  try {
+    r.format = sniff_format(bytes);
+    if (r.format == MediaFormat::kEmpty || bytes.empty()) {
+      throw MediaError("empty", "the media is empty (0 bytes)");
+    }
+    if (is_video_format(r.format)) {
+#if HM_VIDEO
+      out->video = true;
+      return;  // hashed by hash_video() on this decode thread
+#endif
+      throw MediaError("unsupported", std::string("video (") +
+                                          std::string(media_format_name(r.format)) +
+                                          ") is not supported by this build of the server");
+    }
+    if (!is_image_format(r.format)) {
+      if (r.format == MediaFormat::kUnknown) {
+        throw MediaError("unsupported", "unrecognised media format");
+      }
+      throw MediaError("unsupported", "media format " +
+                                          std::string(media_format_name(r.format)) +
+                                          " is recognised but not decoded");
+    }
+    *image = decode_image(bytes, limits);
+    r.width = image->width;
+    r.height = image->height;
+  } catch (const MediaError& e) {
+    r.error = e.what();
+    r.error_reason = e.reason();
+  } catch (const std::bad_alloc&) {
+    r.error = "out of memory while decoding";
+    r.error_reason = "out_of_memory";
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    r.error_reason = "internal";
+  }
+}
+
+void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
+  // 1. Decode on the pool (bounded queue: refused at once when full).
+  Image image;
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> decoded = done->get_future();
+  const auto t0 = Clock::now();
+  const bool queued = decoders_->try_submit([this, bytes, out, &image, done] {
+    try {
+      decode(bytes, out, &image);
+      if (out->video && out->result.ok()) hash_video(bytes, out);
+    } catch (...) {
+      out->result.error = "internal error while decoding";
+      out->result.error_reason = "internal";
+    }
+    done->set_value();
+  });
+  if (!queued) {
+    metrics_.add_rejection("decode");
+    out->status = Status::error(Status::kQueueFull, "decode: queue full");
+    return;
+  }
+  metrics_.set_queue_depth("decode", static_cast<double>(decoders_->depth()));
+  decoded.wait();
+  out->decode_seconds = since(t0);
+  MediaHashResult& r = out->result;
+  if (!out->status.ok()) return;  // a video refused part way (queue full past its deadline)
+  if (!r.ok()) {
+    metrics_.add_decode_error(r.error_reason);
+    return;
+  }
+  if (out->video) return;  // hashed frame by frame through the queue already
+  // 2. PDQ through the frame queue.
+  const uint64_t cost = image_bytes(image);
+  std::vector<Image> items;
+  items.push_back(std::move(image));
+  auto ticket = queues_->submit(std::move(items), cost);
+  const Status& st = ticket->wait();
+  if (!st.ok()) {
+    out->status = st;
+    return;
+  }
+  out->queue_seconds = ticket->queue_wait_seconds();
+  r.pdq = ticket->results()[0];
+}
+
+Status MediaPipeline::submit_blocking(
+    std::vector<Image> frames, Clock::time_point deadline,
+    std::shared_ptr<PdqBatcher::Ticket>* t) {
+  uint64_t cost = 0;
+  for (const Image& f : frames) cost += image_bytes(f);
+  for (;;) {
+    *t = queues_->submit(std::move(frames), cost);
+    if ((*t)->done() && (*t)->status().code == Status::kQueueFull && Clock::now() < deadline) {
+      frames = (*t)->release_items();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    if ((*t)->done() && !(*t)->status().ok()) return (*t)->status();
+    return Status{};
+  }
+}
+
+void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out) {
+#if HM_VIDEO
+  ServerConfig vc;
+  DecodeLimits limits;
+  {
+    std::lock_guard<std::mutex> lk(cfg_mu_);
+    vc = video_cfg_;
+    limits = limits_;
+  }
+  VideoOptions vo;
+  vo.seconds_per_hash = vc.video_seconds_per_hash;
+  vo.decoder = vc.video_decoder;
+  vo.threads = vc.video_threads;
+  vo.time_budget_seconds = vc.video_time_budget.count();
+  vo.max_duration_seconds = vc.video_max_duration.count();
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget);
+  QueueSink sink(
+      [this, deadline](std::vector<Image> frames, std::shared_ptr<QueueSink::Ticket>* t) {
+        return submit_blocking(std::move(frames), deadline, t);
+      },
+      static_cast<std::size_t>(std::max(1, vc.max_batch_frames)));
+  video::VpdqResult v =
+      video::hash_video(video::VideoInput::memory(bytes, "<request>"), vo, limits, sink);
+  if (!sink.status().ok()) {
+    out->status = sink.status();
+    return;
+  }
+  MediaHashResult& r = out->result;
+  r.width = v.info.width;
+  r.height = v.info.height;
+  r.extra["vpdq"] = video::frames_to_json(v.frames);
+  if (!v.info.codec.empty()) r.extra["video"] = video::info_to_json(v.info);
+  for (const video::VpdqFrame& f : v.frames) {
+    out->video_frames.push_back({f.frame_number, f.quality, f.hash, f.timestamp});
+  }
+  if (!v.ok()) {
+    r.error = v.error;
+    r.error_reason = v.error_reason;
+  }
+#else
+  (void)bytes;
+  out->result.error = "video is not supported by this build";
+  out->result.error_reason = "unsupported";
+#endif
+}
+
+Status MediaPipeline::hash_frames(std::vector<Image> frames, std::vector<pdq::PdqDihedral>* out) {
+  uint64_t cost = 0;
+  for (const Image& f : frames) cost += image_bytes(f);
+  auto ticket = queues_->submit(std::move(frames), cost);
+  const Status st = ticket->wait();
+  if (st.ok()) *out = std::move(ticket->results());
+  return st;
+}
+
+}  // namespace hashmatch::server

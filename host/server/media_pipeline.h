@@ -1,0 +1,89 @@
+// Media bytes -> exact digests and PDQ: decoding on a bounded CPU thread pool, then the decoded
+// frames of all requests batched onto the PDQ backend (one queue per GPU, or one CPU queue;
+// frame_hasher.h decides). Media bytes stay in memory (never written to disk).
+//
+// Memory is bounded by the configuration: the decode queue holds at most decode.queue jobs (their
+// bytes are the request bodies, already bounded by limits.max_body_bytes and the HTTP threads),
+// and each PDQ queue at most batching.max_queue_frames frames and batching.max_queue_bytes of
+// decoded pixels. Past a bound a request is refused (Status::kQueueFull, HTTP 429) at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "host/image/image.h"
+#include "host/media/hash_media.h"
+#include "host/pdq/pdq.h"
+#include "host/server/batcher.h"
+#include "host/server/config.h"
+#include "host/server/frame_hasher.h"
+#include "host/server/pdq_queues.h"
+#include "host/server/task_pool.h"
+#include "monitoring/metrics.h"
+
+namespace hashmatch::server {
+
+// One hashed video frame (vPDQ record).
+struct VideoFrameHash {
+  int64_t frame_number = 0;
+  int quality = 0;
+  Hash256 hash;
+  double timestamp = 0;  // seconds
+};
+
+struct MediaOutcome {
+  Status status;           // kOk, or why the request was refused (429 / 503)
+  MediaHashResult result;  // digests, format, size, pdq (8 dihedral hashes), or the media error;
+                           // for a video, extra["vpdq"] and extra["video"]
+  bool video = false;
+  std::vector<VideoFrameHash> video_frames;  // sorted by frame number
+  double decode_seconds = 0;
+  double queue_seconds = 0;  // PDQ queue wait
+};
+
+class MediaPipeline {
+ public:
+  MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metrics);
+  ~MediaPipeline();
+  MediaPipeline(const MediaPipeline&) = delete;
+  MediaPipeline& operator=(const MediaPipeline&) = delete;
+
+  // Hashes one media item; blocks the calling thread until done or refused. `bytes` must stay
+  // valid until it returns. Never throws for bad media (result.error is set).
+  void hash(std::span<const uint8_t> bytes, MediaOutcome* out);
+
+  // Hashes already decoded frames (video frames) through the same queues.
+  Status hash_frames(std::vector<Image> frames, std::vector<pdq::PdqDihedral>* out);
+
+  // Applies the reloadable settings (limits, queue bounds, batch knobs).
+  void reconfigure(const ServerConfig& cfg);
+  // Refuses new work, finishes what is queued.
+  void shutdown();
+
+  std::string backend() const { return backend_; }
+  const std::string& why() const { return why_; }
+  // False after a sticky device error took a GPU queue out (its work moved on); `why` says which.
+  bool healthy(std::string* why = nullptr) const { return queues_->healthy(why); }
+
+ private:
+  static BatcherOptions batcher_options(const ServerConfig& cfg);
+  void decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image);
+  void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out);
+  Status submit_blocking(std::vector<Image> frames, std::chrono::steady_clock::time_point deadline,
+                         std::shared_ptr<PdqBatcher::Ticket>* t);
+
+  monitoring::Metrics& metrics_;
+  mutable std::mutex cfg_mu_;
+  DecodeLimits limits_;
+  ServerConfig video_cfg_;  // the video settings (under cfg_mu_)
+  std::unique_ptr<TaskPool> decoders_;
+  std::unique_ptr<PdqQueues> queues_;
+  std::string backend_, why_;
+};
+
+}  // namespace hashmatch::server
