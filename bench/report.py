@@ -135,19 +135,26 @@ def section(r, outdir):
         t = []
         for x in rows:
             if "images_per_s" not in x:
-                t.append([x["backend"], "—", x["size"], "skipped: " + x.get("skipped", ""), "—", "—"])
+                t.append([x["backend"], "—", x["size"], "skipped: " + x.get("skipped", ""), "—", "—", "—", "—"])
                 continue
             ratio = "—"
             w, h = map(int, x["size"].split("x"))
             if (x["backend"] == "cpu" and x.get("threads") == 1 and "hash_only_images_per_s_one_core" in ref
                     and (ref.get("width"), ref.get("height")) == (w, h)):
                 ratio = f"{x['images_per_s'] / ref['hash_only_images_per_s_one_core']:.2f}x"
+            cpu_ratio = "—"
+            if (x["backend"] == "cpu" and "hash_only_images_per_cpu_second" in ref
+                    and (ref.get("width"), ref.get("height")) == (w, h) and x.get("images_per_cpu_second")):
+                cpu_ratio = f"{x['images_per_cpu_second'] / ref['hash_only_images_per_cpu_second']:.2f}x"
             t.append([x["backend"], x.get("threads", f"batch {x.get('batch', '')}"), x["size"],
-                      fmt(x["images_per_s"]), fmt(x["megapixels_per_s"]), ratio])
+                      fmt(x["images_per_s"]), fmt(x["megapixels_per_s"]), fmt(x.get("images_per_cpu_second")),
+                      ratio, cpu_ratio])
         if "hash_only_images_per_s_one_core" in ref:
             t.append(["pdqhash (reference)", 1, f"{ref['width']}x{ref['height']}",
-                      fmt(ref["hash_only_images_per_s_one_core"]), "—", "1.00x"])
-        out += ["", table(["backend", "threads", "size", "images/s", "MP/s", "vs pdqhash (1 core)"], t), ""]
+                      fmt(ref["hash_only_images_per_s_one_core"]), "—",
+                      fmt(ref.get("hash_only_images_per_cpu_second")), "1.00x", "1.00x"])
+        out += ["", table(["backend", "threads", "size", "images/s", "MP/s", "images per CPU-second",
+                           "vs pdqhash (1 core)", "per CPU-second vs pdqhash"], t), ""]
     # Scan.
     rows = r.get("scan", [])
     if rows:
@@ -161,19 +168,27 @@ def section(r, outdir):
         t = []
         for x in rows:
             if "images_per_s" not in x:
-                t.append([x["config"], "—", "—", "—", "—", "—", "—", "skipped: " + x.get("skipped", "")])
+                t.append([x["config"], "—", "—", "—", "—", "—", "—", "—", "—", "skipped: " + x.get("skipped", "")])
                 continue
             ratio = "—"
             if "decode_hash_images_per_s_one_core" in ref:
                 ratio = f"{x['images_per_s_per_core'] / ref['decode_hash_images_per_s_one_core']:.2f}x"
+            cpu_ratio = "—"
+            if "images_per_cpu_second" in x and "decode_hash_images_per_cpu_second" in ref:
+                cpu_ratio = f"{x['images_per_cpu_second'] / ref['decode_hash_images_per_cpu_second']:.2f}x"
             t.append([x["config"], x.get("matcher", "—"), fmt(x["images_per_s"]), fmt(x["images_per_s_per_core"]),
-                      fmt(x["mb_per_s"]), f"{x['matched']}/{x['planted_files']}", ratio,
+                      fmt(x.get("images_per_cpu_second")), fmt(x["mb_per_s"]),
+                      f"{x['matched']}/{x['planted_files']}", ratio, cpu_ratio,
                       "yes" if x["correct"] else "**NO**"])
         if "decode_hash_images_per_s_one_core" in ref:
             t.append(["pdqhash + Pillow (reference), decode+hash only", "—", "—",
-                      fmt(ref["decode_hash_images_per_s_one_core"]), "—", "—", "1.00x", "—"])
-        out += [table(["config", "matcher", "images/s", "images/s per core", "MB/s", "matched/planted",
-                       "per core vs pdqhash", "correct"], t), ""]
+                      fmt(ref["decode_hash_images_per_s_one_core"]),
+                      fmt(ref.get("decode_hash_images_per_cpu_second")), "—", "—", "1.00x", "1.00x", "—"])
+        out += [table(["config", "matcher", "images/s", "images/s per core", "images per CPU-second", "MB/s",
+                       "matched/planted", "per core vs pdqhash", "per CPU-second vs pdqhash", "correct"], t), "",
+                "Per core = images/s divided by the workers (wall clock); per CPU-second = images divided by "
+                "the process's CPU time (all threads), which holds when the machine is shared with other work.",
+                ""]
     # vPDQ.
     v, vr = r.get("vpdq", {}), anchors.get("vpdq", {})
     if "frames_per_s" in v:
@@ -188,6 +203,29 @@ def section(r, outdir):
     if "skipped" in ref:
         out += [f"pdqhash anchor: {ref['skipped']}", ""]
     areas = r.get("areas", {})
+    vid = areas.get("bench_video", {})
+    if isinstance(vid, dict) and vid.get("results"):
+        clip = vid.get("clip", {})
+        out += ["### Video hashing (bench_video)", "",
+                f"Generated clip {clip.get('width', '?')}x{clip.get('height', '?')}, "
+                f"{clip.get('seconds', '?')} s; exact vPDQ = one hash per second.", ""]
+        t = [[x["codec"], x["mode"], x["decoder"], x["streams"], fmt(x["frames_per_second"], 0),
+              fmt(x["video_seconds_per_second"]), "FAILED" if x.get("failed") else ""]
+             for x in vid["results"]]
+        for k, a in vid.items():
+            if k.startswith("anchor_") and isinstance(a, dict):
+                t.append([k[7:], "exact", "vpdq (reference)", 1, fmt(a["frames_per_second"], 0),
+                          fmt(a["video_seconds_per_second"]), ""])
+        out += [table(["codec", "mode", "decoder", "streams", "frames/s", "video s/s", ""], t), ""]
+    srv = areas.get("bench_server", {})
+    if isinstance(srv, dict) and srv.get("runs"):
+        out += ["### Server load (bench_server via run_server_bench.py)", ""]
+        t = []
+        for x in srv["runs"]:
+            sat = x["saturation"]
+            t.append([x["setting"], x["endpoint"], str(x["backend"]).split(":")[0], fmt(sat["items_per_second"]),
+                      fmt(sat["latency_seconds"]["p50"] * 1e3), fmt(sat["latency_seconds"]["p99"] * 1e3)])
+        out += [table(["setting (frames:delay)", "endpoint", "backend", "items/s", "p50 ms", "p99 ms"], t), ""]
     ran = [k for k, a in areas.items() if isinstance(a, dict) and "skipped" not in a]
     skipped = [f"{k} ({a['skipped']})" for k, a in areas.items() if isinstance(a, dict) and "skipped" in a]
     if ran or skipped:

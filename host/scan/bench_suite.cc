@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// CPU time (user + system) of this process so far, all threads: per-core figures that hold on a
+// machine shared with other work.
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -318,11 +328,13 @@ nlohmann::json bench_pdq(const BenchOptions& o, const std::vector<std::string>& 
     std::vector<Image> frames;
     for (int i = 0; i < 8; ++i) frames.push_back(make_image(w, h, 300 + i));
     const double mp = double(w) * h / 1e6;
+    double cpu_per_cpu_second = 0;  // of the last cpu_rate() call
     auto cpu_rate = [&](int nthreads) {
       std::atomic<bool> stop{false};
       std::atomic<uint64_t> done{0};
       std::vector<std::thread> ts;
       const auto t0 = Clock::now();
+      const double c0 = cpu_seconds();
       for (int t = 0; t < nthreads; ++t) {
         ts.emplace_back([&, t] {
           pdq::PdqHasher hasher;
@@ -337,16 +349,18 @@ nlohmann::json bench_pdq(const BenchOptions& o, const std::vector<std::string>& 
       std::this_thread::sleep_for(std::chrono::duration<double>(budget));
       stop = true;
       for (auto& th : ts) th.join();
+      const double cpu = cpu_seconds() - c0;
+      cpu_per_cpu_second = cpu > 0 ? double(done.load()) / cpu : 0.0;
       return double(done.load()) / since(t0);
     };
     const double one = cpu_rate(1);
     rows.push_back({{"backend", "cpu"}, {"threads", 1}, {"size", sz}, {"images_per_s", one},
-                    {"megapixels_per_s", one * mp}});
+                    {"megapixels_per_s", one * mp}, {"images_per_cpu_second", cpu_per_cpu_second}});
     log("pdq: cpu, 1 thread, %s: %.1f images/s", sz.c_str(), one);
     if (threads > 1) {
       const double all = cpu_rate(threads);
       rows.push_back({{"backend", "cpu"}, {"threads", threads}, {"size", sz}, {"images_per_s", all},
-                      {"megapixels_per_s", all * mp}});
+                      {"megapixels_per_s", all * mp}, {"images_per_cpu_second", cpu_per_cpu_second}});
       log("pdq: cpu, %d threads, %s: %.1f images/s", threads, sz.c_str(), all);
     }
 #if HM_SCAN_WITH_GPU_PDQ
@@ -531,7 +545,9 @@ nlohmann::json bench_scan(const BenchOptions& o, const Backlog& bl, std::size_t 
       sopts.jobs = c.jobs;
       sopts.progress = ProgressMode::kOff;
       log("scan: %s, %zu files", c.name.c_str(), bl.files);
+      const double cpu0 = cpu_seconds();
       const ScanReport rep = run_scan(sopts, mref.get(), stage.get());
+      const double cpu_s = cpu_seconds() - cpu0;
       const double secs = rep.session_seconds;
       const double ips = double(rep.counters.images) / secs;
       row["backend"] = stage ? stage->describe() : why;
@@ -540,13 +556,16 @@ nlohmann::json bench_scan(const BenchOptions& o, const Backlog& bl, std::size_t 
       row["images_per_s"] = ips;
       row["images_per_s_per_core"] = c.jobs > 0 ? ips / std::min(c.jobs, all) : ips;
       row["mb_per_s"] = double(rep.counters.bytes) / 1e6 / secs;
+      row["cpu_seconds"] = cpu_s;
+      row["images_per_cpu_second"] = cpu_s > 0 ? double(rep.counters.images) / cpu_s : 0.0;
       row["failed"] = rep.counters.failed;
       row["matched"] = rep.counters.matched;
       row["planted_files"] = bl.planted_files;
       row["correct"] = rep.counters.matched == bl.planted_files && rep.counters.failed == 0;
-      log("scan: %s: %.1f images/s (%.1f MB/s), matched %llu of %zu planted", c.name.c_str(), ips,
-          double(rep.counters.bytes) / 1e6 / secs, (unsigned long long)rep.counters.matched,
-          bl.planted_files);
+      log("scan: %s: %.1f images/s (%.1f MB/s), %.1f images per CPU-second, matched %llu of %zu "
+          "planted", c.name.c_str(), ips, double(rep.counters.bytes) / 1e6 / secs,
+          cpu_s > 0 ? double(rep.counters.images) / cpu_s : 0.0,
+          (unsigned long long)rep.counters.matched, bl.planted_files);
     } catch (const std::exception& e) {
       row["skipped"] = e.what();
       log("scan: %s skipped: %s", c.name.c_str(), e.what());
@@ -729,36 +748,64 @@ nlohmann::json run_bench(const BenchOptions& in) {
   nlohmann::json areas = nlohmann::json::object();
   if (o.areas) {
     struct Area {
-      const char* exe;
-      std::vector<std::string> args;
-      bool needs_gpu;
+      std::string name;                // executable beside hashmatch
+      std::vector<std::string> cmd;    // {} : not applicable here (reason in `skip`)
+      std::string out;                 // the JSON it writes
+      std::string skip;
     };
-    const std::vector<Area> list = {
-        {"bench_pdq_gpu", {"--mode", "frames", "--repeats", q ? "3" : "5"}, true},
-        {"bench_video", {}, false},
-        {"bench_server", {}, false},
+    const std::string dir = exe_dir();
+    // Beside hashmatch, or in its bench/ folder (where some areas put theirs).
+    auto where = [&](const std::string& name) {
+      for (const std::string& d : {dir, dir + "/bench"}) {
+        if (fs::exists(d + "/" + name)) return d + "/" + name;
+      }
+      return std::string();
     };
+    std::vector<Area> list;
+    {
+      Area a{"bench_pdq_gpu", {}, work + "/bench_pdq_gpu.json", ""};
+      if (!gpu) a.skip = "no GPU";
+      else a.cmd = {where("bench_pdq_gpu"), "--mode", "frames", "--repeats", q ? "3" : "5", "--json", a.out};
+      list.push_back(a);
+    }
+    {
+      Area a{"bench_video", {}, work + "/bench_video.json", ""};
+      a.cmd = {where("bench_video"), "--json", a.out, "--codecs", "h264"};
+      if (q) a.cmd.insert(a.cmd.end(), {"--seconds", "3", "--streams", "1,2", "--repeats", "1"});
+      if (!gpu) a.cmd.insert(a.cmd.end(), {"--decoders", "cpu"});
+      list.push_back(a);
+    }
+    {
+      Area a{"bench_server", {}, work + "/bench_server.json", ""};
+      const std::string script = o.source_dir + "/bench/server/run_server_bench.py";
+      if (!fs::exists(script)) {
+        a.skip = "bench/server/run_server_bench.py not found";
+      } else {
+        a.cmd = {"python3", script, "--build", dir, "--samples", bl.distinct_dir, "--backend",
+                 gpu ? "cuda" : "cpu", "--endpoints", "hash,match", "--out", a.out};
+        if (q) {
+          a.cmd.insert(a.cmd.end(), {"--seconds", "3", "--warmup", "1", "--settings", "16:2ms",
+                                     "--connections", "8", "--list-size", "10000"});
+        }
+      }
+      list.push_back(a);
+    }
     for (const Area& a : list) {
-      const std::string exe = exe_dir() + "/" + a.exe;
-      if (!fs::exists(exe)) {
-        areas[a.exe] = {{"skipped", "not built"}};
+      if (where(a.name).empty()) {
+        areas[a.name] = {{"skipped", "not built"}};
         continue;
       }
-      if (a.needs_gpu && !gpu) {
-        areas[a.exe] = {{"skipped", "no GPU"}};
+      if (!a.skip.empty()) {
+        areas[a.name] = {{"skipped", a.skip}};
         continue;
       }
-      const std::string out = work + "/" + a.exe + ".json";
-      std::vector<std::string> cmd = {exe};
-      cmd.insert(cmd.end(), a.args.begin(), a.args.end());
-      if (q && std::string(a.exe) != "bench_pdq_gpu") cmd.push_back("--quick");
-      cmd.insert(cmd.end(), {"--json", out});
-      log("areas: %s", a.exe);
-      const int rc = run_child(cmd, work + "/" + a.exe + ".log", 1800);
-      nlohmann::json j = read_json_file(out);
-      areas[a.exe] = (rc == 0 && !j.is_null()) ? j
-                                               : nlohmann::json{{"skipped", std::string("exited with ") +
-                                                                                std::to_string(rc)}};
+      log("areas: %s", a.name.c_str());
+      const int rc = run_child(a.cmd, work + "/" + a.name + ".log", 1800);
+      nlohmann::json j = read_json_file(a.out);
+      areas[a.name] = (rc == 0 && !j.is_null())
+                          ? j
+                          : nlohmann::json{{"skipped", "exited with " + std::to_string(rc) +
+                                                           " (log: " + a.name + ".log)"}};
     }
   } else {
     areas["skipped"] = "--no-areas";

@@ -15,8 +15,11 @@
 //   anchors   the reference PDQ hasher (pdqhash from PyPI, Pillow decoding) on the same JPEGs and
 //             frames, and vPDQ (vpdq from PyPI) on a generated clip: bench/scan/ref_hashers.py;
 //             faiss beside our matcher: bench/match/run_faiss_compare.py (bench_match).
-//   areas     the per-area bench executables found beside `hashmatch` (bench_pdq_gpu,
-//             bench_video, bench_server): run with --json FILE, their JSON kept as it is.
+//   areas     the per-area benches when built beside `hashmatch`: bench_pdq_gpu (GPU frames),
+//             bench_video (vPDQ of generated clips, CPU / NVDEC, with the vpdq anchor),
+//             bench_server (`hashmatch serve` under load, via bench/server/run_server_bench.py);
+//             each writes JSON that is kept as it is in the results ("skipped" with the reason
+//             when not built or not applicable).
 #pragma once
 
 #include <cstddef>
