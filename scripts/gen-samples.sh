@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates benign sample media for the demo and benchmarks: FFmpeg lavfi sources (test patterns,
 # fractals, cellular automata, gradients) in several formats, plus transformed copies (resized,
-# re-encoded, cropped, rotated) and one deliberately broken file. Nothing third-party is shipped.
+# re-encoded, cropped, rotated), short lavfi video clips with a re-encoded copy, and one
+# deliberately broken file. Nothing third-party is shipped.
 #   usage: gen-samples.sh OUT_DIR [COUNT_PER_SOURCE]
 set -euo pipefail
 out=${1:?usage: gen-samples.sh OUT_DIR [COUNT_PER_SOURCE]}
@@ -45,6 +46,11 @@ for f in "$out"/originals/*-0.png; do
   ff -i "$f" -q:v 12 "$out/copies/${b}-lowq.jpg"
   n=$((n + 1))
 done
+# Videos: two short lavfi clips, and a resized, re-encoded copy of the first (in another container).
+mkdir -p "$out/videos"
+ff -f lavfi -i "testsrc2=size=640x360:rate=25" -t 6 -pix_fmt yuv420p "$out/videos/testsrc2.mp4"
+ff -f lavfi -i "mandelbrot=size=640x360:rate=25" -t 5 -pix_fmt yuv420p "$out/videos/mandelbrot.mp4"
+ff -i "$out/videos/testsrc2.mp4" -vf "scale=480:-2" -q:v 8 "$out/copies/testsrc2-small.mkv"
 # A broken file: the first half of a JPEG.
 first=$(ls "$out"/originals/*.jpg | head -n 1)
 head -c $(($(stat -c %s "$first") / 2)) "$first" > "$out/broken-truncated.jpg"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent install step: Debian packages (apt) and Python tools (pip) that hashmatch needs to build,
 # test, benchmark and run its demo. Quick (a dpkg query) when everything is already there.
-#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors from PyPI (pdqhash, faiss-cpu, numpy,
-#                           and vpdq, which builds from source against Debian's FFmpeg: it needs
-#                           libavdevice-dev and libavfilter-dev besides the FFmpeg packages above).
+#   HASHMATCH_BENCH_DEPS=1  also installs the benchmark anchors and report tools from PyPI
+#                           (pdqhash, faiss-cpu, numpy, pillow, matplotlib, and vpdq, which builds
+#                           from source against Debian's FFmpeg: it needs libavdevice-dev and
+#                           libavfilter-dev besides the FFmpeg packages above).
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -39,12 +40,13 @@ fi
 
 if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
   PY=${PYTHON:-python3}
-  for mod in pdqhash faiss numpy; do
+  for mod in pdqhash faiss numpy matplotlib; do
     if ! "$PY" -c "import $mod" 2>/dev/null; then
-      "$PY" -m pip install -q pdqhash faiss-cpu numpy pillow
+      "$PY" -m pip install -q pdqhash faiss-cpu numpy pillow matplotlib
       break
     fi
   done
+  # vPDQ reference (Meta's vpdq bindings): the anchor of bench_video and of hashmatch bench.
   if ! "$PY" -c "import vpdq" 2>/dev/null; then
     bench_apt=()
     for p in libavdevice-dev libavfilter-dev; do
@@ -56,7 +58,7 @@ if [ "${HASHMATCH_BENCH_DEPS:-0}" = "1" ]; then
       $SUDO apt-get update -qq
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${bench_apt[@]}" >/dev/null
     fi
-    "$PY" -m pip install -q vpdq || echo "install-deps: note: pip install vpdq failed; bench_video runs without its anchor" >&2
+    "$PY" -m pip install -q vpdq || echo "install-deps: note: pip install vpdq failed; the vPDQ anchors of bench_video and hashmatch bench are skipped" >&2
   fi
 fi
 

@@ -9,6 +9,12 @@
 #ifdef HM_LISTS
 #include "host/lists/commands.h"
 #endif
+#ifdef HM_SCAN
+#include "host/scan/commands.h"
+#endif
+#ifdef HM_TRIAGE
+#include "host/triage/commands.h"
+#endif
 #ifdef HM_SERVER
 #include "host/server/serve.h"
 #endif
@@ -33,6 +39,15 @@ const std::vector<Command>& commands() {
 #if defined(HM_VIDEO) && defined(HM_LISTS)
       {"video", "listed videos (vPDQ) and video-level matching: add, remove, match, compare",
        cmd_video},
+#endif
+#ifdef HM_SCAN
+      {"scan", "bulk backlog rescan against hash lists: resumable, shardable (JSON lines)",
+       cmd_scan},
+      {"bench", "capacity benchmark suite: matcher, PDQ hashing, end-to-end scan (JSON + report)",
+       cmd_bench},
+#endif
+#ifdef HM_TRIAGE
+      {"cluster", "near-duplicate clusters, seen-before memory and new-material queue", cmd_cluster},
 #endif
 #ifdef HM_SERVER
       {"serve", "the matching server: HTTP JSON API, dynamic batching, Prometheus metrics", cmd_serve},

@@ -205,6 +205,33 @@ TEST(MatchCpu, BackendNamesAndSelection) {
   }
 }
 
+TEST(MatchCpu, ScanKernelsOnSubRanges) {
+  // Every kernel this CPU can run (the generic one too), on list sub-ranges with odd ends and a
+  // query offset: the chunking the matcher does across threads.
+  std::mt19937_64 rng(fresh_seed("scan_ranges"));
+  const PlantedSet s = make_planted(rng, 3001, 9, 40);
+  const match_detail::SplitList split(s.list);
+  for (SimdLevel level :
+       {SimdLevel::kGeneric, SimdLevel::kPopcnt, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (!match_detail::simd_supported(level)) continue;
+    for (int t : {0, 40, 41, 64}) {
+      SCOPED_TRACE(std::string(match_detail::simd_name(level)) + " t=" + std::to_string(t));
+      const auto fn = match_detail::scan_function(level);
+      std::vector<PdqHit> got;
+      const std::size_t cuts[] = {0, 5, 1030, 2999, 3001};
+      for (std::size_t c = 0; c + 1 < std::size(cuts); ++c) {
+        fn(split.lo(), split.hi(), cuts[c], cuts[c + 1], s.queries.data() + 2, 7, 2, t, got);
+      }
+      std::sort(got.begin(), got.end());
+      std::vector<PdqHit> want;
+      for (const PdqHit& h : oracle(s.list, s.queries, t)) {
+        if (h.query >= 2) want.push_back(h);
+      }
+      EXPECT_EQ(got, want) << first_difference(want, got);
+    }
+  }
+}
+
 TEST(MatchCpu, UnsupportedSimdLevelThrows) {
   if (match_detail::simd_supported(SimdLevel::kAvx512)) GTEST_SKIP() << "this CPU has AVX-512";
   EXPECT_THROW(make_pdq_matcher({Hash256{}}, MatcherOptions{.backend = Backend::kCpu,

@@ -1,0 +1,147 @@
+#include "host/scan/output.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "host/common/error.h"
+
+namespace hashmatch::scan {
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+
+std::string errno_text() { return std::strerror(errno); }
+
+void write_all(int fd, const char* p, std::size_t n, const std::string& what) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw IoError("cannot write " + what + ": " + errno_text());
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+}  // namespace
+
+OutputFile::OutputFile(const std::string& path, uint64_t keep_bytes) : path_(path) {
+  buf_.reserve(kBufferBytes);
+  if (path.empty() || path == "-") {
+    stdout_ = true;
+    fd_ = STDOUT_FILENO;
+    path_ = "-";
+    if (keep_bytes != 0) throw InvalidArgument("standard output cannot be resumed");
+    return;
+  }
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError("cannot open output '" + path + "': " + errno_text());
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    const std::string e = errno_text();
+    ::close(fd_);
+    throw IoError("cannot stat output '" + path + "': " + e);
+  }
+  if (uint64_t(st.st_size) < keep_bytes) {
+    ::close(fd_);
+    throw InvalidArgument("output '" + path + "' has " + std::to_string(st.st_size) +
+                          " bytes but the checkpoint records " + std::to_string(keep_bytes) +
+                          ": it was changed or replaced since; start a new scan (new checkpoint)");
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) {
+    const std::string e = errno_text();
+    ::close(fd_);
+    throw IoError("cannot truncate output '" + path + "': " + e);
+  }
+  if (::lseek(fd_, static_cast<off_t>(keep_bytes), SEEK_SET) < 0) {
+    const std::string e = errno_text();
+    ::close(fd_);
+    throw IoError("cannot seek output '" + path + "': " + e);
+  }
+  offset_ = keep_bytes;
+}
+
+OutputFile::~OutputFile() {
+  try {
+    flush();
+  } catch (...) {
+  }
+  if (fd_ >= 0 && !stdout_) ::close(fd_);
+}
+
+void OutputFile::write(std::string_view data) {
+  if (buf_.size() + data.size() > kBufferBytes) flush();
+  if (data.size() >= kBufferBytes) {
+    write_all(fd_, data.data(), data.size(), "output '" + path_ + "'");
+  } else {
+    buf_.append(data);
+  }
+  offset_ += data.size();
+}
+
+void OutputFile::flush() {
+  if (buf_.empty()) return;
+  write_all(fd_, buf_.data(), buf_.size(), "output '" + path_ + "'");
+  buf_.clear();
+}
+
+void OutputFile::sync() {
+  flush();
+  if (::fdatasync(fd_) != 0 && errno != EINVAL && errno != EROFS && !stdout_) {
+    throw IoError("cannot sync output '" + path_ + "': " + errno_text());
+  }
+}
+
+void OutputFile::truncate(uint64_t bytes) {
+  if (stdout_) throw InvalidArgument("standard output cannot be truncated");
+  flush();
+  if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0 ||
+      ::lseek(fd_, static_cast<off_t>(bytes), SEEK_SET) < 0) {
+    throw IoError("cannot truncate output '" + path_ + "': " + errno_text());
+  }
+  offset_ = bytes;
+}
+
+std::string OutputFile::read_from(const std::string& path, uint64_t from) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    throw IoError("cannot open '" + path + "': " + errno_text());
+  }
+  std::string out;
+  char buf[1 << 16];
+  off_t pos = static_cast<off_t>(from);
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, pos);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string e = errno_text();
+      ::close(fd);
+      throw IoError("cannot read '" + path + "': " + e);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    pos += n;
+  }
+  ::close(fd);
+  return out;
+}
+
+void sync_directory_of(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open directory '" + dir.string() + "': " + errno_text());
+  const int rc = ::fsync(fd);
+  const std::string e = rc != 0 ? errno_text() : "";
+  ::close(fd);
+  if (rc != 0 && errno != EINVAL) throw IoError("cannot sync directory '" + dir.string() + "': " + e);
+}
+
+}  // namespace hashmatch::scan
