@@ -66,19 +66,7 @@ class QueueSink : public video::FrameSink {
 
   QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
 
-  // Workaround: the decoder's RGB conversion (video/vpdq.cc, to_host_rgb) lets swscale write up to
-  // a SIMD vector past the end of a frame whose row size (3 x width) is not a multiple of the
-  // vector width (e.g. 1080 or 854 pixels wide), and sizes the buffer exactly: heap corruption. It
-  // converts into the buffer given here, so this one has slack past the frame (the first one room
-  // for a 4K frame: virtual memory, only the frame's bytes are touched).
-  Image take_buffer() override {
-    Image img;
-    img.pixels.reserve(next_bytes_ + kSlack);
-    return img;
-  }
-
   void push_host(const video::FrameInfo& info, Image&& rgb) override {
-    next_bytes_ = std::max<std::size_t>(rgb.pixels.size(), 1);
     if (!status_.ok()) return;
     infos_.push_back(info);
     frames_.push_back(std::move(rgb));
@@ -103,8 +91,6 @@ class QueueSink : public video::FrameSink {
 
  private:
   static constexpr std::size_t kMaxPending = 4;
-  static constexpr std::size_t kSlack = 4096;
-  std::size_t next_bytes_ = std::size_t(3840) * 2160 * 3;
   struct Pending {
     std::shared_ptr<Ticket> ticket;
     std::vector<video::FrameInfo> infos;
