@@ -257,6 +257,9 @@ bool Server::drain() {
   const auto c = config();
   draining_.store(true);
   metrics_->set_ready(false);
+  // Stop accepting first (connections already accepted are served to the end), then say so.
+  const int fd = listen_fd_.exchange(-1);
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   log("draining: readiness false, no new connections; finishing " +
       std::to_string(in_flight_.load()) + " requests in flight (grace " +
       format_duration(c->shutdown_grace) + ")");
@@ -265,8 +268,6 @@ bool Server::drain() {
     stop_poll_ = true;
   }
   poll_cv_.notify_all();
-  const int fd = listen_fd_.exchange(-1);
-  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(c->shutdown_grace);
