@@ -23,7 +23,8 @@ bool semi_planar_to_planar(const AVFrame* semi, AVPixelFormat want, std::vector<
   if ((sw == AV_PIX_FMT_NV12) != (bps == 1)) return false;
   const int cw = (w + 1) / 2, ch = (h + 1) / 2;
   const std::size_t ysz = std::size_t(w) * h * bps, csz = std::size_t(cw) * ch * bps;
-  (*storage).resize(ysz + 2 * csz);
+  // Padded as FFmpeg pads frame buffers: swscale's vector code reads whole vectors past a row's end.
+  (*storage).resize(ysz + 2 * csz + std::size_t(w) * bps + 256);
   uint8_t* Y = (*storage).data();
   uint8_t* U = Y + ysz;
   uint8_t* V = U + csz;

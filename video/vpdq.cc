@@ -29,6 +29,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Bytes beyond a buffer's end that swscale's vector code may touch (FFmpeg pads its own frame
+// buffers by 16 + the SIMD alignment, at most 64).
+constexpr std::size_t kSwsPadding = 256;
+
 [[noreturn]] void fail(const std::string& reason, const std::string& message) {
   throw MediaError(reason, message);
 }
@@ -570,10 +574,16 @@ void Session::to_host_rgb(const AVFrame* src, Image* out) {
   out->width = dw;
   out->height = dh;
   out->channels = 3;
-  out->pixels.resize(std::size_t(dw) * dh * 3);
+  // swscale's SIMD writers store whole vectors and run past the end of a row: on the last row,
+  // past the end of the image (as FFmpeg's own frame buffers allow for with padding). Convert into
+  // the buffer grown by a row and a margin, then shrink it: the capacity (and so the memory the
+  // vectors touched) stays allocated, and the image keeps its exact size.
+  const std::size_t bytes = std::size_t(dw) * dh * 3;
+  out->pixels.resize(bytes + std::size_t(dw) * 3 + kSwsPadding);
   uint8_t* dst[4] = {out->pixels.data(), nullptr, nullptr, nullptr};
   int dst_stride[4] = {dw * 3, 0, 0, 0};
   sws_scale(ctx, src->data, src->linesize, 0, src->height, dst, dst_stride);
+  out->pixels.resize(bytes);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,13 @@ def stop_server(proc):
         proc.wait()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (from /proc)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metrics(mport):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
         return r.read().decode()
@@ -125,12 +133,17 @@ def bulk(args, images, workdir):
     # for a few seconds (files are read from the page cache, as the server reads bodies from memory).
     reps = max(1, int(args.bulk_images / max(1, len(images))))
     cmd = [args.hashmatch, "hash", "--backend", args.backend] + images * reps
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     out = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dt = time.time() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode not in (0, 1):
         raise RuntimeError(out.stderr)
-    return {"images": len(images) * reps, "seconds": dt, "images_per_second": len(images) * reps / dt}
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    n = len(images) * reps
+    return {"images": n, "seconds": dt, "images_per_second": n / dt, "cpu_seconds": cpu,
+            "cpu_ms_per_image": 1e3 * cpu / n}
 
 
 def main():
@@ -182,6 +195,7 @@ def main():
                     hashes = args.hashes_per_request if ep == "hashes" else 0
                     log("%s %s: saturation, %d connections, %.0f s" % (setting, endpoint, args.connections, args.seconds))
                     m0 = metrics(mport)
+                    c0 = cpu_seconds(proc.pid)
                     reps = [load(args, port, endpoint, args.seconds, files=images, hashes=hashes)
                             for _ in range(max(1, args.repeats))]
                     reps.sort(key=lambda r: r["items_per_second"])
@@ -190,8 +204,15 @@ def main():
                                        "p50": r["latency_seconds"]["p50"], "p99": r["latency_seconds"]["p99"]}
                                       for r in reps]
                     m1 = metrics(mport)
+                    c1 = cpu_seconds(proc.pid)
                     run = {"setting": setting, "endpoint": endpoint, "backend": backend, "saturation": sat,
                            "mean_batch_items": None}
+                    done = sum(r["items_per_second"] * r["seconds"] for r in reps)
+                    # Server CPU time per item over the measured runs (the warm-ups count too, a
+                    # little in the server's disfavour): robust where cores are shared.
+                    warm = sum(r["items_per_second"] * args.warmup for r in reps)
+                    if done > 0:
+                        run["server_cpu_ms_per_item"] = 1e3 * (c1 - c0) / (done + warm)
                     n = metric_sum(m1, "hashmatch_batch_items_count") - metric_sum(m0, "hashmatch_batch_items_count")
                     s = metric_sum(m1, "hashmatch_batch_items_sum") - metric_sum(m0, "hashmatch_batch_items_sum")
                     if n > 0:
@@ -209,19 +230,22 @@ def main():
         with open(args.out, "w") as f:
             json.dump(results, f, indent=2)
     # The table.
-    print("| setting (frames:delay) | endpoint | backend | items/s | p50 ms | p99 ms | mean batch | 429 | half-load p50 / p99 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| setting (frames:delay) | endpoint | backend | items/s | p50 ms | p99 ms | mean batch | server CPU ms/item | 429 | half-load p50 / p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results["runs"]:
         s = r["saturation"]
         half = r.get("half")
         hs = "%.1f / %.1f" % (half["latency_seconds"]["p50"] * 1e3, half["latency_seconds"]["p99"] * 1e3) if half else "-"
-        print("| %s | %s | %s | %.1f | %.1f | %.1f | %s | %d | %s |" % (
+        cpu = r.get("server_cpu_ms_per_item")
+        print("| %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %d | %s |" % (
             r["setting"], r["endpoint"], r["backend"].split(":")[0], s["items_per_second"],
             s["latency_seconds"]["p50"] * 1e3, s["latency_seconds"]["p99"] * 1e3,
-            "%.1f" % r["mean_batch_items"] if r["mean_batch_items"] else "-", s["responses"].get("429", 0), hs))
+            "%.1f" % r["mean_batch_items"] if r["mean_batch_items"] else "-",
+            "%.2f" % cpu if cpu else "-", s["responses"].get("429", 0), hs))
     if "bulk" in results:
         b = results["bulk"]
-        print("bulk (hashmatch hash --backend %s): %.1f images/s over %d images" % (args.backend, b["images_per_second"], b["images"]))
+        print("bulk (hashmatch hash --backend %s): %.1f images/s over %d images, %.2f CPU ms/image" % (
+            args.backend, b["images_per_second"], b["images"], b["cpu_ms_per_image"]))
     return 0
 
 

@@ -59,9 +59,20 @@ std::vector<PdqQueueSpec> make_pdq_queues(const std::string& want, int slots_per
     pdq::register_gpu_backend();
 #endif
     std::string none;
-    const std::vector<GpuInfo> gpus = pdq::gpu_backend_linked() ? list_gpus(&none) : std::vector<GpuInfo>{};
+    std::vector<GpuInfo> gpus;
     if (!pdq::gpu_backend_linked()) {
       none = cuda_compiled() ? "the CUDA PDQ backend is not linked in" : "no CUDA in this build";
+    } else {
+      // The kernels are built for sm_80 and sm_90a (CMAKE_CUDA_ARCHITECTURES): older GPUs are
+      // left out rather than failing every batch.
+      for (const GpuInfo& g : list_gpus(&none)) {
+        if (g.cc_major >= 8) {
+          gpus.push_back(g);
+        } else {
+          none = g.name + " (compute capability " + std::to_string(g.cc_major) + "." +
+                 std::to_string(g.cc_minor) + ") is older than the kernels' sm_80";
+        }
+      }
     }
     if (!gpus.empty()) {
       const int n = slots_per_queue > 0 ? slots_per_queue : 2;

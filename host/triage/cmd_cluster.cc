@@ -7,6 +7,9 @@
 #include "host/common/error.h"
 #include "host/triage/commands.h"
 #include "host/triage/triage.h"
+#ifdef HM_VIDEO
+#include "video/vpdq_match.h"
+#endif
 
 namespace hashmatch::cli {
 namespace {
@@ -89,7 +92,19 @@ int cmd_cluster(const Argv& argv) {
       lines.push_back(std::move(j));
     }
   }
-  const triage::TriageOutput t = triage::run_triage(items, opts);
+  triage::VideoPairMatch video_match;
+#ifdef HM_VIDEO
+  // vPDQ's video-level rule over the videos' matchable frames (already deduplicated and
+  // quality-filtered when the lines were read).
+  video::VideoMatchOptions vopts;
+  vopts.distance_threshold = opts.cluster.video_distance;
+  vopts.unique_frames = false;
+  vopts.quality_threshold = 0;
+  video_match = [&](std::size_t a, std::size_t b) {
+    return video::match_hash_sets(items[a].video_frames, items[b].video_frames, vopts).match;
+  };
+#endif
+  const triage::TriageOutput t = triage::run_triage(items, opts, video_match);
   std::ofstream out_file;
   std::ostream* out = &std::cout;
   if (const auto f = args.get("output")) {

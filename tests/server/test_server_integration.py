@@ -808,7 +808,24 @@ def step_sighup_reload(c):
     call(p, "GET", "/v1/lists", token=late, expect=200)
     c.config["limits"]["max_hashes_per_request"] = 3000
     write_config(c)
-    c.srv.reload()
+    # Reloads while requests are in flight drop none of them.
+    data = read("pdq/bridge-mods/blur-a-little.jpg")
+    results = []
+    lock = threading.Lock()
+
+    def client():
+        for _ in range(4):
+            r = request(p, "POST", "/v1/match", body=data, token=c.tokens["matcher"])
+            with lock:
+                results.append(r.status)
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(2):
+        c.srv.reload()
+    for t in threads:
+        t.join(60)
+    check(len(results) == 16 and set(results) == {200}, "statuses during SIGHUP: %s" % results)
 
 
 def step_overload(c):

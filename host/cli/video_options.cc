@@ -1,0 +1,72 @@
+// The video options shared by the commands that hash media (hash, match, video, scan, serve):
+// --vpdq-*, --video-* and their HASHMATCH_VIDEO_* environment variables.
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "host/cli/args.h"
+#include "host/cli/commands.h"
+#include "host/common/error.h"
+#include "host/media/hash_media.h"
+
+namespace hashmatch::cli {
+
+static double double_from_env(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v, &end);
+  if (end == v || *end || !(x >= 0)) {
+    throw InvalidArgument(std::string(name) + " must be a number of seconds >= 0, got '" + v + "'");
+  }
+  return x;
+}
+
+static double get_seconds(const Args& args, const std::string& name, double fallback) {
+  const auto v = args.get(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end || !(x >= 0) || x > 1e9) {
+    throw InvalidArgument("--" + name + " must be a number of seconds >= 0, got '" + *v + "'");
+  }
+  return x;
+}
+
+void parse_video_options(const Args& args, VideoOptions* v) {
+  v->time_budget_seconds = double_from_env("HASHMATCH_VIDEO_TIME_BUDGET", v->time_budget_seconds);
+  v->max_duration_seconds = double_from_env("HASHMATCH_VIDEO_MAX_SECONDS", v->max_duration_seconds);
+  if (const char* d = std::getenv("HASHMATCH_VIDEO_DECODER"); d && *d) v->decoder = d;
+  v->seconds_per_hash = get_seconds(args, "vpdq-seconds-per-hash", v->seconds_per_hash);
+  if (args.flag("vpdq-every-frame")) {
+    if (args.get("vpdq-seconds-per-hash")) {
+      throw InvalidArgument("--vpdq-every-frame and --vpdq-seconds-per-hash exclude each other");
+    }
+    v->seconds_per_hash = 0;
+  }
+  v->size = static_cast<int>(args.get_int("vpdq-size", 0, 0, 16384));
+  if (v->size != 0 && v->size < 5) throw InvalidArgument("--vpdq-size must be 0 or at least 5");
+  v->keyframes_only = args.flag("vpdq-keyframes-only");
+  v->apply_rotation = args.flag("vpdq-rotate");
+  v->decoder = args.get_or("video-decoder", v->decoder);
+  if (v->decoder != "auto" && v->decoder != "cpu" && v->decoder != "cuda") {
+    throw InvalidArgument("--video-decoder must be auto, cpu or cuda, got '" + v->decoder + "'");
+  }
+  v->threads = static_cast<int>(args.get_int("video-threads", 0, 0, 256));
+  v->time_budget_seconds = get_seconds(args, "video-time-budget", v->time_budget_seconds);
+  v->max_duration_seconds = get_seconds(args, "video-max-seconds", v->max_duration_seconds);
+}
+
+const std::set<std::string>& video_value_options() {
+  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder",
+                                          "video-threads", "video-time-budget",
+                                          "video-max-seconds"};
+  return s;
+}
+
+const std::set<std::string>& video_flag_options() {
+  static const std::set<std::string> s = {"vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"};
+  return s;
+}
+
+}  // namespace hashmatch::cli
