@@ -18,8 +18,7 @@ class MetricsExporter {
  public:
   // Binds `address` ("HOST:PORT"; port 0 picks a free one). Throws hashmatch::IoError when the
   // address cannot be bound. `metrics` and `gpus` must outlive the exporter (gpus may be null).
-  MetricsExporter(const std::string& address, Metrics& metrics,
-                  std::shared_ptr<GpuCollector> gpus);
+  MetricsExporter(const std::string& address, Metrics& metrics, std::shared_ptr<GpuCollector> gpus);
   ~MetricsExporter();
   MetricsExporter(const MetricsExporter&) = delete;
   MetricsExporter& operator=(const MetricsExporter&) = delete;

@@ -10,12 +10,12 @@
 // HASHMATCH_NVML_LIBRARY overrides the library name (tests point it at a missing file).
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 namespace hashmatch::monitoring {
 

@@ -14,8 +14,8 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 std::vector<double> Metrics::latency_buckets() {
-  return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1,
-          0.15,   0.25,  0.5,   1.0,   2.5,  5.0,  10.0,  30.0};
+  return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075,
+          0.1,    0.15,  0.25,  0.5,   1.0,  2.5,  5.0,   10.0, 30.0};
 }
 
 std::vector<double> Metrics::batch_size_buckets() {
@@ -66,10 +66,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Name("hashmatch_queue_capacity")
                          .Help("Bound of a queue; beyond it requests get 429")
                          .Register(r);
-  in_flight_ = &BuildGauge()
-                    .Name("hashmatch_batches_in_flight")
-                    .Help("Batches being executed")
-                    .Register(r);
+  in_flight_ =
+      &BuildGauge().Name("hashmatch_batches_in_flight").Help("Batches being executed").Register(r);
   rejections_ = &BuildCounter()
                      .Name("hashmatch_queue_rejections_total")
                      .Help("Requests refused because a queue was full (429)")
@@ -86,10 +84,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("hashmatch_comparisons_total")
                       .Help("PDQ hash comparisons (queries x list entries searched), by backend")
                       .Register(r);
-  matches_ = &BuildCounter()
-                  .Name("hashmatch_matches_total")
-                  .Help("Matches reported, by list")
-                  .Register(r);
+  matches_ =
+      &BuildCounter().Name("hashmatch_matches_total").Help("Matches reported, by list").Register(r);
   list_entries_ = &BuildGauge()
                        .Name("hashmatch_list_entries")
                        .Help("Entries of each loaded hash list")

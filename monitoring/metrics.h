@@ -99,8 +99,8 @@ class Metrics {
   static std::vector<double> batch_size_buckets();  // 1, 2, 4, .. 4096
 
  private:
-  prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& f,
-                               std::string_view label, std::string_view value);
+  prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& f, std::string_view label,
+                               std::string_view value);
   prometheus::Gauge& gauge(prometheus::Family<prometheus::Gauge>& f, std::string_view label,
                            std::string_view value);
   prometheus::Histogram& histogram(prometheus::Family<prometheus::Histogram>& f,

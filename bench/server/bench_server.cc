@@ -21,12 +21,11 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -64,18 +63,30 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage(("missing value after " + a).c_str());
       return argv[++i];
     };
-    if (a == "--host") o.host = next();
-    else if (a == "--port") o.port = std::stoi(next());
-    else if (a == "--endpoint") o.endpoint = next();
-    else if (a == "--token") o.token = next();
-    else if (a == "--connections") o.connections = std::stoi(next());
-    else if (a == "--seconds") o.seconds = std::stod(next());
-    else if (a == "--warmup") o.warmup = std::stod(next());
-    else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--hashes-per-request") o.hashes_per_request = std::stoi(next());
-    else if (a == "--seed") o.seed = std::stoull(next());
-    else if (a.rfind("--", 0) == 0) usage(("unknown option " + a).c_str());
-    else o.files.push_back(a);
+    if (a == "--host")
+      o.host = next();
+    else if (a == "--port")
+      o.port = std::stoi(next());
+    else if (a == "--endpoint")
+      o.endpoint = next();
+    else if (a == "--token")
+      o.token = next();
+    else if (a == "--connections")
+      o.connections = std::stoi(next());
+    else if (a == "--seconds")
+      o.seconds = std::stod(next());
+    else if (a == "--warmup")
+      o.warmup = std::stod(next());
+    else if (a == "--rate")
+      o.rate = std::stod(next());
+    else if (a == "--hashes-per-request")
+      o.hashes_per_request = std::stoi(next());
+    else if (a == "--seed")
+      o.seed = std::stoull(next());
+    else if (a.rfind("--", 0) == 0)
+      usage(("unknown option " + a).c_str());
+    else
+      o.files.push_back(a);
   }
   if (o.port <= 0) usage("--port is required");
   if (o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1") {
@@ -95,7 +106,8 @@ std::vector<std::string> load_bodies(const Options& o, int* items_per_request) {
       j["hashes"] = nlohmann::json::array();
       for (int k = 0; k < o.hashes_per_request; ++k) {
         char hex[65];
-        for (int w = 0; w < 4; ++w) std::snprintf(hex + 16 * w, 17, "%016llx", (unsigned long long)rng());
+        for (int w = 0; w < 4; ++w)
+          std::snprintf(hex + 16 * w, 17, "%016llx", (unsigned long long)rng());
         j["hashes"].push_back(std::string(hex, 64));
       }
       bodies.push_back(j.dump());
@@ -160,8 +172,8 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> next{0};
   std::atomic<bool> measuring{false};
   const auto start = Clock::now();
-  const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(o.warmup));
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
   const auto stop_at = measure_from + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(o.seconds));
   auto worker = [&] {
@@ -197,8 +209,8 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int t = 0; t < o.connections; ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
-  const double elapsed = std::chrono::duration<double>(
-                             std::min(Clock::now(), stop_at) - measure_from).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::min(Clock::now(), stop_at) - measure_from).count();
 
   std::vector<double> lat = stats.latencies;
   const double ok = static_cast<double>(lat.size());

@@ -7,10 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "host/common/error.h"
 #include "host/image/decode.h"
@@ -62,31 +61,43 @@ json error_body(const std::string& code, const std::string& message,
 
 const char* default_code(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 408: return "timeout";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
-    case 415: return "unsupported_media_type";
-    case 429: return "overloaded";
-    case 503: return "unavailable";
-    default: return status >= 500 ? "internal" : "error";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 408:
+      return "timeout";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 415:
+      return "unsupported_media_type";
+    case 429:
+      return "overloaded";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "error";
   }
 }
 
 // The route template of a path (the `endpoint` label), for requests that never reached a handler.
 std::string endpoint_of(const std::string& path) {
-  static const char* fixed[] = {"/v1/hash", "/v1/match", "/v1/match/hashes", "/v1/lists",
-                                "/healthz", "/readyz"};
+  static const char* fixed[] = {"/v1/hash",  "/v1/match", "/v1/match/hashes",
+                                "/v1/lists", "/healthz",  "/readyz"};
   for (const char* f : fixed) {
     if (path == f) return f;
   }
   if (path.rfind("/v1/lists/", 0) == 0) {
     return path.find("/entries") != std::string::npos ? "/v1/lists/{name}/entries"
-                                                       : "/v1/lists/{name}";
+                                                      : "/v1/lists/{name}";
   }
   return "other";
 }
@@ -94,7 +105,8 @@ std::string endpoint_of(const std::string& path) {
 ApiError refused(const Status& st, int retry_after) {
   switch (st.code) {
     case Status::kQueueFull:
-      return ApiError(429, "overloaded", "the server is at capacity (" + st.message + "); retry later",
+      return ApiError(429, "overloaded",
+                      "the server is at capacity (" + st.message + "); retry later",
                       {{"retry_after", retry_after}});
     case Status::kTooLarge:
       return ApiError(413, "payload_too_large", st.message);
@@ -133,8 +145,9 @@ std::optional<bool> bool_param(const httplib::Request& req, const char* name) {
   const std::string v = req.get_param_value(name);
   if (v == "true" || v == "1" || v == "yes" || v.empty()) return true;
   if (v == "false" || v == "0" || v == "no") return false;
-  throw ApiError(400, "bad_request", std::string("query parameter ") + name +
-                                         " must be true or false, got '" + v + "'");
+  throw ApiError(
+      400, "bad_request",
+      std::string("query parameter ") + name + " must be true or false, got '" + v + "'");
 }
 
 std::optional<int> threshold_value(const std::string& v) {
@@ -204,8 +217,7 @@ json searched_lists(const ListSnapshot& snap, const QueryOptions& opts) {
 
 std::string make_request_id(const httplib::Request& req, uint64_t seq) {
   const std::string given = req.get_header_value("X-Request-Id");
-  if (!given.empty() && given.size() <= 64 &&
-      std::all_of(given.begin(), given.end(), [](char c) {
+  if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       })) {
     return given;
@@ -244,9 +256,8 @@ void Server::install_routes() {
          bind_body("/v1/lists/{name}/entries", admin, &Server::h_add_entries));
   h.Delete(R"(/v1/lists/([^/]+)/entries/([^/]+))",
            bind("/v1/lists/{name}/entries/{id}", admin, &Server::h_delete_entry));
-  h.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-    on_error(req, res);
-  });
+  h.set_error_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (config()->access_log) {
       log("access " + req.remote_addr + " " + req.method + " " + req.path + " " +
@@ -264,12 +275,16 @@ void Server::on_error(const httplib::Request& req, httplib::Response& res) {
   res.set_header("X-Request-Id", id);
   std::string message;
   switch (res.status) {
-    case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
+    case 404:
+      message = "no such endpoint: " + req.method + " " + req.path;
+      break;
     case 413:
       message = "the request body exceeds limits.max_body_bytes (" +
                 std::to_string(config()->max_body_bytes) + " bytes)";
       break;
-    default: message = "HTTP error " + std::to_string(res.status); break;
+    default:
+      message = "HTTP error " + std::to_string(res.status);
+      break;
   }
   send_json(res, res.status, error_body(default_code(res.status), message));
   if (draining_.load()) res.set_header("Connection", "close");
@@ -280,7 +295,8 @@ void Server::authorize(const httplib::Request& req, int scope, Ctx& ctx) {
   const auto store = tokens();
   const std::string header = req.get_header_value("Authorization");
   switch (store->authenticate(header, &ctx.who)) {
-    case TokenStore::Result::kOk: break;
+    case TokenStore::Result::kOk:
+      break;
     case TokenStore::Result::kMissing:
       throw ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer TOKEN)");
     case TokenStore::Result::kMalformed:
@@ -290,10 +306,10 @@ void Server::authorize(const httplib::Request& req, int scope, Ctx& ctx) {
   }
   const Scope need = static_cast<Scope>(scope);
   if (!ctx.who.has(need)) {
-    throw ApiError(403, "forbidden",
-                   "token '" + ctx.who.name + "' lacks the scope '" +
-                       std::string(scope_name(need)) + "'",
-                   {{"required_scope", std::string(scope_name(need))}});
+    throw ApiError(
+        403, "forbidden",
+        "token '" + ctx.who.name + "' lacks the scope '" + std::string(scope_name(need)) + "'",
+        {{"required_scope", std::string(scope_name(need))}});
   }
 }
 
@@ -312,6 +328,10 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
     if (reader) {
       // Read only after the token was accepted. Bodies are bounded by limits.max_body_bytes
       // (httplib answers 413 beyond it) and stay in memory.
+      // The limit is also enforced here, for bodies without a Content-Length (chunked).
+      const uint64_t max_body = config()->max_body_bytes;
+      uint64_t received = 0;
+      bool over = false;
       bool read_ok = false;
       if (req.is_multipart_form_data()) {
         ctx.multipart = true;
@@ -321,14 +341,23 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
               return true;
             },
             [&](const char* data, size_t n) {
+              received += n;
+              if (received > max_body) return !(over = true);
               ctx.parts.back().content.append(data, n);
               return true;
             });
       } else {
         read_ok = (*reader)([&](const char* data, size_t n) {
+          received += n;
+          if (received > max_body) return !(over = true);
           ctx.body.append(data, n);
           return true;
         });
+      }
+      if (over) {
+        throw ApiError(413, "payload_too_large",
+                       "the request body exceeds limits.max_body_bytes (" +
+                           std::to_string(max_body) + " bytes)");
       }
       if (!read_ok) {
         // httplib stops reading past limits.max_body_bytes (or on a broken upload).
@@ -336,9 +365,9 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
         const std::string len = req.get_header_value("Content-Length");
         if (res.status == 413 || (!len.empty() && std::strtoull(len.c_str(), nullptr, 10) > max) ||
             ctx.body.size() > max) {
-          throw ApiError(413, "payload_too_large",
-                         "the request body exceeds limits.max_body_bytes (" +
-                             std::to_string(max) + " bytes)");
+          throw ApiError(
+              413, "payload_too_large",
+              "the request body exceeds limits.max_body_bytes (" + std::to_string(max) + " bytes)");
         }
         throw ApiError(400, "bad_request", "the request body could not be read");
       }
@@ -349,7 +378,8 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
     send_json(res, e.status(), error_body(e.code(), e.what(), e.details()));
     if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"hashmatch\"");
     if (e.status() == 403) {
-      res.set_header("WWW-Authenticate", "Bearer realm=\"hashmatch\", error=\"insufficient_scope\"");
+      res.set_header("WWW-Authenticate",
+                     "Bearer realm=\"hashmatch\", error=\"insufficient_scope\"");
     }
     if (e.status() == 429) {
       res.set_header("Retry-After", std::to_string(config()->retry_after_seconds));
@@ -407,13 +437,13 @@ void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ct
   const std::string_view bytes = media_bytes(ctx);
   const bool dihedral = bool_param(req, "dihedral").value_or(false);
   MediaOutcome out;
-  media_->hash(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                        bytes.size()),
-               &out);
+  media_->hash(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), &out);
   if (!out.status.ok()) throw refused(out.status, config()->retry_after_seconds);
   if (!out.result.ok()) {
     throw ApiError(400, "bad_media", out.result.error,
-                   {{"reason", out.result.error_reason}, {"md5", out.result.digests.md5},
+                   {{"reason", out.result.error_reason},
+                    {"md5", out.result.digests.md5},
                     {"size", out.result.size}});
   }
   send_json(res, 200, media_json(out.result, dihedral));
@@ -431,14 +461,16 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
   if (body) {
     if (body->contains("lists")) {
       const json& l = (*body)["lists"];
-      if (!l.is_array() || !std::all_of(l.begin(), l.end(), [](const json& x) { return x.is_string(); })) {
+      if (!l.is_array() ||
+          !std::all_of(l.begin(), l.end(), [](const json& x) { return x.is_string(); })) {
         throw ApiError(400, "bad_request", "lists must be an array of list names");
       }
       lists = l.get<std::vector<std::string>>();
     }
     if (body->contains("threshold")) {
       const json& t = (*body)["threshold"];
-      if (!t.is_number_integer()) throw ApiError(400, "bad_request", "threshold must be an integer");
+      if (!t.is_number_integer())
+        throw ApiError(400, "bad_request", "threshold must be an integer");
       threshold = threshold_value(std::to_string(t.get<long long>()));
     }
   }
@@ -515,8 +547,8 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
     json m = match_json(g.best);
     m["video"] = {{"frames_matched", g.frames},
                   {"query_frames", queries.size()},
-                  {"query_match_percent", 100.0 * static_cast<double>(g.frames) /
-                                              static_cast<double>(queries.size())},
+                  {"query_match_percent",
+                   100.0 * static_cast<double>(g.frames) / static_cast<double>(queries.size())},
                   {"first_frame", g.first_frame},
                   {"first_timestamp", g.first_ts}};
     matches.push_back(std::move(m));
@@ -574,9 +606,8 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   const auto cfg = config();
   const std::string_view bytes = media_bytes(ctx);
   MediaOutcome out;
-  media_->hash(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                        bytes.size()),
-               &out);
+  media_->hash(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), &out);
   if (!out.status.ok()) throw refused(out.status, cfg->retry_after_seconds);
   const MediaHashResult& r = out.result;
   if (!r.ok()) {
@@ -698,8 +729,10 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
   std::map<std::string, uint64_t> exact_by_list;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const Item& it = items[i];
-    json r = {{"index", i}, {"algo", std::string(algo_name(it.value.algo))},
-              {"hash", it.value.to_hex()}, {"matches", json::array()}};
+    json r = {{"index", i},
+              {"algo", std::string(algo_name(it.value.algo))},
+              {"hash", it.value.to_hex()},
+              {"matches", json::array()}};
     if (!it.ref.is_null()) r["ref"] = it.ref;
     if (it.value.algo == HashAlgo::kPdq) {
       if (it.quality && *it.quality < cfg->min_quality) {

@@ -5,15 +5,14 @@
 #pragma once
 
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace hashmatch::server {
 
 struct Actor {
-  std::string who;         // token name ("anonymous" without a token file)
-  std::string remote;      // client address
+  std::string who;     // token name ("anonymous" without a token file)
+  std::string remote;  // client address
   std::string request_id;
 };
 

@@ -13,9 +13,12 @@ namespace hashmatch::server {
 
 std::string_view scope_name(Scope s) {
   switch (s) {
-    case Scope::kHash: return "hash";
-    case Scope::kMatch: return "match";
-    case Scope::kAdmin: return "admin";
+    case Scope::kHash:
+      return "hash";
+    case Scope::kMatch:
+      return "match";
+    case Scope::kAdmin:
+      return "admin";
   }
   return "?";
 }

@@ -30,7 +30,7 @@ enum class Scope { kHash, kMatch, kAdmin };
 std::string_view scope_name(Scope s);
 
 struct Principal {
-  std::string name;         // from the token file; "anonymous" without one
+  std::string name;  // from the token file; "anonymous" without one
   std::set<Scope> scopes;
   bool has(Scope s) const { return scopes.count(s) || scopes.count(Scope::kAdmin); }
 };

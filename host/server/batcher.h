@@ -64,7 +64,8 @@ class DynamicBatcher {
  public:
   using Clock = std::chrono::steady_clock;
   // Executes one batch on worker `slot` (0..slots-1): fills out[i] for items[i]. May throw.
-  using Execute = std::function<void(int slot, std::span<const In* const> items, std::span<Out> out)>;
+  using Execute =
+      std::function<void(int slot, std::span<const In* const> items, std::span<Out> out)>;
 
   class Ticket;
 
@@ -113,10 +114,10 @@ class DynamicBatcher {
         return t;
       }
       if (t->items_.size() > opts_.max_queue_items || cost > opts_.max_queue_cost) {
-        t->finish(Status::error(
-            Status::kTooLarge, name_ + ": request of " + std::to_string(t->items_.size()) +
-                                   " items exceeds the queue capacity of " +
-                                   std::to_string(opts_.max_queue_items)));
+        t->finish(Status::error(Status::kTooLarge, name_ + ": request of " +
+                                                       std::to_string(t->items_.size()) +
+                                                       " items exceeds the queue capacity of " +
+                                                       std::to_string(opts_.max_queue_items)));
         return t;
       }
       if (queue_.size() + t->items_.size() > opts_.max_queue_items ||

@@ -82,7 +82,8 @@ int cmd_serve(const std::vector<std::string>& args) {
     }
   }
 
-  server::ServerConfig cfg = server::load_config(config_file, flags, server::hashmatch_environment());
+  server::ServerConfig cfg =
+      server::load_config(config_file, flags, server::hashmatch_environment());
   if (print) {
     std::fputs(server::to_yaml(cfg).c_str(), stdout);
     return 0;

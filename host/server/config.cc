@@ -128,23 +128,25 @@ std::string env_name(const std::string& flag) {
   return e;
 }
 
-#define HM_S(field) [](ServerConfig& c, const std::string& v) { c.field = v; }, \
-                    [](const ServerConfig& c) { return c.field; }
-#define HM_I(field, lo, hi)                                                           \
-  [](ServerConfig& c, const std::string& v) {                                         \
-    c.field = static_cast<decltype(c.field)>(parse_int(v, lo, hi));                   \
-  },                                                                                  \
+#define HM_S(field)                                           \
+  [](ServerConfig& c, const std::string& v) { c.field = v; }, \
+      [](const ServerConfig& c) { return c.field; }
+#define HM_I(field, lo, hi)                                         \
+  [](ServerConfig& c, const std::string& v) {                       \
+    c.field = static_cast<decltype(c.field)>(parse_int(v, lo, hi)); \
+  },                                                                \
       [](const ServerConfig& c) { return std::to_string(c.field); }
-#define HM_B(field) [](ServerConfig& c, const std::string& v) { c.field = parse_bool(v); }, \
-                    [](const ServerConfig& c) { return std::string(c.field ? "true" : "false"); }
-#define HM_D(field, max)                                                                \
+#define HM_B(field)                                                       \
+  [](ServerConfig& c, const std::string& v) { c.field = parse_bool(v); }, \
+      [](const ServerConfig& c) { return std::string(c.field ? "true" : "false"); }
+#define HM_D(field, max)                                                              \
   [](ServerConfig& c, const std::string& v) { c.field = positive_duration(v, max); }, \
       [](const ServerConfig& c) { return format_duration(c.field); }
-#define HM_Z(field, lo)                                                                  \
-  [](ServerConfig& c, const std::string& v) {                                            \
-    c.field = parse_bytes(v);                                                            \
+#define HM_Z(field, lo)                                                                      \
+  [](ServerConfig& c, const std::string& v) {                                                \
+    c.field = parse_bytes(v);                                                                \
     if (c.field < (lo)) throw InvalidArgument("'" + v + "' is below " + std::to_string(lo)); \
-  },                                                                                     \
+  },                                                                                         \
       [](const ServerConfig& c) { return std::to_string(c.field); }
 
 const std::vector<Setting>& table() {
@@ -154,25 +156,30 @@ const std::vector<Setting>& table() {
                    std::function<void(ServerConfig&, const std::string&)> set,
                    std::function<std::string(const ServerConfig&)> get) {
       const std::string env = env_name(flag);
-      v.push_back({{std::move(key), std::move(flag), env, std::move(help), reloadable,
-                    kind == Kind::kBool},
-                   kind, std::move(set), std::move(get)});
+      v.push_back(
+          {{std::move(key), std::move(flag), env, std::move(help), reloadable, kind == Kind::kBool},
+           kind,
+           std::move(set),
+           std::move(get)});
     };
     // process
     add("db", "db", "SQLite hash-list database", false, Kind::kString, HM_S(db));
     add("listen", "listen", "API address HOST:PORT (port 0: any free port)", false, Kind::kString,
         HM_S(listen));
-    add("metrics_listen", "metrics-listen", "Prometheus /metrics address HOST:PORT, or off",
-        false, Kind::kString, HM_S(metrics_listen));
+    add("metrics_listen", "metrics-listen", "Prometheus /metrics address HOST:PORT, or off", false,
+        Kind::kString, HM_S(metrics_listen));
     add("tokens", "tokens",
         "bearer-token file (YAML); without one the API serves only on loopback, unauthenticated",
         true, Kind::kString, HM_S(tokens));
     add("tls.cert", "tls-cert", "TLS certificate chain (PEM); enables HTTPS", false, Kind::kString,
         HM_S(tls_cert));
     add("tls.key", "tls-key", "TLS private key (PEM)", false, Kind::kString, HM_S(tls_key));
-    add("audit_log", "audit-log", "append-only JSON-lines audit log of list changes "
-        "(default: <db>.audit.jsonl)", false, Kind::kString, HM_S(audit_log));
-    add("lists", "lists", "lists to load, comma-separated (default: all)", true, Kind::kList,
+    add("audit_log", "audit-log",
+        "append-only JSON-lines audit log of list changes "
+        "(default: <db>.audit.jsonl)",
+        false, Kind::kString, HM_S(audit_log));
+    add(
+        "lists", "lists", "lists to load, comma-separated (default: all)", true, Kind::kList,
         [](ServerConfig& c, const std::string& s) { c.lists = split_list(s); },
         [](const ServerConfig& c) { return join(c.lists); });
     add("shutdown_grace", "shutdown-grace", "SIGTERM: most time to drain before exiting", true,
@@ -190,8 +197,8 @@ const std::vector<Setting>& table() {
         HM_I(keep_alive_max_requests, 1, 1000000));
     add("http.read_timeout", "read-timeout", "timeout reading a request", false, Kind::kDuration,
         HM_D(read_timeout, 3600));
-    add("http.write_timeout", "write-timeout", "timeout writing a response", false,
-        Kind::kDuration, HM_D(write_timeout, 3600));
+    add("http.write_timeout", "write-timeout", "timeout writing a response", false, Kind::kDuration,
+        HM_D(write_timeout, 3600));
     add("http.retry_after", "retry-after", "Retry-After seconds sent with 429", true, Kind::kInt,
         HM_I(retry_after_seconds, 0, 3600));
     add("http.access_log", "access-log", "log every request to stderr", true, Kind::kBool,
@@ -199,8 +206,9 @@ const std::vector<Setting>& table() {
     // limits
     add("limits.max_body_bytes", "max-body-bytes", "largest request body (413 beyond)", false,
         Kind::kBytes, HM_Z(max_body_bytes, 1024ull));
-    add("limits.max_pixels", "max-pixels", "largest image (width x height), checked from the header",
-        true, Kind::kBytes, HM_Z(max_pixels, 1ull));
+    add("limits.max_pixels", "max-pixels",
+        "largest image (width x height), checked from the header", true, Kind::kBytes,
+        HM_Z(max_pixels, 1ull));
     add("limits.max_dimension", "max-dimension", "largest image side in pixels", true, Kind::kInt,
         HM_I(max_dimension, 1, 1 << 20));
     add("limits.max_hashes_per_request", "max-hashes-per-request",
@@ -215,15 +223,18 @@ const std::vector<Setting>& table() {
         "0: full-resolution PDQ (HMA, pdqhash); 512: reference CLI pre-resize", true, Kind::kInt,
         HM_I(pdq_prescale, 0, 1 << 16));
     // video
-    add("video.seconds_per_hash", "vpdq-seconds-per-hash",
+    add(
+        "video.seconds_per_hash", "vpdq-seconds-per-hash",
         "vPDQ: hash one frame per this many seconds (0: every frame)", true, Kind::kString,
         [](ServerConfig& c, const std::string& v) {
           const Seconds d = positive_duration(v, 3600);
           c.video_seconds_per_hash = d.count();
         },
         [](const ServerConfig& c) { return format_duration(Seconds(c.video_seconds_per_hash)); });
-    add("video.decoder", "video-decoder", "video decoder: auto (NVDEC when a GPU answers), cpu, cuda",
-        true, Kind::kString, [](ServerConfig& c, const std::string& s) {
+    add(
+        "video.decoder", "video-decoder",
+        "video decoder: auto (NVDEC when a GPU answers), cpu, cuda", true, Kind::kString,
+        [](ServerConfig& c, const std::string& s) {
           c.video_decoder = choice(s, {"auto", "cpu", "cuda"});
         },
         [](const ServerConfig& c) { return c.video_decoder; });
@@ -233,20 +244,24 @@ const std::vector<Setting>& table() {
         Kind::kDuration, HM_D(video_time_budget, 86400));
     add("video.max_duration", "video-max-duration", "longer videos are refused", true,
         Kind::kDuration, HM_D(video_max_duration, 7 * 86400));
-    add("video.match_percent", "vpdq-match-percent",
+    add(
+        "video.match_percent", "vpdq-match-percent",
         "listed videos: a match needs this share (%) of the query's frames (vPDQ P_q)", false,
         Kind::kString,
         [](ServerConfig& c, const std::string& v) { c.video_match_percent = parse_percent(v); },
         [](const ServerConfig& c) { return format_number(c.video_match_percent); });
-    add("video.compared_match_percent", "vpdq-compared-match-percent",
+    add(
+        "video.compared_match_percent", "vpdq-compared-match-percent",
         "... and this share (%) of the listed video's frames (vPDQ P_c)", false, Kind::kString,
         [](ServerConfig& c, const std::string& v) {
           c.video_compared_match_percent = parse_percent(v);
         },
         [](const ServerConfig& c) { return format_number(c.video_compared_match_percent); });
     // PDQ batching
-    add("batching.backend", "backend", "PDQ hashing backend: auto, cpu or cuda", false,
-        Kind::kString, [](ServerConfig& c, const std::string& s) {
+    add(
+        "batching.backend", "backend", "PDQ hashing backend: auto, cpu or cuda", false,
+        Kind::kString,
+        [](ServerConfig& c, const std::string& s) {
           c.backend = choice(s, {"auto", "cpu", "cuda"});
         },
         [](const ServerConfig& c) { return c.backend; });
@@ -263,12 +278,15 @@ const std::vector<Setting>& table() {
         "batches executing at once per queue (0: CPU all cores, GPU 2)", false, Kind::kInt,
         HM_I(batches_in_flight, 0, 256));
     // matching
-    add("match.backend", "match-backend", "PDQ matching backend: auto, cpu or cuda", false,
-        Kind::kString, [](ServerConfig& c, const std::string& s) {
+    add(
+        "match.backend", "match-backend", "PDQ matching backend: auto, cpu or cuda", false,
+        Kind::kString,
+        [](ServerConfig& c, const std::string& s) {
           c.match_backend = choice(s, {"auto", "cpu", "cuda"});
         },
         [](const ServerConfig& c) { return c.match_backend; });
-    add("match.threshold", "threshold",
+    add(
+        "match.threshold", "threshold",
         "PDQ match threshold for every list, inclusive (default: each list's own)", true,
         Kind::kOptInt,
         [](ServerConfig& c, const std::string& s) {
@@ -318,7 +336,8 @@ const Setting* find_by_flag(const std::string& flag) {
   return nullptr;
 }
 
-void apply(const Setting& s, ServerConfig& cfg, const std::string& value, const std::string& where) {
+void apply(const Setting& s, ServerConfig& cfg, const std::string& value,
+           const std::string& where) {
   try {
     s.set(cfg, value);
   } catch (const InvalidArgument& e) {
@@ -464,7 +483,8 @@ uint64_t parse_bytes(const std::string& text) {
   } else if (unit == "gb") {
     scale = 1000ull * 1000 * 1000;
   } else {
-    throw InvalidArgument("'" + text + "': unknown size unit '" + unit + "' (KiB, MiB, GiB, kB, MB, GB)");
+    throw InvalidArgument("'" + text + "': unknown size unit '" + unit +
+                          "' (KiB, MiB, GiB, kB, MB, GB)");
   }
   if (digits.size() > 15) throw InvalidArgument("'" + text + "' is too large");
   const uint64_t n = std::stoull(digits);

@@ -28,7 +28,7 @@ struct ServerConfig {
   std::string metrics_listen = "127.0.0.1:9464";  // "off" disables the metrics endpoint
   std::string tokens;                             // token file; "" = loopback only, no auth
   std::string tls_cert, tls_key;
-  std::string audit_log;  // "" = <db>.audit.jsonl
+  std::string audit_log;           // "" = <db>.audit.jsonl
   std::vector<std::string> lists;  // lists to load (empty: all)
   Seconds shutdown_grace{30.0};
   Seconds reload_interval{5.0};  // polling the database for changes made elsewhere; 0: off
@@ -54,13 +54,13 @@ struct ServerConfig {
   int pdq_prescale = 0;
 
   // video (vPDQ): frames decoded on the decode pool go through the same PDQ queues
-  double video_seconds_per_hash = 1.0;  // 0: every frame
-  std::string video_decoder = "auto";   // auto | cpu | cuda (NVDEC)
-  int video_threads = 0;                // decoder threads per video (0: automatic)
-  Seconds video_time_budget{120.0};     // wall-clock limit per video
-  Seconds video_max_duration{4 * 3600.0};  // longer videos are refused
-  double video_match_percent = 80.0;           // vPDQ P_q against listed videos
-  double video_compared_match_percent = 0.0;   // vPDQ P_c
+  double video_seconds_per_hash = 1.0;        // 0: every frame
+  std::string video_decoder = "auto";         // auto | cpu | cuda (NVDEC)
+  int video_threads = 0;                      // decoder threads per video (0: automatic)
+  Seconds video_time_budget{120.0};           // wall-clock limit per video
+  Seconds video_max_duration{4 * 3600.0};     // longer videos are refused
+  double video_match_percent = 80.0;          // vPDQ P_q against listed videos
+  double video_compared_match_percent = 0.0;  // vPDQ P_c
 
   // PDQ batching (one queue per GPU, or one CPU queue)
   std::string backend = "auto";  // auto | cpu | cuda

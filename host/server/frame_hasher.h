@@ -27,8 +27,8 @@ class FrameHasher {
 };
 
 struct PdqQueueSpec {
-  std::string name;     // "pdq-cpu", "pdq-cuda0", ...
-  std::string backend;  // label of hashmatch_frames_hashed_total
+  std::string name;                                 // "pdq-cpu", "pdq-cuda0", ...
+  std::string backend;                              // label of hashmatch_frames_hashed_total
   std::vector<std::unique_ptr<FrameHasher>> slots;  // one per batch in flight
 };
 

@@ -5,11 +5,10 @@
 #pragma once
 
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "host/lists/list_store.h"
 #include "host/server/audit_log.h"

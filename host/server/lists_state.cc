@@ -25,8 +25,10 @@ void ListsState::rebuild_videos(const std::vector<std::string>& lists) {
     std::lock_guard<std::mutex> lk(mu_);
     videos_ = std::move(idx);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hashmatch serve: indexing the listed videos failed (keeping the previous "
-                         "index): %s\n", e.what());
+    std::fprintf(stderr,
+                 "hashmatch serve: indexing the listed videos failed (keeping the previous "
+                 "index): %s\n",
+                 e.what());
   }
 }
 
@@ -121,8 +123,10 @@ bool ListsState::reload(std::string* error) {
     return changed;
   } catch (const std::exception& e) {
     metrics_.add_list_reload("error");
-    std::fprintf(stderr, "hashmatch serve: reloading the lists failed (keeping the current "
-                         "snapshot): %s\n", e.what());
+    std::fprintf(stderr,
+                 "hashmatch serve: reloading the lists failed (keeping the current "
+                 "snapshot): %s\n",
+                 e.what());
     if (error) *error = e.what();
     return false;
   }

@@ -39,8 +39,7 @@ void MatchPipeline::reconfigure(const ServerConfig& cfg) {
 
 void MatchPipeline::shutdown() { batcher_->shutdown(); }
 
-Status MatchPipeline::match(std::vector<PdqQuery> queries,
-                            std::shared_ptr<const QueryOptions> opts,
+Status MatchPipeline::match(std::vector<PdqQuery> queries, std::shared_ptr<const QueryOptions> opts,
                             std::vector<PdqMatchResult>* results) {
   std::vector<PdqMatchItem> items;
   items.reserve(queries.size());
@@ -61,7 +60,8 @@ void MatchPipeline::execute(std::span<const PdqMatchItem* const> items,
   std::map<std::string, double> pdq_entries_by_list;
   std::map<std::string, std::string> backend_by_list;
   for (const SnapshotListInfo& l : snap->lists()) {
-    pdq_entries_by_list[l.info.name] = static_cast<double>(l.by_algo[static_cast<int>(HashAlgo::kPdq)]);
+    pdq_entries_by_list[l.info.name] =
+        static_cast<double>(l.by_algo[static_cast<int>(HashAlgo::kPdq)]);
     backend_by_list[l.info.name] = l.pdq_backend;
   }
   for (const auto& [opts, idx] : groups) {

@@ -66,19 +66,7 @@ class QueueSink : public video::FrameSink {
 
   QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
 
-  // Workaround: the decoder's RGB conversion (video/vpdq.cc, to_host_rgb) lets swscale write up to
-  // a SIMD vector past the end of a frame whose row size (3 x width) is not a multiple of the vector
-  // width (e.g. 1080 or 854 pixels wide), and sizes the buffer exactly: heap corruption. It converts
-  // into the buffer given here, so this one has slack past the frame (the first one room for a 4K
-  // frame: virtual memory, only the frame's bytes are touched).
-  Image take_buffer() override {
-    Image img;
-    img.pixels.reserve(next_bytes_ + kSlack);
-    return img;
-  }
-
   void push_host(const video::FrameInfo& info, Image&& rgb) override {
-    next_bytes_ = std::max<std::size_t>(rgb.pixels.size(), 1);
     if (!status_.ok()) return;
     infos_.push_back(info);
     frames_.push_back(std::move(rgb));
@@ -103,8 +91,6 @@ class QueueSink : public video::FrameSink {
 
  private:
   static constexpr std::size_t kMaxPending = 4;
-  static constexpr std::size_t kSlack = 4096;
-  std::size_t next_bytes_ = std::size_t(3840) * 2160 * 3;
   struct Pending {
     std::shared_ptr<Ticket> ticket;
     std::vector<video::FrameInfo> infos;
@@ -167,7 +153,9 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
   std::function<PdqQueueSpec()> fallback;
   if (backend_ != "cpu") {
     const int prescale = cfg.pdq_prescale;
-    fallback = [prescale] { return std::move(make_pdq_queues("cpu", 0, prescale, nullptr).front()); };
+    fallback = [prescale] {
+      return std::move(make_pdq_queues("cpu", 0, prescale, nullptr).front());
+    };
   }
   queues_ = std::make_unique<PdqQueues>(std::move(specs), batcher_options(cfg), metrics_,
                                         std::move(fallback));
@@ -199,7 +187,8 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
     limits = limits_;
   }
   r.size = bytes.size();
-  r.digests = digest_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  r.digests =
+      digest_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   r.have_digests = true;
   try {
     r.format = sniff_format(bytes);
@@ -219,8 +208,7 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
       if (r.format == MediaFormat::kUnknown) {
         throw MediaError("unsupported", "unrecognised media format");
       }
-      throw MediaError("unsupported", "media format " +
-                                          std::string(media_format_name(r.format)) +
+      throw MediaError("unsupported", "media format " + std::string(media_format_name(r.format)) +
                                           " is recognised but not decoded");
     }
     *image = decode_image(bytes, limits);
@@ -283,9 +271,8 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   r.pdq = ticket->results()[0];
 }
 
-Status MediaPipeline::submit_blocking(
-    std::vector<Image> frames, Clock::time_point deadline,
-    std::shared_ptr<PdqBatcher::Ticket>* t) {
+Status MediaPipeline::submit_blocking(std::vector<Image> frames, Clock::time_point deadline,
+                                      std::shared_ptr<PdqBatcher::Ticket>* t) {
   uint64_t cost = 0;
   for (const Image& f : frames) cost += image_bytes(f);
   for (;;) {

@@ -9,10 +9,12 @@ namespace hashmatch::server {
 
 bool is_sticky_device_error(const std::string& message) {
   static const char* const kSticky[] = {
-      "cudaErrorIllegalAddress",    "cudaErrorLaunchFailure",     "cudaErrorHardwareStackError",
-      "cudaErrorIllegalInstruction", "cudaErrorMisalignedAddress", "cudaErrorInvalidAddressSpace",
-      "cudaErrorInvalidPc",         "cudaErrorECCUncorrectable",  "cudaErrorLaunchTimeout",
-      "cudaErrorAssert",            "cudaErrorDevicesUnavailable", "cudaErrorUnknown",
+      "cudaErrorIllegalAddress",     "cudaErrorLaunchFailure",
+      "cudaErrorHardwareStackError", "cudaErrorIllegalInstruction",
+      "cudaErrorMisalignedAddress",  "cudaErrorInvalidAddressSpace",
+      "cudaErrorInvalidPc",          "cudaErrorECCUncorrectable",
+      "cudaErrorLaunchTimeout",      "cudaErrorAssert",
+      "cudaErrorDevicesUnavailable", "cudaErrorUnknown",
   };
   for (const char* s : kSticky) {
     if (message.find(s) != std::string::npos) return true;
@@ -56,9 +58,9 @@ PdqQueues::Queue* PdqQueues::add_queue(PdqQueueSpec spec, const BatcherOptions& 
     for (std::size_t i = 0; i < r.size(); ++i) out[i] = r[i];
     metrics_.add_frames_hashed(qp->backend, items.size());
   };
-  q->batcher = std::make_unique<PdqBatcher>(q->name, opts, static_cast<int>(q->slots.size()),
-                                            execute,
-                                            std::make_shared<QueueMetrics>(metrics_, q->name));
+  q->batcher =
+      std::make_unique<PdqBatcher>(q->name, opts, static_cast<int>(q->slots.size()), execute,
+                                   std::make_shared<QueueMetrics>(metrics_, q->name));
   metrics_.declare_queue(q->name, static_cast<double>(opts.max_queue_items));
   metrics_.add_frames_hashed(q->backend, 0);
   std::lock_guard<std::mutex> lk(mu_);

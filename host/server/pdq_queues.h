@@ -3,9 +3,9 @@
 //
 // Device health (STYLE.md): an out-of-memory or any other failed batch fails only that batch
 // (counted, the server goes on). A sticky CUDA error (illegal address, launch failure, ECC ...:
-// the device context is unusable) marks that queue unhealthy: it takes no more work, healthy() turns
-// false (readiness reports it), and when no healthy GPU queue is left the frames go to a CPU queue
-// made on first need.
+// the device context is unusable) marks that queue unhealthy: it takes no more work, healthy()
+// turns false (readiness reports it), and when no healthy GPU queue is left the frames go to a CPU
+// queue made on first need.
 #pragma once
 
 #include <atomic>
@@ -32,8 +32,8 @@ bool is_sticky_device_error(const std::string& message);
 class PdqQueues {
  public:
   // `fallback` makes the CPU queue used once every GPU queue is unhealthy (called at most once).
-  PdqQueues(std::vector<PdqQueueSpec> specs, const BatcherOptions& opts, monitoring::Metrics& metrics,
-            std::function<PdqQueueSpec()> fallback);
+  PdqQueues(std::vector<PdqQueueSpec> specs, const BatcherOptions& opts,
+            monitoring::Metrics& metrics, std::function<PdqQueueSpec()> fallback);
   ~PdqQueues();
 
   // Queues the frames (all or none) on the least loaded healthy queue.

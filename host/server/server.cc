@@ -105,9 +105,7 @@ std::string Server::api_address() const {
          std::to_string(port_);
 }
 
-bool Server::ready() const {
-  return lists_->loaded() && !draining_.load() && media_->healthy();
-}
+bool Server::ready() const { return lists_->loaded() && !draining_.load() && media_->healthy(); }
 
 void Server::wait_lists_loaded() { lists_->wait_loaded(); }
 
@@ -126,9 +124,7 @@ void Server::start() {
   const int threads = c->http_threads;
   h.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   h.set_payload_max_length(static_cast<size_t>(c->max_body_bytes));
-  auto secs = [](Seconds d) {
-    return std::chrono::duration_cast<std::chrono::microseconds>(d);
-  };
+  auto secs = [](Seconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d); };
   h.set_read_timeout(secs(c->read_timeout));
   h.set_write_timeout(secs(c->write_timeout));
   h.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, c->keep_alive_timeout.count())));
@@ -236,8 +232,7 @@ bool Server::reload() {
   try {
     tokens = load_tokens(*merged);
   } catch (const std::exception& e) {
-    log(std::string("reload: token file rejected, keeping the running configuration: ") +
-        e.what());
+    log(std::string("reload: token file rejected, keeping the running configuration: ") + e.what());
     return false;
   }
   std::atomic_store(&tokens_, tokens);

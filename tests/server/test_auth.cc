@@ -19,11 +19,14 @@ std::string write(const test::TempDir& d, const std::string& text) {
 TEST(Auth, TokensAndDigestsWithScopes) {
   test::TempDir d;
   const std::string admin_token = "admin-token-0123456789abcdef";
-  const auto store = TokenStore::load(write(
-      d, "tokens:\n"
-         "  - name: pipeline\n    token: pipeline-token-0123456789\n    scopes: [hash, match]\n"
-         "  - name: ops\n    sha256: \"" + token_digest(admin_token) + "\"\n    scopes: [admin]\n"
-         "  - name: hasher\n    token: hasher-token-0123456789ab\n    scopes: [hash]\n"));
+  const auto store = TokenStore::load(
+      write(d,
+            "tokens:\n"
+            "  - name: pipeline\n    token: pipeline-token-0123456789\n    scopes: [hash, match]\n"
+            "  - name: ops\n    sha256: \"" +
+                token_digest(admin_token) +
+                "\"\n    scopes: [admin]\n"
+                "  - name: hasher\n    token: hasher-token-0123456789ab\n    scopes: [hash]\n"));
   EXPECT_TRUE(store->enabled());
   EXPECT_EQ(store->size(), 3u);
   Principal p;

@@ -94,11 +94,17 @@ TEST(Config, BadValuesNameTheSettingAndTheSource) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_error([] { load_config("", Flags{{"max-batch-frames", "zero"}}, {}); },
-               "--max-batch-frames");
+  expect_error(
+      [] {
+        load_config("", Flags{{"max-batch-frames", "zero"}}, {});
+      },
+      "--max-batch-frames");
   expect_error([] { load_config("", Flags{{"max-batch-frames", "0"}}, {}); }, "out of range");
-  expect_error([] { load_config("", {}, Env{{"HASHMATCH_MAX_QUEUE_DELAY", "2 parsecs"}}); },
-               "HASHMATCH_MAX_QUEUE_DELAY");
+  expect_error(
+      [] {
+        load_config("", {}, Env{{"HASHMATCH_MAX_QUEUE_DELAY", "2 parsecs"}});
+      },
+      "HASHMATCH_MAX_QUEUE_DELAY");
   expect_error([] { load_config("", Flags{{"listen", "localhost"}}, {}); }, "HOST:PORT");
   expect_error([] { load_config("", Flags{{"listen", "127.0.0.1:70000"}}, {}); }, "port");
   expect_error([] { load_config("", Flags{{"no-such-flag", "1"}}, {}); }, "--no-such-flag");
@@ -141,11 +147,15 @@ TEST(Config, DurationsSizesAndAddresses) {
 
 TEST(Config, PrintedConfigurationLoadsBackToTheSameValues) {
   test::TempDir d;
-  const ServerConfig c = load_config(
-      "",
-      Flags{{"db", "x.db"}, {"lists", "a,b"}, {"threshold", "17"}, {"max-queue-delay", "3ms"},
-            {"dihedral", "false"}, {"max-body-bytes", "1MiB"}, {"vpdq-seconds-per-hash", "0.5"}},
-      {});
+  const ServerConfig c = load_config("",
+                                     Flags{{"db", "x.db"},
+                                           {"lists", "a,b"},
+                                           {"threshold", "17"},
+                                           {"max-queue-delay", "3ms"},
+                                           {"dihedral", "false"},
+                                           {"max-body-bytes", "1MiB"},
+                                           {"vpdq-seconds-per-hash", "0.5"}},
+                                     {});
   const std::string yaml = to_yaml(c);
   EXPECT_NE(yaml.find("--max-batch-frames"), std::string::npos) << "comments name the flags";
   const ServerConfig back = load_config(write(d, "p.yaml", yaml), {}, {});

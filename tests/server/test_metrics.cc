@@ -1,5 +1,5 @@
-// Metric names and behaviour: Prometheus conventions (base units, _total counters), list-size series
-// that follow the lists, and the GPU collector without a driver (no series, no failure).
+// Metric names and behaviour: Prometheus conventions (base units, _total counters), list-size
+// series that follow the lists, and the GPU collector without a driver (no series, no failure).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -37,7 +37,8 @@ TEST(Metrics, ExpositionFollowsPrometheusNaming) {
         "hashmatch_matches_total{list=\"ncmec\"} 2",
         "hashmatch_decode_errors_total{reason=\"truncated\"} 1",
         "hashmatch_queue_rejections_total{queue=\"pdq-cpu\"} 1",
-        "hashmatch_build_info{cuda=\"none\",cuda_architectures=\"\",pdq_backend=\"cpu\",version=\"1.2.3\"} 1",
+        "hashmatch_build_info{cuda=\"none\",cuda_architectures=\"\",pdq_backend=\"cpu\",version="
+        "\"1.2.3\"} 1",
         "hashmatch_ready 0"}) {
     EXPECT_NE(text.find(s), std::string::npos) << "missing: " << s << "\n" << text;
   }

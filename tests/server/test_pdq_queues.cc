@@ -50,7 +50,8 @@ PdqQueueSpec spec(const std::string& name, const std::string& backend, int quali
   PdqQueueSpec q;
   q.name = name;
   q.backend = backend;
-  for (int i = 0; i < slots; ++i) q.slots.push_back(std::make_unique<FakeHasher>(backend, quality, s));
+  for (int i = 0; i < slots; ++i)
+    q.slots.push_back(std::make_unique<FakeHasher>(backend, quality, s));
   return q;
 }
 
@@ -71,7 +72,8 @@ std::vector<Image> frames(int n, int width = 7) {
 }
 
 TEST(PdqQueues, StickyErrorsAreRecognised) {
-  EXPECT_TRUE(is_sticky_device_error("CUDA error cudaErrorIllegalAddress (an illegal memory access)"));
+  EXPECT_TRUE(
+      is_sticky_device_error("CUDA error cudaErrorIllegalAddress (an illegal memory access)"));
   EXPECT_TRUE(is_sticky_device_error("... cudaErrorLaunchFailure ..."));
   EXPECT_TRUE(is_sticky_device_error("cudaErrorECCUncorrectable"));
   EXPECT_FALSE(is_sticky_device_error("CUDA error cudaErrorMemoryAllocation (out of memory)"));

@@ -491,6 +491,24 @@ def step_oversized(c):
     big = os.urandom(3 * 1024 * 1024 + 1)
     r = call(p, "POST", "/v1/hash", body=big, token=c.tokens["hasher"], expect=413)
     check(r.json["error"]["code"] == "payload_too_large", repr(r))
+    # Chunked upload (no Content-Length) over the limit: stopped at the limit, 413 too.
+    def chunks():
+        for _ in range(4):
+            yield os.urandom(1024 * 1024)
+    conn = http.client.HTTPConnection("127.0.0.1", p, timeout=30)
+    try:
+        conn.request("POST", "/v1/hash", body=chunks(), encode_chunked=True,
+                     headers={"Authorization": "Bearer " + c.tokens["hasher"], "Transfer-Encoding": "chunked"})
+        resp = conn.getresponse()
+        r = Response(resp.status, resp.getheaders(), resp.read())
+    except (ConnectionError, http.client.HTTPException):
+        r = None  # the server may close the connection before the whole body is sent
+    finally:
+        conn.close()
+    if r is not None:
+        validate(r, "/v1/hash", "POST")
+        check(r.status == 413, "chunked oversized body: %r" % r)
+    call(p, "GET", "/healthz", expect=200)
     many = {"hashes": ["%032x" % i for i in range(3001)]}
     r = call(p, "POST", "/v1/match/hashes", body=json.dumps(many), token=c.tokens["matcher"], expect=413,
              headers={"Content-Type": "application/json"})
