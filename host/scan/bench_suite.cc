@@ -485,7 +485,7 @@ Backlog make_backlog(const std::string& work, std::size_t files, std::size_t dis
     fs::create_directories(b.dir + dir);
     std::snprintf(name, sizeof name, "/f%07zu.jpg", k);
     const std::string src = b.distinct_dir + "/img" + [&] {
-      char x[16];
+      char x[32];
       std::snprintf(x, sizeof x, "%06zu.jpg", i);
       return std::string(x);
     }();
@@ -770,7 +770,7 @@ nlohmann::json run_bench(const BenchOptions& in) {
     }
     {
       Area a{"bench_video", {}, work + "/bench_video.json", ""};
-      a.cmd = {where("bench_video"), "--json", a.out, "--codecs", "h264"};
+      a.cmd = {where("bench_video"), "--json", a.out, "--codecs", "h264", "--clips", work + "/clips"};
       if (q) a.cmd.insert(a.cmd.end(), {"--seconds", "3", "--streams", "1,2", "--repeats", "1"});
       if (!gpu) a.cmd.insert(a.cmd.end(), {"--decoders", "cpu"});
       list.push_back(a);

@@ -55,6 +55,7 @@ constexpr const char* kUsage =
     "                         (nvJPEG: faster, hashes may differ by a few bits)\n"
     "  --batch N              images per GPU batch (default 256)\n"
     "  --jobs N               decode workers (default: all cores, or HASHMATCH_THREADS)\n"
+    "  --window N             files between dispatch and output (default max(1024, 64 x jobs))\n"
     "  --pdq-prescale N       0 (default, full resolution) or 512 (reference CLI pipeline)\n"
     "  --max-file-bytes N     media larger than this get exact hashes only (default 256 MiB)\n"
     "  --max-pixels N         images with more pixels are refused from their header\n"

@@ -530,6 +530,11 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     }
   }
   rep.resumed_from = done;
+  if (opts.progress != ProgressMode::kOff) {
+    std::fprintf(stderr, "scan: %zu items%s%s\n", items.size(),
+                 rep.resumed ? (", resuming at item " + std::to_string(done)).c_str() : "",
+                 opts.shard.all() ? "" : (" in shard " + opts.shard.to_string()).c_str());
+  }
   OutputFile out(opts.output, offset);
   Progress progress(opts.progress, opts.progress_interval);
   ProgressSnapshot snap;
