@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# All GPU checks in one device call: every GPU-labelled test with HASHMATCH_REQUIRE_GPU=1 (a
+# missing GPU fails instead of skipping) and the GPU benchmarks, logs and JSON packed into one
+# archive under $OUT (the device tool returns at most 8 files), a short table printed last.
+#
+#   here:   scripts/gpu-all.sh pack                 (builds, bundles into devbundle/, ~3 minutes)
+#   there:  scripts/gpu-all.sh run [STEPS]          (device tool: carry ["devbundle"])
+#
+# STEPS (comma list, default tests,bench-quick): tests, bench-quick, bench-match, bench-pdq,
+# bench-video, bench-cluster, bench-server, bench-scan. Each step runs under its own time limit
+# (STEP_TIMEOUT, default 300 s) so one hang cannot eat the call. Environment: OUT (default
+# out/gpu-all), TEST_FILTER (gtest filter for every test executable, default all).
+# The per-area scripts (gpu-check.sh, gpu-pdq-check.sh, gpu-video-check.sh, gpu-server-bench.sh,
+# gpu-scan-check.sh) run one area each with more options.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+bundle=devbundle
+BUILD=${BUILD:-build}
+TESTS=(test_cuda_rt test_match_gpu test_pdq_gpu test_video_gpu test_video_pool test_server_gpu
+  test_scan_gpu test_triage_gpu)
+BENCHES=(bench_match bench_pdq_gpu bench_video bench_cluster bench_server)
+
+case "$mode" in
+pack)
+  set -e
+  [ -f "$BUILD/build.ninja" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake --build "$BUILD" -j"$(nproc)" --target hashmatch "${TESTS[@]}" "${BENCHES[@]}"
+  exes=("$BUILD/hashmatch")
+  for t in "${TESTS[@]}" "${BENCHES[@]}"; do
+    exes+=("$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)")
+  done
+  excl=$(git rev-parse --git-path info/exclude)
+  grep -qx "/$bundle/" "$excl" 2>/dev/null || echo "/$bundle/" >>"$excl"
+  rm -rf "$bundle"
+  bash ../shared/scripts/device-bundle.sh "$bundle" "${exes[@]}"
+  # Everything must travel in 64 MiB: strip the executables and replace two large libraries that
+  # Debian's FFmpeg links but nothing here calls (the codec2 speech codec; ICU's 31 MB data table,
+  # used by libxml2 only to convert charsets) by stubs with the same soname and symbols.
+  stage=$(mktemp -d)
+  tar -C "$stage" -xJf "$bundle/bundle.tar.xz"
+  strip "$stage"/bin/*
+  for lib in "$stage"/lib/libcodec2.so.* "$stage"/lib/libicudata.so.*; do
+    [ -f "$lib" ] || continue
+    soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
+    nm -D --defined-only "$lib" | awk '$2 == "T" {print "void " $3 "(void) { __builtin_trap(); }"}
+      $2 ~ /^[BDRV]$/ {print "char " $3 "[64];"}' >"$stage/stub.c"
+    gcc -shared -fPIC -o "$lib" -Wl,-soname,"$soname" "$stage/stub.c"
+  done
+  rm -f "$stage/stub.c"
+  tar -C "$stage" -cf - bin lib | xz -6 -T0 >"$bundle/bundle.tar.xz"
+  rm -rf "$stage"
+  # The reference files the GPU tests read (../shared does not travel); JPEG/PNG: not packed.
+  mkdir -p "$bundle/testdata"
+  cp -r ../shared/testdata/pdq "$bundle/testdata/"
+  chmod -R u+w "$bundle/testdata"
+  cp bench/server/run_server_bench.py "$bundle/"
+  if [ ! -d "$bundle/samples" ]; then
+    samples=$(mktemp -d)
+    bash scripts/gen-samples.sh "$samples" 2 >/dev/null
+    mkdir -p "$bundle/samples"
+    find "$samples" -type f \( -name '*.jpg' -o -name '*.webp' \) ! -name 'broken*' \
+      -exec cp {} "$bundle/samples/" \;
+    rm -rf "$samples"
+  fi
+  du -sh "$bundle"
+  ;;
+run)
+  steps=${2:-tests,bench-quick}
+  OUT=${OUT:-out/gpu-all}
+  logs=${LOGS:-/tmp/gpu-all}
+  rm -rf "$logs"
+  mkdir -p "$OUT" "$logs"
+  # shellcheck disable=SC1091
+  source "$bundle/activate.sh"
+  export HASHMATCH_TESTDATA=$PWD/$bundle/testdata
+  T=${STEP_TIMEOUT:-300}
+  summary=()
+  status=0
+  step() {  # step NAME CMD...: run under the time limit, log to $logs/NAME.log
+    local name=$1; shift
+    local t0=$SECONDS
+    timeout -k 10 "$T" "$@" >"$logs/$name.log" 2>&1
+    local rc=$?
+    [ $rc -eq 0 ] || status=1
+    local tail
+    tail=$(grep -E '^\[  (PASSED|FAILED)  \] [0-9]+ test|^\[  SKIPPED \] [0-9]+ test' "$logs/$name.log" | tr '\n' ' ')
+    summary+=("$name: exit $rc, $((SECONDS - t0)) s ${tail}")
+    echo "${summary[-1]}"
+  }
+  {
+    date -u +%FT%TZ
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+    hashmatch info
+  } >"$logs/info.txt" 2>&1
+  cat "$logs/info.txt"
+  IFS=, read -ra want <<<"$steps"
+  for s in "${want[@]}"; do
+    case "$s" in
+    tests)
+      for t in "${TESTS[@]}"; do
+        HASHMATCH_REQUIRE_GPU=1 step "$t" "$t" --gtest_filter="${TEST_FILTER:-*}" \
+          --gtest_output="xml:$logs/$t.xml"
+      done
+      ;;
+    bench-quick)
+      step bench_match_quick bench_match --sizes 1e6,1e7 --batches 1,1024,8192 --threshold 31 \
+        --backends cuda-b1mma,cuda-popc --budget-seconds 1 --max-call-seconds 20 --strict \
+        --json "$logs/bench_match_quick.json"
+      step bench_pdq_quick bench_pdq_gpu --mode all --batches 1,64,1024 --repeats 3 \
+        --jpeg-count 256 --diff-count 100 --json "$logs/bench_pdq_quick.json"
+      step bench_cluster_1m bench_cluster --n 1000000 --backend cuda --json "$logs/cluster_1m.json"
+      step bench_video_quick bench_video --seconds 10 --streams 1,7 --repeats 1 \
+        --decoders cpu,cuda --modes exact,keyframes --codecs h264 --clips /tmp/clips \
+        --json "$logs/bench_video_quick.json" --no-anchor
+      ;;
+    bench-match)
+      step bench_match bench_match --sizes 1e6,1e7,1e8 --batches 1,64,1024,8192 --threshold 31 \
+        --backends cuda-b1mma,cuda-popc --budget-seconds 2 --max-call-seconds 20 --strict \
+        --json "$logs/bench_match.json"
+      ;;
+    bench-pdq)
+      step bench_pdq bench_pdq_gpu --mode all --batches 1,4,16,64,256,1024,4096 --repeats 5 \
+        --jpeg-count 1024 --diff-count 400 --json "$logs/bench_pdq.json"
+      ;;
+    bench-video)
+      step bench_video bench_video --seconds 20 --streams 1,2,4,7,8,16 --repeats 1 \
+        --decoders cpu,cuda,auto --modes exact,keyframes --clips /tmp/clips \
+        --json "$logs/bench_video.json" --no-anchor
+      ;;
+    bench-cluster)
+      step bench_cluster_1m bench_cluster --n 1000000 --backend cuda --json "$logs/cluster_1m.json"
+      step bench_cluster_10m bench_cluster --n 10000000 --backend cuda --json "$logs/cluster_10m.json"
+      ;;
+    bench-server)
+      step bench_server python3 "$bundle/run_server_bench.py" --build /tmp/bundle/bin \
+        --samples "$bundle/samples" --backend cuda --match-backend cuda \
+        --settings 128:2ms,256:5ms --endpoints hash,match --seconds 6 --connections 128 --half \
+        --bulk --bulk-images 20000 --list-size 1000000 --out "$logs/server_bench_cuda.json"
+      ;;
+    bench-scan)
+      step bench_scan hashmatch bench --report-dir "$logs/bench" --source-dir "$PWD" \
+        --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}"
+      ;;
+    *) echo "unknown step $s" >&2; status=1 ;;
+    esac
+  done
+  {
+    echo "== GPU checks ($(date -u +%FT%TZ)), steps $steps"
+    head -2 "$logs/info.txt"
+    printf '%s\n' "${summary[@]}"
+  } | tee "$logs/summary.txt"
+  tar -C "$(dirname "$logs")" -czf "$OUT/gpu-all.tar.gz" gpu-all
+  cp "$logs/summary.txt" "$OUT/"
+  exit $status
+  ;;
+*)
+  sed -n 2,14p "$0"
+  exit 2
+  ;;
+esac
