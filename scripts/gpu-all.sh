@@ -97,8 +97,9 @@ run)
   IFS=, read -ra want <<<"$steps"
   for s in "${want[@]}"; do
     case "$s" in
-    tests)
-      for t in "${TESTS[@]}"; do
+    tests | test_*)
+      [ "$s" = tests ] && which=("${TESTS[@]}") || which=("$s")
+      for t in "${which[@]}"; do
         HASHMATCH_REQUIRE_GPU=1 step "$t" "$t" --gtest_filter="${TEST_FILTER:-*}" \
           --gtest_output="xml:$logs/$t.xml"
       done
@@ -140,7 +141,7 @@ run)
       ;;
     bench-scan)
       step bench_scan hashmatch bench --report-dir "$logs/bench" --source-dir "$PWD" \
-        --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}"
+        --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}" ${BENCH_ARGS:-}
       ;;
     *) echo "unknown step $s" >&2; status=1 ;;
     esac
