@@ -215,6 +215,16 @@ struct GpuBatchHasher::Impl {
     name = gpus[device].name;
     if (opts.slots < 1) opts.slots = 1;
     if (opts.limits.max_images < 1) opts.limits.max_images = 1;
+    // A chunk of 1080p frames fills the GPU only when it is large: the row passes run one lane
+    // per image row, so 1 GiB of scratch (~60 such frames) left an H100 mostly idle between
+    // chunks. With the default limit, large GPUs get up to 4 GiB per chunk (1/20 of the device's
+    // memory); buffers still grow only as far as a batch needs.
+    if (opts.limits.arena_floats == PlanLimits{}.arena_floats) {
+      const std::size_t bytes = std::clamp<std::size_t>(gpus[device].total_memory_bytes / 20,
+                                                        opts.limits.arena_floats * sizeof(float),
+                                                        std::size_t(4) << 30);
+      opts.limits.arena_floats = bytes / sizeof(float);
+    }
     cuda::DeviceGuard guard(device);
     const auto& m = dct_matrix();
     dct = DeviceBuffer<float>(m.size());
