@@ -75,6 +75,10 @@ run)
   # shellcheck disable=SC1091
   source "$bundle/activate.sh"
   export HASHMATCH_TESTDATA=$PWD/$bundle/testdata
+  # ncu / compute-sanitizer (profile, sanitize steps) where the toolkit keeps them.
+  for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*; do
+    [ -d "$d" ] && PATH=$PATH:$d
+  done
   T=${STEP_TIMEOUT:-300}
   summary=()
   status=0
