@@ -5,8 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
+#include <fstream>
+#include <iostream>
 #include <string>
 
 #include "host/cli/args.h"
@@ -17,6 +20,9 @@
 #include "host/scan/list_scan_matcher.h"
 #include "host/scan/pdq_stage.h"
 #include "host/scan/scanner.h"
+#ifdef HM_SCAN_WITH_TRIAGE
+#include "host/triage/cluster_cli.h"
+#endif
 
 namespace hashmatch::cli {
 namespace {
@@ -135,6 +141,22 @@ void print_human_summary(const scan::ScanReport& r, const scan::ScanOptions& o,
                reasons.empty() ? "" : " (", reasons.c_str(), reasons.empty() ? "" : ")");
   std::fprintf(stderr, "  output: %s%s%s\n", o.output.empty() ? "-" : o.output.c_str(),
                summary_path.empty() ? "" : "  summary: ", summary_path.c_str());
+  if (r.finish.is_object()) {
+    const auto& f = r.finish;
+    std::fprintf(stderr, "  clusters: %llu files, %llu unique clusters: %llu known, %llu new",
+                 (unsigned long long)f.value("files", 0ull),
+                 (unsigned long long)f.value("unique_clusters", 0ull),
+                 (unsigned long long)f.value("known_clusters", 0ull),
+                 (unsigned long long)f.value("new_clusters", 0ull));
+    if (f.contains("new_clusters_seen_before")) {
+      std::fprintf(stderr, " (%llu seen before)",
+                   (unsigned long long)f.value("new_clusters_seen_before", 0ull));
+    }
+    std::fprintf(stderr, "; %llu not clustered (bad or unhashable)\n",
+                 (unsigned long long)f.value("unclustered", 0ull));
+  } else if (r.finish_pending) {
+    std::fprintf(stderr, "  clusters: pending (the scan is incomplete)\n");
+  }
   if (!r.complete && !o.checkpoint.empty()) {
     std::fprintf(stderr, "  run the same command again to resume (checkpoint %s)\n",
                  o.checkpoint.c_str());
@@ -152,9 +174,15 @@ int cmd_scan(const std::vector<std::string>& argv) {
   std::set<std::string> flags = {"dihedral", "quiet", "help"};
   values.insert(video_value_options().begin(), video_value_options().end());
   flags.insert(video_flag_options().begin(), video_flag_options().end());
+#ifdef HM_SCAN_WITH_TRIAGE
+  triage::add_cluster_option_names(triage::ClusterCommand::kScan, &values, &flags);
+  const char* cluster_usage = triage::cluster_options_usage(triage::ClusterCommand::kScan);
+#else
+  const char* cluster_usage = "";
+#endif
   Args args(argv, values, flags);
   if (args.flag("help")) {
-    std::printf("%s", kUsage);
+    std::printf("%sclustering (docs/triage.md):\n%s", kUsage, cluster_usage);
     return 0;
   }
   // First: a signal during start-up (opening lists, walking) must stop the scan cleanly too.
@@ -231,6 +259,38 @@ int cmd_scan(const std::vector<std::string>& argv) {
   if (summary_path.empty() && o.output != "-") summary_path = o.output + ".summary.json";
 
   std::string why;
+  // --cluster: the finishing step clusters the whole output (every session's lines) in place.
+  // Standard output cannot be rewritten: the lines go to a temporary file first, and to standard
+  // output once clustered.
+  const bool cluster = args.flag("cluster");
+  std::string cluster_tmp;
+#ifdef HM_SCAN_WITH_TRIAGE
+  if (cluster) {
+    const triage::ClusterRunOptions copts =
+        triage::parse_cluster_options(args, triage::ClusterCommand::kScan);
+    if (o.output == "-" && !o.checkpoint.empty()) {
+      throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
+    }
+    if (o.output == "-") {
+      const char* dir = std::getenv("TMPDIR");
+      std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/hashmatch-scan-XXXXXX";
+      const int fd = ::mkstemp(tmpl.data());
+      if (fd < 0) throw IoError("cannot create a temporary file in " + tmpl);
+      ::close(fd);
+      o.output = cluster_tmp = tmpl;
+    }
+    o.finish = [copts](const std::string& output) {
+      return triage::cluster_scan_output(output, copts);
+    };
+  } else {
+    for (const char* name : {"report", "queue", "cluster-threshold", "memory-db",
+                             "memory-max-age-days", "memory-max-entries"}) {
+      if (args.get(name)) throw InvalidArgument(std::string("--") + name + " needs --cluster");
+    }
+  }
+#else
+  if (cluster) throw InvalidArgument("--cluster: this build has no triage module");
+#endif
   std::unique_ptr<scan::BatchPdqStage> stage = scan::make_pdq_stage(so, &why);
   o.pdq_backend = why;
   double matcher_load_seconds = 0;
@@ -242,9 +302,38 @@ int cmd_scan(const std::vector<std::string>& argv) {
   }
 
   o.stop = &g_stop;
-  const scan::ScanReport rep = scan::run_scan(o, matcher.get(), stage.get());
+  scan::ScanReport rep;
+  try {
+    rep = scan::run_scan(o, matcher.get(), stage.get());
+    if (!cluster_tmp.empty()) {
+      // The clustered lines to standard output.
+      std::ifstream in(cluster_tmp, std::ios::binary);
+      if (!in) throw IoError("cannot read the temporary file " + cluster_tmp);
+      std::cout << in.rdbuf();
+      std::cout.flush();
+      ::unlink(cluster_tmp.c_str());
+      o.output = "-";
+    }
+  } catch (...) {
+    if (!cluster_tmp.empty()) ::unlink(cluster_tmp.c_str());
+    throw;
+  }
   nlohmann::json summary = rep.to_json(o);
   if (db) summary["summary"]["matcher_load_seconds"] = matcher_load_seconds;
+  if (cluster) {
+    nlohmann::json& s = summary["summary"];
+    if (rep.finish.is_object()) {
+      // files / unique_clusters / known_clusters / new_clusters next to the scan's own counters
+      // (its `files` counts the same result lines), the whole clustering summary under "cluster".
+      for (const char* k : {"unique_clusters", "known_clusters", "new_clusters"}) {
+        if (rep.finish.contains(k)) s[k] = rep.finish[k];
+      }
+      s["cluster"] = rep.finish;
+    } else {
+      s["cluster"] = {{"pending", true},
+                      {"reason", "the scan is incomplete: resume it to cluster every result"}};
+    }
+  }
   if (!summary_path.empty()) scan::write_summary_file(summary_path, summary);
   if (!quiet) print_human_summary(rep, o, summary_path);
   std::fprintf(stderr, "%s\n",

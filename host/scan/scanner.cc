@@ -521,13 +521,18 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
   uint64_t offset = last ? last->offset : 0;
   const double elapsed_before = last ? last->elapsed : 0;
   rep.counters = last ? ScanCounters::from_json(last->summary) : ScanCounters();
-  if (rep.resumed) {
+  // A scan every item of which was already written: nothing is scanned and the output is not
+  // reopened (its finishing step may have rewritten it; it is never truncated back).
+  const bool complete_before = rep.resumed && last && last->done == items.size();
+  const bool finished_before = complete_before && last->summary.is_object() &&
+                               last->summary.contains("finish");
+  if (rep.resumed && !complete_before) {
     const std::string tail = OutputFile::read_from(opts.output, offset);
     offset += salvage(tail, items, &done, &rep.counters, &rep.salvaged);
-    if (!file_exists(opts.output) && offset > 0) {
-      throw InvalidArgument("output '" + opts.output + "' is gone but the checkpoint records " +
-                            std::to_string(offset) + " bytes of it; start a new scan");
-    }
+  }
+  if (rep.resumed && !file_exists(opts.output) && offset > 0) {
+    throw InvalidArgument("output '" + opts.output + "' is gone but the checkpoint records " +
+                          std::to_string(offset) + " bytes of it; start a new scan");
   }
   rep.resumed_from = done;
   if (opts.progress != ProgressMode::kOff) {
@@ -535,7 +540,8 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
                  rep.resumed ? (", resuming at item " + std::to_string(done)).c_str() : "",
                  opts.shard.all() ? "" : (" in shard " + opts.shard.to_string()).c_str());
   }
-  OutputFile out(opts.output, offset);
+  std::unique_ptr<OutputFile> out;
+  if (!complete_before) out = std::make_unique<OutputFile>(opts.output, offset);
   Progress progress(opts.progress, opts.progress_interval);
   ProgressSnapshot snap;
   snap.total = items.size();
@@ -553,11 +559,11 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
   };
   auto commit = [&](uint64_t d) {
     if (!ckpt) {
-      out.flush();
+      out->flush();
       return;
     }
-    out.sync();
-    ckpt->commit({d, out.offset(), elapsed_now(), rep.counters.to_json()});
+    out->sync();
+    ckpt->commit({d, out->offset(), elapsed_now(), rep.counters.to_json()});
   };
   if (rep.salvaged > 0 || (ckpt && !last)) commit(done);
   auto last_commit = Clock::now();
@@ -573,33 +579,52 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
       last_commit = Clock::now();
     }
   };
-  pipe.run(
-      done, items.size(),
-      [&](ScanItem& it) {
-        const nlohmann::json j = result_line(it, opts.hash.dihedral);
-        std::string line = dump_line(j);
-        line += '\n';
-        out.write(line);
-        rep.counters.add(j);
-        ++emitted;
-        ++rep.session_files;
-        rep.session_bytes += it.result.size;
-        maybe_commit();
-        progress.update(make_snap(emitted));
-      },
-      [&] {
-        maybe_commit();
-        progress.update(make_snap(emitted));
-      });
-  commit(emitted);
+  if (out) {
+    pipe.run(
+        done, items.size(),
+        [&](ScanItem& it) {
+          const nlohmann::json j = result_line(it, opts.hash.dihedral);
+          std::string line = dump_line(j);
+          line += '\n';
+          out->write(line);
+          rep.counters.add(j);
+          ++emitted;
+          ++rep.session_files;
+          rep.session_bytes += it.result.size;
+          maybe_commit();
+          progress.update(make_snap(emitted));
+        },
+        [&] {
+          maybe_commit();
+          progress.update(make_snap(emitted));
+        });
+    commit(emitted);
+  }
   rep.done = emitted;
   rep.complete = emitted == items.size();
   rep.interrupted = !rep.complete;
   rep.stage_disabled = pipe.stage_disabled();
+  progress.finish(make_snap(emitted));
+  if (opts.finish && !rep.complete) {
+    rep.finish_pending = true;
+  } else if (opts.finish && finished_before) {
+    rep.finish = last->summary["finish"];
+  } else if (opts.finish && opts.output != "-" && !opts.output.empty()) {
+    if (out) out->sync();
+    out.reset();  // closed before the finishing step replaces the file
+    rep.finish = opts.finish(opts.output);
+    if (ckpt) {
+      nlohmann::json s = rep.counters.to_json();
+      s["finish"] = rep.finish;
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(opts.output, ec);
+      if (ec) throw IoError("cannot stat output '" + opts.output + "': " + ec.message());
+      ckpt->commit({emitted, static_cast<uint64_t>(size), elapsed_now(), s});
+    }
+  }
   rep.session_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   rep.elapsed_seconds = elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count();
   rep.checkpoint_commits = ckpt ? ckpt->commits() : 0;
-  progress.finish(make_snap(emitted));
   return rep;
 }
 

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,13 @@ struct ScanOptions {
   const std::atomic<bool>* stop = nullptr;
   // Informational, copied into the summary.
   std::string pdq_backend = "cpu";
+  // Optional finishing step, run once when every item has its result line (never for an
+  // interrupted scan): it may rewrite the output file in place (atomically, e.g. clustering adds
+  // `cluster` to every line) and returns a JSON object, recorded in the checkpoint's final commit
+  // (with the output's new size) and in the summary under "finish". A resumed scan whose
+  // checkpoint already records it does not run it again: the recorded object is reported. Not
+  // called for standard output.
+  std::function<nlohmann::json(const std::string& output)> finish;
 };
 
 struct ScanReport {
@@ -74,6 +82,8 @@ struct ScanReport {
   std::string pdq_stage;       // "" (CPU in the workers) or the batch stage's description
   bool stage_disabled = false;  // the batch stage failed repeatedly and was switched off
   nlohmann::json matcher = nullptr;
+  nlohmann::json finish = nullptr;  // what ScanOptions::finish returned (or recorded earlier)
+  bool finish_pending = false;      // a finishing step is configured but the scan is incomplete
   nlohmann::json to_json(const ScanOptions& opts) const;  // {"summary": {...}}
 };
 

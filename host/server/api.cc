@@ -21,6 +21,7 @@
 #include "host/server/match_pipeline.h"
 #include "host/server/media_pipeline.h"
 #include "host/server/server.h"
+#include "host/triage/seen_store.h"
 #include "monitoring/metrics.h"
 #include "video/vpdq_store.h"
 
@@ -642,6 +643,25 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   j["lists"] = searched_lists(*snap, *opts);
   j["dihedral"] = opts->dihedral;
   j["matched"] = !matches.empty();
+  if (seen_ && matches.empty()) {
+    // Seen-before memory (docs/triage.md): media that matched no list is looked up by MD5 and,
+    // for an image of sufficient quality, by PDQ; its arrival is recorded unless read-only. A
+    // memory failure does not cost the match answer: it is reported beside it.
+    triage::SeenItem item;
+    if (!out.video && r.pdq && r.pdq->quality >= cfg->min_quality) item.pdq = r.pdq->hashes[0];
+    item.md5 = r.digests.md5;
+    try {
+      const triage::SeenAnswer a = seen_->observe(item, triage::utc_now_iso());
+      j["seen_before"] = a.seen_before ? json{{"count", a.count},
+                                              {"first_seen", a.first_seen},
+                                              {"last_seen", a.last_seen},
+                                              {"cluster", a.cluster}}
+                                       : json(nullptr);
+    } catch (const std::exception& e) {
+      log(std::string("seen-before memory: ") + e.what());
+      j["seen_before_error"] = e.what();
+    }
+  }
   j["matches"] = std::move(matches);
   send_json(res, 200, j);
 }

@@ -311,6 +311,17 @@ const std::vector<Setting>& table() {
         Kind::kInt, HM_I(match_max_queue, 1, 100'000'000));
     add("match.batches_in_flight", "match-batches-in-flight", "matching batches at once", false,
         Kind::kInt, HM_I(match_batches_in_flight, 1, 64));
+    // triage: the seen-before memory (docs/triage.md)
+    add("triage.memory", "triage-memory",
+        "seen-before memory database (typically the db); /v1/match answers carry seen_before "
+        "for media that matched no list (empty: off)",
+        false, Kind::kString, HM_S(triage_memory));
+    add("triage.memory_read_only", "triage-memory-read-only",
+        "look arrivals up in the memory without recording them", false, Kind::kBool,
+        HM_B(triage_memory_read_only));
+    add("triage.threshold", "triage-threshold",
+        "PDQ distance within which a remembered picture is the same (inclusive)", false,
+        Kind::kInt, HM_I(triage_threshold, 0, 256));
     return v;
   }();
   return t;

@@ -80,6 +80,11 @@ struct ServerConfig {
   int match_max_queue = 65536;  // queries waiting; beyond: 429
   int match_batches_in_flight = 1;
 
+  // triage: seen-before memory (docs/triage.md)
+  std::string triage_memory;             // database path; "" = off
+  bool triage_memory_read_only = false;  // look up, never record arrivals
+  int triage_threshold = 31;             // PDQ: same picture iff distance <= this
+
   // Derived.
   std::string audit_log_path() const { return audit_log.empty() ? db + ".audit.jsonl" : audit_log; }
   bool tls() const { return !tls_cert.empty(); }

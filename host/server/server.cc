@@ -13,6 +13,7 @@
 #include "host/server/lists_state.h"
 #include "host/server/match_pipeline.h"
 #include "host/server/media_pipeline.h"
+#include "host/triage/seen_store.h"
 #include "host/version.h"
 #include "kernels/rt/device.h"
 #include "monitoring/exporter.h"
@@ -73,6 +74,12 @@ Server::Server(ServerConfig cfg, std::vector<std::pair<std::string, std::string>
   matcher_ = std::make_unique<MatchPipeline>(*c, *metrics_, *lists_);
   media_opts_ = default_options(*c, true);
   hash_opts_ = default_options(*c, false);
+  if (!c->triage_memory.empty()) {
+    seen_ = std::make_unique<triage::SeenMemory>(c->triage_memory, c->triage_threshold,
+                                                 c->triage_memory_read_only);
+    log("seen-before memory " + c->triage_memory + " (" + std::to_string(seen_->clusters()) +
+        " clusters, " + (c->triage_memory_read_only ? "read-only" : "recording arrivals") + ")");
+  }
   monitoring::BuildInfo bi;
   bi.version = kVersion;
   bi.cuda = cuda_compiled() ? cuda_runtime_version() : "none";

@@ -34,6 +34,9 @@ struct Response;
 namespace hashmatch {
 struct QueryOptions;
 class ListSnapshot;
+namespace triage {
+class SeenMemory;
+}  // namespace triage
 namespace monitoring {
 class Metrics;
 class MetricsExporter;
@@ -119,6 +122,7 @@ class Server {
   std::unique_ptr<ListAdmin> admin_;
   std::unique_ptr<MediaPipeline> media_;
   std::unique_ptr<MatchPipeline> matcher_;
+  std::unique_ptr<triage::SeenMemory> seen_;  // seen-before memory (triage.memory); null: off
   std::unique_ptr<httplib::Server> http_;
 
   std::string host_;

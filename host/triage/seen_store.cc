@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <ctime>
 #include <unordered_map>
 
@@ -77,6 +78,18 @@ int64_t iso_days(const std::string& iso) {
   return int64_t(era) * 146097 + int64_t(doe) - 719468;
 }
 
+void create_schema(sqlite3* db) {
+  exec(db,
+       "CREATE TABLE IF NOT EXISTS seen_clusters ("
+       " id INTEGER PRIMARY KEY, arrivals INTEGER NOT NULL, first_seen TEXT NOT NULL,"
+       " last_seen TEXT NOT NULL, quality INTEGER NOT NULL DEFAULT 0);"
+       "CREATE TABLE IF NOT EXISTS seen_hashes ("
+       " cluster_id INTEGER NOT NULL REFERENCES seen_clusters(id) ON DELETE CASCADE,"
+       " algo TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE(cluster_id, algo, hash));"
+       "CREATE INDEX IF NOT EXISTS seen_hashes_md5 ON seen_hashes(algo, hash);"
+       "CREATE INDEX IF NOT EXISTS seen_clusters_last ON seen_clusters(last_seen);");
+}
+
 }  // namespace
 
 std::string utc_now_iso() {
@@ -98,15 +111,7 @@ SeenStore::SeenStore(const std::string& db_path) {
   }
   sqlite3_busy_timeout(db_, 10000);
   exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  exec(db_,
-       "CREATE TABLE IF NOT EXISTS seen_clusters ("
-       " id INTEGER PRIMARY KEY, arrivals INTEGER NOT NULL, first_seen TEXT NOT NULL,"
-       " last_seen TEXT NOT NULL, quality INTEGER NOT NULL DEFAULT 0);"
-       "CREATE TABLE IF NOT EXISTS seen_hashes ("
-       " cluster_id INTEGER NOT NULL REFERENCES seen_clusters(id) ON DELETE CASCADE,"
-       " algo TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE(cluster_id, algo, hash));"
-       "CREATE INDEX IF NOT EXISTS seen_hashes_md5 ON seen_hashes(algo, hash);"
-       "CREATE INDEX IF NOT EXISTS seen_clusters_last ON seen_clusters(last_seen);");
+  create_schema(db_);
   exec(db_, "PRAGMA foreign_keys=ON;");
 }
 
@@ -262,6 +267,191 @@ int64_t SeenStore::export_signals(std::ostream& out) const {
 }
 
 int64_t SeenStore::clusters() const {
+  Stmt s(db_, "SELECT count(*) FROM seen_clusters");
+  s.step();
+  return s.i64(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SeenMemory
+
+SeenMemory::SeenMemory(const std::string& db_path, int threshold, bool read_only)
+    : threshold_(threshold), read_only_(read_only) {
+  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(db_path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw IoError("cannot open the seen-before memory " + db_path + ": " + msg);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 10000);
+    if (!read_only) {
+      exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+      create_schema(db_);
+      exec(db_, "PRAGMA foreign_keys=ON;");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    reload_locked();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SeenMemory::~SeenMemory() { sqlite3_close(db_); }
+
+bool SeenMemory::changed_elsewhere_locked() {
+  Stmt s(db_, "PRAGMA data_version");
+  s.step();
+  return s.i64(0) != data_version_;
+}
+
+void SeenMemory::reload_locked() {
+  {
+    Stmt v(db_, "PRAGMA data_version");
+    v.step();
+    data_version_ = v.i64(0);
+  }
+  pdq_.clear();
+  pdq_cluster_.clear();
+  md5_.clear();
+  hashes_of_.clear();
+  index_.reset();
+  indexed_ = 0;
+  {
+    Stmt t(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'seen_hashes'");
+    t.step();
+    have_tables_ = t.i64(0) > 0;
+  }
+  if (!have_tables_) return;
+  Stmt s(db_, "SELECT cluster_id, algo, hash FROM seen_hashes");
+  while (s.step()) {
+    const int64_t cluster = s.i64(0);
+    const std::string algo = s.text(1);
+    if (algo == "pdq") {
+      Hash256 h;
+      if (!Hash256::try_from_hex(s.text(2), &h)) continue;
+      pdq_.push_back(h);
+      pdq_cluster_.push_back(cluster);
+    } else if (algo == "md5") {
+      // Several clusters may hold one MD5 (two scans' clusters); the lowest id answers.
+      auto [it, fresh] = md5_.emplace(s.text(2), cluster);
+      if (!fresh) it->second = std::min(it->second, cluster);
+    } else {
+      continue;
+    }
+    ++hashes_of_[cluster];
+  }
+  rebuild_index_locked();
+}
+
+void SeenMemory::rebuild_index_locked() {
+  // The index covers everything once the directly scanned tail grows past a quarter of it (and a
+  // few thousand hashes): lookups stay sub-linear, rebuilds amortised.
+  const std::size_t tail = pdq_.size() - indexed_;
+  if (tail <= std::max<std::size_t>(2048, indexed_ / 4)) return;
+  MatcherOptions mo;
+  mo.backend = Backend::kCpu;
+  mo.expected_threshold = threshold_;
+  mo.threads = 1;
+  index_ = make_pdq_matcher(pdq_, mo);
+  indexed_ = pdq_.size();
+}
+
+int64_t SeenMemory::lookup_locked(const SeenItem& item) const {
+  if (!item.md5.empty()) {
+    if (auto it = md5_.find(item.md5); it != md5_.end()) return it->second;
+  }
+  if (!item.pdq) return 0;
+  std::pair<int, int64_t> best{threshold_ + 1, 0};
+  if (index_) {
+    std::vector<PdqHit> hits;
+    index_->range_search(std::span<const Hash256>(&*item.pdq, 1), threshold_, hits);
+    for (const PdqHit& h : hits) best = std::min(best, std::pair<int, int64_t>(h.distance, pdq_cluster_[h.index]));
+  }
+  for (std::size_t i = indexed_; i < pdq_.size(); ++i) {
+    const int d = hamming_distance(*item.pdq, pdq_[i]);
+    if (pdq_match(d, threshold_)) best = std::min(best, std::pair<int, int64_t>(d, pdq_cluster_[i]));
+  }
+  return best.second;
+}
+
+SeenAnswer SeenMemory::observe(const SeenItem& item, const std::string& now) {
+  SeenAnswer a;
+  if (!item.pdq && item.md5.empty()) return a;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto fill = [&](int64_t id) {
+    Stmt get(db_, "SELECT arrivals, first_seen, last_seen FROM seen_clusters WHERE id = ?");
+    get.bind(1, id);
+    if (!get.step()) return false;
+    a.seen_before = true;
+    a.count = get.i64(0);
+    a.first_seen = get.text(1);
+    a.last_seen = get.text(2);
+    a.cluster = id;
+    return true;
+  };
+  if (read_only_) {
+    if (changed_elsewhere_locked()) reload_locked();
+    if (!have_tables_) return a;
+    if (const int64_t id = lookup_locked(item)) fill(id);
+    return a;
+  }
+  exec(db_, "BEGIN IMMEDIATE");
+  std::vector<std::pair<std::string, std::string>> added;  // (algo, hash) of this arrival
+  int64_t id = 0;
+  try {
+    // Under the write lock: what another process committed is seen before deciding.
+    if (changed_elsewhere_locked()) reload_locked();
+    id = lookup_locked(item);
+    if (id && fill(id)) {
+      Stmt upd(db_, "UPDATE seen_clusters SET arrivals = arrivals + 1, last_seen = ? WHERE id = ?");
+      upd.bind(1, now).bind(2, id);
+      upd.run();
+    } else {
+      Stmt ins(db_, "INSERT INTO seen_clusters(arrivals, first_seen, last_seen, quality) VALUES (1, ?, ?, 0)");
+      ins.bind(1, now).bind(2, now);
+      ins.run();
+      id = sqlite3_last_insert_rowid(db_);
+    }
+    int64_t have = hashes_of_.count(id) ? hashes_of_[id] : 0;
+    Stmt add(db_, "INSERT OR IGNORE INTO seen_hashes(cluster_id, algo, hash) VALUES (?, ?, ?)");
+    auto try_add = [&](const std::string& algo, const std::string& hex) {
+      if (have >= kMaxHashesPerCluster) return;
+      add.bind(1, id).bind(2, algo).bind(3, hex);
+      add.run();
+      if (sqlite3_changes(db_)) {
+        ++have;
+        added.emplace_back(algo, hex);
+      }
+    };
+    if (item.pdq) try_add("pdq", item.pdq->to_hex());
+    if (!item.md5.empty()) try_add("md5", item.md5);
+    exec(db_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    data_version_ = -1;  // reload on the next call: the in-memory view is not trusted now
+    throw;
+  }
+  // Committed: the in-memory view follows.
+  for (const auto& [algo, hex] : added) {
+    if (algo == "pdq") {
+      pdq_.push_back(*item.pdq);
+      pdq_cluster_.push_back(id);
+    } else {
+      md5_.emplace(hex, id);
+    }
+    ++hashes_of_[id];
+  }
+  rebuild_index_locked();
+  return a;
+}
+
+int64_t SeenMemory::clusters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!have_tables_) return 0;
   Stmt s(db_, "SELECT count(*) FROM seen_clusters");
   s.step();
   return s.i64(0);

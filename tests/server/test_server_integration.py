@@ -315,6 +315,7 @@ def main():
         ]
         for s in steps:
             run_step(s, c)
+        run_step(step_seen_before, c, servers)
         run_step(step_tls_loopback_and_readiness, c, servers)
     finally:
         for s in servers:
@@ -570,6 +571,7 @@ def step_match_media(c):
     r = call(p, "POST", "/v1/match?lists=other", template="/v1/match",
              body=read("pdq/bridge-mods/blur-a-little.jpg"), token=t, expect=200)
     check(not r.json["matched"] and r.json["lists"] == ["other"], repr(r))
+    check("seen_before" not in r.json, "seen_before without the memory (triage.memory): %r" % r)
     r = call(p, "POST", "/v1/match?threshold=%d" % (d - 1), template="/v1/match",
              body=read("pdq/bridge-mods/blur-a-little.jpg"), token=t, expect=200)
     check(not any(m["id"] == "bridge-1" for m in r.json["matches"]), "threshold not applied")
@@ -925,6 +927,108 @@ def step_sigterm_drain(c):
     check(len(ok) == n, "requests lost in the drain: %r" % [r for r in results if r not in ok])
     check(all(r.json["pdq"] == exp for r in ok), "wrong hash after drain")
     check("drained; exiting" in c.srv.text(), "no drain message")
+
+
+def step_seen_before(c, servers):
+    # The seen-before memory (triage.memory): /v1/match answers for media that matched no list carry
+    # seen_before (null the first time, then the earlier arrivals), counted once per request even
+    # when requests race, near-duplicates (PDQ within the threshold) counted together, kept across a
+    # restart, read-only when asked; absent without the memory (the main server) and for media
+    # that matched a list.
+    d = os.path.join(c.work, "seen")
+    os.makedirs(d)
+    mem = os.path.join(d, "memory.db")
+    db = os.path.join(d, "lists.db")
+    out = subprocess.run([ARGS.hashmatch, "list", "create", "--db", db, "--list", "seen"], capture_output=True,
+                         timeout=30)
+    check(out.returncode == 0, out.stderr.decode())
+
+    def start(name, extra, env=None):
+        s = Server(d, ["--db", db, "--listen", "127.0.0.1:0", "--metrics-listen", "off",
+                       "--reload-interval", "0"] + extra, env=env, name=name)
+        servers.append(s)
+        wait_for(lambda: request(s.port, "GET", "/readyz").status == 200, 20, "readiness")
+        return s
+
+    def match(s, rel):
+        return call(s.port, "POST", "/v1/match", body=read(rel), expect=200)
+
+    s = start("seen1", ["--triage-memory", mem])
+    check("seen-before memory" in s.text(), "no memory log line")
+    doc = {"entries": [{"id": "square", "md5": c.hashes["bridge-mods/square-256x256.jpg"]["md5"]}]}
+    call(s.port, "POST", "/v1/lists/seen/entries", template="/v1/lists/{name}/entries", body=json.dumps(doc),
+         headers={"Content-Type": "application/json"}, expect=200)
+    pen = "pdq/reg-test-input/pen-and-coaster.png"
+    r = match(s, pen)
+    check(not r.json["matched"] and "seen_before" in r.json and r.json["seen_before"] is None, repr(r))
+    r = match(s, pen)
+    sb = r.json["seen_before"]
+    check(sb is not None and sb["count"] == 1, repr(r))
+    check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", sb["first_seen"]) and sb["last_seen"] >= sb["first_seen"],
+          repr(sb))
+    pen_cluster = sb["cluster"]
+    r = match(s, pen)
+    check(r.json["seen_before"]["count"] == 2 and r.json["seen_before"]["cluster"] == pen_cluster, repr(r))
+    # Media that matched a list: no seen_before (and not recorded).
+    for _ in range(2):
+        r = match(s, "pdq/bridge-mods/square-256x256.jpg")
+        check(r.json["matched"] and "seen_before" not in r.json, repr(r))
+    # Near-duplicates (different bytes, PDQ within 31) are one remembered picture.
+    hashes = {}
+    for f in sorted(os.listdir(os.path.join(ARGS.testdata, "pdq", "misc-images", "modes"))):
+        rel = "pdq/misc-images/modes/" + f
+        h = request(s.port, "POST", "/v1/hash", body=read(rel))
+        if h.status == 200 and h.json.get("pdq") and h.json["pdq_quality"] >= 50:
+            hashes[rel] = h.json
+    pair = None
+    for a in sorted(hashes):
+        for b in sorted(hashes):
+            if a < b and hashes[a]["md5"] != hashes[b]["md5"] and 0 < hamming(hashes[a]["pdq"], hashes[b]["pdq"]) <= 31:
+                pair = pair or (a, b)
+    check(pair is not None, "no near-duplicate pair among the mode images: %r" % {k: v["pdq"] for k, v in hashes.items()})
+    r1 = match(s, pair[0])
+    check("seen_before" in r1.json and r1.json["seen_before"] is None, repr(r1))
+    r2 = match(s, pair[1])
+    check(r2.json["seen_before"] is not None and r2.json["seen_before"]["count"] == 1, "%s then %s: %r" % (pair[0], pair[1], r2))
+    check(r2.json["seen_before"]["cluster"] != pen_cluster, repr(r2))
+    # Racing requests for one new picture: each arrival counted once (counts 0..n-1, each once).
+    data = read("pdq/misc-images/c.png")
+    counts = []
+    lock = threading.Lock()
+
+    def one():
+        resp = request(s.port, "POST", "/v1/match", body=data)
+        validate(resp, "/v1/match", "POST")
+        with lock:
+            counts.append(resp.json["seen_before"]["count"] if resp.json["seen_before"] else 0)
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(sorted(counts) == list(range(8)), "racing arrivals counted %r" % sorted(counts))
+    s.stop()
+    # In the database: three pictures (pen 3 arrivals, the pair 2, c.png 8); the listed one not recorded.
+    import sqlite3
+    con = sqlite3.connect(mem)
+    rows = con.execute("SELECT count(*), sum(arrivals) FROM seen_clusters").fetchone()
+    con.close()
+    check(rows == (3, 13), "seen_clusters holds %r" % (rows,))
+    # After a restart (memory from the environment this time): the counts go on.
+    s = start("seen2", [], env={"HASHMATCH_TRIAGE_MEMORY": mem})
+    r = match(s, pen)
+    check(r.json["seen_before"]["count"] == 3 and r.json["seen_before"]["cluster"] == pen_cluster, repr(r))
+    s.stop()
+    # Read-only: looked up, never recorded.
+    s = start("seen3", ["--triage-memory", mem, "--triage-memory-read-only=true"])
+    for _ in range(2):
+        r = match(s, pen)
+        check(r.json["seen_before"]["count"] == 4, repr(r))
+    r = match(s, "pdq/misc-images/small.jpg")
+    check(r.json["seen_before"] is None, repr(r))
+    r = match(s, "pdq/misc-images/small.jpg")
+    check(r.json["seen_before"] is None, "read-only memory recorded an arrival: %r" % r)
+    s.stop()
 
 
 def step_tls_loopback_and_readiness(c, servers):

@@ -12,6 +12,7 @@
 #include "host/triage/triage.h"
 #include "tests/testutil/encoders.h"
 #include "tests/testutil/testutil.h"
+#include "tests/triage/smooth_image.h"
 
 namespace hashmatch::triage {
 namespace {
@@ -159,36 +160,6 @@ TEST(Cluster, MatchesNaiveOracleOnPlantedGroupsBruteAndMih) {
   }
 }
 
-// A smooth procedural picture (random blobs and a gradient): the low-frequency content PDQ sees,
-// so resizing and re-encoding keep its hash close, as with natural images.
-Image smooth_image(int w, int h, uint32_t seed) {
-  std::mt19937 rng(seed);
-  struct Blob { double x, y, r, c[3]; };
-  std::vector<Blob> blobs(8);
-  for (auto& b : blobs) {
-    b = {double(rng() % 1000) / 1000, double(rng() % 1000) / 1000, 0.05 + double(rng() % 200) / 1000,
-         {double(rng() % 256), double(rng() % 256), double(rng() % 256)}};
-  }
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.channels = 3;
-  img.pixels.resize(img.pixel_count() * 3);
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      const double u = double(x) / w, v = double(y) / h;
-      double c[3] = {60 * u, 60 * v, 30};
-      for (const Blob& b : blobs) {
-        const double d2 = ((u - b.x) * (u - b.x) + (v - b.y) * (v - b.y)) / (b.r * b.r);
-        const double wgt = std::exp(-d2);
-        for (int k = 0; k < 3; ++k) c[k] += wgt * b.c[k];
-      }
-      for (int k = 0; k < 3; ++k) img.pixels[(std::size_t(y) * w + x) * 3 + k] = uint8_t(std::min(255.0, c[k]));
-    }
-  }
-  return img;
-}
-
 // Generated images with known duplicate structure: re-encoded, resized and rotated copies cluster
 // with their original (rotations through the dihedral variants); different pictures do not.
 TEST(Cluster, GeneratedImagesWithTransformedCopies) {
@@ -324,6 +295,70 @@ TEST(Triage, SeenBeforeMemorySurvivesRestartCountsAndExpires) {
   EXPECT_EQ(SeenStore(db).clusters(), 0);
   const TriageOutput t4 = run_triage(scan2, o);
   EXPECT_FALSE(t4.seen[0]->seen_before);
+}
+
+TEST(SeenMemory, CountsArrivalsAtTheThresholdAndSeesOtherWriters) {
+  test::TempDir dir;
+  const std::string db = (dir / "mem.db").string();
+  std::mt19937_64 rng(fresh_seed());
+  const Hash256 a = random_hash(rng);
+  std::set<int> used;
+  const Hash256 at_t = flip(a, 31, rng, used);   // exactly at the threshold: the same picture
+  std::set<int> used2;
+  const Hash256 past_t = flip(a, 32, rng, used2);  // one past: another picture
+  SeenMemory m(db, 31, false);
+  EXPECT_FALSE(m.observe({a, ""}, "2026-01-01T00:00:00Z").seen_before);
+  const SeenAnswer s1 = m.observe({at_t, ""}, "2026-01-02T00:00:00Z");
+  ASSERT_TRUE(s1.seen_before);
+  EXPECT_EQ(s1.count, 1);
+  EXPECT_EQ(s1.first_seen, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(s1.last_seen, "2026-01-01T00:00:00Z");
+  const SeenAnswer s2 = m.observe({a, "d41d8cd98f00b204e9800998ecf8427e"}, "2026-01-03T00:00:00Z");
+  EXPECT_EQ(s2.count, 2);
+  EXPECT_EQ(s2.last_seen, "2026-01-02T00:00:00Z");
+  EXPECT_EQ(s2.cluster, s1.cluster);
+  // past_t is 32 from a, but may be within 31 of at_t (a remembered member): only compare with a.
+  if (hamming_distance(past_t, at_t) > 31) {
+    EXPECT_FALSE(m.observe({past_t, ""}, "2026-01-04T00:00:00Z").seen_before);
+  }
+  // MD5 alone finds the cluster.
+  EXPECT_EQ(m.observe({std::nullopt, "d41d8cd98f00b204e9800998ecf8427e"}, "2026-01-05T00:00:00Z").cluster,
+            s1.cluster);
+  // Another writer (a scan's SeenStore) adds a picture: seen by the running memory at once.
+  const Hash256 b = random_hash(rng);
+  {
+    SeenStore other(db);
+    SeenKey k;
+    k.pdq = {b};
+    k.arrivals = 5;
+    other.observe({k}, "2026-01-06T00:00:00Z", 31);
+  }
+  const SeenAnswer sb = m.observe({b, ""}, "2026-01-07T00:00:00Z");
+  EXPECT_TRUE(sb.seen_before);
+  EXPECT_EQ(sb.count, 5);
+  // Read-only: answers, never records; a restart keeps everything.
+  SeenMemory ro(db, 31, true);
+  EXPECT_EQ(ro.observe({b, ""}, "2026-01-08T00:00:00Z").count, 6);
+  EXPECT_EQ(ro.observe({b, ""}, "2026-01-08T00:00:00Z").count, 6);
+  const Hash256 c = random_hash(rng);
+  EXPECT_FALSE(ro.observe({c, ""}, "2026-01-08T00:00:00Z").seen_before);
+  EXPECT_FALSE(ro.observe({c, ""}, "2026-01-08T00:00:00Z").seen_before);
+}
+
+TEST(SeenMemory, ManyPicturesThroughTheRebuiltIndex) {
+  test::TempDir dir;
+  std::mt19937_64 rng(fresh_seed());
+  SeenMemory m((dir / "mem.db").string(), 31, false);
+  std::vector<Hash256> pics;
+  for (int i = 0; i < 5000; ++i) pics.push_back(random_hash(rng));  // past the index rebuild point
+  for (const Hash256& h : pics) ASSERT_FALSE(m.observe({h, ""}, "2026-01-01T00:00:00Z").seen_before);
+  for (int i = 0; i < 5000; i += 97) {
+    std::set<int> used;
+    const SeenAnswer s = m.observe({flip(pics[i], 10, rng, used), ""}, "2026-01-02T00:00:00Z");
+    EXPECT_TRUE(s.seen_before) << i;
+    EXPECT_EQ(s.count, 1) << i;
+    EXPECT_EQ(s.cluster, i + 1) << i;  // ids in arrival order
+  }
 }
 
 TEST(Triage, ExpiryByCountKeepsMostRecent) {
