@@ -678,6 +678,14 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
       GpuPdqSinkOptions go;
       go.mode = mode;
       go.host_threads = threads;
+      if (const char* b = std::getenv("HASHMATCH_VIDEO_PDQ_BATCH"); b && *b) {
+        char* end = nullptr;
+        const long n = std::strtol(b, &end, 10);
+        if (end == b || *end || n < 1 || n > 16) {
+          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..16, got '") + b + "'");
+        }
+        go.batch = static_cast<int>(n);
+      }
       auto g = std::make_unique<GpuPdqSink>(std::move(go));
       gpu_sink = g.get();
       sink = std::move(g);
