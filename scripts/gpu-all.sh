@@ -6,8 +6,9 @@
 #   here:   scripts/gpu-all.sh pack                 (builds, bundles into devbundle/, ~3 minutes)
 #   there:  scripts/gpu-all.sh run [STEPS]          (device tool: carry ["devbundle"])
 #
-# STEPS (comma list, default tests,bench-quick): tests, bench-quick, bench-match, bench-pdq,
-# bench-video, bench-cluster, bench-server, bench-scan. Each step runs under its own time limit
+# STEPS (comma list, default tests,bench-quick): tests (or one test executable by name),
+# bench-quick, bench-match, bench-pdq, bench-video, bench-cluster, bench-server, bench-scan,
+# b1-sweep, profile (ncu), sanitize (compute-sanitizer memcheck). Each step runs under its own time limit
 # (STEP_TIMEOUT, default 300 s) so one hang cannot eat the call. Environment: OUT (default
 # out/gpu-all), TEST_FILTER (gtest filter for every test executable, default all).
 # The per-area scripts (gpu-check.sh, gpu-pdq-check.sh, gpu-video-check.sh, gpu-server-bench.sh,
@@ -74,6 +75,10 @@ run)
   # shellcheck disable=SC1091
   source "$bundle/activate.sh"
   export HASHMATCH_TESTDATA=$PWD/$bundle/testdata
+  # ncu / compute-sanitizer (profile, sanitize steps) where the toolkit keeps them.
+  for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/nvidia/nsight-compute/*; do
+    [ -d "$d" ] && PATH=$PATH:$d
+  done
   T=${STEP_TIMEOUT:-300}
   summary=()
   status=0
@@ -97,8 +102,9 @@ run)
   IFS=, read -ra want <<<"$steps"
   for s in "${want[@]}"; do
     case "$s" in
-    tests)
-      for t in "${TESTS[@]}"; do
+    tests | test_*)
+      [ "$s" = tests ] && which=("${TESTS[@]}") || which=("$s")
+      for t in "${which[@]}"; do
         HASHMATCH_REQUIRE_GPU=1 step "$t" "$t" --gtest_filter="${TEST_FILTER:-*}" \
           --gtest_output="xml:$logs/$t.xml"
       done
@@ -148,7 +154,31 @@ run)
       ;;
     bench-scan)
       step bench_scan hashmatch bench --report-dir "$logs/bench" --source-dir "$PWD" \
-        --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}"
+        --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}" ${BENCH_ARGS:-}
+      ;;
+    b1-sweep)  # list split density of the b1mma kernel (HASHMATCH_B1MMA_WARPS_PER_SM)
+      for w in 32 64 128 256; do
+        HASHMATCH_B1MMA_WARPS_PER_SM=$w step "b1_sweep_$w" bench_match --sizes 1e7,1e8 \
+          --batches 1024,8192 --threshold 31 --backends cuda-b1mma --budget-seconds 1 \
+          --max-call-seconds 20 --json "$logs/b1_sweep_$w.json"
+      done
+      ;;
+    profile)  # Nsight Compute: one launch of each hot kernel (clocks left alone)
+      ncu_args=(--clock-control none --section SpeedOfLight --section Occupancy
+        --section WarpStateStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis
+        --section LaunchStats)
+      step ncu_b1mma ncu "${ncu_args[@]}" -k regex:b1mma --launch-skip 2 --launch-count 1 \
+        bench_match --sizes 1e7 --batches 8192 --backends cuda-b1mma --budget-seconds 0.2 \
+        --max-call-seconds 20
+      step ncu_pdq ncu "${ncu_args[@]}" -k regex:'row_pass|column_pass|final_kernel' \
+        --launch-skip 8 --launch-count 4 bench_pdq_gpu --mode frames --sizes 1920x1080 \
+        --batches 256 --source device --repeats 1
+      ;;
+    sanitize)  # compute-sanitizer memcheck on the kernels' tests (a subset: it is slow)
+      step sanitize_match compute-sanitizer --tool memcheck --error-exitcode 9 test_match_gpu \
+        --gtest_filter='MatchGpu.PlantedNearDuplicatesAtBoundaries:MatchGpu.EveryBatchShape:MatchGpu.EmptyInputsAndThresholdEdges'
+      step sanitize_pdq compute-sanitizer --tool memcheck --error-exitcode 9 test_pdq_gpu \
+        --gtest_filter='PdqGpu.DeviceAndHostFramesOfEveryFormat:PdqGpu.BuffersGrowForAHugeImageAndBadInputIsAnError'
       ;;
     *) echo "unknown step $s" >&2; status=1 ;;
     esac

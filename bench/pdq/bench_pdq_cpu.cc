@@ -38,7 +38,7 @@ double throughput(std::size_t n, int threads, double seconds, Fn fn) {
     ts.emplace_back([&, t] {
       pdq::PdqHasher hasher;
       uint64_t local = 0;
-      for (std::size_t i = t; !stop.load(std::memory_order_relaxed); i = (i + threads) % n) {
+      for (std::size_t i = t % n; !stop.load(std::memory_order_relaxed); i = (i + threads) % n) {
         fn(hasher, i);
         ++local;
       }

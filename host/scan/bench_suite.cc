@@ -339,7 +339,8 @@ nlohmann::json bench_pdq(const BenchOptions& o, const std::vector<std::string>& 
         ts.emplace_back([&, t] {
           pdq::PdqHasher hasher;
           uint64_t k = 0;
-          for (std::size_t i = t; !stop.load(std::memory_order_relaxed); i = (i + 1) % frames.size()) {
+          for (std::size_t i = t % frames.size(); !stop.load(std::memory_order_relaxed);
+               i = (i + 1) % frames.size()) {
             (void)hasher.hash(frames[i]);
             ++k;
           }

@@ -3,6 +3,7 @@
 // the host sees every overflow and reruns; nothing is dropped silently).
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include "kernels/match/range_search.h"
 #include "kernels/rt/cuda_rt.h"
@@ -179,9 +180,22 @@ __global__ void __launch_bounds__(kPopcThreads)
   }
 }
 
+// Warps per SM the list is split for (plan_b1mma's 32 by default). HASHMATCH_B1MMA_WARPS_PER_SM
+// overrides it for tuning runs (bench_match); read once.
+int b1mma_warps_per_sm() {
+  static const int v = [] {
+    const char* e = std::getenv("HASHMATCH_B1MMA_WARPS_PER_SM");
+    const int x = e ? std::atoi(e) : 0;
+    return x >= 8 && x <= 4096 ? x : 32;
+  }();
+  return v;
+}
+
 template <int MT>
 void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
-  const B1Plan plan = plan_b1mma(p.nq, p.group_end - p.group_begin, MT, sm_count);
+  // plan_b1mma aims at 32 warps per SM: scale the SM count for another density.
+  const int plan_sms = std::max(1, int(int64_t(sm_count) * b1mma_warps_per_sm() / 32));
+  const B1Plan plan = plan_b1mma(p.nq, p.group_end - p.group_begin, MT, plan_sms);
   if (plan.n_warps == 0) return;
   if (plan.n_warps > 0xffffffffull) throw CudaError("range search launch too large");
   const uint64_t blocks = (plan.n_warps + kWarpsPerBlock - 1) / kWarpsPerBlock;

@@ -194,9 +194,14 @@ TEST_F(PdqGpu, BuffersGrowForAHugeImageAndBadInputIsAnError) {
   o.limits.arena_floats = 1'000'000;
   o.limits.staging_bytes = 1 << 20;
   GpuBatchHasher gpu(o);
-  std::vector<Image> imgs = {synthetic_image(100, 80, 3, Pattern::kBlobs, 1),
-                             synthetic_image(3000, 2500, 3, Pattern::kText, 2),
+  // The huge image first: its chunk lands on slot 0, which a small image allocated before, so
+  // that slot's buffers must grow (a fresh slot's first allocation is not a grow).
+  std::vector<Image> imgs = {synthetic_image(3000, 2500, 3, Pattern::kText, 2),
+                             synthetic_image(100, 80, 3, Pattern::kBlobs, 1),
                              synthetic_image(90, 70, 1, Pattern::kStripes, 3)};
+  const Image* warm[] = {&imgs[1]};
+  gpu.hash_images(warm, false);
+  EXPECT_EQ(gpu.stats().buffer_grows, 0u);
   const auto got = gpu.hash_images(ptrs_of(imgs), true);
   PdqHasher ref;
   for (std::size_t k = 0; k < imgs.size(); ++k) expect_same(got[k], ref.hash_dihedral(imgs[k]), "#" + std::to_string(k));
