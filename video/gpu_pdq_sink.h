@@ -91,7 +91,7 @@ struct GpuPdqSinkOptions {
   // kAuto: a GPU PDQ that cannot start sends the video's frames the host way (with a note);
   // kCuda: CudaError instead. (kCpu: never takes device frames.)
   VideoPdqMode mode = VideoPdqMode::kAuto;
-  int batch = 8;          // device frames per GPU call (1..16); 2 x batch surfaces held at most
+  int batch = 16;         // device frames per GPU call (1..16); 2 x batch surfaces held at most
   int host_threads = 0;   // CpuPdqSink threads for the frames that come through the host
   // Makes the device hasher at the first device frame (default: make_gpu_frame_hasher).
   std::function<std::unique_ptr<DeviceFrameHasher>(int device)> make_hasher;
