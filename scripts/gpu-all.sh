@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 bundle=devbundle
 BUILD=${BUILD:-build}
-TESTS=(test_cuda_rt test_match_gpu test_pdq_gpu test_video_gpu test_video_pool test_server_gpu
-  test_scan_gpu test_triage_gpu)
+TESTS=(test_cuda_rt test_match_gpu test_pdq_gpu test_video_gpu test_video_gpu_pdq test_video_pool
+  test_server_gpu test_scan_gpu test_triage_gpu)
 BENCHES=(bench_match bench_pdq_gpu bench_video bench_cluster bench_server)
 
 case "$mode" in
@@ -119,6 +119,10 @@ run)
       step bench_video_quick bench_video --seconds 10 --streams 1,7 --repeats 1 \
         --decoders cpu,cuda --modes exact,keyframes --codecs h264 --clips /tmp/clips \
         --json "$logs/bench_video_quick.json" --no-anchor
+      # Every-frame hashing on NVDEC: frames copied back + CPU PDQ vs the GPU PDQ sink (no copy).
+      step bench_video_sink bench_video --seconds 10 --streams 1,4,7 --repeats 1 \
+        --decoders cuda --modes every --sinks host,gpu --codecs h264 --clips /tmp/clips \
+        --json "$logs/bench_video_sink.json" --no-anchor
       ;;
     bench-match)
       step bench_match bench_match --sizes 1e6,1e7,1e8 --batches 1,64,1024,8192 --threshold 31 \
@@ -133,6 +137,10 @@ run)
       step bench_video bench_video --seconds 20 --streams 1,2,4,7,8,16 --repeats 1 \
         --decoders cpu,cuda,auto --modes exact,keyframes --clips /tmp/clips \
         --json "$logs/bench_video.json" --no-anchor
+      # Every frame hashed (--vpdq-every-frame): the copy back + CPU PDQ vs the GPU PDQ sink.
+      step bench_video_every bench_video --seconds 20 --streams 1,4,7,16 --repeats 1 \
+        --decoders cpu,cuda --modes every --sinks host,gpu --clips /tmp/clips \
+        --json "$logs/bench_video_every.json" --no-anchor
       ;;
     bench-cluster)
       step bench_cluster_1m bench_cluster --n 1000000 --backend cuda --json "$logs/cluster_1m.json"

@@ -18,10 +18,12 @@ BUILD=${BUILD:-build}
 case "$mode" in
   pack)
     [ -f "$BUILD/build.ninja" ] || cmake -S . -B "$BUILD" -G Ninja
-    cmake --build "$BUILD" -j2 --target hashmatch test_video_gpu test_video_pool bench_video
+    cmake --build "$BUILD" -j2 --target hashmatch test_video_gpu test_video_gpu_pdq test_video_pool \
+      bench_video
     rm -rf devbundle
     ../shared/scripts/device-bundle.sh devbundle "$BUILD/hashmatch" \
-      "$BUILD/tests/video/test_video_gpu" "$BUILD/tests/video/test_video_pool" \
+      "$BUILD/tests/video/test_video_gpu" "$BUILD/tests/video/test_video_gpu_pdq" \
+      "$BUILD/tests/video/test_video_pool" \
       "$BUILD/bench/bench_video"
     excl=$(git rev-parse --git-path info/exclude 2>/dev/null || true)
     if [ -n "$excl" ] && ! grep -qx '/devbundle/' "$excl" 2>/dev/null; then
@@ -42,6 +44,7 @@ case "$mode" in
     rc=0
     export HASHMATCH_REQUIRE_GPU=1
     test_video_gpu --gtest_output="json:$out/test_video_gpu.json" 2>&1 | tee "$out/test_video_gpu.log" || rc=1
+    test_video_gpu_pdq --gtest_output="json:$out/test_video_gpu_pdq.json" 2>&1 | tee "$out/test_video_gpu_pdq.log" || rc=1
     test_video_pool --gtest_output="json:$out/test_video_pool.json" 2>&1 | tee "$out/test_video_pool.log" || rc=1
     unset HASHMATCH_REQUIRE_GPU
     mkdir -p /tmp/bench-video-clips
@@ -49,6 +52,10 @@ case "$mode" in
       --repeats "${BENCH_REPEATS:-3}" --decoders cpu,cuda,auto --modes exact,keyframes \
       --clips /tmp/bench-video-clips --json "$out/bench_video.json" --no-anchor \
       2>&1 | tee "$out/bench_video.log" || rc=1
+    # Every frame hashed on NVDEC: copy back + CPU PDQ (host) vs the GPU PDQ sink (gpu).
+    bench_video --seconds "${BENCH_SECONDS:-20}" --streams 1,4,7,16 --repeats "${BENCH_REPEATS:-3}" \
+      --decoders cuda --modes every --sinks host,gpu --clips /tmp/bench-video-clips \
+      --json "$out/bench_video_every.json" --no-anchor 2>&1 | tee "$out/bench_video_every.log" || rc=1
     # Two NVDEC decoder threads per session (HASHMATCH_NVDEC_THREADS), exact mode, for comparison.
     HASHMATCH_NVDEC_THREADS=2 bench_video --seconds "${BENCH_SECONDS:-20}" --streams 1,7,8 \
       --repeats "${BENCH_REPEATS:-3}" --decoders cuda --modes exact --codecs h264 \
@@ -59,7 +66,8 @@ case "$mode" in
     echo "   keyframes-only >= 2000 video-seconds/s)"
     grep -E '^\[ (nvdec|  PASSED|  FAILED|  SKIPPED)' "$out"/test_video_gpu.log | tail -12 || true
     grep -E 'tests? (passed|failed)|PASSED|FAILED' "$out"/test_video_gpu.log | tail -3 || true
-    grep -E '^(codec|h264|hevc) ' "$out/bench_video.log" || true
+    grep -E '^\[ gpu-sink' "$out"/test_video_gpu_pdq.log || true
+    grep -E '^(codec|h264|hevc) ' "$out/bench_video.log" "$out/bench_video_every.log" || true
     exit $rc
     ;;
   *)

@@ -43,7 +43,7 @@ constexpr const char* kUsage =
     "  --all                  also list stored videos that share frames but do not match\n"
     "  --backend B            frame matcher: auto (default), cpu, cuda\n"
     "video options (hashing): --vpdq-seconds-per-hash S, --vpdq-every-frame, --vpdq-size N,\n"
-    "  --vpdq-keyframes-only, --vpdq-rotate, --video-decoder D, --video-threads N,\n"
+    "  --vpdq-keyframes-only, --vpdq-rotate, --video-decoder D, --video-pdq P, --video-threads N,\n"
     "  --video-time-budget S, --video-max-seconds S (as for `hashmatch hash`)\n";
 
 void print_line(const nlohmann::ordered_json& j) {

@@ -3,8 +3,8 @@
 // The decode loop (video/vpdq.cc) numbers and samples frames; a FrameSink hashes them and returns
 // the vPDQ records at the end. Two implementations are meant to exist:
 //  - CpuPdqSink (video/cpu_pdq_sink.h): host RGB24 frames, PDQ on a small thread pool. Default.
-//  - a GPU sink (the pdqgpu batcher, kernels/pdq): takes NVDEC frames in device memory without a
-//    copy back (wants_device_frames() == true), converts and hashes them in batches.
+//  - GpuPdqSink (video/gpu_pdq_sink.h): takes NVDEC frames in device memory without a copy back
+//    (wants_device_frames() == true) and hashes them in batches with the GPU PDQ (kernels/pdq).
 // Host-safe: no FFmpeg or CUDA header here.
 #pragma once
 
@@ -80,7 +80,14 @@ class FrameSink {
   // Called on the decode thread, in frame-number order; may block (back-pressure).
   virtual void push_host(const FrameInfo& info, Image&& rgb) = 0;
 
-  // A sampled NVDEC frame in device memory. Called only when wants_device_frames().
+  // Asked for each sampled NVDEC frame when wants_device_frames(), before push_device: false sends
+  // this frame the host way (copied back, converted by swscale, push_host), e.g. a layout or a
+  // target size the sink cannot hash on the device. `frame.hold` is not set yet.
+  virtual bool takes_device_frame(const FrameInfo& info, const DeviceFrame& frame) {
+    return wants_device_frames();
+  }
+
+  // A sampled NVDEC frame in device memory. Called only when takes_device_frame() said yes.
   virtual void push_device(const FrameInfo& info, const DeviceFrame& frame);
 
   // End of the video: waits for outstanding work and returns every record, sorted by frame number.

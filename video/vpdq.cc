@@ -22,6 +22,7 @@ extern "C" {
 #include "video/ffmpeg_util.h"
 #include "video/frame_convert.h"
 #include "video/frame_sink.h"
+#include "video/gpu_pdq_sink.h"
 #include "video/nvdec.h"
 
 namespace hashmatch::video {
@@ -519,17 +520,19 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       df.colorspace = frame->colorspace;
       df.color_range = frame->color_range;
       df.cuda_stream = dc->stream;
-      AVFrame* ref = av_frame_clone(frame);
-      if (!ref) throw std::bad_alloc();
-      df.hold = std::shared_ptr<void>(ref, [](void* p) {
-        AVFrame* f = static_cast<AVFrame*>(p);
-        av_frame_free(&f);
-      });
       fi.target_width = target_w_ > 0 ? target_w_ : frame->width;
       fi.target_height = target_h_ > 0 ? target_h_ : frame->height;
-      sink.push_device(fi, df);
-      ++info().frames_hashed;
-      return;
+      if (sink.takes_device_frame(fi, df)) {
+        AVFrame* ref = av_frame_clone(frame);
+        if (!ref) throw std::bad_alloc();
+        df.hold = std::shared_ptr<void>(ref, [](void* p) {
+          AVFrame* f = static_cast<AVFrame*>(p);
+          av_frame_free(&f);
+        });
+        sink.push_device(fi, df);
+        ++info().frames_hashed;
+        return;
+      }
     }
     src = device_to_host(frame);
   }
@@ -600,6 +603,7 @@ VideoOptions video_options_from_env() {
   o.time_budget_seconds = env_double("HASHMATCH_VIDEO_TIME_BUDGET", o.time_budget_seconds);
   o.max_duration_seconds = env_double("HASHMATCH_VIDEO_MAX_SECONDS", o.max_duration_seconds);
   if (const char* d = std::getenv("HASHMATCH_VIDEO_DECODER"); d && *d) o.decoder = d;
+  if (const char* d = std::getenv("HASHMATCH_VIDEO_PDQ"); d && *d) o.pdq = d;
   return o;
 }
 
@@ -655,8 +659,11 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
   VpdqResult r;
   Session s(in, opts, limits, &r);
-  std::unique_ptr<CpuPdqSink> sink;
+  std::unique_ptr<FrameSink> sink;
+  GpuPdqSink* gpu_sink = nullptr;
+  std::string pdq_note;
   run_guarded([&] {
+    const VideoPdqMode mode = parse_video_pdq(opts.pdq);  // a bad option throws before any work
     s.open();
     // Hashing threads: with one hash per second, hashing is a small share of the work and one
     // thread beside the decoder is plenty; every-frame hashing needs the cores.
@@ -665,10 +672,35 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
       const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
       threads = s.frame_mod() <= 2 ? std::min(hw, 8) : 1;
     }
-    sink = std::make_unique<CpuPdqSink>(threads);
+    // NVDEC frames to the GPU PDQ without a copy back (video/gpu_pdq_sink.h), or the host path.
+    const PdqSinkChoice choice = choose_pdq_sink(opts, s.frame_mod(), gpu_pdq_built());
+    if (choice.gpu) {
+      GpuPdqSinkOptions go;
+      go.mode = mode;
+      go.host_threads = threads;
+      if (const char* b = std::getenv("HASHMATCH_VIDEO_PDQ_BATCH"); b && *b) {
+        char* end = nullptr;
+        const long n = std::strtol(b, &end, 10);
+        if (end == b || *end || n < 1 || n > 16) {
+          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..16, got '") + b + "'");
+        }
+        go.batch = static_cast<int>(n);
+      }
+      auto g = std::make_unique<GpuPdqSink>(std::move(go));
+      gpu_sink = g.get();
+      sink = std::move(g);
+    } else {
+      if (mode == VideoPdqMode::kCuda) pdq_note = "host PDQ: " + choice.why;
+      sink = std::make_unique<CpuPdqSink>(threads);
+    }
     s.run(*sink);
   }, r);
   if (sink) collect(*sink, r);
+  if (gpu_sink) {
+    if (gpu_sink->device_frames() > 0) r.info.pdq = "cuda";
+    if (r.info.decoder == "nvdec") pdq_note = gpu_sink->note();
+  }
+  if (!pdq_note.empty()) r.info.note += (r.info.note.empty() ? "" : "; ") + pdq_note;
   return r;
 }
 

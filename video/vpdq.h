@@ -51,6 +51,8 @@ struct VideoInfo {
   int decode_errors = 0;    // packets or frames the decoder reported as broken
   int corrupt_frames = 0;   // frames the decoder flagged as concealed/corrupt (still hashed)
   std::string decoder;      // "cpu" or "nvdec"
+  std::string pdq;          // "cuda" when the GPU PDQ sink hashed NVDEC frames in device memory
+                            // (not vPDQ-exact: video/gpu_pdq_sink.h); empty: the host PDQ
   std::string note;         // why the decoder differs from the one asked for, etc.
 };
 
@@ -78,8 +80,9 @@ struct VideoInput {
   }
 };
 
-// Hashes a video with the CPU PDQ hasher (sampled frames; host frames, or NVDEC frames copied
-// back to the host when a GPU decodes). Never throws for bad media.
+// Hashes a video: host frames (and NVDEC frames copied back to the host) with the CPU PDQ,
+// bit-exact with vPDQ; NVDEC frames with the GPU PDQ in device memory when opts.pdq says so
+// (video/gpu_pdq_sink.h: choose_pdq_sink; info.pdq is then "cuda"). Never throws for bad media.
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts,
                       const DecodeLimits& limits = {});
 
@@ -93,7 +96,7 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
 int frame_mod_for(double seconds_per_hash, double fps);
 
 // Video options with HASHMATCH_VIDEO_TIME_BUDGET / HASHMATCH_VIDEO_MAX_SECONDS /
-// HASHMATCH_VIDEO_DECODER applied over the defaults.
+// HASHMATCH_VIDEO_DECODER / HASHMATCH_VIDEO_PDQ applied over the defaults.
 VideoOptions video_options_from_env();
 
 // Installs hash_video as host/media's video hasher (hash_media_file then fills

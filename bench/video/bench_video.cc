@@ -1,12 +1,15 @@
 // Video hashing capacity: decoded frames/s and video-seconds hashed per second, for generated
 // 1080p H.264 and HEVC clips, CPU threads vs NVDEC vs both (decoder auto), 1..16 parallel
-// streams, exact vPDQ sampling (one hash per second) and keyframes-only. The reference vPDQ
-// hasher (Python `vpdq` from PyPI) runs on the same clips in the same run when available.
+// streams, exact vPDQ sampling (one hash per second), every frame (`every`, = --vpdq-every-frame)
+// and keyframes-only; for NVDEC sessions, the sink: `host` (sampled frames copied back, swscale,
+// CPU PDQ: vPDQ-exact) or `gpu` (video/gpu_pdq_sink.h: the GPU PDQ on the frames in device memory,
+// no copy back; the gpu sink is skipped for the cpu decoder). The reference vPDQ hasher (Python
+// `vpdq` from PyPI) runs on the same clips in the same run when available.
 //
 //   bench_video [--seconds 10] [--width 1920] [--height 1080] [--fps 30] [--gop 60]
-//               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes]
-//               [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR] [--json FILE]
-//               [--python PYTHON] [--no-anchor]
+//               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes,every]
+//               [--sinks host,gpu] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
+//               [--json FILE] [--python PYTHON] [--no-anchor]
 //
 // Each configuration: S threads each hash the whole clip (from memory) once; the wall time from
 // the first start to the last finish is taken, median of the repeats. CPU sessions get
@@ -49,7 +52,7 @@ struct Args {
   double seconds = 10;
   int width = 1920, height = 1080, fps = 30, gop = 60, repeats = 3;
   std::vector<std::string> codecs{"h264", "hevc"}, decoders{"cpu", "cuda", "auto"},
-      modes{"exact", "keyframes"};
+      modes{"exact", "keyframes"}, sinks{"host"};
   std::vector<int> streams{1, 2, 4, 8, 16};
   std::string clips = "bench-video-clips", json = "bench_video.json", python = "python3";
   bool anchor = true;
@@ -75,6 +78,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--codecs") a.codecs = split(val());
     else if (k == "--decoders") a.decoders = split(val());
     else if (k == "--modes") a.modes = split(val());
+    else if (k == "--sinks") a.sinks = split(val());
     else if (k == "--streams") {
       a.streams.clear();
       for (const auto& s : split(val())) a.streams.push_back(std::stoi(s));
@@ -104,7 +108,7 @@ double median(std::vector<double> v) {
 struct Run {
   double wall = 0;
   int64_t frames = 0, hashed = 0;
-  int nvdec = 0, cpu = 0, failed = 0;
+  int nvdec = 0, cpu = 0, failed = 0, gpu_pdq = 0;
   std::string note;
 };
 
@@ -129,6 +133,7 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
       r.note = x.error;
     }
     (x.info.decoder == "nvdec" ? r.nvdec : r.cpu)++;
+    r.gpu_pdq += x.info.pdq == "cuda";
     if (r.note.empty() && !x.info.note.empty() && x.info.decoder != base.decoder) r.note = x.info.note;
   }
   return r;
@@ -192,37 +197,47 @@ int main(int argc, char** argv) {
     }
     const std::vector<uint8_t> bytes = slurp(clip);
     const double video_seconds = double(spec.frames) / a.fps;
-    std::printf("%-5s %-9s %-5s %7s %12s %14s %9s %s\n", "codec", "mode", "dec", "streams",
-                "frames/s", "video-s/s", "sessions", "note");
+    std::printf("%-5s %-9s %-5s %-4s %7s %12s %14s %9s %7s %s\n", "codec", "mode", "dec", "sink",
+                "streams", "frames/s", "video-s/s", "sessions", "gpu-pdq", "note");
 
     for (const std::string& mode : a.modes) {
       for (const std::string& dec : a.decoders) {
         if (dec != "cpu" && gpus.empty()) continue;  // nothing to measure without a GPU
-        for (int s : a.streams) {
-          VideoOptions o;
-          o.decoder = dec;
-          o.keyframes_only = mode == "keyframes";
-          std::vector<double> walls;
-          Run last;
-          for (int r = 0; r < a.repeats; ++r) {
-            last = run_streams(bytes, o, s);
-            walls.push_back(last.wall);
+        for (const std::string& sink : a.sinks) {
+          if (sink != "host" && sink != "gpu") {
+            std::fprintf(stderr, "unknown sink %s (host, gpu)\n", sink.c_str());
+            return 2;
           }
-          const double wall = median(walls);
-          const double fps = double(last.frames) / wall;
-          const double vss = video_seconds * s / wall;
-          char sessions[32];
-          std::snprintf(sessions, sizeof sessions, "%dg+%dc", last.nvdec, last.cpu);
-          std::printf("%-5s %-9s %-5s %7d %12.0f %14.1f %9s %s\n", codec.c_str(), mode.c_str(),
-                      dec.c_str(), s, fps, vss, sessions,
-                      last.failed ? ("FAILED: " + last.note).c_str() : last.note.substr(0, 60).c_str());
-          std::fflush(stdout);
-          out["results"].push_back({{"codec", codec}, {"mode", mode}, {"decoder", dec},
-                                    {"streams", s}, {"wall_seconds_median", wall},
-                                    {"frames_decoded", last.frames}, {"frames_hashed", last.hashed},
-                                    {"frames_per_second", fps}, {"video_seconds_per_second", vss},
-                                    {"nvdec_sessions", last.nvdec}, {"cpu_sessions", last.cpu},
-                                    {"failed", last.failed}, {"note", last.note}});
+          if (sink == "gpu" && (dec == "cpu" || gpus.empty())) continue;  // no NVDEC frames
+          for (int s : a.streams) {
+            VideoOptions o;
+            o.decoder = dec;
+            o.keyframes_only = mode == "keyframes";
+            if (mode == "every") o.seconds_per_hash = 0;
+            o.pdq = sink == "gpu" ? "cuda" : "cpu";
+            std::vector<double> walls;
+            Run last;
+            for (int r = 0; r < a.repeats; ++r) {
+              last = run_streams(bytes, o, s);
+              walls.push_back(last.wall);
+            }
+            const double wall = median(walls);
+            const double fps = double(last.frames) / wall;
+            const double vss = video_seconds * s / wall;
+            char sessions[32];
+            std::snprintf(sessions, sizeof sessions, "%dg+%dc", last.nvdec, last.cpu);
+            std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %9s %7d %s\n", codec.c_str(),
+                        mode.c_str(), dec.c_str(), sink.c_str(), s, fps, vss, sessions, last.gpu_pdq,
+                        last.failed ? ("FAILED: " + last.note).c_str() : last.note.substr(0, 60).c_str());
+            std::fflush(stdout);
+            out["results"].push_back({{"codec", codec}, {"mode", mode}, {"decoder", dec},
+                                      {"sink", sink}, {"streams", s}, {"wall_seconds_median", wall},
+                                      {"frames_decoded", last.frames}, {"frames_hashed", last.hashed},
+                                      {"frames_per_second", fps}, {"video_seconds_per_second", vss},
+                                      {"nvdec_sessions", last.nvdec}, {"cpu_sessions", last.cpu},
+                                      {"gpu_pdq_sessions", last.gpu_pdq},
+                                      {"failed", last.failed}, {"note", last.note}});
+          }
         }
       }
     }
@@ -241,8 +256,9 @@ int main(int argc, char** argv) {
         out["anchor_" + codec] = "unavailable";
       } else {
         const double t = median(secs);
-        std::printf("%-5s %-9s %-5s %7d %12.0f %14.1f %9s reference vpdq (Python, %lld hashes)\n",
-                    codec.c_str(), "exact", "vpdq", 1, spec.frames / t, video_seconds / t, "-",
+        std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %9s %7s reference vpdq (Python, %lld "
+                    "hashes)\n",
+                    codec.c_str(), "exact", "vpdq", "-", 1, spec.frames / t, video_seconds / t, "-", "-",
                     static_cast<long long>(n));
         out["anchor_" + codec] = {{"tool", "vpdq (PyPI), computeHash(seconds_per_hash=1)"},
                                   {"seconds_median", t}, {"frames_per_second", spec.frames / t},

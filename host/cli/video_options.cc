@@ -37,6 +37,7 @@ void parse_video_options(const Args& args, VideoOptions* v) {
   v->time_budget_seconds = double_from_env("HASHMATCH_VIDEO_TIME_BUDGET", v->time_budget_seconds);
   v->max_duration_seconds = double_from_env("HASHMATCH_VIDEO_MAX_SECONDS", v->max_duration_seconds);
   if (const char* d = std::getenv("HASHMATCH_VIDEO_DECODER"); d && *d) v->decoder = d;
+  if (const char* d = std::getenv("HASHMATCH_VIDEO_PDQ"); d && *d) v->pdq = d;
   v->seconds_per_hash = get_seconds(args, "vpdq-seconds-per-hash", v->seconds_per_hash);
   if (args.flag("vpdq-every-frame")) {
     if (args.get("vpdq-seconds-per-hash")) {
@@ -52,13 +53,17 @@ void parse_video_options(const Args& args, VideoOptions* v) {
   if (v->decoder != "auto" && v->decoder != "cpu" && v->decoder != "cuda") {
     throw InvalidArgument("--video-decoder must be auto, cpu or cuda, got '" + v->decoder + "'");
   }
+  v->pdq = args.get_or("video-pdq", v->pdq);
+  if (v->pdq != "auto" && v->pdq != "cpu" && v->pdq != "cuda") {
+    throw InvalidArgument("--video-pdq must be auto, cpu or cuda, got '" + v->pdq + "'");
+  }
   v->threads = static_cast<int>(args.get_int("video-threads", 0, 0, 256));
   v->time_budget_seconds = get_seconds(args, "video-time-budget", v->time_budget_seconds);
   v->max_duration_seconds = get_seconds(args, "video-max-seconds", v->max_duration_seconds);
 }
 
 const std::set<std::string>& video_value_options() {
-  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder",
+  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder", "video-pdq",
                                           "video-threads", "video-time-budget",
                                           "video-max-seconds"};
   return s;

@@ -25,6 +25,9 @@ struct VideoOptions {
   bool keyframes_only = false;   // decode and hash key frames only (fast triage, not vPDQ-exact)
   bool apply_rotation = false;   // rotate frames by the container's display matrix (vPDQ does not)
   std::string decoder = "auto";  // auto: NVDEC when a GPU answers, else CPU | cpu | cuda
+  // Which PDQ hashes NVDEC frames (video/gpu_pdq_sink.h): auto (the GPU PDQ without a copy back
+  // when every frame is hashed; else the host path, vPDQ-exact) | cpu | cuda (HASHMATCH_VIDEO_PDQ)
+  std::string pdq = "auto";
   int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic)
   double time_budget_seconds = 600;       // wall-clock limit per video (HASHMATCH_VIDEO_TIME_BUDGET)
   double max_duration_seconds = 24 * 3600;  // longer videos are refused (HASHMATCH_VIDEO_MAX_SECONDS)

@@ -27,10 +27,13 @@ namespace {
 
 class VideoGpu : public test::GpuTest {};
 
+// The host PDQ path (NVDEC frames copied back, vPDQ-exact): the GPU PDQ sink has its own tests
+// (test_video_gpu_pdq).
 VideoOptions opts_for(const char* decoder, double sph = 0) {
   VideoOptions o;
   o.decoder = decoder;
   o.seconds_per_hash = sph;
+  o.pdq = "cpu";
   return o;
 }
 

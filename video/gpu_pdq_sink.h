@@ -1,0 +1,160 @@
+// GpuPdqSink: hashes NVDEC frames in device memory with the GPU PDQ (kernels/pdq) without copying
+// them back to the host; every other frame goes the host way (CpuPdqSink, bit-exact vPDQ).
+//
+// Each sampled NV12 device frame becomes a pdq FrameView (planes, pitches, YUV matrix from the
+// frame's colour tags) and is held (its NVDEC surface stays busy) until its batch is hashed:
+// batches of `batch` frames go to GpuBatchHasher::hash_device_frames on a hashing thread, so the
+// decoder fills the next batch meanwhile (at most 2 x batch surfaces held). Results keep the
+// decode loop's frame numbers and timestamps; finish() returns them sorted.
+//
+// Not vPDQ-exact: the GPU PDQ converts YUV with its own integer BT.601/BT.709 formula and nearest
+// chroma (host/pdq/frame.h), not swscale's, so hashes differ from the reference's by a few bits;
+// they are bit-identical to the CPU PDQ of host/pdq/frame.h's frame_to_image (and to the CPU
+// emulation of the kernels). Frames the GPU PDQ does not take as they are (P010/P016, 4:4:4,
+// --vpdq-size, rotation) take the host path.
+//
+// Host-safe header (no CUDA or FFmpeg types). The CUDA part is built only when hm_kernels_pdq
+// exists (HM_KERNELS_PDQ); elsewhere make_gpu_frame_hasher throws and gpu_pdq_built() is false.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "host/pdq/frame.h"
+#include "host/pdq/pdq.h"
+#include "video/cpu_pdq_sink.h"
+#include "video/frame_sink.h"
+
+namespace hashmatch::video {
+
+// --video-pdq / HASHMATCH_VIDEO_PDQ: which PDQ hashes NVDEC frames.
+//  kAuto: the GPU sink when frames are on NVDEC, every frame is hashed (where the copy back costs)
+//         and the GPU PDQ is available; else the host path (bit-exact with vPDQ).
+//  kCpu:  always the host path (NVDEC frames copied back).
+//  kCuda: the GPU sink for every NVDEC frame it can take (an error when the GPU PDQ cannot start).
+enum class VideoPdqMode { kAuto, kCpu, kCuda };
+// "auto" | "cpu" | "cuda"; InvalidArgument otherwise.
+VideoPdqMode parse_video_pdq(std::string_view s);
+
+// The GPU PDQ's YUV matrix for a frame's AVColorSpace / AVColorRange: BT.709 when colorspace is 1
+// (AVCOL_SPC_BT709), else full-range BT.601 when color_range is 2 (AVCOL_RANGE_JPEG), else BT.601
+// limited (swscale's default for untagged video, as vPDQ converts it).
+YuvMatrix yuv_matrix_for(int colorspace, int color_range);
+
+// Why the GPU PDQ cannot hash this device frame as it is (empty when it can): only NV12 at the
+// frame's own size, unrotated.
+std::string device_frame_unsupported(const FrameInfo& info, const DeviceFrame& frame);
+
+// The FrameView of an NV12 device frame (device pointers; matrix from its colour tags).
+FrameView device_frame_view(const DeviceFrame& frame);
+
+// True when this build has the GPU PDQ (hm_kernels_pdq linked into hm_video).
+bool gpu_pdq_built();
+
+// Whether hash_video uses a GpuPdqSink for a video (decided once the stream is open).
+struct PdqSinkChoice {
+  bool gpu = false;
+  std::string why;  // why not (empty when gpu, or when nothing asked for the GPU)
+};
+// `frame_mod`: every frame_mod-th frame is hashed; `built`: gpu_pdq_built().
+PdqSinkChoice choose_pdq_sink(const VideoOptions& opts, int frame_mod, bool built);
+
+// What hashes the device frames: the GPU PDQ (make_gpu_frame_hasher); tests use a host stand-in.
+class DeviceFrameHasher {
+ public:
+  virtual ~DeviceFrameHasher() = default;
+  // Decode thread, when a batch is complete: its frames are ready once the work queued on
+  // `stream` (the decoder's CUstream, null: the legacy default stream) so far is done. The token
+  // goes to hash().
+  virtual std::shared_ptr<void> mark_ready(void* stream) = 0;
+  // Hashing thread: PDQ hash and quality of each frame, in order; the frames stay valid until it
+  // returns.
+  virtual std::vector<pdq::PdqHash> hash(std::span<const FrameView> frames,
+                                         const std::shared_ptr<void>& ready) = 0;
+};
+
+// The GPU PDQ on CUDA device `device` (hashers are pooled per device and reused by later videos).
+// Throws CudaError when unavailable (not built, no such device).
+std::unique_ptr<DeviceFrameHasher> make_gpu_frame_hasher(int device);
+
+struct GpuPdqSinkOptions {
+  // kAuto: a GPU PDQ that cannot start sends the video's frames the host way (with a note);
+  // kCuda: CudaError instead. (kCpu: never takes device frames.)
+  VideoPdqMode mode = VideoPdqMode::kAuto;
+  int batch = 16;         // device frames per GPU call (1..16); 2 x batch surfaces held at most
+  int host_threads = 0;   // CpuPdqSink threads for the frames that come through the host
+  // Makes the device hasher at the first device frame (default: make_gpu_frame_hasher).
+  std::function<std::unique_ptr<DeviceFrameHasher>(int device)> make_hasher;
+};
+
+class GpuPdqSink : public FrameSink {
+ public:
+  explicit GpuPdqSink(GpuPdqSinkOptions opts = {});
+  ~GpuPdqSink() override;
+  GpuPdqSink(const GpuPdqSink&) = delete;
+  GpuPdqSink& operator=(const GpuPdqSink&) = delete;
+
+  bool wants_device_frames() const override;
+  bool takes_device_frame(const FrameInfo& info, const DeviceFrame& frame) override;
+  int max_held_device_frames() const override { return 2 * batch_; }
+  Image take_buffer() override { return host_.take_buffer(); }
+  void push_host(const FrameInfo& info, Image&& rgb) override;
+  void push_device(const FrameInfo& info, const DeviceFrame& frame) override;
+  std::vector<VpdqFrame> finish() override;
+  void cancel() override;
+
+  // Frames hashed on the device / through the host since construction.
+  int64_t device_frames() const;
+  int64_t host_frames() const;
+  // Why device frames went the host way (empty when none did).
+  std::string note() const;
+  int batch() const { return batch_; }
+
+ private:
+  struct Held {
+    FrameInfo info;
+    FrameView view;
+    std::shared_ptr<void> hold;
+  };
+  struct Batch {
+    std::vector<Held> frames;
+    std::shared_ptr<void> ready;
+  };
+  void close_batch(void* stream);
+  void worker();
+  void rethrow_error_locked();
+
+  GpuPdqSinkOptions opts_;
+  int batch_;
+  CpuPdqSink host_;
+  std::unique_ptr<DeviceFrameHasher> hasher_;  // made at the first device frame
+  int hasher_device_ = -1;
+  bool hasher_failed_ = false;
+  std::string note_;
+
+  Batch filling_;          // decode thread only
+  void* filling_stream_ = nullptr;
+  int64_t host_count_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_work_, cv_done_;
+  std::deque<Batch> queue_;  // closed batches waiting for the hashing thread
+  int in_flight_ = 0;        // batches the hashing thread holds
+  std::vector<VpdqFrame> results_;
+  std::exception_ptr error_;
+  bool stopping_ = false;
+  int64_t device_count_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace hashmatch::video
