@@ -80,6 +80,27 @@ class CudaFrameHasher : public DeviceFrameHasher {
     return out;
   }
 
+  std::vector<pdq::PdqHash> hash_mixed(std::span<const FrameView> frames,
+                                       const std::vector<bool>& on_host,
+                                       const std::shared_ptr<void>& ready) override {
+    cuda::DeviceGuard g(device_);
+    if (ready) {
+      HM_CUDA_TRY(cudaStreamWaitEvent(stream_.get(), static_cast<cuda::Event*>(ready.get())->get(), 0));
+    }
+    std::vector<pdq::GpuBatchHasher::Item> items(frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      items[i].view = frames[i];
+      items[i].on_host = i < on_host.size() && on_host[i];
+    }
+    const std::vector<pdq::PdqDihedral> r = hasher_->hash_items(items, false, stream_.get());
+    std::vector<pdq::PdqHash> out(r.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out[i].hash = r[i].hashes[0];
+      out[i].quality = r[i].quality;
+    }
+    return out;
+  }
+
  private:
   int device_;
   std::unique_ptr<pdq::GpuBatchHasher> hasher_;

@@ -60,16 +60,31 @@ bool gpu_pdq_built() {
 
 PdqSinkChoice choose_pdq_sink(const VideoOptions& opts, int frame_mod, bool built) {
   const VideoPdqMode mode = parse_video_pdq(opts.pdq);
-  if (mode == VideoPdqMode::kCpu) return {false, ""};
-  if (!built) return {false, "this build has no GPU PDQ (no CUDA)"};
-  if (opts.decoder == "cpu") return {false, "frames are decoded on the CPU"};
-  if (opts.size > 0) return {false, "--vpdq-size keeps the host path (swscale's area scaling)"};
-  if (opts.apply_rotation) return {false, "--vpdq-rotate keeps the host path"};
-  if (mode == VideoPdqMode::kCuda) return {true, ""};
-  if (opts.keyframes_only || frame_mod > 1) {
-    return {false, "not every frame is hashed (the copy back of sampled frames is cheap)"};
+  if (mode == VideoPdqMode::kCpu) return {};
+  PdqSinkChoice c;
+  if (!built) {
+    c.why = "this build has no GPU PDQ (no CUDA)";
+    return c;
   }
-  return {true, ""};
+  const bool many = opts.keyframes_only || frame_mod <= 1;
+  if (mode == VideoPdqMode::kAuto && !many) {
+    c.why = "not every frame is hashed (the copy back of sampled frames is cheap)";
+    return c;
+  }
+  c.gpu = true;
+  c.host_on_gpu = true;
+  if (opts.decoder == "cpu") {
+    c.why = "frames are decoded on the CPU";
+  } else if (opts.size > 0) {
+    c.why = "--vpdq-size keeps the host path (swscale's area scaling)";
+  } else if (opts.apply_rotation) {
+    c.why = "--vpdq-rotate keeps the host path";
+  } else if (mode == VideoPdqMode::kAuto && opts.keyframes_only) {
+    c.why = "keyframes-only: frames copied back and hashed exactly (on the GPU)";
+  } else {
+    c.device = true;
+  }
+  return c;
 }
 
 #if !HM_KERNELS_PDQ
@@ -95,38 +110,73 @@ GpuPdqSink::~GpuPdqSink() {
   thread_.join();
 }
 
-bool GpuPdqSink::wants_device_frames() const { return !hasher_failed_; }
+bool GpuPdqSink::wants_device_frames() const { return opts_.device_frames && !hasher_failed_; }
+
+bool GpuPdqSink::ensure_hasher(int device, bool for_device_frame) {
+  if (hasher_) {
+    if (hasher_device_ != device) {
+      // Frames of one video come from one device; a change would be a decoder bug.
+      throw Error("GPU PDQ sink: frames from device " + std::to_string(device) + " after device " +
+                  std::to_string(hasher_device_));
+    }
+    return true;
+  }
+  if (hasher_failed_) return false;
+  try {
+    hasher_ = opts_.make_hasher(device);
+    hasher_device_ = device;
+    return true;
+  } catch (const CudaError& e) {
+    // --video-pdq cuda fails on device frames it cannot hash; host frames always have the CPU.
+    if (opts_.mode == VideoPdqMode::kCuda && for_device_frame) throw;
+    hasher_failed_ = true;
+    note_ = std::string("GPU PDQ unavailable, frames hashed by the CPU PDQ: ") + e.what();
+    return false;
+  }
+}
 
 bool GpuPdqSink::takes_device_frame(const FrameInfo& info, const DeviceFrame& frame) {
-  if (hasher_failed_) return false;
+  if (hasher_failed_ || !opts_.device_frames) return false;
   const std::string why = device_frame_unsupported(info, frame);
   if (!why.empty()) {
     if (note_.empty()) note_ = "GPU PDQ does not take " + why + ": hashed on the host (vPDQ-exact)";
     return false;
   }
-  if (hasher_ && hasher_device_ != frame.device) {
-    // Frames of one video come from one device; a change would be a decoder bug.
-    throw Error("GPU PDQ sink: frames from device " + std::to_string(frame.device) +
-                " after device " + std::to_string(hasher_device_));
-  }
-  if (!hasher_) {
-    try {
-      hasher_ = opts_.make_hasher(frame.device);
-      hasher_device_ = frame.device;
-    } catch (const CudaError& e) {
-      if (opts_.mode == VideoPdqMode::kCuda) throw;
-      hasher_failed_ = true;
-      note_ = std::string("GPU PDQ unavailable, frames copied back and hashed on the host: ") +
-              e.what();
-      return false;
+  return ensure_hasher(frame.device, true);
+}
+
+Image GpuPdqSink::take_buffer() {
+  if (opts_.host_on_gpu && !hasher_failed_) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!free_images_.empty()) {
+      Image im = std::move(free_images_.back());
+      free_images_.pop_back();
+      return im;
     }
+    return {};
   }
-  return true;
+  return host_.take_buffer();
 }
 
 void GpuPdqSink::push_host(const FrameInfo& info, Image&& rgb) {
-  host_.push_host(info, std::move(rgb));
   ++host_count_;
+  const int device = hasher_ ? hasher_device_ : opts_.host_device;
+  if (!opts_.host_on_gpu || rgb.channels != 3 || !ensure_hasher(device, false)) {
+    host_.push_host(info, std::move(rgb));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    rethrow_error_locked();
+  }
+  auto img = std::make_shared<Image>(std::move(rgb));
+  FrameView v;
+  v.format = PixelFormat::kRgb24;
+  v.width = img->width;
+  v.height = img->height;
+  v.planes[0] = img->pixels.data();
+  v.pitches[0] = img->width * 3;
+  add(Held{info, v, nullptr, std::move(img)});
 }
 
 void GpuPdqSink::rethrow_error_locked() {
@@ -139,8 +189,13 @@ void GpuPdqSink::push_device(const FrameInfo& info, const DeviceFrame& frame) {
     std::lock_guard<std::mutex> lk(mu_);
     rethrow_error_locked();
   }
-  filling_.frames.push_back(Held{info, device_frame_view(frame), frame.hold});
   filling_stream_ = frame.cuda_stream;
+  filling_.has_device = true;
+  add(Held{info, device_frame_view(frame), frame.hold, nullptr});
+}
+
+void GpuPdqSink::add(Held h) {
+  filling_.frames.push_back(std::move(h));
   if (static_cast<int>(filling_.frames.size()) >= batch_) close_batch(filling_stream_);
 }
 
@@ -148,7 +203,8 @@ void GpuPdqSink::push_device(const FrameInfo& info, const DeviceFrame& frame) {
 // that with the next batch filling at most 2 x batch frames are held.
 void GpuPdqSink::close_batch(void* stream) {
   if (filling_.frames.empty()) return;
-  filling_.ready = hasher_->mark_ready(stream);
+  // Host-only batches wait for nothing (an event on the legacy stream would serialise sessions).
+  if (filling_.has_device) filling_.ready = hasher_->mark_ready(stream);
   std::unique_lock<std::mutex> lk(mu_);
   queue_.push_back(std::move(filling_));
   filling_ = Batch{};
@@ -159,6 +215,7 @@ void GpuPdqSink::close_batch(void* stream) {
 
 void GpuPdqSink::worker() {
   std::vector<FrameView> views;
+  std::vector<bool> on_host;
   for (;;) {
     Batch b;
     {
@@ -171,10 +228,20 @@ void GpuPdqSink::worker() {
     }
     std::vector<VpdqFrame> out;
     std::exception_ptr err;
+    int64_t hosts_in_batch = 0;
+    for (const Held& h : b.frames) hosts_in_batch += h.host != nullptr;
     try {
       views.clear();
-      for (const Held& h : b.frames) views.push_back(h.view);
-      const std::vector<pdq::PdqHash> hs = hasher_->hash(views, b.ready);
+      on_host.clear();
+      for (const Held& h : b.frames) {
+        views.push_back(h.view);
+        on_host.push_back(h.host != nullptr);
+      }
+      const std::vector<pdq::PdqHash> hs = b.has_device && !b.frames.empty() &&
+                                                   std::none_of(on_host.begin(), on_host.end(),
+                                                                [](bool x) { return x; })
+                                               ? hasher_->hash(views, b.ready)
+                                               : hasher_->hash_mixed(views, on_host, b.ready);
       if (hs.size() != views.size()) throw Error("GPU PDQ returned a wrong number of results");
       for (std::size_t i = 0; i < hs.size(); ++i) {
         VpdqFrame f;
@@ -187,15 +254,25 @@ void GpuPdqSink::worker() {
     } catch (...) {
       err = std::current_exception();
     }
+    std::vector<Image> recycled;
+    for (Held& h : b.frames) {
+      if (h.host && h.host.use_count() == 1) recycled.push_back(std::move(*h.host));
+    }
     b = Batch{};  // releases the surfaces
     {
       std::lock_guard<std::mutex> lk(mu_);
+      for (Image& im : recycled) {
+        if (free_images_.size() < static_cast<std::size_t>(2 * batch_ + 2)) {
+          free_images_.push_back(std::move(im));
+        }
+      }
       --in_flight_;
       if (err) {
         if (!error_) error_ = err;
       } else {
         results_.insert(results_.end(), out.begin(), out.end());
-        device_count_ += static_cast<int64_t>(out.size());
+        device_count_ += static_cast<int64_t>(out.size()) - hosts_in_batch;
+        gpu_host_count_ += hosts_in_batch;
       }
     }
     cv_done_.notify_all();
@@ -243,6 +320,11 @@ int64_t GpuPdqSink::device_frames() const {
 }
 
 int64_t GpuPdqSink::host_frames() const { return host_count_; }
+
+int64_t GpuPdqSink::gpu_host_frames() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return gpu_host_count_;
+}
 
 std::string GpuPdqSink::note() const { return note_; }
 

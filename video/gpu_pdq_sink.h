@@ -63,10 +63,17 @@ bool gpu_pdq_built();
 
 // Whether hash_video uses a GpuPdqSink for a video (decided once the stream is open).
 struct PdqSinkChoice {
-  bool gpu = false;
-  std::string why;  // why not (empty when gpu, or when nothing asked for the GPU)
+  bool gpu = false;          // a GpuPdqSink
+  bool device = false;       // ... taking NVDEC frames as they are (not vPDQ-exact)
+  bool host_on_gpu = false;  // ... hashing host RGB frames on the GPU (exact: the same pipeline)
+  std::string why;  // why the device frames are not taken (empty when they are, or nothing asked)
 };
 // `frame_mod`: every frame_mod-th frame is hashed; `built`: gpu_pdq_built().
+//  kAuto, every frame or keyframes-only (many frames hashed): host RGB frames (CPU decoding, or
+//    NVDEC frames copied back and converted by swscale) are hashed on the GPU in batches —
+//    bit-exact with the host path; NVDEC frames go in as they are only when every frame is hashed.
+//  kAuto, sampled frames (one per second): the CPU PDQ (a small share of the work).
+//  kCuda: the GPU for every frame; NVDEC frames as they are wherever the sink can take them.
 PdqSinkChoice choose_pdq_sink(const VideoOptions& opts, int frame_mod, bool built);
 
 // What hashes the device frames: the GPU PDQ (make_gpu_frame_hasher); tests use a host stand-in.
@@ -81,6 +88,14 @@ class DeviceFrameHasher {
   // returns.
   virtual std::vector<pdq::PdqHash> hash(std::span<const FrameView> frames,
                                          const std::shared_ptr<void>& ready) = 0;
+  // The same with some frames in host memory (on_host[i]; their `ready` may be null when none is
+  // on the device). The default reads every frame the same way (host stand-ins).
+  virtual std::vector<pdq::PdqHash> hash_mixed(std::span<const FrameView> frames,
+                                               const std::vector<bool>& on_host,
+                                               const std::shared_ptr<void>& ready) {
+    (void)on_host;
+    return hash(frames, ready);
+  }
 };
 
 // The GPU PDQ on CUDA device `device` (hashers are pooled per device and reused by later videos).
@@ -93,6 +108,9 @@ struct GpuPdqSinkOptions {
   VideoPdqMode mode = VideoPdqMode::kAuto;
   int batch = 16;         // device frames per GPU call (1..16); 2 x batch surfaces held at most
   int host_threads = 0;   // CpuPdqSink threads for the frames that come through the host
+  bool device_frames = true;  // take NVDEC frames as they are (takes_device_frame)
+  bool host_on_gpu = false;   // host RGB frames to the GPU PDQ too (batched like device frames)
+  int host_device = 0;        // CUDA device for host frames when no device frame came first
   // Makes the device hasher at the first device frame (default: make_gpu_frame_hasher).
   std::function<std::unique_ptr<DeviceFrameHasher>(int device)> make_hasher;
 };
@@ -107,15 +125,17 @@ class GpuPdqSink : public FrameSink {
   bool wants_device_frames() const override;
   bool takes_device_frame(const FrameInfo& info, const DeviceFrame& frame) override;
   int max_held_device_frames() const override { return 2 * batch_; }
-  Image take_buffer() override { return host_.take_buffer(); }
+  Image take_buffer() override;
   void push_host(const FrameInfo& info, Image&& rgb) override;
   void push_device(const FrameInfo& info, const DeviceFrame& frame) override;
   std::vector<VpdqFrame> finish() override;
   void cancel() override;
 
-  // Frames hashed on the device / through the host since construction.
+  // Since construction: device frames hashed as they are (not vPDQ-exact); frames that came
+  // through the host (push_host), and those of them hashed on the GPU (host_on_gpu: exact).
   int64_t device_frames() const;
   int64_t host_frames() const;
+  int64_t gpu_host_frames() const;
   // Why device frames went the host way (empty when none did).
   std::string note() const;
   int batch() const { return batch_; }
@@ -125,11 +145,15 @@ class GpuPdqSink : public FrameSink {
     FrameInfo info;
     FrameView view;
     std::shared_ptr<void> hold;
+    std::shared_ptr<Image> host;  // host frames: the RGB image the view points into
   };
   struct Batch {
     std::vector<Held> frames;
     std::shared_ptr<void> ready;
+    bool has_device = false;
   };
+  bool ensure_hasher(int device, bool for_device_frame);
+  void add(Held h);
   void close_batch(void* stream);
   void worker();
   void rethrow_error_locked();
@@ -154,6 +178,8 @@ class GpuPdqSink : public FrameSink {
   std::exception_ptr error_;
   bool stopping_ = false;
   int64_t device_count_ = 0;
+  int64_t gpu_host_count_ = 0;
+  std::vector<Image> free_images_;  // recycled host RGB buffers (host_on_gpu)
   std::thread thread_;
 };
 

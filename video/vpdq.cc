@@ -662,6 +662,8 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
   std::unique_ptr<FrameSink> sink;
   GpuPdqSink* gpu_sink = nullptr;
   std::string pdq_note;
+  bool pdq_forced = false;  // --video-pdq cuda
+  std::string device_why;   // why NVDEC frames are not taken as they are
   run_guarded([&] {
     const VideoPdqMode mode = parse_video_pdq(opts.pdq);  // a bad option throws before any work
     s.open();
@@ -674,10 +676,14 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
     }
     // NVDEC frames to the GPU PDQ without a copy back (video/gpu_pdq_sink.h), or the host path.
     const PdqSinkChoice choice = choose_pdq_sink(opts, s.frame_mod(), gpu_pdq_built());
+    pdq_forced = mode == VideoPdqMode::kCuda;
+    device_why = choice.why;
     if (choice.gpu) {
       GpuPdqSinkOptions go;
       go.mode = mode;
       go.host_threads = threads;
+      go.device_frames = choice.device;
+      go.host_on_gpu = choice.host_on_gpu;
       if (const char* b = std::getenv("HASHMATCH_VIDEO_PDQ_BATCH"); b && *b) {
         char* end = nullptr;
         const long n = std::strtol(b, &end, 10);
@@ -699,6 +705,11 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
   if (gpu_sink) {
     if (gpu_sink->device_frames() > 0) r.info.pdq = "cuda";
     if (r.info.decoder == "nvdec") pdq_note = gpu_sink->note();
+    if (pdq_forced && gpu_sink->device_frames() == 0) {
+      const std::string n = gpu_sink->note();
+      pdq_note = "host PDQ" + std::string(gpu_sink->gpu_host_frames() > 0 ? " (on the GPU)" : "") +
+                 ": " + (n.empty() ? device_why : n);
+    }
   }
   if (!pdq_note.empty()) r.info.note += (r.info.note.empty() ? "" : "; ") + pdq_note;
   return r;

@@ -7,6 +7,7 @@
 // (the tolerance the GPU test uses).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -36,6 +37,7 @@ struct FakeStats {
   std::thread::id mark_thread, hash_thread;
   int made = 0;
   bool fail_hash = false;
+  std::vector<std::size_t> host_in_batch;  // host frames per hash_mixed call
 };
 
 class FakeHasher : public DeviceFrameHasher {
@@ -53,16 +55,29 @@ class FakeHasher : public DeviceFrameHasher {
       std::lock_guard<std::mutex> lk(s_->mu);
       s_->batch_sizes.push_back(frames.size());
       s_->hash_thread = std::this_thread::get_id();
-      if (!ready) throw Error("no ready token");
+      if (!ready && !allow_no_ready_) throw Error("no ready token");
       if (s_->fail_hash) throw Error("device fault (test)");
     }
     std::vector<pdq::PdqHash> out;
     for (const FrameView& f : frames) out.push_back(hasher_.hash(frame_to_image(f)));
     return out;
   }
+  // Host frames: RGB24 views; device frames need their ready token, host-only batches have none.
+  std::vector<pdq::PdqHash> hash_mixed(std::span<const FrameView> frames,
+                                       const std::vector<bool>& on_host,
+                                       const std::shared_ptr<void>& ready) override {
+    const std::size_t hosts = std::count(on_host.begin(), on_host.end(), true);
+    {
+      std::lock_guard<std::mutex> lk(s_->mu);
+      s_->host_in_batch.push_back(hosts);
+    }
+    allow_no_ready_ = hosts == frames.size();
+    return hash(frames, ready);
+  }
 
  private:
   FakeStats* s_;
+  bool allow_no_ready_ = false;
   pdq::PdqHasher hasher_;
 };
 
@@ -159,35 +174,95 @@ TEST(GpuPdqSinkLogic, WhichFramesTheGpuTakes) {
 TEST(GpuPdqSinkLogic, ChoiceOfSinkPerVideo) {
   VideoOptions o;
   o.seconds_per_hash = 0;  // every frame
-  EXPECT_TRUE(choose_pdq_sink(o, 1, true).gpu);
+  PdqSinkChoice c = choose_pdq_sink(o, 1, true);
+  EXPECT_TRUE(c.gpu && c.device && c.host_on_gpu);
   EXPECT_FALSE(choose_pdq_sink(o, 1, false).gpu);  // no CUDA in this build
   EXPECT_FALSE(choose_pdq_sink(o, 30, true).gpu);  // one hash per second: copy back is cheap
-  o.keyframes_only = true;
-  EXPECT_FALSE(choose_pdq_sink(o, 1, true).gpu);
+  o.keyframes_only = true;  // many frames hashed: host frames on the GPU (exact), no device frames
+  c = choose_pdq_sink(o, 1, true);
+  EXPECT_TRUE(c.gpu && c.host_on_gpu);
+  EXPECT_FALSE(c.device);
+  EXPECT_NE(c.why.find("keyframes"), std::string::npos);
   o.keyframes_only = false;
   o.decoder = "cpu";
-  EXPECT_FALSE(choose_pdq_sink(o, 1, true).gpu);
+  c = choose_pdq_sink(o, 1, true);
+  EXPECT_TRUE(c.gpu && c.host_on_gpu);
+  EXPECT_FALSE(c.device);
   o.decoder = "cuda";
-  EXPECT_TRUE(choose_pdq_sink(o, 1, true).gpu);
+  EXPECT_TRUE(choose_pdq_sink(o, 1, true).device);
   o.size = 128;
-  EXPECT_FALSE(choose_pdq_sink(o, 1, true).gpu);
+  c = choose_pdq_sink(o, 1, true);
+  EXPECT_TRUE(c.gpu && c.host_on_gpu);  // scaled host frames: exact on the GPU too
+  EXPECT_FALSE(c.device);
   o.size = 0;
   o.apply_rotation = true;
-  EXPECT_FALSE(choose_pdq_sink(o, 1, true).gpu);
+  EXPECT_FALSE(choose_pdq_sink(o, 1, true).device);
   o.apply_rotation = false;
   o.pdq = "cpu";
   EXPECT_FALSE(choose_pdq_sink(o, 1, true).gpu);
   EXPECT_EQ(choose_pdq_sink(o, 1, true).why, "");
   o.pdq = "cuda";
-  EXPECT_TRUE(choose_pdq_sink(o, 30, true).gpu);  // forced: sampled frames too
+  c = choose_pdq_sink(o, 30, true);  // forced: sampled frames too
+  EXPECT_TRUE(c.gpu && c.device && c.host_on_gpu);
   o.keyframes_only = true;
-  EXPECT_TRUE(choose_pdq_sink(o, 1, true).gpu);
+  EXPECT_TRUE(choose_pdq_sink(o, 1, true).device);
   o.size = 64;
-  const PdqSinkChoice c = choose_pdq_sink(o, 1, true);
-  EXPECT_FALSE(c.gpu);
+  c = choose_pdq_sink(o, 1, true);
+  EXPECT_TRUE(c.gpu);
+  EXPECT_FALSE(c.device);
   EXPECT_NE(c.why.find("vpdq-size"), std::string::npos);
   o.pdq = "bogus";
   EXPECT_THROW(choose_pdq_sink(o, 1, true), InvalidArgument);
+}
+
+// Host RGB frames batched to the GPU PDQ (host_on_gpu): same hashes as the CPU PDQ, batches of
+// `batch` frames with no ready token when no device frame is in them, mixed batches with one,
+// and RGB buffers handed back for reuse.
+TEST(GpuPdqSinkLogic, HostFramesBatchedToTheGpu) {
+  FakeStats stats;
+  GpuPdqSinkOptions o = fake_opts(&stats, 4);
+  o.host_on_gpu = true;
+  GpuPdqSink sink(o);
+  pdq::PdqHasher ref;
+  std::vector<video::test::Nv12Frame> frames;
+  for (int i = 0; i < 11; ++i) frames.push_back(synthetic_frame(i, 48, 40));
+  for (auto& f : frames) {
+    if (f.info.frame_number == 9) {  // one device frame: its batch is mixed and waits for it
+      DeviceFrame d = f.view();
+      ASSERT_TRUE(sink.takes_device_frame(f.info, d));
+      sink.push_device(f.info, d);
+      continue;
+    }
+    Image buf = sink.take_buffer();  // empty at first, recycled later
+    Image rgb = frame_to_image(device_frame_view(f.view()));
+    if (!buf.pixels.empty()) EXPECT_GE(buf.pixels.capacity(), rgb.pixels.size());
+    sink.push_host(f.info, std::move(rgb));
+  }
+  const auto got = sink.finish();
+  ASSERT_EQ(got.size(), 11u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].frame_number, int64_t(i));
+    EXPECT_EQ(got[i].hash, ref.hash(frame_to_image(device_frame_view(frames[i].view()))).hash);
+  }
+  EXPECT_EQ(stats.made, 1);
+  EXPECT_EQ(stats.batch_sizes, (std::vector<std::size_t>{4, 4, 3}));
+  EXPECT_EQ(stats.host_in_batch, (std::vector<std::size_t>{4, 4, 2}));
+  EXPECT_EQ(sink.device_frames(), 1);
+  EXPECT_EQ(sink.host_frames(), 10);
+  EXPECT_EQ(sink.gpu_host_frames(), 10);  // every host frame went through the (stand-in) GPU PDQ
+  // A grey (1-channel) frame is not RGB: the CPU PDQ takes it.
+  Image grey;
+  grey.width = 20;
+  grey.height = 20;
+  grey.channels = 1;
+  grey.pixels.assign(400, 77);
+  FrameInfo gi;
+  gi.frame_number = 0;
+  sink.push_host(gi, std::move(grey));
+  const auto g = sink.finish();
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(sink.device_frames(), 1);
+  EXPECT_EQ(sink.gpu_host_frames(), 10);
 }
 
 TEST(GpuPdqSinkLogic, BatchesKeepOrderAndBoundTheHeldFrames) {
@@ -406,12 +481,18 @@ TEST(GpuPdqSinkLogic, HashVideoWithoutNvdecStaysOnTheHostPath) {
   const VpdqResult c = hash_video(VideoInput::file(d / "c.mp4"), o);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.error << b.error << c.error;
   ASSERT_EQ(a.frames.size(), 10u);
+  // Every frame hashed: host RGB frames go to the GPU PDQ when there is one (bit-exact), else the
+  // CPU PDQ; the hashes are the same either way.
   for (const VpdqResult* r : {&b, &c}) {
-    EXPECT_EQ(r->info.pdq, "");
+    EXPECT_EQ(r->info.pdq, "");  // "cuda" marks NVDEC frames hashed as they are (not exact)
     ASSERT_EQ(r->frames.size(), a.frames.size());
-    for (std::size_t i = 0; i < a.frames.size(); ++i) EXPECT_EQ(r->frames[i].hash, a.frames[i].hash);
+    for (std::size_t i = 0; i < a.frames.size(); ++i) {
+      EXPECT_EQ(r->frames[i].hash, a.frames[i].hash) << i;
+      EXPECT_EQ(r->frames[i].quality, a.frames[i].quality) << i;
+    }
   }
-  EXPECT_NE(c.info.note.find("host PDQ"), std::string::npos) << c.info.note;
+  EXPECT_NE(c.info.note.find(gpu_available() ? "host PDQ (on the GPU)" : "host PDQ"), std::string::npos)
+      << c.info.note;
   if (!gpu_available() && !gpu_required()) {
     // decoder auto without a GPU: a GpuPdqSink when built (pdq cuda), fed host frames only.
     o.decoder = "auto";
