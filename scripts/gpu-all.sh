@@ -7,7 +7,8 @@
 #   there:  scripts/gpu-all.sh run [STEPS]          (device tool: carry ["devbundle"])
 #
 # STEPS (comma list, default tests,bench-quick): tests (or one test executable by name),
-# bench-quick, bench-match, bench-pdq, bench-video, bench-cluster, bench-server, bench-scan,
+# bench-quick, bench-match, bench-pdq, bench-pdq-frames, bench-video, bench-cluster, bench-server,
+# bench-scan,
 # b1-sweep, profile (ncu), sanitize (compute-sanitizer memcheck). Each step runs under its own time limit
 # (STEP_TIMEOUT, default 300 s) so one hang cannot eat the call. Environment: OUT (default
 # out/gpu-all), TEST_FILTER (gtest filter for every test executable, default all).
@@ -134,13 +135,18 @@ run)
         --jpeg-count 1024 --diff-count 400 --json "$logs/bench_pdq.json"
       ;;
     bench-video)
-      step bench_video bench_video --seconds 20 --streams 1,2,4,7,8,16 --repeats 1 \
-        --decoders cpu,cuda,auto --modes exact,keyframes --clips /tmp/clips \
+      # decoder auto = NVDEC sessions + CPU sessions side by side; sink auto (--video-pdq auto).
+      step bench_video bench_video --seconds 20 --streams 1,4,8,16 --repeats 1 \
+        --decoders cpu,cuda,auto --modes exact,keyframes --codecs h264,hevc --clips /tmp/clips \
         --json "$logs/bench_video.json" --no-anchor
-      # Every frame hashed (--vpdq-every-frame): the copy back + CPU PDQ vs the GPU PDQ sink.
-      step bench_video_every bench_video --seconds 20 --streams 1,4,7,16 --repeats 1 \
-        --decoders cpu,cuda --modes every --sinks host,gpu --clips /tmp/clips \
+      # Every frame hashed (--vpdq-every-frame): CPU PDQ vs host frames on the GPU vs the sink.
+      step bench_video_every bench_video --seconds 10 --streams 1,8 --repeats 1 \
+        --decoders cpu,cuda --modes every --sinks auto,host,gpu --codecs h264 --clips /tmp/clips \
         --json "$logs/bench_video_every.json" --no-anchor
+      ;;
+    bench-pdq-frames)  # frames only (host and device memory), 1080p
+      step bench_pdq_frames bench_pdq_gpu --mode frames --sizes 1920x1080 --batches 16,64,1024 \
+        --source device,host --repeats 3 --json "$logs/bench_pdq_frames.json"
       ;;
     bench-cluster)
       step bench_cluster_1m bench_cluster --n 1000000 --backend cuda --json "$logs/cluster_1m.json"

@@ -1,14 +1,15 @@
 // Video hashing capacity: decoded frames/s and video-seconds hashed per second, for generated
 // 1080p H.264 and HEVC clips, CPU threads vs NVDEC vs both (decoder auto), 1..16 parallel
 // streams, exact vPDQ sampling (one hash per second), every frame (`every`, = --vpdq-every-frame)
-// and keyframes-only; for NVDEC sessions, the sink: `host` (sampled frames copied back, swscale,
-// CPU PDQ: vPDQ-exact) or `gpu` (video/gpu_pdq_sink.h: the GPU PDQ on the frames in device memory,
-// no copy back; the gpu sink is skipped for the cpu decoder). The reference vPDQ hasher (Python
+// and keyframes-only; the PDQ sink: `auto` (default, --video-pdq auto: host frames batched to
+// the GPU PDQ when many frames are hashed, exact), `host` (--video-pdq cpu: sampled frames copied
+// back, swscale, CPU PDQ: vPDQ-exact) or `gpu` (--video-pdq cuda, video/gpu_pdq_sink.h: NVDEC
+// frames hashed in device memory, no copy back; skipped for the cpu decoder). The reference vPDQ hasher (Python
 // `vpdq` from PyPI) runs on the same clips in the same run when available.
 //
 //   bench_video [--seconds 10] [--width 1920] [--height 1080] [--fps 30] [--gop 60]
 //               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes,every]
-//               [--sinks host,gpu] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
+//               [--sinks auto,host,gpu] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
 //               [--json FILE] [--python PYTHON] [--no-anchor]
 //
 // Each configuration: S threads each hash the whole clip (from memory) once; the wall time from
@@ -52,7 +53,7 @@ struct Args {
   double seconds = 10;
   int width = 1920, height = 1080, fps = 30, gop = 60, repeats = 3;
   std::vector<std::string> codecs{"h264", "hevc"}, decoders{"cpu", "cuda", "auto"},
-      modes{"exact", "keyframes"}, sinks{"host"};
+      modes{"exact", "keyframes"}, sinks{"auto"};
   std::vector<int> streams{1, 2, 4, 8, 16};
   std::string clips = "bench-video-clips", json = "bench_video.json", python = "python3";
   bool anchor = true;
@@ -204,8 +205,8 @@ int main(int argc, char** argv) {
       for (const std::string& dec : a.decoders) {
         if (dec != "cpu" && gpus.empty()) continue;  // nothing to measure without a GPU
         for (const std::string& sink : a.sinks) {
-          if (sink != "host" && sink != "gpu") {
-            std::fprintf(stderr, "unknown sink %s (host, gpu)\n", sink.c_str());
+          if (sink != "host" && sink != "gpu" && sink != "auto") {
+            std::fprintf(stderr, "unknown sink %s (auto, host, gpu)\n", sink.c_str());
             return 2;
           }
           if (sink == "gpu" && (dec == "cpu" || gpus.empty())) continue;  // no NVDEC frames
@@ -214,7 +215,7 @@ int main(int argc, char** argv) {
             o.decoder = dec;
             o.keyframes_only = mode == "keyframes";
             if (mode == "every") o.seconds_per_hash = 0;
-            o.pdq = sink == "gpu" ? "cuda" : "cpu";
+            o.pdq = sink == "gpu" ? "cuda" : sink == "host" ? "cpu" : "auto";
             std::vector<double> walls;
             Run last;
             for (int r = 0; r < a.repeats; ++r) {
