@@ -162,11 +162,15 @@ run)
       step bench_scan hashmatch bench --report-dir "$logs/bench" --source-dir "$PWD" \
         --scan-images "${SCAN_IMAGES:-20000}" --scan-list "${SCAN_LIST:-100000000}" ${BENCH_ARGS:-}
       ;;
-    b1-sweep)  # list split density of the b1mma kernel (HASHMATCH_B1MMA_WARPS_PER_SM)
-      for w in 32 64 128 256; do
-        HASHMATCH_B1MMA_WARPS_PER_SM=$w step "b1_sweep_$w" bench_match --sizes 1e7,1e8 \
-          --batches 1024,8192 --threshold 31 --backends cuda-b1mma --budget-seconds 1 \
-          --max-call-seconds 20 --json "$logs/b1_sweep_$w.json"
+    b1-sweep)  # b1mma: tiles x blocks per SM (HASHMATCH_B1MMA_VARIANT) x list split density
+      for v in 84 85 46 48; do
+        for w in 32 128; do
+          HASHMATCH_B1MMA_VARIANT=$v HASHMATCH_B1MMA_WARPS_PER_SM=$w step "b1_sweep_${v}_$w" \
+            bench_match --sizes 1e7 --batches 1024,8192 --threshold 31 \
+            --backends cuda-b1mma --budget-seconds 1 --max-call-seconds 20 \
+            --json "$logs/b1_sweep_${v}_$w.json"
+        done
+        HASHMATCH_B1MMA_VARIANT=$v HASHMATCH_REQUIRE_GPU=1 step "test_match_gpu_$v" test_match_gpu
       done
       ;;
     profile)  # Nsight Compute: one launch of each hot kernel (clocks left alone)

@@ -94,7 +94,7 @@ std::unique_ptr<DeviceFrameHasher> make_gpu_frame_hasher(int) {
 #endif
 
 GpuPdqSink::GpuPdqSink(GpuPdqSinkOptions opts)
-    : opts_(std::move(opts)), batch_(std::clamp(opts_.batch, 1, 16)), host_(opts_.host_threads) {
+    : opts_(std::move(opts)), batch_(std::clamp(opts_.batch, 1, 6)), host_(opts_.host_threads) {
   if (!opts_.make_hasher) opts_.make_hasher = make_gpu_frame_hasher;
   if (opts_.mode == VideoPdqMode::kCpu) hasher_failed_ = true;
   thread_ = std::thread([this] { worker(); });

@@ -106,7 +106,11 @@ struct GpuPdqSinkOptions {
   // kAuto: a GPU PDQ that cannot start sends the video's frames the host way (with a note);
   // kCuda: CudaError instead. (kCpu: never takes device frames.)
   VideoPdqMode mode = VideoPdqMode::kAuto;
-  int batch = 16;         // device frames per GPU call (1..16); 2 x batch surfaces held at most
+  // Device frames per GPU call (1..6); 2 x batch NVDEC surfaces held at most. NVDEC decodes into
+  // at most 32 surfaces, the reference frames (up to 17 for H.264/HEVC) included: FFmpeg's
+  // hwaccel fails to start (and the video decodes on the CPU) when the spare surfaces asked for
+  // (extra_hw_frames = 2 x batch) push it past 32, as 16 did on an H100.
+  int batch = 6;
   int host_threads = 0;   // CpuPdqSink threads for the frames that come through the host
   bool device_frames = true;  // take NVDEC frames as they are (takes_device_frame)
   bool host_on_gpu = false;   // host RGB frames to the GPU PDQ too (batched like device frames)

@@ -50,7 +50,7 @@ void list_once() {
 
 }  // namespace
 
-int sessions_per_gpu() { return env_int("HASHMATCH_NVDEC_SESSIONS", 8, 1, 256); }
+int sessions_per_gpu() { return env_int("HASHMATCH_NVDEC_SESSIONS", 16, 1, 256); }
 int decoder_threads() { return env_int("HASHMATCH_NVDEC_THREADS", 1, 1, 64); }
 
 ff::BufferPtr device_context(int device, std::string* why) {

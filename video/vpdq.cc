@@ -334,7 +334,9 @@ void Session::open_decoder(const FrameSink& sink) {
   if (want != "cpu") {
     std::string why;
     bool gpu_missing = false;
-    const int extra = std::clamp(sink.max_held_device_frames(), 1, 32);
+    // Spare NVDEC surfaces: what a device sink may hold (<= 12: NVDEC has 32 surfaces with the
+    // reference frames, and FFmpeg's hwaccel fails to start past that), a few for the copy back.
+    const int extra = sink.wants_device_frames() ? std::clamp(sink.max_held_device_frames(), 1, 12) : 4;
     if (try_open_nvdec(codec_, extra, &why, &gpu_missing)) {
       nvdec_ = true;
       info().decoder = "nvdec";
@@ -687,8 +689,8 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
       if (const char* b = std::getenv("HASHMATCH_VIDEO_PDQ_BATCH"); b && *b) {
         char* end = nullptr;
         const long n = std::strtol(b, &end, 10);
-        if (end == b || *end || n < 1 || n > 16) {
-          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..16, got '") + b + "'");
+        if (end == b || *end || n < 1 || n > 6) {
+          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..6, got '") + b + "'");
         }
         go.batch = static_cast<int>(n);
       }

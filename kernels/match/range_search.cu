@@ -46,8 +46,8 @@ __device__ __forceinline__ void mma_and_popc(int (&d)[4], const uint32_t (&a)[4]
 // recomputed tile by tile and its non-negative elements are emitted (exact distance from the
 // accumulator, padding entries skipped).
 // Registers per thread are bounded so that at least kMinBlocks blocks (16 warps) fit on an SM.
-template <int MT>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32, 4)
+template <int MT, int kMinBlocks>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks)
     b1mma_range_kernel(const RangeLaunch p, const B1Plan plan) {
   // The warp's A fragments and row popcounts, also kept in shared memory: the rare slow path and
   // the popcount-bucket change read them from there with a run-time tile index (no unrolled copy
@@ -191,7 +191,20 @@ int b1mma_warps_per_sm() {
   return v;
 }
 
-template <int MT>
+// Query tiles per warp x blocks per SM for large batches (HASHMATCH_B1MMA_VARIANT, read once, for
+// tuning runs): 84 = 8 tiles, 4 blocks (default; 106 registers: occupancy 25 %, latency-bound
+// on an H100 by ncu); 85 = 8 tiles, 5 blocks; 46 / 48 = 4 tiles, 6 / 8 blocks (more warps to hide
+// latency, each B fragment feeding half as many MMAs).
+int b1mma_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("HASHMATCH_B1MMA_VARIANT");
+    const int x = e ? std::atoi(e) : 84;
+    return x == 85 || x == 46 || x == 48 ? x : 84;
+  }();
+  return v;
+}
+
+template <int MT, int kMinBlocks = 4>
 void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
   // plan_b1mma aims at 32 warps per SM: scale the SM count for another density.
   const int plan_sms = std::max(1, int(int64_t(sm_count) * b1mma_warps_per_sm() / 32));
@@ -199,7 +212,8 @@ void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
   if (plan.n_warps == 0) return;
   if (plan.n_warps > 0xffffffffull) throw CudaError("range search launch too large");
   const uint64_t blocks = (plan.n_warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  b1mma_range_kernel<MT><<<dim3(uint32_t(blocks)), dim3(kWarpsPerBlock * 32), 0, stream>>>(p, plan);
+  b1mma_range_kernel<MT, kMinBlocks>
+      <<<dim3(uint32_t(blocks)), dim3(kWarpsPerBlock * 32), 0, stream>>>(p, plan);
   HM_CUDA_CHECK_LAUNCH();
 }
 
@@ -215,6 +229,12 @@ void launch_b1mma_range(const RangeLaunch& p, int sm_count, cudaStream_t stream)
     launch_b1mma_mt<2>(p, sm_count, stream);
   } else if (p.nq <= 64) {
     launch_b1mma_mt<4>(p, sm_count, stream);
+  } else if (b1mma_variant() == 85) {
+    launch_b1mma_mt<8, 5>(p, sm_count, stream);
+  } else if (b1mma_variant() == 46) {
+    launch_b1mma_mt<4, 6>(p, sm_count, stream);
+  } else if (b1mma_variant() == 48) {
+    launch_b1mma_mt<4, 8>(p, sm_count, stream);
   } else {
     launch_b1mma_mt<8>(p, sm_count, stream);
   }

@@ -13,6 +13,55 @@ using namespace steps;
 
 constexpr int kModeTiny = 0, kModeDirect = 1, kModeFilter = 2;
 
+// The first row pass of a filter image whose box window fits in one tile (width <= 4,032): the
+// luminance of every pixel is computed once. The value leaving the window (column t - window) is
+// in the current tile or the previous one, so the L tile of the general path (a second luminance
+// per pixel) is not needed; the outputs of step k go to slot k of the previous tile, whose slot k
+// was last read at step k + window - 32 <= k. Same steps, same float operations, same results.
+__device__ void first_row_pass_one_luma(const PipelineArgs& a, const ImageDesc& d, const Box& b,
+                                        float* cur, float* prv, int r0, int lane) {
+  float* tmp = a.arena + d.tmp_off;
+  const int my_row = r0 + lane;
+  const bool active = my_row < d.rows;
+  const int rows_here = min(kWarp, d.rows - r0);
+  for (int k = 0; k < kTileCols; ++k) prv[lane * kTilePitch + k] = 0.0f;  // columns < 0
+  float sum = 0.0f;
+  int count = 0;
+  const int n = box_steps(b);
+  const int w = b.window;
+  for (int c0 = 0; c0 < n; c0 += kTileCols) {
+    int col;
+    const bool ok = tile_col_r(b, c0, lane, &col);
+    for (int rr = 0; rr < rows_here; ++rr) {
+      cur[rr * kTilePitch + lane] = ok ? pixel_luma(d, r0 + rr, col) : 0.0f;
+    }
+    __syncwarp();
+    if (active) {
+      const float* my_c = cur + lane * kTilePitch;
+      float* my_p = prv + lane * kTilePitch;
+      for (int k = 0; k < kTileCols; ++k) {
+        const int t = c0 + k;
+        if (t >= n) break;
+        const int j = k - w;
+        const float l = j >= 0 ? my_c[j] : my_p[j + kTileCols];
+        float v;
+        if (box_step(b, t, my_c[k], l, &sum, &count, &v) >= 0) my_p[k] = v;
+      }
+    }
+    __syncwarp();
+    const int oi = tile_out_index(b, c0, lane);
+    if (oi >= 0) {
+      for (int rr = 0; rr < rows_here; ++rr) {
+        tmp[static_cast<std::size_t>(r0 + rr) * d.cols + oi] = prv[rr * kTilePitch + lane];
+      }
+    }
+    __syncwarp();
+    float* x = cur;  // this chunk's luminance is the next chunk's previous tile
+    cur = prv;
+    prv = x;
+  }
+}
+
 // Row passes. kFirst: luminance from the pixels -> tmp (all outputs) or a64 (direct images).
 // !kFirst: buf -> nar (the 64 decimated columns of every row).
 template <bool kFirst>
@@ -33,6 +82,10 @@ __global__ void __launch_bounds__(kRowWarps * kWarp) row_pass_kernel(PipelineArg
     return;
   }
   const Box b = make_box(d.cols);
+  if (kFirst && b.window <= kTileCols) {
+    first_row_pass_one_luma(a, d, b, tiles[warp][0], tiles[warp][1], r0, lane);
+    return;
+  }
   float* tr = tiles[warp][0];
   float* tl = tiles[warp][1];
   const float* src = a.arena + d.buf_off;  // !kFirst
