@@ -136,9 +136,13 @@ run)
       ;;
     bench-video)
       # decoder auto = NVDEC sessions + CPU sessions side by side; sink auto (--video-pdq auto).
-      step bench_video bench_video --seconds 20 --streams 1,4,8,16 --repeats 1 \
+      step bench_video bench_video --seconds 20 --streams 1,8,16,24 --repeats 1 \
         --decoders cpu,cuda,auto --modes exact,keyframes --codecs h264,hevc --clips /tmp/clips \
         --json "$logs/bench_video.json" --no-anchor
+      # Keyframes-only with NVDEC frames hashed as they are (--video-pdq cuda: no copy back).
+      step bench_video_kf_gpu bench_video --seconds 20 --streams 8,16,24 --repeats 1 \
+        --decoders cuda,auto --modes keyframes --sinks gpu --codecs h264 --clips /tmp/clips \
+        --json "$logs/bench_video_kf_gpu.json" --no-anchor
       # Every frame hashed (--vpdq-every-frame): CPU PDQ vs host frames on the GPU vs the sink.
       step bench_video_every bench_video --seconds 10 --streams 1,8 --repeats 1 \
         --decoders cpu,cuda --modes every --sinks auto,host,gpu --codecs h264 --clips /tmp/clips \
