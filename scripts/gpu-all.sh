@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 bundle=devbundle
 BUILD=${BUILD:-build}
-TESTS=(test_cuda_rt test_match_gpu test_pdq_gpu test_video_gpu test_video_gpu_pdq test_video_pool
+TESTS=(test_cuda_rt test_match_gpu test_pdq_gpu test_video_gpu test_video_gpu_pdq test_nvdec_after_runtime test_video_pool
   test_server_gpu test_scan_gpu test_triage_gpu)
 BENCHES=(bench_match bench_pdq_gpu bench_video bench_cluster bench_server)
 

@@ -60,12 +60,17 @@ ff::BufferPtr device_context(int device, std::string* why) {
     e.tried = true;
     AVDictionary* opts = nullptr;
     av_dict_set(&opts, "primary_ctx", "1", 0);  // share the runtime API's context
+    // FFmpeg takes the primary context only with blocking-sync flags: align them first, in case the
+    // GPU PDQ or the matcher already made it active (kernels/rt/device.h).
+    std::string flags_why;
+    const bool flags_ok = set_primary_context_blocking_sync(device, &flags_why);
     const std::string dev = std::to_string(device);
     const int err = av_hwdevice_ctx_create(&e.ctx, AV_HWDEVICE_TYPE_CUDA, dev.c_str(), opts, 0);
     av_dict_free(&opts);
     if (err < 0) {
       e.ctx = nullptr;
-      e.why = "FFmpeg CUDA device " + dev + " unavailable: " + ff::error_string(err);
+      e.why = "FFmpeg CUDA device " + dev + " unavailable: " + ff::error_string(err) +
+              (flags_ok ? "" : " (" + flags_why + ")");
     }
   }
   if (!e.ctx) {

@@ -180,34 +180,36 @@ __global__ void __launch_bounds__(kPopcThreads)
   }
 }
 
-// Warps per SM the list is split for (plan_b1mma's 32 by default). HASHMATCH_B1MMA_WARPS_PER_SM
-// overrides it for tuning runs (bench_match); read once.
+// Warps per SM the list is split for with large batches: 128 (4 waves of the resident warps: a smaller tail than
+// plan_b1mma's 32; +5 % on an H100). HASHMATCH_B1MMA_WARPS_PER_SM overrides it for tuning runs
+// (bench_match); read once.
 int b1mma_warps_per_sm() {
   static const int v = [] {
     const char* e = std::getenv("HASHMATCH_B1MMA_WARPS_PER_SM");
     const int x = e ? std::atoi(e) : 0;
-    return x >= 8 && x <= 4096 ? x : 32;
+    return x >= 8 && x <= 4096 ? x : 128;
   }();
   return v;
 }
 
 // Query tiles per warp x blocks per SM for large batches (HASHMATCH_B1MMA_VARIANT, read once, for
-// tuning runs): 84 = 8 tiles, 4 blocks (default; 106 registers: occupancy 25 %, latency-bound
-// on an H100 by ncu); 85 = 8 tiles, 5 blocks; 46 / 48 = 4 tiles, 6 / 8 blocks (more warps to hide
-// latency, each B fragment feeding half as many MMAs).
+// tuning runs): 85 = 8 tiles, 5 blocks (default: 96 registers, 4 bytes spilled); 84 = 8 tiles,
+// 4 blocks (106 registers: occupancy 25 %, latency-bound by ncu on an H100); 46 / 48 = 4 tiles,
+// 6 / 8 blocks (more warps, each B fragment feeding half as many MMAs). H100, 10 M x 8,192,
+// t = 31, at 128 warps per SM: 85 8.5e12, 84 8.0e12, 46 7.1e12, 48 7.0e12 comparisons/s.
 int b1mma_variant() {
   static const int v = [] {
     const char* e = std::getenv("HASHMATCH_B1MMA_VARIANT");
-    const int x = e ? std::atoi(e) : 84;
-    return x == 85 || x == 46 || x == 48 ? x : 84;
+    const int x = e ? std::atoi(e) : 85;
+    return x == 84 || x == 46 || x == 48 ? x : 85;
   }();
   return v;
 }
 
 template <int MT, int kMinBlocks = 4>
-void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream) {
+void launch_b1mma_mt(const RangeLaunch& p, int sm_count, cudaStream_t stream, int warps_per_sm = 32) {
   // plan_b1mma aims at 32 warps per SM: scale the SM count for another density.
-  const int plan_sms = std::max(1, int(int64_t(sm_count) * b1mma_warps_per_sm() / 32));
+  const int plan_sms = std::max(1, int(int64_t(sm_count) * warps_per_sm / 32));
   const B1Plan plan = plan_b1mma(p.nq, p.group_end - p.group_begin, MT, plan_sms);
   if (plan.n_warps == 0) return;
   if (plan.n_warps > 0xffffffffull) throw CudaError("range search launch too large");
@@ -229,14 +231,14 @@ void launch_b1mma_range(const RangeLaunch& p, int sm_count, cudaStream_t stream)
     launch_b1mma_mt<2>(p, sm_count, stream);
   } else if (p.nq <= 64) {
     launch_b1mma_mt<4>(p, sm_count, stream);
-  } else if (b1mma_variant() == 85) {
-    launch_b1mma_mt<8, 5>(p, sm_count, stream);
+  } else if (b1mma_variant() == 84) {
+    launch_b1mma_mt<8, 4>(p, sm_count, stream, b1mma_warps_per_sm());
   } else if (b1mma_variant() == 46) {
-    launch_b1mma_mt<4, 6>(p, sm_count, stream);
+    launch_b1mma_mt<4, 6>(p, sm_count, stream, b1mma_warps_per_sm());
   } else if (b1mma_variant() == 48) {
-    launch_b1mma_mt<4, 8>(p, sm_count, stream);
+    launch_b1mma_mt<4, 8>(p, sm_count, stream, b1mma_warps_per_sm());
   } else {
-    launch_b1mma_mt<8>(p, sm_count, stream);
+    launch_b1mma_mt<8, 5>(p, sm_count, stream, b1mma_warps_per_sm());
   }
 }
 

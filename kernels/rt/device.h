@@ -25,6 +25,13 @@ std::string cuda_runtime_version();
 std::vector<GpuInfo> list_gpus(std::string* why_none = nullptr);
 // True when at least one GPU is usable.
 bool gpu_available();
+// Sets device `device`'s primary context to blocking-sync scheduling (CU_CTX_SCHED_BLOCKING_SYNC),
+// also when the CUDA runtime has already made it active with other flags. FFmpeg's CUDA device
+// (NVDEC) shares the primary context only with exactly these flags: without this, a process whose
+// GPU PDQ or matcher ran before its first video got "Primary context already active with
+// incompatible flags" and decoded every video on the CPU (seen on an H100). False with `why` when
+// the driver refuses.
+bool set_primary_context_blocking_sync(int device, std::string* why);
 // True when HASHMATCH_REQUIRE_GPU=1 is set (GPU tests fail instead of skipping; `auto` backends
 // that find no GPU are an error).
 bool gpu_required();

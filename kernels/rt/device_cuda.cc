@@ -1,3 +1,4 @@
+#include <cuda.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdlib>
@@ -39,6 +40,44 @@ std::vector<GpuInfo> list_gpus(std::string* why_none) {
   }
   if (out.empty() && why_none) *why_none = "no CUDA device visible";
   return out;
+}
+
+bool set_primary_context_blocking_sync(int device, std::string* why) {
+  // Driver API through the runtime's entry-point query: no link-time dependency on libcuda.
+  using GetFn = CUresult (*)(CUdevice*, int);
+  using GetStateFn = CUresult (*)(CUdevice, unsigned int*, int*);
+  using SetFn = CUresult (*)(CUdevice, unsigned int);
+  void* get = nullptr;
+  void* get_state = nullptr;
+  void* set = nullptr;
+  cudaDriverEntryPointQueryResult q1{}, q2{}, q3{};
+  if (cudaGetDriverEntryPointByVersion("cuDeviceGet", &get, 12000, cudaEnableDefault, &q1) != cudaSuccess ||
+      cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxGetState", &get_state, 12000, cudaEnableDefault,
+                                       &q2) != cudaSuccess ||
+      cudaGetDriverEntryPointByVersion("cuDevicePrimaryCtxSetFlags", &set, 12000, cudaEnableDefault, &q3) !=
+          cudaSuccess ||
+      !get || !get_state || !set) {
+    (void)cudaGetLastError();
+    if (why) *why = "the CUDA driver has no primary-context entry points";
+    return false;
+  }
+  CUdevice dev = 0;
+  if (reinterpret_cast<GetFn>(get)(&dev, device) != CUDA_SUCCESS) {
+    if (why) *why = "no CUDA device " + std::to_string(device);
+    return false;
+  }
+  unsigned int flags = 0;
+  int active = 0;
+  if (reinterpret_cast<GetStateFn>(get_state)(dev, &flags, &active) == CUDA_SUCCESS &&
+      flags == CU_CTX_SCHED_BLOCKING_SYNC) {
+    return true;
+  }
+  const CUresult r = reinterpret_cast<SetFn>(set)(dev, CU_CTX_SCHED_BLOCKING_SYNC);
+  if (r != CUDA_SUCCESS) {
+    if (why) *why = "cuDevicePrimaryCtxSetFlags failed (CUresult " + std::to_string(int(r)) + ")";
+    return false;
+  }
+  return true;
 }
 
 bool gpu_available() {

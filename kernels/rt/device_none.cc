@@ -12,6 +12,10 @@ std::vector<GpuInfo> list_gpus(std::string* why_none) {
   return {};
 }
 bool gpu_available() { return false; }
+bool set_primary_context_blocking_sync(int, std::string* why) {
+  if (why) *why = "CUDA backend not compiled in";
+  return false;
+}
 bool gpu_required() {
   const char* v = std::getenv("HASHMATCH_REQUIRE_GPU");
   return v && std::string(v) == "1";
