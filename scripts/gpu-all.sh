@@ -148,6 +148,19 @@ run)
         --decoders cpu,cuda --modes every --sinks auto,host,gpu --codecs h264 --clips /tmp/clips \
         --json "$logs/bench_video_every.json" --no-anchor
       ;;
+    final)  # the last check of a session: matcher defaults, video targets (GOP 2 s and 250 frames)
+      step bench_match_final bench_match --sizes 1e7,1e8 --batches 1,8192 --threshold 31 \
+        --backends cuda-b1mma,cuda-popc --budget-seconds 1 --max-call-seconds 20 --strict \
+        --json "$logs/bench_match_final.json"
+      for gop in 60 250; do
+        step "bench_video_gop$gop" bench_video --seconds 20 --gop "$gop" --streams 16,24 \
+          --repeats 1 --decoders cpu,auto --modes exact,keyframes --codecs h264 \
+          --clips /tmp/clips --json "$logs/bench_video_gop$gop.json" --no-anchor
+      done
+      step bench_video_every bench_video --seconds 10 --streams 8 --repeats 1 \
+        --decoders cuda --modes every --sinks auto,host,gpu --codecs h264 --clips /tmp/clips \
+        --json "$logs/bench_video_every.json" --no-anchor
+      ;;
     bench-pdq-frames)  # frames only (host and device memory), 1080p
       step bench_pdq_frames bench_pdq_gpu --mode frames --sizes 1920x1080 --batches 16,64,1024 \
         --source device,host --repeats 3 --json "$logs/bench_pdq_frames.json"
