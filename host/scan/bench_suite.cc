@@ -515,11 +515,19 @@ nlohmann::json bench_scan(const BenchOptions& o, const Backlog& bl, std::size_t 
   // On a GPU machine the list is large (100 M): every configuration matches on the GPU, the CPU
   // ones measure CPU hashing.
   const Backend cpu_cfg_matcher = gpu ? Backend::kCuda : Backend::kCpu;
-  std::vector<Config> configs = {{"cpu, 1 worker", 1, "cpu", "cpu", cpu_cfg_matcher},
-                                 {"cpu, all workers", all, "cpu", "cpu", cpu_cfg_matcher}};
+  std::vector<std::pair<std::string, Config>> all_configs = {
+      {"cpu1", {"cpu, 1 worker", 1, "cpu", "cpu", cpu_cfg_matcher}},
+      {"cpu", {"cpu, all workers", all, "cpu", "cpu", cpu_cfg_matcher}}};
   if (gpu) {
-    configs.push_back({"gpu (CPU decode, GPU PDQ + matcher)", all, "cuda", "cpu", Backend::kCuda});
-    configs.push_back({"gpu (nvJPEG decode, GPU PDQ + matcher)", all, "cuda", "gpu", Backend::kCuda});
+    all_configs.push_back({"gpu", {"gpu (CPU decode, GPU PDQ + matcher)", all, "cuda", "cpu", Backend::kCuda}});
+    all_configs.push_back({"nvjpeg", {"gpu (nvJPEG decode, GPU PDQ + matcher)", all, "cuda", "gpu", Backend::kCuda}});
+  }
+  std::vector<Config> configs;
+  for (const auto& [key, c] : all_configs) {
+    if (o.scan_configs.empty() ||
+        std::find(o.scan_configs.begin(), o.scan_configs.end(), key) != o.scan_configs.end()) {
+      configs.push_back(c);
+    }
   }
   std::unique_ptr<BenchMatcher> cpu_matcher, gpu_matcher;
   for (const Config& c : configs) {

@@ -43,6 +43,8 @@ struct BenchOptions {
   std::size_t scan_images = 0;       // files in the backlog (0: the mode's default)
   std::size_t scan_distinct = 0;     // distinct images among them (others are hard links)
   std::size_t scan_list_size = 0;    // entries of the scan's list (0: the mode's default)
+  // Scan configurations to run (cpu1, cpu, gpu, nvjpeg); empty: all that the machine has.
+  std::vector<std::string> scan_configs;
   double seconds = 0;                // time budget per measurement (0: the mode's default)
   bool anchors = true;               // run the Python anchors
   bool areas = true;                 // run the per-area bench executables

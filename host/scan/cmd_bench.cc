@@ -30,6 +30,7 @@ constexpr const char* kUsage =
     "  --scan-images N       files in the scan backlog; --scan-distinct N distinct images among\n"
     "                        them (the rest are hard links); --scan-list N list entries;\n"
     "  --scan-size WxH       image size (default 1920x1080)\n"
+    "  --scan-configs A,...  scan configurations: cpu1, cpu, gpu, nvjpeg (default: all there)\n"
     "  --seconds S           time budget per measurement\n"
     "  --jobs N              threads (default: all cores)\n"
     "  --source-dir DIR      repository root (bench scripts); default: where it was built from\n"
@@ -55,7 +56,8 @@ std::vector<std::size_t> sizes(const std::string& s) {
 int cmd_bench(const std::vector<std::string>& argv) {
   Args a(argv,
          {"report-dir", "tag", "list-sizes", "batches", "frame-sizes", "scan-images",
-          "scan-distinct", "scan-list", "scan-size", "seconds", "jobs", "source-dir", "work-dir"},
+          "scan-distinct", "scan-list", "scan-size", "scan-configs", "seconds", "jobs", "source-dir",
+          "work-dir"},
          {"quick", "no-anchors", "no-areas", "no-report", "help"});
   if (a.flag("help")) {
     std::printf("%s", kUsage);
@@ -81,6 +83,16 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (x == std::string::npos) throw InvalidArgument("--scan-size must be WxH");
     o.scan_width = std::stoi(v->substr(0, x));
     o.scan_height = std::stoi(v->substr(x + 1));
+  }
+  if (auto v = a.get("scan-configs")) {
+    std::stringstream ss(*v);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item != "cpu1" && item != "cpu" && item != "gpu" && item != "nvjpeg") {
+        throw InvalidArgument("--scan-configs takes cpu1, cpu, gpu, nvjpeg; got '" + item + "'");
+      }
+      o.scan_configs.push_back(item);
+    }
   }
   if (auto v = a.get("seconds")) o.seconds = std::stod(*v);
   o.jobs = static_cast<int>(a.get_int("jobs", 0, 0, 4096));
