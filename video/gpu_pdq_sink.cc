@@ -237,9 +237,8 @@ void GpuPdqSink::worker() {
         views.push_back(h.view);
         on_host.push_back(h.host != nullptr);
       }
-      const std::vector<pdq::PdqHash> hs = b.has_device && !b.frames.empty() &&
-                                                   std::none_of(on_host.begin(), on_host.end(),
-                                                                [](bool x) { return x; })
+      // Device frames only (a batch is never empty): the plain device call.
+      const std::vector<pdq::PdqHash> hs = hosts_in_batch == 0
                                                ? hasher_->hash(views, b.ready)
                                                : hasher_->hash_mixed(views, on_host, b.ready);
       if (hs.size() != views.size()) throw Error("GPU PDQ returned a wrong number of results");
