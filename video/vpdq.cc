@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@ extern "C" {
 #include "host/common/error.h"
 #include "kernels/rt/device.h"
 #include "video/cpu_pdq_sink.h"
+#include "video/decoder_pool.h"
 #include "video/ffmpeg_util.h"
 #include "video/frame_convert.h"
 #include "video/frame_sink.h"
@@ -102,12 +104,32 @@ DevicePixelLayout layout_of(AVPixelFormat sw) {
   }
 }
 
+// NVDEC sessions decoding keyframes-only videos now (HASHMATCH_NVDEC_KEYFRAME_SESSIONS per
+// process, default 8: one per NVDEC engine of an H100, the rest of the videos on the CPU cores).
+std::atomic<int> g_keyframe_nvdec{0};
+
+int keyframe_nvdec_cap() {
+  const char* v = std::getenv("HASHMATCH_NVDEC_KEYFRAME_SESSIONS");
+  if (!v || !*v) return 8;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (end == v || *end || x < 0 || x > 256) return 8;
+  return static_cast<int>(x);
+}
+
 // The decode session of one video.
 class Session {
  public:
   Session(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
           VpdqResult* result)
       : in_(in), opts_(opts), limits_(limits), r_(result) {}
+  // A decoder that decoded its video cleanly goes to the pool (video/decoder_pool.h).
+  ~Session() {
+    if (reusable_ && dec_) decoder_pool::give(pool_key_, std::move(dec_));
+    if (keyframe_ticket_) --g_keyframe_nvdec;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Opens the container, picks the video stream and checks the limits. Throws MediaError.
   void open();
@@ -118,6 +140,8 @@ class Session {
   int frame_mod() const { return frame_mod_; }
 
  private:
+  // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
+  bool nvdec_for_keyframes(int extra_frames);
   void open_decoder(const FrameSink& sink);
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
   bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
@@ -143,7 +167,11 @@ class Session {
   nvdec::Slot slot_;         // released after the decoder below is gone
   ff::BufferPtr hw_device_;
   ff::CodecPtr dec_;
+  decoder_pool::Key pool_key_;  // what dec_ was opened for
+  bool reusable_ = false;       // set once the video decoded to its end without a problem
   bool nvdec_ = false;
+  bool sw_fallback_ = false;    // the NVDEC decoder fell back to FFmpeg's software decoder
+  bool keyframe_ticket_ = false;  // counted in g_keyframe_nvdec
   double fps_ = 0;
   int frame_mod_ = 1;
   int rotate_ = 0;
@@ -272,6 +300,17 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
     *gpu_missing = true;
     return false;
   }
+  const int skip = opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
+  pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, slot->device(),
+                                     nvdec::decoder_threads(), skip, extra_frames,
+                                     static_cast<int64_t>(limits_.max_pixels));
+  if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
+    dec_ = std::move(pooled);
+    info().decoder_reused = true;
+    hw_device_ = std::move(dev);
+    slot_ = std::move(*slot);
+    return true;
+  }
   ff::CodecPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
@@ -296,7 +335,7 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
-  if (opts_.keyframes_only) ctx->skip_frame = AVDISCARD_NONKEY;
+  ctx->skip_frame = static_cast<AVDiscard>(skip);
   const int err = avcodec_open2(ctx.get(), codec, nullptr);
   if (err < 0) {
     *why = "cannot open the NVDEC decoder: " + ff::error_string(err);
@@ -309,16 +348,25 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
 }
 
 void Session::open_cpu_decoder(const AVCodec* codec) {
+  const int threads = opts_.threads > 0 ? opts_.threads : 0;  // 0: FFmpeg picks (cores)
+  const int skip = opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
+  pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, -1, threads, skip, 0,
+                                     static_cast<int64_t>(limits_.max_pixels));
+  if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
+    dec_ = std::move(pooled);
+    info().decoder_reused = true;
+    return;
+  }
   ff::CodecPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
     fail("corrupt", "cannot copy the video stream's codec parameters");
   }
-  ctx->thread_count = opts_.threads > 0 ? opts_.threads : 0;  // 0: FFmpeg picks (cores)
+  ctx->thread_count = threads;
   ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
-  if (opts_.keyframes_only) ctx->skip_frame = AVDISCARD_NONKEY;
+  ctx->skip_frame = static_cast<AVDiscard>(skip);
   const int err = avcodec_open2(ctx.get(), codec, nullptr);
   if (err < 0) {
     fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
@@ -331,22 +379,29 @@ void Session::open_decoder(const FrameSink& sink) {
   if (want != "auto" && want != "cpu" && want != "cuda") {
     throw InvalidArgument("video decoder must be auto, cpu or cuda, got '" + want + "'");
   }
-  // Keyframes-only with decoder auto decodes on the CPU: a video's few key frames do not pay for
-  // an NVDEC session's start (on an H100, 1080p H.264 with 2-second GOPs: 16 CPU sessions 831
-  // video-seconds/s, 16 NVDEC sessions 207). `cuda` still forces NVDEC.
-  if (want == "auto" && opts_.keyframes_only) {
-    info().note = "keyframes-only: decoded on the CPU (NVDEC's session start costs more than a "
-                  "video's key frames)";
+  // Spare NVDEC surfaces: what a device sink may hold (<= 12: NVDEC has 32 surfaces with the
+  // reference frames, and FFmpeg's hwaccel fails to start past that), a few for the copy back.
+  const int extra = sink.wants_device_frames() ? std::clamp(sink.max_held_device_frames(), 1, 12) : 4;
+  // Keyframes-only with decoder auto: a video's few key frames do not pay for opening an NVDEC
+  // decoder (~0.1 s on an H100: with 2-second GOPs 16 fresh NVDEC sessions gave 207
+  // video-seconds/s, 16 CPU sessions 831), so NVDEC takes such a video only with a decoder kept
+  // open from an earlier video of the same stream parameters, or to open one for a stream that
+  // recurs; the others decode on the CPU. `cuda` still forces NVDEC.
+  if (want == "auto" && opts_.keyframes_only && !nvdec_for_keyframes(extra)) {
+    if (info().note.empty()) {
+      info().note = "keyframes-only: decoded on the CPU (no NVDEC decoder open for this stream)";
+    }
   } else if (want != "cpu") {
     std::string why;
     bool gpu_missing = false;
-    // Spare NVDEC surfaces: what a device sink may hold (<= 12: NVDEC has 32 surfaces with the
-    // reference frames, and FFmpeg's hwaccel fails to start past that), a few for the copy back.
-    const int extra = sink.wants_device_frames() ? std::clamp(sink.max_held_device_frames(), 1, 12) : 4;
     if (try_open_nvdec(codec_, extra, &why, &gpu_missing)) {
       nvdec_ = true;
       info().decoder = "nvdec";
       return;
+    }
+    if (keyframe_ticket_) {
+      keyframe_ticket_ = false;
+      --g_keyframe_nvdec;
     }
     // HASHMATCH_REQUIRE_GPU=1: a missing or broken GPU is an error (busy decoders or a stream
     // NVDEC cannot take still go to the CPU).
@@ -357,6 +412,23 @@ void Session::open_decoder(const FrameSink& sink) {
   }
   open_cpu_decoder(codec_);
   info().decoder = "cpu";
+}
+
+bool Session::nvdec_for_keyframes(int extra_frames) {
+  if (!nvdec::codec_supported(codec_)) return false;
+  const decoder_pool::Key key = decoder_pool::make_key(
+      st_->codecpar, st_->time_base, 0, nvdec::decoder_threads(), AVDISCARD_NONKEY, extra_frames,
+      static_cast<int64_t>(limits_.max_pixels));
+  const int seen = decoder_pool::note_seen(key.params);
+  if (decoder_pool::cpu_capacity() == 0) return false;  // no pooling: never worth it
+  if (!decoder_pool::has_idle(key, true) && seen < 2) return false;
+  // Held for the session: keyframe_ticket_ gives it back in the destructor.
+  int cur = g_keyframe_nvdec.load();
+  do {
+    if (cur >= keyframe_nvdec_cap()) return false;
+  } while (!g_keyframe_nvdec.compare_exchange_weak(cur, cur + 1));
+  keyframe_ticket_ = true;
+  return true;
 }
 
 void Session::decode_error(int err) {
@@ -438,6 +510,8 @@ void Session::run(FrameSink& sink) {
     msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
     fail("corrupt", msg);
   }
+  // Decoded to its end (drained) without a problem: the decoder may serve another video.
+  reusable_ = !sw_fallback_;
 }
 
 void Session::send(AVPacket* pkt, FrameSink& sink) {
@@ -477,6 +551,7 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     info().width = frame->width;
     info().height = frame->height;
     if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
+      sw_fallback_ = true;
       info().decoder = "cpu";
       info().note = "NVDEC refused this stream (profile, bit depth or size): FFmpeg decoded it "
                     "on the CPU";

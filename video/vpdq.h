@@ -51,6 +51,7 @@ struct VideoInfo {
   int decode_errors = 0;    // packets or frames the decoder reported as broken
   int corrupt_frames = 0;   // frames the decoder flagged as concealed/corrupt (still hashed)
   std::string decoder;      // "cpu" or "nvdec"
+  bool decoder_reused = false;  // a decoder kept open from an earlier video (video/decoder_pool.h)
   std::string pdq;          // "cuda" when the GPU PDQ sink hashed NVDEC frames in device memory
                             // (not vPDQ-exact: video/gpu_pdq_sink.h); empty: the host PDQ
   std::string note;         // why the decoder differs from the one asked for, etc.

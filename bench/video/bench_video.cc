@@ -4,18 +4,24 @@
 // and keyframes-only; the PDQ sink: `auto` (default, --video-pdq auto: host frames batched to
 // the GPU PDQ when many frames are hashed, exact), `host` (--video-pdq cpu: sampled frames copied
 // back, swscale, CPU PDQ: vPDQ-exact) or `gpu` (--video-pdq cuda, video/gpu_pdq_sink.h: NVDEC
-// frames hashed in device memory, no copy back; skipped for the cpu decoder). The reference vPDQ hasher (Python
-// `vpdq` from PyPI) runs on the same clips in the same run when available.
+// frames hashed in device memory, no copy back; skipped for the cpu decoder) or `none` (frames
+// decoded and converted to RGB, not hashed: the decoding ceiling). The reference vPDQ hasher
+// (Python `vpdq` from PyPI) runs on the same clips in the same run when available.
 //
 //   bench_video [--seconds 10] [--width 1920] [--height 1080] [--fps 30] [--gop 60]
 //               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes,every]
-//               [--sinks auto,host,gpu] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
-//               [--json FILE] [--python PYTHON] [--no-anchor]
+//               [--sinks auto,host,gpu,none] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
+//               [--feed fixed|queue] [--videos N] [--json FILE] [--python PYTHON] [--no-anchor]
 //
-// Each configuration: S threads each hash the whole clip (from memory) once; the wall time from
-// the first start to the last finish is taken, median of the repeats. CPU sessions get
-// max(1, cores / S) decoder threads each. Figures printed as a table and written as JSON.
+// --feed fixed (default): S threads each hash the whole clip (from memory) once; the wall time
+// from the first start to the last finish is taken, median of the repeats: the slowest session
+// sets the time. --feed queue: S sessions take the next of N videos (default 4 x S) whenever they
+// finish one, as `hashmatch scan` feeds them: a backlog's view of a mix of NVDEC and CPU
+// sessions. CPU sessions get max(1, cores / S) decoder threads each. Decoders are kept open across
+// videos of the same stream parameters (video/decoder_pool.h; HASHMATCH_DECODER_POOL=0 turns
+// that off, for comparison). Figures printed as a table and written as JSON.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/rt/device.h"
+#include "video/frame_sink.h"
 #include "video/synth_clip.h"
 #include "video/vpdq.h"
 
@@ -52,6 +59,8 @@ std::vector<std::string> split(const std::string& s) {
 struct Args {
   double seconds = 10;
   int width = 1920, height = 1080, fps = 30, gop = 60, repeats = 3;
+  bool queue = false;  // --feed queue
+  int videos = 0;      // --videos (queue feed; 0: 4 x streams)
   std::vector<std::string> codecs{"h264", "hevc"}, decoders{"cpu", "cuda", "auto"},
       modes{"exact", "keyframes"}, sinks{"auto"};
   std::vector<int> streams{1, 2, 4, 8, 16};
@@ -84,6 +93,14 @@ Args parse(int argc, char** argv) {
       a.streams.clear();
       for (const auto& s : split(val())) a.streams.push_back(std::stoi(s));
     } else if (k == "--clips") a.clips = val();
+    else if (k == "--feed") {
+      const std::string f = val();
+      if (f != "fixed" && f != "queue") {
+        std::fprintf(stderr, "--feed must be fixed or queue\n");
+        std::exit(2);
+      }
+      a.queue = f == "queue";
+    } else if (k == "--videos") a.videos = std::stoi(val());
     else if (k == "--json") a.json = val();
     else if (k == "--python") a.python = val();
     else if (k == "--no-anchor") a.anchor = false;
@@ -109,23 +126,54 @@ double median(std::vector<double> v) {
 struct Run {
   double wall = 0;
   int64_t frames = 0, hashed = 0;
-  int nvdec = 0, cpu = 0, failed = 0, gpu_pdq = 0;
+  int videos = 0, nvdec = 0, cpu = 0, failed = 0, gpu_pdq = 0, reused = 0;
   std::string note;
 };
 
-Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int streams) {
+// Sink `none`: frames decoded and converted to RGB, then dropped (no PDQ).
+class NullSink : public FrameSink {
+ public:
+  Image take_buffer() override { return std::move(spare_); }
+  void push_host(const FrameInfo& info, Image&& rgb) override {
+    frames_.push_back({info.frame_number, 0, {}, info.timestamp});
+    spare_ = std::move(rgb);
+  }
+  std::vector<VpdqFrame> finish() override { return std::move(frames_); }
+
+ private:
+  Image spare_;
+  std::vector<VpdqFrame> frames_;
+};
+
+VpdqResult hash_one(const std::vector<uint8_t>& clip, const VideoOptions& o, bool null_sink) {
+  if (!null_sink) return hash_video(VideoInput::memory(clip), o);
+  NullSink sink;
+  return hash_video(VideoInput::memory(clip), o, DecodeLimits{}, sink);
+}
+
+// fixed: each of `streams` sessions hashes the clip once. queue: `streams` sessions share
+// `videos` copies of the clip, each taking the next when done.
+Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int streams,
+                bool null_sink, bool queue, int videos) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   VideoOptions o = base;
   o.threads = std::max(1, cores / streams);
-  std::vector<VpdqResult> results(static_cast<std::size_t>(streams));
+  const int total = queue ? (videos > 0 ? videos : 4 * streams) : streams;
+  std::vector<VpdqResult> results(static_cast<std::size_t>(total));
+  std::atomic<int> next{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> ts;
   for (int s = 0; s < streams; ++s) {
-    ts.emplace_back([&, s] { results[std::size_t(s)] = hash_video(VideoInput::memory(clip), o); });
+    ts.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < total;) {
+        results[std::size_t(i)] = hash_one(clip, o, null_sink);
+      }
+    });
   }
   for (auto& t : ts) t.join();
   Run r;
   r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.videos = total;
   for (const auto& x : results) {
     r.frames += x.info.frames_decoded;
     r.hashed += x.info.frames_hashed;
@@ -135,6 +183,7 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
     }
     (x.info.decoder == "nvdec" ? r.nvdec : r.cpu)++;
     r.gpu_pdq += x.info.pdq == "cuda";
+    r.reused += x.info.decoder_reused;
     if (r.note.empty() && !x.info.note.empty() && x.info.decoder != base.decoder) r.note = x.info.note;
   }
   return r;
@@ -166,8 +215,10 @@ int main(int argc, char** argv) {
   std::string why;
   const auto gpus = list_gpus(&why);
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  std::printf("# bench_video: %dx%d, %g s at %d fps, GOP %d; %d CPU threads; %s\n", a.width,
-              a.height, a.seconds, a.fps, a.gop, cores,
+  std::printf("# bench_video: %dx%d, %g s at %d fps, GOP %d; %d CPU threads; feed %s; decoder "
+              "pool %s; %s\n",
+              a.width, a.height, a.seconds, a.fps, a.gop, cores, a.queue ? "queue" : "fixed",
+              std::getenv("HASHMATCH_DECODER_POOL") ? std::getenv("HASHMATCH_DECODER_POOL") : "default",
               gpus.empty() ? ("no GPU (" + why + ")").c_str() : gpus[0].name.c_str());
   nlohmann::json out;
   out["device"] = gpus.empty() ? "cpu only" : gpus[0].name;
@@ -198,15 +249,15 @@ int main(int argc, char** argv) {
     }
     const std::vector<uint8_t> bytes = slurp(clip);
     const double video_seconds = double(spec.frames) / a.fps;
-    std::printf("%-5s %-9s %-5s %-4s %7s %12s %14s %9s %7s %s\n", "codec", "mode", "dec", "sink",
-                "streams", "frames/s", "video-s/s", "sessions", "gpu-pdq", "note");
+    std::printf("%-5s %-9s %-5s %-4s %7s %12s %14s %12s %7s %s\n", "codec", "mode", "dec", "sink",
+                "streams", "frames/s", "video-s/s", "videos", "gpu-pdq", "note");
 
     for (const std::string& mode : a.modes) {
       for (const std::string& dec : a.decoders) {
         if (dec != "cpu" && gpus.empty()) continue;  // nothing to measure without a GPU
         for (const std::string& sink : a.sinks) {
-          if (sink != "host" && sink != "gpu" && sink != "auto") {
-            std::fprintf(stderr, "unknown sink %s (auto, host, gpu)\n", sink.c_str());
+          if (sink != "host" && sink != "gpu" && sink != "auto" && sink != "none") {
+            std::fprintf(stderr, "unknown sink %s (auto, host, gpu, none)\n", sink.c_str());
             return 2;
           }
           if (sink == "gpu" && (dec == "cpu" || gpus.empty())) continue;  // no NVDEC frames
@@ -219,15 +270,15 @@ int main(int argc, char** argv) {
             std::vector<double> walls;
             Run last;
             for (int r = 0; r < a.repeats; ++r) {
-              last = run_streams(bytes, o, s);
+              last = run_streams(bytes, o, s, sink == "none", a.queue, a.videos);
               walls.push_back(last.wall);
             }
             const double wall = median(walls);
             const double fps = double(last.frames) / wall;
-            const double vss = video_seconds * s / wall;
-            char sessions[32];
-            std::snprintf(sessions, sizeof sessions, "%dg+%dc", last.nvdec, last.cpu);
-            std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %9s %7d %s\n", codec.c_str(),
+            const double vss = video_seconds * last.videos / wall;
+            char sessions[48];
+            std::snprintf(sessions, sizeof sessions, "%dg+%dc/%dr", last.nvdec, last.cpu, last.reused);
+            std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %12s %7d %s\n", codec.c_str(),
                         mode.c_str(), dec.c_str(), sink.c_str(), s, fps, vss, sessions, last.gpu_pdq,
                         last.failed ? ("FAILED: " + last.note).c_str() : last.note.substr(0, 60).c_str());
             std::fflush(stdout);
@@ -237,6 +288,8 @@ int main(int argc, char** argv) {
                                       {"frames_per_second", fps}, {"video_seconds_per_second", vss},
                                       {"nvdec_sessions", last.nvdec}, {"cpu_sessions", last.cpu},
                                       {"gpu_pdq_sessions", last.gpu_pdq},
+                                      {"feed", a.queue ? "queue" : "fixed"}, {"videos", last.videos},
+                                      {"decoders_reused", last.reused},
                                       {"failed", last.failed}, {"note", last.note}});
           }
         }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tests/testutil/testutil.h"
+#include "video/decoder_pool.h"
 #include "video/frame_sink.h"
 #include "video/synth_clip.h"
 #include "video/video_pool.h"
@@ -106,6 +107,76 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdec) {
     EXPECT_EQ(gpu.frames[i].frame_number, cpu.frames[i].frame_number);
     EXPECT_LE(hamming_distance(gpu.frames[i].hash, cpu.frames[i].hash), 8);
   }
+}
+
+// An NVDEC decoder kept open after a video (video/decoder_pool.h) decodes the next video of the
+// same stream parameters exactly as a freshly opened one; keyframes-only `auto` opens NVDEC for a
+// stream once it recurs and reuses that decoder afterwards.
+TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
+  decoder_pool::clear();
+  test::TempDir d;
+  SynthClipSpec s;
+  s.frames = 60;
+  s.gop = 15;
+  write_synth_clip(d / "a.mp4", s);
+  s.pattern = 5;
+  s.frames = 47;
+  write_synth_clip(d / "b.mp4", s);
+  const VideoOptions o = opts_for("cuda", 0.1);
+  std::vector<VpdqResult> fresh;
+  {
+    setenv("HASHMATCH_DECODER_POOL", "0", 1);
+    fresh.push_back(hash_video(VideoInput::file(d / "a.mp4"), o));
+    fresh.push_back(hash_video(VideoInput::file(d / "b.mp4"), o));
+    unsetenv("HASHMATCH_DECODER_POOL");
+  }
+  const VpdqResult a = hash_video(VideoInput::file(d / "a.mp4"), o);
+  const VpdqResult b = hash_video(VideoInput::file(d / "b.mp4"), o);
+  const VpdqResult a2 = hash_video(VideoInput::file(d / "a.mp4"), o);
+  const VpdqResult cpu_b = hash_video(VideoInput::file(d / "b.mp4"), opts_for("cpu", 0.1));
+  const std::initializer_list<const VpdqResult*> all = {&fresh[0], &fresh[1], &a, &b, &a2, &cpu_b};
+  for (const VpdqResult* r : all) {
+    ASSERT_TRUE(r->ok()) << r->error;
+  }
+  ASSERT_EQ(a.info.decoder, "nvdec") << a.info.note;
+  ASSERT_EQ(b.info.decoder, "nvdec") << b.info.note;
+  EXPECT_FALSE(a.info.decoder_reused);
+  EXPECT_TRUE(b.info.decoder_reused);
+  EXPECT_TRUE(a2.info.decoder_reused);
+  const std::pair<const VpdqResult*, const VpdqResult*> pairs[] = {
+      {&a, &fresh[0]}, {&b, &fresh[1]}, {&a2, &fresh[0]}, {&b, &cpu_b}};
+  for (const auto& [got, want] : pairs) {
+    EXPECT_EQ(got->info.frames_decoded, want->info.frames_decoded);
+    ASSERT_EQ(got->frames.size(), want->frames.size());
+    for (std::size_t i = 0; i < got->frames.size(); ++i) {
+      EXPECT_EQ(got->frames[i].frame_number, want->frames[i].frame_number);
+      EXPECT_EQ(got->frames[i].hash, want->frames[i].hash) << "frame " << i;
+    }
+  }
+
+  // keyframes-only, decoder auto: the first video on the CPU, the stream recurs: NVDEC opened,
+  // then kept and reused; the key frames hash as the CPU decoder's do.
+  decoder_pool::clear();
+  VideoOptions k = opts_for("auto");
+  k.keyframes_only = true;
+  std::vector<VpdqResult> ks;
+  for (int i = 0; i < 3; ++i) ks.push_back(hash_video(VideoInput::file(d / "a.mp4"), k));
+  k.decoder = "cpu";
+  const VpdqResult kcpu = hash_video(VideoInput::file(d / "a.mp4"), k);
+  ASSERT_TRUE(kcpu.ok()) << kcpu.error;
+  EXPECT_EQ(ks[0].info.decoder, "cpu");
+  EXPECT_EQ(ks[1].info.decoder, "nvdec") << ks[1].info.note;
+  EXPECT_EQ(ks[2].info.decoder, "nvdec") << ks[2].info.note;
+  EXPECT_TRUE(ks[2].info.decoder_reused);
+  for (const VpdqResult& r : ks) {
+    ASSERT_TRUE(r.ok()) << r.error;
+    ASSERT_EQ(r.frames.size(), kcpu.frames.size());
+    for (std::size_t i = 0; i < r.frames.size(); ++i) {
+      EXPECT_EQ(r.frames[i].frame_number, kcpu.frames[i].frame_number);
+      EXPECT_EQ(r.frames[i].hash, kcpu.frames[i].hash) << "key frame " << i;
+    }
+  }
+  decoder_pool::clear();
 }
 
 TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {

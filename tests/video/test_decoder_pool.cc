@@ -1,0 +1,263 @@
+// Decoders kept open across videos (video/decoder_pool.h): a reused decoder gives exactly what a
+// fresh one gives (frame numbers, hashes, qualities, timestamps, counts), clip after clip, for
+// each codec and container; streams that differ in anything the decoder was opened for never
+// share one; decoders of broken videos are never kept; the cap and the off switch hold.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "tests/testutil/testutil.h"
+#include "video/decoder_pool.h"
+#include "video/synth_clip.h"
+#include "video/video_pool.h"
+#include "video/vpdq.h"
+
+namespace hashmatch::video {
+namespace {
+
+// Sets an environment variable for a scope, restoring the old value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+VideoOptions cpu_opts(double sph = 0.2, int threads = 1) {
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.pdq = "cpu";
+  o.seconds_per_hash = sph;
+  o.threads = threads;
+  return o;
+}
+
+// The result with pooling off: a freshly opened decoder.
+VpdqResult fresh(const std::filesystem::path& p, const VideoOptions& o) {
+  ScopedEnv off("HASHMATCH_DECODER_POOL", "0");
+  decoder_pool::clear();
+  VpdqResult r = hash_video(VideoInput::file(p), o);
+  EXPECT_FALSE(r.info.decoder_reused);
+  EXPECT_EQ(decoder_pool::idle_count(), 0);
+  return r;
+}
+
+void expect_same(const VpdqResult& a, const VpdqResult& b, const std::string& what) {
+  ASSERT_TRUE(a.ok()) << what << ": " << a.error;
+  ASSERT_TRUE(b.ok()) << what << ": " << b.error;
+  EXPECT_EQ(a.info.frames_decoded, b.info.frames_decoded) << what;
+  ASSERT_EQ(a.frames.size(), b.frames.size()) << what;
+  for (std::size_t i = 0; i < a.frames.size(); ++i) {
+    EXPECT_EQ(a.frames[i].frame_number, b.frames[i].frame_number) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].hash, b.frames[i].hash) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].quality, b.frames[i].quality) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].timestamp, b.frames[i].timestamp) << what << " frame " << i;
+  }
+}
+
+struct PoolCase {
+  const char* file;
+  const char* encoder;
+  int threads;
+};
+
+void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.file << " (" << c.encoder << ")"; }
+
+class DecoderPoolCodecs : public ::testing::TestWithParam<PoolCase> {
+ protected:
+  void TearDown() override { decoder_pool::clear(); }
+};
+
+// Clip A, then B (other content, same encoder settings: the same parameter sets), then A again:
+// B and the second A decode on A's decoder and give what fresh decoders give.
+TEST_P(DecoderPoolCodecs, ReusedDecoderGivesTheFreshDecodersFrames) {
+  const PoolCase& c = GetParam();
+  test::TempDir d;
+  SynthClipSpec s;
+  s.encoder = c.encoder;
+  s.width = 320;
+  s.height = 180;
+  s.frames = 50;
+  s.gop = 12;
+  const auto a = d / (std::string("a_") + c.file);
+  const auto b = d / (std::string("b_") + c.file);
+  write_synth_clip(a, s);
+  s.pattern = 5;
+  s.frames = 41;  // another length too: the first decoder's end state must not leak
+  write_synth_clip(b, s);
+
+  for (const bool keyframes : {false, true}) {
+    VideoOptions o = cpu_opts(0.2, c.threads);
+    o.keyframes_only = keyframes;
+    const std::string mode = keyframes ? " keyframes-only" : " exact";
+    const VpdqResult fa = fresh(a, o);
+    const VpdqResult fb = fresh(b, o);
+    ASSERT_GT(fa.frames.size(), 2u);
+    ASSERT_NE(fa.frames[1].hash, fb.frames[1].hash);  // different content
+
+    decoder_pool::clear();
+    const VpdqResult pa = hash_video(VideoInput::file(a), o);
+    EXPECT_FALSE(pa.info.decoder_reused);
+    EXPECT_EQ(decoder_pool::idle_count(), 1);
+    const VpdqResult pb = hash_video(VideoInput::file(b), o);
+    EXPECT_TRUE(pb.info.decoder_reused) << c.file << mode;
+    const VpdqResult pa2 = hash_video(VideoInput::file(a), o);
+    EXPECT_TRUE(pa2.info.decoder_reused) << c.file << mode;
+    EXPECT_EQ(decoder_pool::idle_count(), 1);
+    expect_same(pa, fa, std::string(c.file) + mode + " first");
+    expect_same(pb, fb, std::string(c.file) + mode + " after another clip");
+    expect_same(pa2, fa, std::string(c.file) + mode + " again");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Synth, DecoderPoolCodecs,
+                         ::testing::Values(PoolCase{"h264.mp4", "libx264", 1},
+                                           PoolCase{"h264_threads.mp4", "libx264", 3},
+                                           PoolCase{"h264.ts", "libx264", 1},
+                                           PoolCase{"hevc.mkv", "libx265", 1},
+                                           PoolCase{"vp9.webm", "libvpx-vp9", 2},
+                                           PoolCase{"mpeg4.avi", "mpeg4", 1}),
+                         [](const auto& info) {
+                           std::string n = info.param.file;
+                           for (char& ch : n) if (ch == '.') ch = '_';
+                           return n;
+                         });
+
+class DecoderPool : public ::testing::Test {
+ protected:
+  void SetUp() override { decoder_pool::clear(); }
+  void TearDown() override { decoder_pool::clear(); }
+};
+
+TEST_F(DecoderPool, StreamsThatDifferNeverShareADecoder) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 180;
+  s.frames = 20;
+  write_synth_clip(d / "a.mp4", s);
+  s.width = 352;  // another size: other parameter sets
+  write_synth_clip(d / "b.mp4", s);
+  s.width = 320;
+  s.encoder = "libx265";
+  write_synth_clip(d / "c.mkv", s);
+
+  ASSERT_TRUE(hash_video(VideoInput::file(d / "a.mp4"), cpu_opts()).ok());
+  EXPECT_EQ(decoder_pool::idle_count(), 1);
+  const VpdqResult b = hash_video(VideoInput::file(d / "b.mp4"), cpu_opts());
+  ASSERT_TRUE(b.ok()) << b.error;
+  EXPECT_FALSE(b.info.decoder_reused);
+  const VpdqResult c = hash_video(VideoInput::file(d / "c.mkv"), cpu_opts());
+  ASSERT_TRUE(c.ok()) << c.error;
+  EXPECT_FALSE(c.info.decoder_reused);
+  EXPECT_EQ(decoder_pool::idle_count(), 3);
+
+  // The same stream with other decoder settings: thread count, keyframes-only.
+  const VpdqResult t = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts(0.2, 2));
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t.info.decoder_reused);
+  VideoOptions k = cpu_opts();
+  k.keyframes_only = true;
+  const VpdqResult kr = hash_video(VideoInput::file(d / "a.mp4"), k);
+  ASSERT_TRUE(kr.ok());
+  EXPECT_FALSE(kr.info.decoder_reused);
+  // And the same stream with the same settings: reused.
+  const VpdqResult again = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again.info.decoder_reused);
+}
+
+TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 180;
+  s.frames = 60;
+  s.encoder = "libx264";
+  write_synth_clip(d / "a.ts", s);  // MPEG-TS: a cut file still demuxes, then fails
+  auto bytes = test::read_file(d / "a.ts");
+  bytes.resize(bytes.size() * 2 / 3);
+  const VpdqResult cut = hash_video(VideoInput::memory(bytes), cpu_opts());
+  EXPECT_FALSE(cut.ok());
+  EXPECT_FALSE(cut.frames.empty());  // frames before the cut are kept
+  EXPECT_EQ(decoder_pool::idle_count(), 0);
+
+  // A corrupt packet in the middle: decode errors or concealed frames, never pooled either.
+  auto bad = test::read_file(d / "a.ts");
+  for (std::size_t i = bad.size() / 3; i < bad.size() / 3 + 4000 && i < bad.size(); i += 7) {
+    if (i % 188 != 0) bad[i] ^= 0x5a;  // keep the TS sync bytes: the damage reaches the decoder
+  }
+  const VpdqResult damaged = hash_video(VideoInput::memory(bad), cpu_opts());
+  if (!damaged.ok()) {
+    EXPECT_EQ(decoder_pool::idle_count(), 0) << damaged.error;
+  }
+
+  // The intact file afterwards opens a fresh decoder and gives the fresh result.
+  const VpdqResult whole = hash_video(VideoInput::file(d / "a.ts"), cpu_opts());
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  EXPECT_FALSE(whole.info.decoder_reused);
+  expect_same(whole, fresh(d / "a.ts", cpu_opts()), "intact after broken");
+}
+
+TEST_F(DecoderPool, OffSwitchAndCap) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 160;
+  s.height = 90;
+  s.frames = 30;
+  write_synth_clip(d / "a.mp4", s);
+  const auto bytes = test::read_file(d / "a.mp4");
+  {
+    ScopedEnv off("HASHMATCH_DECODER_POOL", "0");
+    for (int i = 0; i < 2; ++i) {
+      const VpdqResult r = hash_video(VideoInput::memory(bytes), cpu_opts());
+      ASSERT_TRUE(r.ok());
+      EXPECT_FALSE(r.info.decoder_reused);
+    }
+    EXPECT_EQ(decoder_pool::idle_count(), 0);
+  }
+  ScopedEnv cap("HASHMATCH_DECODER_POOL", "2");
+  std::vector<VideoInput> inputs(24, VideoInput::memory(bytes));
+  const auto all = hash_videos(inputs, cpu_opts(), {}, 6);
+  EXPECT_LE(decoder_pool::idle_count(), 2);
+  EXPECT_GE(decoder_pool::idle_count(), 1);
+  const VpdqResult ref = fresh(d / "a.mp4", cpu_opts());
+  int reused = 0;
+  for (const auto& r : all) {
+    expect_same(r, ref, "parallel sessions");
+    reused += r.info.decoder_reused;
+  }
+  EXPECT_GT(reused, 0);
+}
+
+TEST_F(DecoderPool, RecurringStreamsAreCounted) {
+  const std::string p1 = "stream one", p2 = "stream two";
+  EXPECT_EQ(decoder_pool::note_seen(p1), 1);
+  EXPECT_EQ(decoder_pool::note_seen(p1), 2);
+  EXPECT_EQ(decoder_pool::note_seen(p2), 1);
+  EXPECT_EQ(decoder_pool::note_seen(p1), 3);
+  // 256 other streams push the first one out.
+  for (int i = 0; i < 256; ++i) decoder_pool::note_seen("other " + std::to_string(i));
+  EXPECT_EQ(decoder_pool::note_seen(p1), 1);
+}
+
+}  // namespace
+}  // namespace hashmatch::video

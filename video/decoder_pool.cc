@@ -1,0 +1,203 @@
+#include "video/decoder_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <list>
+#include <mutex>
+#include <vector>
+
+#include "video/nvdec.h"
+
+namespace hashmatch::video::decoder_pool {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kMaxIdle = std::chrono::seconds(60);
+constexpr std::size_t kSeenKeys = 256;
+
+struct Idle {
+  Key key;
+  ff::CodecPtr ctx;
+  Clock::time_point since;
+};
+
+struct Seen {
+  std::string params;
+  int count = 0;
+};
+
+struct Pool {
+  std::mutex mu;
+  std::list<Idle> idle;  // most recently given back first
+  std::list<Seen> seen;  // most recently seen first
+};
+
+Pool& pool() {
+  // Never destroyed: idle NVDEC decoders must not be freed after the CUDA driver's own teardown
+  // at exit.
+  static Pool* p = new Pool;
+  return *p;
+}
+
+template <typename T>
+void put(std::string& s, const T& v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// Idle decoders past their time, and those over the caps (the oldest first), leave the list into
+// `out`, to be freed outside the lock.
+void trim_locked(Pool& p, std::vector<ff::CodecPtr>& out) {
+  const auto now = Clock::now();
+  const int cpu_cap = cpu_capacity();
+  const int gpu_cap = cpu_cap == 0 ? 0 : nvdec::sessions_per_gpu();
+  int cpu = 0;
+  std::vector<std::pair<int, int>> per_device;  // (device, count)
+  for (auto it = p.idle.begin(); it != p.idle.end();) {
+    bool drop = now - it->since > kMaxIdle;
+    if (!drop) {
+      if (it->key.device < 0) {
+        drop = ++cpu > cpu_cap;
+      } else {
+        auto d = std::find_if(per_device.begin(), per_device.end(),
+                              [&](const auto& e) { return e.first == it->key.device; });
+        if (d == per_device.end()) {
+          per_device.emplace_back(it->key.device, 0);
+          d = per_device.end() - 1;
+        }
+        drop = ++d->second > gpu_cap;
+      }
+    }
+    if (drop) {
+      out.push_back(std::move(it->ctx));
+      it = p.idle.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace
+
+int cpu_capacity() {
+  const char* v = std::getenv("HASHMATCH_DECODER_POOL");
+  if (!v || !*v) return 8;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (end == v || *end || x < 0 || x > 1024) return 8;
+  return static_cast<int>(x);
+}
+
+Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, int threads,
+             int skip_frame, int extra_hw_frames, int64_t max_pixels) {
+  Key k;
+  std::string& s = k.params;
+  // Every field avcodec_parameters_to_context copies for video, bar the bit rate (a property of
+  // the file that video decoders do not read).
+  put(s, par->codec_type);
+  put(s, par->codec_id);
+  put(s, par->codec_tag);
+  put(s, par->format);
+  put(s, par->bits_per_coded_sample);
+  put(s, par->bits_per_raw_sample);
+  put(s, par->profile);
+  put(s, par->level);
+  put(s, par->width);
+  put(s, par->height);
+  put(s, par->sample_aspect_ratio.num);
+  put(s, par->sample_aspect_ratio.den);
+  put(s, par->field_order);
+  put(s, par->color_range);
+  put(s, par->color_primaries);
+  put(s, par->color_trc);
+  put(s, par->color_space);
+  put(s, par->chroma_location);
+  put(s, par->video_delay);
+  put(s, par->extradata_size);
+  if (par->extradata && par->extradata_size > 0) {
+    s.append(reinterpret_cast<const char*>(par->extradata), std::size_t(par->extradata_size));
+  }
+  k.device = device;
+  k.threads = threads;
+  k.skip_frame = skip_frame;
+  k.extra_hw_frames = extra_hw_frames;
+  k.max_pixels = max_pixels;
+  k.tb_num = pkt_timebase.num;
+  k.tb_den = pkt_timebase.den;
+  return k;
+}
+
+ff::CodecPtr take(const Key& key) {
+  std::vector<ff::CodecPtr> dead;
+  ff::CodecPtr out;
+  {
+    Pool& p = pool();
+    std::lock_guard<std::mutex> lk(p.mu);
+    trim_locked(p, dead);
+    for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {
+      if (it->key == key) {
+        out = std::move(it->ctx);
+        p.idle.erase(it);
+        break;
+      }
+    }
+  }
+  return out;  // `dead` freed here, outside the lock
+}
+
+bool has_idle(const Key& key, bool any_device) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  return std::any_of(p.idle.begin(), p.idle.end(), [&](const Idle& i) {
+    if (!any_device) return i.key == key;
+    Key k = key;
+    k.device = i.key.device;
+    return i.key.device >= 0 && i.key == k;
+  });
+}
+
+void give(const Key& key, ff::CodecPtr ctx) {
+  if (!ctx) return;
+  if (cpu_capacity() == 0) return;  // pooling off: freed here
+  // Ends the drained state and drops every reference frame, timestamp and reordering state.
+  avcodec_flush_buffers(ctx.get());
+  std::vector<ff::CodecPtr> dead;
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  p.idle.push_front(Idle{key, std::move(ctx), Clock::now()});
+  trim_locked(p, dead);
+  // `dead` is freed after the lock is released (declared before the guard).
+}
+
+int note_seen(const std::string& params) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  for (auto it = p.seen.begin(); it != p.seen.end(); ++it) {
+    if (it->params == params) {
+      const int n = ++it->count;
+      p.seen.splice(p.seen.begin(), p.seen, it);
+      return n;
+    }
+  }
+  p.seen.push_front(Seen{params, 1});
+  if (p.seen.size() > kSeenKeys) p.seen.pop_back();
+  return 1;
+}
+
+int idle_count() {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  return static_cast<int>(p.idle.size());
+}
+
+void clear() {
+  std::list<Idle> all;
+  {
+    Pool& p = pool();
+    std::lock_guard<std::mutex> lk(p.mu);
+    all.swap(p.idle);
+    p.seen.clear();
+  }
+}
+
+}  // namespace hashmatch::video::decoder_pool

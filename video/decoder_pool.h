@@ -1,0 +1,69 @@
+// Internal to video/: decoders kept open across videos.
+//
+// Opening a decoder is not free: a CPU decoder allocates its frame pools afresh (page faults on
+// every new buffer, each thread's context), and an NVDEC one creates a hardware decoder and its
+// surface pool (~0.1 s on an H100, serialised in the driver) — more than the few key frames of a
+// keyframes-only video are worth. A decoder that decoded a video to its end cleanly is flushed
+// (avcodec_flush_buffers: FFmpeg's documented way to resume after draining) and kept idle; a later
+// video whose stream has exactly the same codec parameters (extradata, i.e. the parameter sets,
+// included) and asks for the same decoder settings takes it instead of opening a new one. After
+// the flush the decoder starts from a clean state (no reference frames, no timestamps, no
+// reordering history), as a seek to the start would leave it; the parameter sets are the same
+// bytes a fresh open would have parsed, and in-band ones replace them as usual. Tests compare the
+// frame hashes of pooled and fresh decoders, clip by clip.
+//
+// Decoders with errors, concealed frames, a software fallback inside the hwaccel or anything
+// unfinished are freed, never kept. Idle decoders are kept up to a cap (HASHMATCH_DECODER_POOL:
+// CPU decoders, default 8; NVDEC decoders per GPU, default HASHMATCH_NVDEC_SESSIONS) and for at
+// most 60 s; HASHMATCH_DECODER_POOL=0 turns pooling off. Idle NVDEC decoders hold GPU memory
+// (their surfaces) but no session slot (video/nvdec.h counts decoding sessions).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "video/ffmpeg_util.h"
+
+namespace hashmatch::video::decoder_pool {
+
+// What a pooled decoder must match: the stream's codec parameters and the decoder settings.
+struct Key {
+  std::string params;  // the codec parameters, serialised (codec, tag, format, size, profile,
+                       // level, colour tags, field order, extradata ...)
+  int device = -1;     // NVDEC device; -1: a CPU decoder
+  int threads = 0;
+  int skip_frame = 0;
+  int extra_hw_frames = 0;
+  int64_t max_pixels = 0;
+  int tb_num = 0, tb_den = 0;  // pkt_timebase
+  bool operator==(const Key&) const = default;
+};
+
+// The key of a stream decoded with these settings.
+Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, int threads,
+             int skip_frame, int extra_hw_frames, int64_t max_pixels);
+
+// An idle decoder for `key` (removed from the pool), or null.
+ff::CodecPtr take(const Key& key);
+
+// True when an idle decoder for `key` is there now (it may be gone by the time take() runs);
+// `any_device`: an NVDEC decoder on any GPU (key.device is ignored, CPU decoders are not counted).
+bool has_idle(const Key& key, bool any_device = false);
+
+// Keeps a decoder that decoded a stream to its end without a problem (drained with a null
+// packet): flushed and kept idle, or freed when pooling is off or the pool is full.
+void give(const Key& key, ff::CodecPtr ctx);
+
+// Counts one more video with these stream parameters (Key::params) and returns how many were seen
+// recently (the last 256 distinct streams are remembered). keyframes-only `auto` uses it to open
+// NVDEC decoders only for streams that recur.
+int note_seen(const std::string& params);
+
+// Idle decoders now (CPU + NVDEC), and frees them all (tests, shutdown of a long job).
+int idle_count();
+void clear();
+
+// Idle CPU decoders kept at most (HASHMATCH_DECODER_POOL; 0: pooling off).
+int cpu_capacity();
+
+}  // namespace hashmatch::video::decoder_pool
