@@ -7,7 +7,8 @@
 #   there:  scripts/gpu-all.sh run [STEPS]          (device tool: carry ["devbundle"])
 #
 # STEPS (comma list, default tests,bench-quick): tests (or one test executable by name),
-# bench-quick, bench-match, bench-pdq, bench-pdq-frames, bench-video, bench-cluster, bench-server,
+# bench-quick, bench-match, bench-pdq, bench-pdq-frames, bench-video, video-targets (queue-fed
+# video targets, decoder pool on/off, the reference vpdq beside), bench-cluster, bench-server,
 # bench-scan,
 # b1-sweep, profile (ncu), sanitize (compute-sanitizer memcheck). Each step runs under its own time limit
 # (STEP_TIMEOUT, default 300 s) so one hang cannot eat the call. Environment: OUT (default
@@ -57,6 +58,15 @@ pack)
   cp -r ../shared/testdata/pdq "$bundle/testdata/"
   chmod -R u+w "$bundle/testdata"
   cp bench/server/run_server_bench.py "$bundle/"
+  # The reference vPDQ hasher (PyPI `vpdq`, one extension module linked against the FFmpeg
+  # libraries the bundle carries) for the anchor of video-targets, where this machine has it.
+  vpdq_so=$(python3 -c 'import vpdq; print(vpdq.__file__)' 2>/dev/null || true)
+  if [ -n "$vpdq_so" ] && [ -f "$vpdq_so" ]; then
+    mkdir -p "$bundle/py"
+    cp "$vpdq_so" "$bundle/py/"
+    strip "$bundle/py/"*.so
+    python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' >"$bundle/py/python-version"
+  fi
   if [ ! -d "$bundle/samples" ]; then
     samples=$(mktemp -d)
     bash scripts/gen-samples.sh "$samples" 2 >/dev/null
@@ -160,6 +170,44 @@ run)
       step bench_video_every bench_video --seconds 10 --streams 8 --repeats 1 \
         --decoders cuda --modes every --sinks auto,host,gpu --codecs h264 --clips /tmp/clips \
         --json "$logs/bench_video_every.json" --no-anchor
+      ;;
+    video-targets)
+      # The targets as a backlog sees them: S sessions fed from a queue of videos
+      # (--feed queue), decoders kept open across videos (video/decoder_pool.h) and, for
+      # comparison, HASHMATCH_DECODER_POOL=0; sink none = decoding ceiling (no PDQ).
+      anchor=(--no-anchor)
+      if [ -f "$bundle/py/python-version" ]; then
+        pv=$(cat "$bundle/py/python-version")
+        for c in "python$pv" /opt/*/bin/"python$pv" /opt/*/*/bin/"python$pv" python3; do
+          if command -v "$c" >/dev/null 2>&1 &&
+            PYTHONPATH=$PWD/$bundle/py "$c" -c 'import vpdq' >/dev/null 2>&1; then
+            export PYTHONPATH=$PWD/$bundle/py
+            anchor=(--python "$c")
+            break
+          fi
+        done
+        [ "${anchor[0]}" = --no-anchor ] && echo "reference vpdq: no python$pv here to load it" >>"$logs/info.txt"
+      fi
+      for gop in 60 250; do
+        step "video_targets_gop$gop" bench_video --seconds 20 --gop "$gop" --streams 16,24 \
+          --repeats 1 --feed queue --videos 96 --decoders cpu,auto --modes exact,keyframes \
+          --sinks auto,none --codecs h264 --clips /tmp/clips \
+          --json "$logs/video_targets_gop$gop.json" "${anchor[@]}"
+        anchor=(--no-anchor)  # once is enough
+      done
+      step video_targets_nopool env HASHMATCH_DECODER_POOL=0 bench_video --seconds 20 --gop 60 \
+        --streams 16,24 --repeats 1 --feed queue --videos 96 --decoders auto \
+        --modes exact,keyframes --codecs h264 --clips /tmp/clips \
+        --json "$logs/video_targets_nopool.json" --no-anchor
+      for k in 0 4 16; do  # NVDEC sessions for keyframes-only videos (default 8, measured above)
+        step "video_targets_kf$k" env HASHMATCH_NVDEC_KEYFRAME_SESSIONS=$k bench_video \
+          --seconds 20 --gop 60 --streams 24 --repeats 1 --feed queue --videos 144 \
+          --decoders auto --modes keyframes --codecs h264 --clips /tmp/clips \
+          --json "$logs/video_targets_kf$k.json" --no-anchor
+      done
+      step video_targets_hevc bench_video --seconds 20 --gop 60 --streams 24 --repeats 1 \
+        --feed queue --videos 96 --decoders auto --modes exact,keyframes --codecs hevc \
+        --clips /tmp/clips --json "$logs/video_targets_hevc.json" --no-anchor
       ;;
     bench-pdq-frames)  # frames only (host and device memory), 1080p
       step bench_pdq_frames bench_pdq_gpu --mode frames --sizes 1920x1080 --batches 16,64,1024 \
