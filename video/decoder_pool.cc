@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <list>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "video/nvdec.h"
@@ -13,7 +15,6 @@ namespace hashmatch::video::decoder_pool {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kMaxIdle = std::chrono::seconds(60);
 constexpr std::size_t kSeenKeys = 256;
 
 struct Idle {
@@ -29,6 +30,8 @@ struct Seen {
 
 struct Pool {
   std::mutex mu;
+  std::condition_variable wake;  // the reaper: a decoder was given back
+  bool reaper_started = false;
   std::list<Idle> idle;  // most recently given back first
   std::list<Seen> seen;  // most recently seen first
 };
@@ -49,12 +52,13 @@ void put(std::string& s, const T& v) {
 // `out`, to be freed outside the lock.
 void trim_locked(Pool& p, std::vector<ff::CodecPtr>& out) {
   const auto now = Clock::now();
+  const auto max_idle = std::chrono::milliseconds(idle_ms());
   const int cpu_cap = cpu_capacity();
   const int gpu_cap = cpu_cap == 0 ? 0 : nvdec::sessions_per_gpu();
   int cpu = 0;
   std::vector<std::pair<int, int>> per_device;  // (device, count)
   for (auto it = p.idle.begin(); it != p.idle.end();) {
-    bool drop = now - it->since > kMaxIdle;
+    bool drop = now - it->since >= max_idle;
     if (!drop) {
       if (it->key.device < 0) {
         drop = ++cpu > cpu_cap;
@@ -77,7 +81,48 @@ void trim_locked(Pool& p, std::vector<ff::CodecPtr>& out) {
   }
 }
 
+// The reaper: frees idle decoders once their time is up even when no video starts or ends (a
+// server gone quiet must not keep up to a gigabyte of idle 1080p decoders). Started at the first
+// decoder given back; sleeps until the oldest idle decoder expires, or until one is given back.
+// Detached, and the pool is never destroyed: it sleeps through the process's exit.
+void reaper() {
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lk(p.mu);
+  for (;;) {
+    if (p.idle.empty()) {
+      p.wake.wait(lk);
+      continue;
+    }
+    // The list is ordered by `since`, newest first: the oldest expires first.
+    const auto due = p.idle.back().since + std::chrono::milliseconds(idle_ms());
+    if (Clock::now() < due) {
+      p.wake.wait_until(lk, due);
+      continue;
+    }
+    std::vector<ff::CodecPtr> dead;
+    trim_locked(p, dead);
+    lk.unlock();
+    dead.clear();  // freed outside the lock (an NVDEC decoder's teardown takes a while)
+    lk.lock();
+  }
+}
+
+void start_reaper_locked(Pool& p) {
+  if (p.reaper_started) return;
+  p.reaper_started = true;
+  std::thread(reaper).detach();
+}
+
 }  // namespace
+
+int64_t idle_ms() {
+  const char* v = std::getenv("HASHMATCH_DECODER_POOL_IDLE_SECONDS");
+  if (!v || !*v) return 60000;
+  char* end = nullptr;
+  const double x = std::strtod(v, &end);
+  if (end == v || *end || !(x > 0) || x > 86400) return 60000;
+  return std::max<int64_t>(1, static_cast<int64_t>(x * 1000));
+}
 
 int cpu_capacity() {
   const char* v = std::getenv("HASHMATCH_DECODER_POOL");
@@ -166,6 +211,8 @@ void give(const Key& key, ff::CodecPtr ctx) {
   std::lock_guard<std::mutex> lk(p.mu);
   p.idle.push_front(Idle{key, std::move(ctx), Clock::now()});
   trim_locked(p, dead);
+  start_reaper_locked(p);
+  p.wake.notify_one();
   // `dead` is freed after the lock is released (declared before the guard).
 }
 

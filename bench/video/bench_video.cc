@@ -12,6 +12,7 @@
 //               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes,every]
 //               [--sinks auto,host,gpu,none] [--streams 1,2,4,8,16] [--repeats 3] [--clips DIR]
 //               [--feed fixed|queue] [--videos N] [--json FILE] [--python PYTHON] [--no-anchor]
+//               [--pool-memory 2,16]
 //
 // --feed fixed (default): S threads each hash the whole clip (from memory) once; the wall time
 // from the first start to the last finish is taken, median of the repeats: the slowest session
@@ -20,6 +21,11 @@
 // sessions. CPU sessions get max(1, cores / S) decoder threads each. Decoders are kept open across
 // videos of the same stream parameters (video/decoder_pool.h; HASHMATCH_DECODER_POOL=0 turns
 // that off, for comparison). Figures printed as a table and written as JSON.
+//
+// --pool-memory T1,T2,...: instead of the throughput table, what an idle pooled CPU decoder costs
+// in memory: 8 sessions hash the clip side by side with T decoder threads each, with pooling off
+// and then on (leaving 8 idle decoders); the difference in the process's resident memory
+// (malloc_trim after each) gives MB per idle decoder.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -33,9 +39,13 @@
 #include <thread>
 #include <vector>
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "kernels/rt/device.h"
+#include "video/decoder_pool.h"
 #include "video/frame_sink.h"
 #include "video/synth_clip.h"
 #include "video/vpdq.h"
@@ -66,6 +76,7 @@ struct Args {
   std::vector<int> streams{1, 2, 4, 8, 16};
   std::string clips = "bench-video-clips", json = "bench_video.json", python = "python3";
   bool anchor = true;
+  std::vector<int> pool_memory;  // --pool-memory: decoder thread counts
 };
 
 Args parse(int argc, char** argv) {
@@ -104,6 +115,9 @@ Args parse(int argc, char** argv) {
     else if (k == "--json") a.json = val();
     else if (k == "--python") a.python = val();
     else if (k == "--no-anchor") a.anchor = false;
+    else if (k == "--pool-memory") {
+      for (const auto& t : split(val())) a.pool_memory.push_back(std::stoi(t));
+    }
     else {
       std::fprintf(stderr, "unknown option %s (see the header of bench/video/bench_video.cc)\n",
                    k.c_str());
@@ -208,6 +222,44 @@ std::pair<double, int64_t> run_anchor(const std::string& python, const fs::path&
   return {secs, n};
 }
 
+// Resident memory of this process, MB.
+double rss_mb() {
+  std::ifstream f("/proc/self/statm");
+  long long size = 0, resident = 0;
+  f >> size >> resident;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// --pool-memory: MB per idle CPU decoder of this clip with `threads` decoder threads. Freed
+// memory does not all go back to the system (malloc keeps its per-thread arenas), so the same 8
+// videos run twice, with pooling off then on; the difference in resident memory is the 8 idle
+// decoders.
+nlohmann::json pool_memory(const std::vector<uint8_t>& clip, int threads) {
+  constexpr int kIdle = 8;
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.threads = threads;
+  std::atomic<int> failed{0};
+  auto eight = [&] {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kIdle; ++i) ts.emplace_back([&] { failed += !hash_one(clip, o, true).ok(); });
+    for (auto& t : ts) t.join();
+    malloc_trim(0);
+    return rss_mb();
+  };
+  const std::string cap = std::getenv("HASHMATCH_DECODER_POOL") ? std::getenv("HASHMATCH_DECODER_POOL") : "";
+  decoder_pool::clear();
+  setenv("HASHMATCH_DECODER_POOL", "0", 1);
+  const double off = eight();
+  if (cap.empty()) unsetenv("HASHMATCH_DECODER_POOL"); else setenv("HASHMATCH_DECODER_POOL", cap.c_str(), 1);
+  const double on = eight();
+  const int idle = decoder_pool::idle_count();
+  decoder_pool::clear();
+  const double per = idle > 0 ? (on - off) / idle : 0;
+  return {{"threads", threads}, {"idle_decoders", idle}, {"rss_mb_pool_off", off},
+          {"rss_mb_pool_on", on}, {"mb_per_idle_decoder", per}, {"failed", failed.load()}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -249,6 +301,26 @@ int main(int argc, char** argv) {
     }
     const std::vector<uint8_t> bytes = slurp(clip);
     const double video_seconds = double(spec.frames) / a.fps;
+    if (!a.pool_memory.empty()) {
+      if (decoder_pool::cpu_capacity() < 8) {
+        std::fprintf(stderr, "--pool-memory needs HASHMATCH_DECODER_POOL >= 8\n");
+        return 2;
+      }
+      for (int t : a.pool_memory) {
+        const nlohmann::json m = pool_memory(bytes, t);
+        std::printf("%-5s idle CPU decoder, %2d threads: %6.1f MB each (%d idle; RSS after 8 "
+                    "videos: pool off %.0f MB, on %.0f MB)%s\n",
+                    codec.c_str(), t, m["mb_per_idle_decoder"].get<double>(),
+                    m["idle_decoders"].get<int>(), m["rss_mb_pool_off"].get<double>(),
+                    m["rss_mb_pool_on"].get<double>(),
+                    m["failed"].get<int>() ? " (some videos FAILED)" : "");
+        std::fflush(stdout);
+        nlohmann::json row = m;
+        row["codec"] = codec;
+        out["pool_memory"].push_back(row);
+      }
+      continue;
+    }
     std::printf("%-5s %-9s %-5s %-4s %7s %12s %14s %12s %7s %s\n", "codec", "mode", "dec", "sink",
                 "streams", "frames/s", "video-s/s", "videos", "gpu-pdq", "note");
 

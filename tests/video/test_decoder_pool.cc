@@ -4,9 +4,11 @@
 // share one; decoders of broken videos are never kept; the cap and the off switch hold.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "tests/testutil/testutil.h"
 #include "video/decoder_pool.h"
@@ -246,6 +248,43 @@ TEST_F(DecoderPool, OffSwitchAndCap) {
     reused += r.info.decoder_reused;
   }
   EXPECT_GT(reused, 0);
+}
+
+// Idle decoders are freed when their time is up, without another video starting or ending (the
+// reaper thread), and the next video opens a fresh decoder.
+TEST_F(DecoderPool, IdleDecodersAreFreedWhenTheirTimeIsUp) {
+  ScopedEnv idle("HASHMATCH_DECODER_POOL_IDLE_SECONDS", "0.3");
+  EXPECT_EQ(decoder_pool::idle_ms(), 300);
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 160;
+  s.height = 90;
+  s.frames = 10;
+  write_synth_clip(d / "a.mp4", s);
+  ASSERT_TRUE(hash_video(VideoInput::file(d / "a.mp4"), cpu_opts()).ok());
+  ASSERT_EQ(decoder_pool::idle_count(), 1);
+  // Generous: the reaper is due after 0.3 s; a loaded CI machine may be slow to schedule it.
+  for (int i = 0; i < 200 && decoder_pool::idle_count() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(decoder_pool::idle_count(), 0);
+  const VpdqResult r = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts());
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(r.info.decoder_reused);
+  EXPECT_EQ(decoder_pool::idle_count(), 1);  // kept again, and reaped again later
+}
+
+TEST(DecoderPoolSettings, IdleTimeFromTheEnvironment) {
+  {
+    ScopedEnv unset("HASHMATCH_DECODER_POOL_IDLE_SECONDS", nullptr);
+    EXPECT_EQ(decoder_pool::idle_ms(), 60000);
+  }
+  for (const char* bad : {"", "abc", "-1", "0", "1e9", "5s"}) {
+    ScopedEnv v("HASHMATCH_DECODER_POOL_IDLE_SECONDS", bad);
+    EXPECT_EQ(decoder_pool::idle_ms(), 60000) << bad;
+  }
+  ScopedEnv v("HASHMATCH_DECODER_POOL_IDLE_SECONDS", "2.5");
+  EXPECT_EQ(decoder_pool::idle_ms(), 2500);
 }
 
 TEST_F(DecoderPool, RecurringStreamsAreCounted) {
