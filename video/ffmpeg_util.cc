@@ -11,6 +11,7 @@ extern "C" {
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string_view>
 
 #include "host/common/error.h"
 
@@ -134,7 +135,7 @@ int64_t Demuxer::seek_cb(void* opaque, int64_t offset, int whence) {
 
 bool Demuxer::io_eof() const { return io_ && io_->eof_reached; }
 
-int Demuxer::open() {
+int Demuxer::open(bool probe_all) {
   constexpr int kIoBufferBytes = 64 * 1024;
   auto* buf = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
   if (!buf) throw std::bad_alloc();
@@ -157,7 +158,28 @@ int Demuxer::open() {
   av_dict_free(&opts);
   if (err < 0) return err;
   fmt_.reset(fmt);
+  if (!probe_all && header_complete(fmt)) return 0;
+  probed_ = true;
   return avformat_find_stream_info(fmt, nullptr);
+}
+
+bool header_complete(const AVFormatContext* fmt) {
+  if (!fmt || !fmt->iformat || !fmt->iformat->name) return false;
+  if (std::string_view(fmt->iformat->name) != "mov,mp4,m4a,3gp,3g2,mj2") return false;
+  if (fmt->ctx_flags & AVFMTCTX_NOHEADER) return false;
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVStream* st = fmt->streams[i];
+    const AVCodecParameters* par = st->codecpar;
+    if (par->codec_type != AVMEDIA_TYPE_VIDEO || (st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+      continue;
+    }
+    // The first video stream, as the session takes it.
+    return par->codec_id == AV_CODEC_ID_H264 && par->extradata && par->extradata_size > 0 &&
+           par->width > 0 && par->height > 0 && st->avg_frame_rate.num > 0 &&
+           st->avg_frame_rate.den > 0 && st->time_base.num > 0 && st->time_base.den > 0 &&
+           st->nb_frames > 0;
+  }
+  return false;
 }
 
 }  // namespace hashmatch::video::ff

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,20 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// Sets (value non-null) or unsets an environment variable for a scope; the old value comes back
+// after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
 };
 
 std::vector<uint8_t> read_file(const std::filesystem::path& p);

@@ -125,10 +125,9 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   const VideoOptions o = opts_for("cuda", 0.1);
   std::vector<VpdqResult> fresh;
   {
-    setenv("HASHMATCH_DECODER_POOL", "0", 1);
+    test::ScopedEnv off("HASHMATCH_DECODER_POOL", "0");
     fresh.push_back(hash_video(VideoInput::file(d / "a.mp4"), o));
     fresh.push_back(hash_video(VideoInput::file(d / "b.mp4"), o));
-    unsetenv("HASHMATCH_DECODER_POOL");
   }
   const VpdqResult a = hash_video(VideoInput::file(d / "a.mp4"), o);
   const VpdqResult b = hash_video(VideoInput::file(d / "b.mp4"), o);
