@@ -59,14 +59,22 @@ pack)
   chmod -R u+w "$bundle/testdata"
   cp bench/server/run_server_bench.py "$bundle/"
   # The reference vPDQ hasher (PyPI `vpdq`, one extension module linked against the FFmpeg
-  # libraries the bundle carries) for the anchor of video-targets, where this machine has it.
-  vpdq_so=$(python3 -c 'import vpdq; print(vpdq.__file__)' 2>/dev/null || true)
-  if [ -n "$vpdq_so" ] && [ -f "$vpdq_so" ]; then
-    mkdir -p "$bundle/py"
-    cp "$vpdq_so" "$bundle/py/"
-    strip "$bundle/py/"*.so
-    python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' >"$bundle/py/python-version"
-  fi
+  # libraries the bundle carries) for the anchor of video-targets: one build per Python version
+  # found here (py/X.Y/). The GPU machine's python3 is 3.12: build one for it first, e.g.
+  #   python3.12 -m pip wheel --no-deps vpdq==0.2.5 -w /tmp/w &&
+  #   python3.12 -m pip install --no-deps --target /tmp/site312 /tmp/w/vpdq-*.whl
+  # then VPDQ_PYTHONS=python3.12 VPDQ_PYTHONPATH=/tmp/site312 scripts/gpu-all.sh pack.
+  rm -rf "$bundle/py"
+  for py in python3 python3.11 python3.12 ${VPDQ_PYTHONS:-}; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    vpdq_so=$(PYTHONPATH=${VPDQ_PYTHONPATH:-} "$py" -c 'import vpdq; print(vpdq.__file__)' 2>/dev/null || true)
+    ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+    if [ -n "$vpdq_so" ] && [ -f "$vpdq_so" ] && [ -n "$ver" ] && [ ! -d "$bundle/py/$ver" ]; then
+      mkdir -p "$bundle/py/$ver"
+      cp "$vpdq_so" "$bundle/py/$ver/"
+      strip "$bundle/py/$ver/"*.so
+    fi
+  done
   if [ ! -d "$bundle/samples" ]; then
     samples=$(mktemp -d)
     bash scripts/gen-samples.sh "$samples" 2 >/dev/null
@@ -176,34 +184,41 @@ run)
       # (--feed queue), decoders kept open across videos (video/decoder_pool.h) and, for
       # comparison, HASHMATCH_DECODER_POOL=0; sink none = decoding ceiling (no PDQ).
       anchor=(--no-anchor)
-      if [ -f "$bundle/py/python-version" ]; then
-        pv=$(cat "$bundle/py/python-version")
+      for vdir in "$bundle"/py/*/; do
+        [ -d "$vdir" ] || continue
+        pv=$(basename "$vdir")
         for c in "python$pv" /opt/*/bin/"python$pv" /opt/*/*/bin/"python$pv" python3; do
           if command -v "$c" >/dev/null 2>&1 &&
-            PYTHONPATH=$PWD/$bundle/py "$c" -c 'import vpdq' >/dev/null 2>&1; then
-            export PYTHONPATH=$PWD/$bundle/py
+            PYTHONPATH=$PWD/$vdir "$c" -c 'import vpdq' >/dev/null 2>&1; then
+            export PYTHONPATH=$PWD/$vdir
             anchor=(--python "$c")
-            break
+            break 2
           fi
         done
-        [ "${anchor[0]}" = --no-anchor ] && echo "reference vpdq: no python$pv here to load it" >>"$logs/info.txt"
-      fi
+      done
+      [ "${anchor[0]}" = --no-anchor ] && echo "reference vpdq: none of $(ls "$bundle/py" 2>/dev/null | tr '\n' ' ')loads here" >>"$logs/info.txt"
+      # Sized to fit one device call (10 min): ~7 min on an H100 by estimate from the earlier
+      # run (exact: 96 videos x 600 frames at 1,500-3,500 frames/s per configuration).
       for gop in 60 250; do
-        step "video_targets_gop$gop" bench_video --seconds 20 --gop "$gop" --streams 16,24 \
-          --repeats 1 --feed queue --videos 96 --decoders cpu,auto --modes exact,keyframes \
-          --sinks auto,none --codecs h264 --clips /tmp/clips \
-          --json "$logs/video_targets_gop$gop.json" "${anchor[@]}"
+        step "video_targets_exact_gop$gop" bench_video --seconds 20 --gop "$gop" --streams 16,24 \
+          --repeats 1 --feed queue --videos 96 --decoders cpu,auto --modes exact --sinks auto \
+          --codecs h264 --clips /tmp/clips --json "$logs/video_targets_exact_gop$gop.json" \
+          "${anchor[@]}"
         anchor=(--no-anchor)  # once is enough
+        step "video_targets_kf_gop$gop" bench_video --seconds 20 --gop "$gop" --streams 16,24 \
+          --repeats 1 --feed queue --videos 192 --decoders cpu,auto --modes keyframes \
+          --sinks auto,none --codecs h264 --clips /tmp/clips \
+          --json "$logs/video_targets_kf_gop$gop.json" --no-anchor
       done
       step video_targets_nopool env HASHMATCH_DECODER_POOL=0 bench_video --seconds 20 --gop 60 \
-        --streams 16,24 --repeats 1 --feed queue --videos 96 --decoders auto \
+        --streams 24 --repeats 1 --feed queue --videos 96 --decoders auto \
         --modes exact,keyframes --codecs h264 --clips /tmp/clips \
         --json "$logs/video_targets_nopool.json" --no-anchor
       for k in 0 4 16; do  # NVDEC sessions for keyframes-only videos (default 8, measured above)
-        step "video_targets_kf$k" env HASHMATCH_NVDEC_KEYFRAME_SESSIONS=$k bench_video \
-          --seconds 20 --gop 60 --streams 24 --repeats 1 --feed queue --videos 144 \
+        step "video_targets_kfsessions$k" env HASHMATCH_NVDEC_KEYFRAME_SESSIONS=$k bench_video \
+          --seconds 20 --gop 60 --streams 24 --repeats 1 --feed queue --videos 192 \
           --decoders auto --modes keyframes --codecs h264 --clips /tmp/clips \
-          --json "$logs/video_targets_kf$k.json" --no-anchor
+          --json "$logs/video_targets_kfsessions$k.json" --no-anchor
       done
       step video_targets_hevc bench_video --seconds 20 --gop 60 --streams 24 --repeats 1 \
         --feed queue --videos 96 --decoders auto --modes exact,keyframes --codecs hevc \
