@@ -7,7 +7,7 @@
 #   there:  scripts/gpu-all.sh run [STEPS]          (device tool: carry ["devbundle"])
 #
 # STEPS (comma list, default tests,bench-quick): tests (or one test executable by name),
-# bench-quick, bench-match, bench-pdq, bench-pdq-frames, bench-video, video-targets (queue-fed
+# bench-quick, bench-match, bench-pdq, bench-pdq-frames, bench-video, gpu-sink-batch, video-targets (queue-fed
 # video targets, decoder pool on/off, the reference vpdq beside), bench-cluster, bench-server,
 # bench-scan,
 # b1-sweep, profile (ncu), sanitize (compute-sanitizer memcheck). Each step runs under its own time limit
@@ -223,6 +223,13 @@ run)
       step video_targets_hevc bench_video --seconds 20 --gop 60 --streams 24 --repeats 1 \
         --feed queue --videos 96 --decoders auto --modes exact,keyframes --codecs hevc \
         --clips /tmp/clips --json "$logs/video_targets_hevc.json" --no-anchor
+      ;;
+    gpu-sink-batch)  # every frame on NVDEC into the GPU sink: held surfaces (6) vs copied frames
+      for b in 6 16 32 64; do
+        step "gpu_sink_batch$b" env HASHMATCH_VIDEO_PDQ_BATCH=$b bench_video --seconds 10 \
+          --streams 8,16 --repeats 1 --decoders cuda --modes every --sinks gpu --codecs h264 \
+          --clips /tmp/clips --json "$logs/gpu_sink_batch$b.json" --no-anchor
+      done
       ;;
     bench-pdq-frames)  # frames only (host and device memory), 1080p
       step bench_pdq_frames bench_pdq_gpu --mode frames --sizes 1920x1080 --batches 16,64,1024 \

@@ -2,8 +2,11 @@
 // ordered after the decoder's stream with an event, hashers pooled per device.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "host/common/error.h"
 #include "kernels/pdq/gpu_pdq.h"
@@ -47,10 +50,78 @@ cuda::Stream make_stream(int device) {
   return cuda::Stream();
 }
 
+// Device buffers for copied NV12 frames (copy_device_frames), recycled by size. The tokens handed
+// out hold the pool weakly: one released after its hasher is gone frees its buffer instead.
+class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
+ public:
+  using Buffer = cuda::DeviceBuffer<uint8_t>;
+  explicit FrameBuffers(int device) : device_(device) {}
+
+  // A buffer of `bytes` (a free one of that size when there is one), returned to the pool when
+  // the last copy of the pointer goes.
+  std::shared_ptr<Buffer> take(std::size_t bytes) {
+    std::unique_ptr<Buffer> b;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      auto it = std::find_if(free_.begin(), free_.end(),
+                             [&](const std::unique_ptr<Buffer>& f) { return f->size() == bytes; });
+      if (it != free_.end()) {
+        b = std::move(*it);
+        free_.erase(it);
+      }
+    }
+    if (!b) {
+      cuda::DeviceGuard g(device_);
+      b = std::make_unique<Buffer>(bytes);
+    }
+    std::weak_ptr<FrameBuffers> pool = weak_from_this();
+    return std::shared_ptr<Buffer>(b.release(), [pool](Buffer* p) {
+      std::unique_ptr<Buffer> owned(p);
+      if (auto live = pool.lock()) live->give(std::move(owned));
+    });
+  }
+
+ private:
+  // At most two batches of 64 in flight per sink, and the one being filled.
+  static constexpr std::size_t kMaxFree = 2 * 64 + 2;
+  void give(std::unique_ptr<Buffer> b) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (free_.size() < kMaxFree) free_.push_back(std::move(b));
+  }
+
+  int device_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Buffer>> free_;
+};
+
 class CudaFrameHasher : public DeviceFrameHasher {
  public:
   explicit CudaFrameHasher(int device)
-      : device_(device), hasher_(take_hasher(device)), stream_(make_stream(device)) {}
+      : device_(device), hasher_(take_hasher(device)), stream_(make_stream(device)),
+        buffers_(std::make_shared<FrameBuffers>(device)) {}
+
+  std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) override {
+    if (src.format != PixelFormat::kNv12) return nullptr;
+    cuda::DeviceGuard g(device_);
+    const std::size_t pitch = (static_cast<std::size_t>(src.width) + 255) / 256 * 256;
+    const std::size_t rows = static_cast<std::size_t>(src.height);
+    const std::size_t crows = (rows + 1) / 2;
+    const std::size_t cwidth = 2 * ((static_cast<std::size_t>(src.width) + 1) / 2);
+    auto buf = buffers_->take(pitch * (rows + crows));
+    auto* y = buf->data();
+    auto* uv = y + pitch * rows;
+    auto s = static_cast<cudaStream_t>(stream);
+    HM_CUDA_TRY(cudaMemcpy2DAsync(y, pitch, src.planes[0], static_cast<std::size_t>(src.pitches[0]),
+                                  static_cast<std::size_t>(src.width), rows, cudaMemcpyDeviceToDevice, s));
+    HM_CUDA_TRY(cudaMemcpy2DAsync(uv, pitch, src.planes[1], static_cast<std::size_t>(src.pitches[1]),
+                                  cwidth, crows, cudaMemcpyDeviceToDevice, s));
+    *dst = src;
+    dst->planes[0] = y;
+    dst->planes[1] = uv;
+    dst->pitches[0] = static_cast<int>(pitch);
+    dst->pitches[1] = static_cast<int>(pitch);
+    return buf;
+  }
 
   ~CudaFrameHasher() override {
     std::lock_guard<std::mutex> lk(pool().mu);
@@ -105,6 +176,7 @@ class CudaFrameHasher : public DeviceFrameHasher {
   int device_;
   std::unique_ptr<pdq::GpuBatchHasher> hasher_;
   cuda::Stream stream_;
+  std::shared_ptr<FrameBuffers> buffers_;
 };
 
 }  // namespace

@@ -94,7 +94,9 @@ std::unique_ptr<DeviceFrameHasher> make_gpu_frame_hasher(int) {
 #endif
 
 GpuPdqSink::GpuPdqSink(GpuPdqSinkOptions opts)
-    : opts_(std::move(opts)), batch_(std::clamp(opts_.batch, 1, 6)), host_(opts_.host_threads) {
+    : opts_(std::move(opts)),
+      batch_(std::clamp(opts_.batch, 1, opts_.copy_device_frames ? 64 : 6)),
+      host_(opts_.host_threads) {
   if (!opts_.make_hasher) opts_.make_hasher = make_gpu_frame_hasher;
   if (opts_.mode == VideoPdqMode::kCpu) hasher_failed_ = true;
   thread_ = std::thread([this] { worker(); });
@@ -191,6 +193,14 @@ void GpuPdqSink::push_device(const FrameInfo& info, const DeviceFrame& frame) {
   }
   filling_stream_ = frame.cuda_stream;
   filling_.has_device = true;
+  if (opts_.copy_device_frames) {
+    // The decoder gets its surface back when push_device returns (frame.hold is not kept).
+    FrameView copy;
+    std::shared_ptr<void> token = hasher_->copy_frame(device_frame_view(frame), frame.cuda_stream, &copy);
+    if (!token) throw Error("GPU PDQ sink: the hasher cannot copy device frames (copy_device_frames)");
+    add(Held{info, copy, std::move(token), nullptr});
+    return;
+  }
   add(Held{info, device_frame_view(frame), frame.hold, nullptr});
 }
 

@@ -96,6 +96,16 @@ class DeviceFrameHasher {
     (void)on_host;
     return hash(frames, ready);
   }
+  // Decode thread: copies an NV12 device frame into memory of the hasher's own, ordered on
+  // `stream` (the decoder's, on which the decoder also writes its next frames: the surface may be
+  // handed back to the decoder as soon as this returns). `*dst` views the copy; the returned
+  // token keeps it until released. Null: this hasher does not copy (the sink holds the surface).
+  virtual std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) {
+    (void)src;
+    (void)stream;
+    (void)dst;
+    return nullptr;
+  }
 };
 
 // The GPU PDQ on CUDA device `device` (hashers are pooled per device and reused by later videos).
@@ -106,11 +116,17 @@ struct GpuPdqSinkOptions {
   // kAuto: a GPU PDQ that cannot start sends the video's frames the host way (with a note);
   // kCuda: CudaError instead. (kCpu: never takes device frames.)
   VideoPdqMode mode = VideoPdqMode::kAuto;
-  // Device frames per GPU call (1..6); 2 x batch NVDEC surfaces held at most. NVDEC decodes into
+  // Device frames per GPU call (1..6, or 1..64 with copy_device_frames); 2 x batch NVDEC
+  // surfaces held at most. NVDEC decodes into
   // at most 32 surfaces, the reference frames (up to 17 for H.264/HEVC) included: FFmpeg's
   // hwaccel fails to start (and the video decodes on the CPU) when the spare surfaces asked for
   // (extra_hw_frames = 2 x batch) push it past 32, as 16 did on an H100.
   int batch = 6;
+  // Copy each device frame (DeviceFrameHasher::copy_frame, device to device) and hand its NVDEC
+  // surface back at once, instead of holding it until its batch is hashed: batches of up to 64
+  // frames, one spare surface (HASHMATCH_VIDEO_PDQ_BATCH above 6). Costs a copy of each frame
+  // (3 MB at 1080p) and 2 x batch frames of device memory per session.
+  bool copy_device_frames = false;
   int host_threads = 0;   // CpuPdqSink threads for the frames that come through the host
   bool device_frames = true;  // take NVDEC frames as they are (takes_device_frame)
   bool host_on_gpu = false;   // host RGB frames to the GPU PDQ too (batched like device frames)
@@ -128,7 +144,9 @@ class GpuPdqSink : public FrameSink {
 
   bool wants_device_frames() const override;
   bool takes_device_frame(const FrameInfo& info, const DeviceFrame& frame) override;
-  int max_held_device_frames() const override { return 2 * batch_; }
+  int max_held_device_frames() const override {
+    return opts_.copy_device_frames ? 1 : 2 * batch_;
+  }
   Image take_buffer() override;
   void push_host(const FrameInfo& info, Image&& rgb) override;
   void push_device(const FrameInfo& info, const DeviceFrame& frame) override;

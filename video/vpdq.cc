@@ -776,10 +776,12 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
       if (const char* b = std::getenv("HASHMATCH_VIDEO_PDQ_BATCH"); b && *b) {
         char* end = nullptr;
         const long n = std::strtol(b, &end, 10);
-        if (end == b || *end || n < 1 || n > 6) {
-          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..6, got '") + b + "'");
+        if (end == b || *end || n < 1 || n > 64) {
+          throw InvalidArgument(std::string("HASHMATCH_VIDEO_PDQ_BATCH must be 1..64, got '") + b + "'");
         }
         go.batch = static_cast<int>(n);
+        // Above 6 the NVDEC surfaces cannot be held for a batch: frames are copied instead.
+        go.copy_device_frames = n > 6;
       }
       auto g = std::make_unique<GpuPdqSink>(std::move(go));
       gpu_sink = g.get();

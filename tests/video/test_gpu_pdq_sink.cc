@@ -38,6 +38,8 @@ struct FakeStats {
   int made = 0;
   bool fail_hash = false;
   std::vector<std::size_t> host_in_batch;  // host frames per hash_mixed call
+  std::vector<void*> copy_streams;         // the stream of each copy_frame call
+  int live_copies = 0, max_live_copies = 0;
 };
 
 class FakeHasher : public DeviceFrameHasher {
@@ -74,10 +76,43 @@ class FakeHasher : public DeviceFrameHasher {
     allow_no_ready_ = hosts == frames.size();
     return hash(frames, ready);
   }
+  // Copies into pitched host buffers (the stand-in's "device memory"); counts live copies.
+  std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) override {
+    if (!copies_) return nullptr;
+    {
+      std::lock_guard<std::mutex> lk(s_->mu);
+      s_->copy_streams.push_back(stream);
+      ++s_->live_copies;
+      s_->max_live_copies = std::max(s_->max_live_copies, s_->live_copies);
+    }
+    const int pitch = src.width + 13;  // unlike the source's
+    const int crows = (src.height + 1) / 2, cwidth = 2 * ((src.width + 1) / 2);
+    auto* buf = new std::vector<uint8_t>(std::size_t(pitch) * (src.height + crows), 0xEE);
+    for (int y = 0; y < src.height; ++y) {
+      std::copy_n(src.planes[0] + std::size_t(y) * src.pitches[0], src.width,
+                  buf->data() + std::size_t(y) * pitch);
+    }
+    uint8_t* uv = buf->data() + std::size_t(pitch) * src.height;
+    for (int y = 0; y < crows; ++y) {
+      std::copy_n(src.planes[1] + std::size_t(y) * src.pitches[1], cwidth, uv + std::size_t(y) * pitch);
+    }
+    *dst = src;
+    dst->planes[0] = buf->data();
+    dst->planes[1] = uv;
+    dst->pitches[0] = dst->pitches[1] = pitch;
+    FakeStats* stats = s_;
+    return std::shared_ptr<void>(buf, [stats](void* p) {
+      delete static_cast<std::vector<uint8_t>*>(p);
+      std::lock_guard<std::mutex> lk(stats->mu);
+      --stats->live_copies;
+    });
+  }
+  void set_copies(bool c) { copies_ = c; }
 
  private:
   FakeStats* s_;
   bool allow_no_ready_ = false;
+  bool copies_ = true;
   pdq::PdqHasher hasher_;
 };
 
@@ -315,6 +350,75 @@ TEST(GpuPdqSinkLogic, BatchesKeepOrderAndBoundTheHeldFrames) {
   EXPECT_EQ(sink.device_frames(), 24);
   EXPECT_EQ(sink.host_frames(), 0);
   EXPECT_EQ(sink.note(), "");
+}
+
+// copy_device_frames: each surface is handed back when push_device returns, batches may be larger
+// than NVDEC's surfaces allow, the copies are ordered on the decoder's stream and live at most
+// 2 x batch at once; results as with held frames.
+TEST(GpuPdqSinkLogic, CopiedFramesReleaseTheSurfaceAtOnce) {
+  FakeStats stats;
+  GpuPdqSinkOptions o = fake_opts(&stats, 16);
+  o.copy_device_frames = true;
+  GpuPdqSink sink(o);
+  EXPECT_EQ(sink.batch(), 16);
+  EXPECT_EQ(sink.max_held_device_frames(), 1);
+  int stream_tag = 0;
+  pdq::PdqHasher ref;
+  std::vector<VpdqFrame> want;
+  for (int i = 0; i < 41; ++i) {
+    auto pixels = std::make_shared<video::test::Nv12Frame>(synthetic_frame(i, 49 + (i % 2) * 6, 31));
+    DeviceFrame d = pixels->view();
+    d.cuda_stream = &stream_tag;
+    ASSERT_TRUE(sink.takes_device_frame(pixels->info, d));
+    d.hold = pixels;
+    const pdq::PdqHash h = ref.hash(frame_to_image(device_frame_view(pixels->view())));
+    want.push_back({pixels->info.frame_number, h.quality, h.hash, pixels->info.timestamp});
+    sink.push_device(pixels->info, d);
+    d = DeviceFrame{};
+    // The sink kept no hold on the decoder's surface, which the decoder then decodes the next
+    // frames into: the hashes below must come from the copies.
+    EXPECT_EQ(pixels.use_count(), 1) << i;
+    std::fill(pixels->y.begin(), pixels->y.end(), uint8_t(0));
+    std::fill(pixels->uv.begin(), pixels->uv.end(), uint8_t(255));
+  }
+  const std::vector<VpdqFrame> got = sink.finish();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].frame_number, want[i].frame_number);
+    EXPECT_EQ(got[i].hash, want[i].hash) << i;
+    EXPECT_EQ(got[i].quality, want[i].quality) << i;
+  }
+  EXPECT_EQ(stats.batch_sizes, (std::vector<std::size_t>{16, 16, 9}));
+  EXPECT_EQ(stats.copy_streams.size(), 41u);
+  for (void* st : stats.copy_streams) EXPECT_EQ(st, &stream_tag);
+  EXPECT_EQ(stats.live_copies, 0);
+  EXPECT_LE(stats.max_live_copies, 2 * 16 + 1);
+  EXPECT_EQ(sink.device_frames(), 41);
+
+  // Without copying, batches stay within NVDEC's surfaces (clamped to 6).
+  FakeStats held_stats;
+  GpuPdqSink held(fake_opts(&held_stats, 16));
+  EXPECT_EQ(held.batch(), 6);
+  EXPECT_EQ(held.max_held_device_frames(), 12);
+}
+
+// A hasher that cannot copy under copy_device_frames is an error for the video, not a held surface
+// past the decoder's spare count.
+TEST(GpuPdqSinkLogic, CopyModeNeedsAHasherThatCopies) {
+  FakeStats stats;
+  GpuPdqSinkOptions o = fake_opts(&stats, 8);
+  o.copy_device_frames = true;
+  o.make_hasher = [&stats](int) {
+    auto h = std::make_unique<FakeHasher>(&stats);
+    h->set_copies(false);
+    return h;
+  };
+  GpuPdqSink sink(o);
+  auto f = synthetic_frame(0, 32, 32);
+  DeviceFrame d = f.view();
+  ASSERT_TRUE(sink.takes_device_frame(f.info, d));
+  EXPECT_THROW(sink.push_device(f.info, d), Error);
+  EXPECT_TRUE(sink.finish().empty());
 }
 
 TEST(GpuPdqSinkLogic, HostAndDeviceFramesMerge) {

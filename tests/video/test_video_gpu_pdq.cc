@@ -290,6 +290,49 @@ TEST_F(VideoGpuPdq, BatchSizeDoesNotChangeResults) {
   }
 }
 
+// Copied device frames (copy_device_frames: surfaces handed back at once, batches past NVDEC's
+// surface count) hash exactly as held ones, in 1080p too (pitched copies of odd-sized planes).
+TEST_F(VideoGpuPdq, CopiedDeviceFramesHashAsHeldOnes) {
+  hashmatch::test::TempDir d;
+  SynthClipSpec s;
+  s.frames = 45;
+  write_synth_clip(d / "c.mp4", s);
+  s.width = 1920;
+  s.height = 1080;
+  s.frames = 20;
+  write_synth_clip(d / "hd.mp4", s);
+  s.width = 350;  // odd chroma width, pitch != width
+  s.height = 198;
+  s.frames = 20;
+  write_synth_clip(d / "odd.mp4", s);
+  for (const char* clip : {"c.mp4", "hd.mp4", "odd.mp4"}) {
+    std::vector<std::vector<VpdqFrame>> runs;
+    for (const auto& [batch, copy] : {std::pair{6, false}, std::pair{6, true}, std::pair{16, true},
+                                      std::pair{64, true}}) {
+      GpuPdqSinkOptions o;
+      o.mode = VideoPdqMode::kCuda;
+      o.batch = batch;
+      o.copy_device_frames = copy;
+      GpuPdqSink sink(o);
+      EXPECT_EQ(sink.max_held_device_frames(), copy ? 1 : 2 * batch);
+      EXPECT_EQ(sink.batch(), batch);
+      const VpdqResult r = hash_video(VideoInput::file(d / clip), opts("cuda", "cuda"), {}, sink);
+      ASSERT_TRUE(r.ok()) << clip << ": " << r.error;
+      EXPECT_EQ(r.info.decoder, "nvdec") << clip;
+      EXPECT_EQ(sink.device_frames(), r.info.frames_decoded) << clip;
+      runs.push_back(r.frames);
+    }
+    for (std::size_t k = 1; k < runs.size(); ++k) {
+      ASSERT_EQ(runs[k].size(), runs[0].size()) << clip;
+      for (std::size_t i = 0; i < runs[0].size(); ++i) {
+        EXPECT_EQ(runs[k][i].frame_number, runs[0][i].frame_number) << clip;
+        EXPECT_EQ(runs[k][i].hash, runs[0][i].hash) << clip << " run " << k << " frame " << i;
+        EXPECT_EQ(runs[k][i].quality, runs[0][i].quality) << clip;
+      }
+    }
+  }
+}
+
 TEST_F(VideoGpuPdq, ParallelSessionsEveryFrame) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;
