@@ -491,12 +491,12 @@ void Session::run(FrameSink& sink) {
              ff::error_string(read_err) + "; " + std::to_string(info().frames_decoded) +
              " frames decoded before");
   }
-  // A container that lists more frames than the file holds was cut short.
-  if (!opts_.keyframes_only && st_->nb_frames > 0 && info().frames_decoded < st_->nb_frames &&
-      info().frames_decoded + 1 < st_->nb_frames) {
+  // A container that lists more frames than the file holds was cut short. Keyframes-only counts
+  // the packets read (it decodes only the key ones).
+  const int64_t frames_read = opts_.keyframes_only ? video_packets_ : info().frames_decoded;
+  if (st_->nb_frames > 0 && frames_read + 1 < st_->nb_frames) {
     fail("truncated", "the container lists " + std::to_string(st_->nb_frames) + " frames but only " +
-                          std::to_string(info().frames_decoded) +
-                          " could be read (truncated file?)");
+                          std::to_string(frames_read) + " could be read (truncated file?)");
   }
   if (info().frames_decoded == 0) {
     fail("corrupt", info().decode_errors > 0

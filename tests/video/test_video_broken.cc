@@ -53,6 +53,28 @@ TEST(VideoBroken, TruncatedAfterTheIndexKeepsTheFramesBefore) {
   for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
 }
 
+// Keyframes-only reads every packet but decodes the key ones: the cut is found from the packets
+// read against the container's frame count, with the key frames before it kept.
+TEST(VideoBroken, TruncatedKeyframesOnly) {
+  ASSERT_FALSE(faststart().empty());
+  const auto full = bytes_of(faststart());
+  VideoOptions k = cpu_opts();
+  k.keyframes_only = true;
+  const VpdqResult whole = hash_video(VideoInput::memory(full), k);
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  ASSERT_EQ(whole.frames.size(), 4u);
+  const std::vector<uint8_t> cut(full.begin(), full.begin() + full.size() * 55 / 100);
+  const VpdqResult r = hash_video(VideoInput::memory(cut), k);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error_reason, "truncated") << r.error;
+  ASSERT_GE(r.frames.size(), 1u);
+  EXPECT_LT(r.frames.size(), whole.frames.size());
+  for (std::size_t i = 0; i < r.frames.size(); ++i) {
+    EXPECT_EQ(r.frames[i].frame_number, whole.frames[i].frame_number);
+    EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+  }
+}
+
 TEST(VideoBroken, TruncatedBeforeTheIndex) {
   const auto p = make_clip(clip_dir(), "moov-last.mp4",
                            "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v libx264 "
