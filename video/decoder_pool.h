@@ -17,8 +17,9 @@
 // CPU decoders, default 8; NVDEC decoders per GPU, default HASHMATCH_NVDEC_SESSIONS) and for at
 // most 60 s (HASHMATCH_DECODER_POOL_IDLE_SECONDS; a background thread frees them when their time
 // is up); HASHMATCH_DECODER_POOL=0 turns pooling off. An idle decoder keeps its frame pools: a
-// 1080p CPU decoder with 16 frame threads holds 40-70 MB (H.264) to ~145 MB (HEVC). Idle NVDEC decoders hold GPU memory
-// (their surfaces) but no session slot (video/nvdec.h counts decoding sessions).
+// 1080p CPU decoder with 16 frame threads holds 40-70 MB (H.264) to ~145 MB (HEVC). Idle NVDEC
+// decoders hold GPU memory (their surfaces) but no session slot (video/nvdec.h counts decoding
+// sessions).
 #pragma once
 
 #include <cstdint>

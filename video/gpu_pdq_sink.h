@@ -100,10 +100,8 @@ class DeviceFrameHasher {
   // `stream` (the decoder's, on which the decoder also writes its next frames: the surface may be
   // handed back to the decoder as soon as this returns). `*dst` views the copy; the returned
   // token keeps it until released. Null: this hasher does not copy (the sink holds the surface).
-  virtual std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) {
-    (void)src;
-    (void)stream;
-    (void)dst;
+  virtual std::shared_ptr<void> copy_frame(const FrameView& /*src*/, void* /*stream*/,
+                                           FrameView* /*dst*/) {
     return nullptr;
   }
 };
@@ -117,10 +115,10 @@ struct GpuPdqSinkOptions {
   // kCuda: CudaError instead. (kCpu: never takes device frames.)
   VideoPdqMode mode = VideoPdqMode::kAuto;
   // Device frames per GPU call (1..6, or 1..64 with copy_device_frames); 2 x batch NVDEC
-  // surfaces held at most. NVDEC decodes into
-  // at most 32 surfaces, the reference frames (up to 17 for H.264/HEVC) included: FFmpeg's
-  // hwaccel fails to start (and the video decodes on the CPU) when the spare surfaces asked for
-  // (extra_hw_frames = 2 x batch) push it past 32, as 16 did on an H100.
+  // surfaces held at most. NVDEC decodes into at most 32 surfaces, the reference frames (up to 17
+  // for H.264/HEVC) included: FFmpeg's hwaccel fails to start (and the video decodes on the CPU)
+  // when the spare surfaces asked for (extra_hw_frames = 2 x batch) push it past 32, as 16 did on
+  // an H100.
   int batch = 6;
   // Copy each device frame (DeviceFrameHasher::copy_frame, device to device) and hand its NVDEC
   // surface back at once, instead of holding it until its batch is hashed: batches of up to 64

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,6 +19,15 @@ namespace hashmatch::video {
 namespace {
 
 using test::ScopedEnv;
+
+// A small synthetic clip's spec (the default encoder, libx264, unless changed after).
+SynthClipSpec small_clip(int width, int height, int frames) {
+  SynthClipSpec s;
+  s.width = width;
+  s.height = height;
+  s.frames = frames;
+  return s;
+}
 
 VideoOptions cpu_opts(double sph = 0.2, int threads = 1) {
   VideoOptions o;
@@ -71,11 +79,8 @@ class DecoderPoolCodecs : public ::testing::TestWithParam<PoolCase> {
 TEST_P(DecoderPoolCodecs, ReusedDecoderGivesTheFreshDecodersFrames) {
   const PoolCase& c = GetParam();
   test::TempDir d;
-  SynthClipSpec s;
+  SynthClipSpec s = small_clip(320, 180, 50);
   s.encoder = c.encoder;
-  s.width = 320;
-  s.height = 180;
-  s.frames = 50;
   s.gop = 12;
   const auto a = d / (std::string("a_") + c.file);
   const auto b = d / (std::string("b_") + c.file);
@@ -129,10 +134,7 @@ class DecoderPool : public ::testing::Test {
 
 TEST_F(DecoderPool, StreamsThatDifferNeverShareADecoder) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 180;
-  s.frames = 20;
+  SynthClipSpec s = small_clip(320, 180, 20);
   write_synth_clip(d / "a.mp4", s);
   s.width = 352;  // another size: other parameter sets
   write_synth_clip(d / "b.mp4", s);
@@ -167,10 +169,7 @@ TEST_F(DecoderPool, StreamsThatDifferNeverShareADecoder) {
 
 TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 180;
-  s.frames = 60;
+  SynthClipSpec s = small_clip(320, 180, 60);
   s.encoder = "libx264";
   write_synth_clip(d / "a.ts", s);  // MPEG-TS: a cut file still demuxes, then fails
   auto bytes = test::read_file(d / "a.ts");
@@ -199,10 +198,7 @@ TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
 
 TEST_F(DecoderPool, OffSwitchAndCap) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 160;
-  s.height = 90;
-  s.frames = 30;
+  SynthClipSpec s = small_clip(160, 90, 30);
   write_synth_clip(d / "a.mp4", s);
   const auto bytes = test::read_file(d / "a.mp4");
   {
@@ -234,10 +230,7 @@ TEST_F(DecoderPool, IdleDecodersAreFreedWhenTheirTimeIsUp) {
   ScopedEnv idle("HASHMATCH_DECODER_POOL_IDLE_SECONDS", "0.3");
   EXPECT_EQ(decoder_pool::idle_ms(), 300);
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 160;
-  s.height = 90;
-  s.frames = 10;
+  SynthClipSpec s = small_clip(160, 90, 10);
   write_synth_clip(d / "a.mp4", s);
   ASSERT_TRUE(hash_video(VideoInput::file(d / "a.mp4"), cpu_opts()).ok());
   ASSERT_EQ(decoder_pool::idle_count(), 1);
