@@ -31,7 +31,10 @@ struct Seen {
 struct Pool {
   std::mutex mu;
   std::condition_variable wake;  // the reaper: a decoder was given back
+  std::condition_variable freed;  // a free outside the lock has ended
   bool reaper_started = false;
+  bool exiting = false;  // the process is exiting: nothing is freed any more
+  int freeing = 0;       // frees in progress outside the lock
   std::list<Idle> idle;  // most recently given back first
   std::list<Seen> seen;  // most recently seen first
 };
@@ -81,15 +84,39 @@ void trim_locked(Pool& p, std::vector<ff::CodecPtr>& out) {
   }
 }
 
+// Frees decoders that left the pool, outside its lock (an NVDEC decoder's teardown takes a
+// while). Once the process exits (stop_freeing_for_exit) they are left as they are: the CUDA
+// driver may be torn down already.
+void release(std::vector<ff::CodecPtr>& dead) {
+  if (dead.empty()) return;
+  Pool& p = pool();
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    if (p.exiting) {
+      for (auto& d : dead) (void)d.release();  // leaked on purpose: the process is ending
+      dead.clear();
+      return;
+    }
+    ++p.freeing;
+  }
+  dead.clear();
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    --p.freeing;
+  }
+  p.freed.notify_all();
+}
+
 // The reaper: frees idle decoders once their time is up even when no video starts or ends (a
 // server gone quiet must not keep up to a gigabyte of idle 1080p decoders). Started at the first
 // decoder given back; sleeps until the oldest idle decoder expires, or until one is given back.
-// Detached, and the pool is never destroyed: it sleeps through the process's exit.
+// Detached, and the pool is never destroyed: at exit (stop_freeing_for_exit, run by atexit) it
+// stops freeing and sleeps through the process's end.
 void reaper() {
   Pool& p = pool();
   std::unique_lock<std::mutex> lk(p.mu);
   for (;;) {
-    if (p.idle.empty()) {
+    if (p.idle.empty() || p.exiting) {
       p.wake.wait(lk);
       continue;
     }
@@ -102,7 +129,7 @@ void reaper() {
     std::vector<ff::CodecPtr> dead;
     trim_locked(p, dead);
     lk.unlock();
-    dead.clear();  // freed outside the lock (an NVDEC decoder's teardown takes a while)
+    release(dead);
     lk.lock();
   }
 }
@@ -110,6 +137,9 @@ void reaper() {
 void start_reaper_locked(Pool& p) {
   if (p.reaper_started) return;
   p.reaper_started = true;
+  // Registered after FFmpeg loaded the CUDA driver for an NVDEC decoder (a decoder was given back
+  // before this): runs before the driver's own teardown at exit.
+  std::atexit(stop_freeing_for_exit);
   std::thread(reaper).detach();
 }
 
@@ -187,7 +217,8 @@ ff::CodecPtr take(const Key& key) {
       }
     }
   }
-  return out;  // `dead` freed here, outside the lock
+  release(dead);  // outside the lock
+  return out;
 }
 
 bool has_idle(const Key& key, bool any_device) {
@@ -208,12 +239,18 @@ void give(const Key& key, ff::CodecPtr ctx) {
   avcodec_flush_buffers(ctx.get());
   std::vector<ff::CodecPtr> dead;
   Pool& p = pool();
-  std::lock_guard<std::mutex> lk(p.mu);
-  p.idle.push_front(Idle{key, std::move(ctx), Clock::now()});
-  trim_locked(p, dead);
-  start_reaper_locked(p);
-  p.wake.notify_one();
-  // `dead` is freed after the lock is released (declared before the guard).
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    if (p.exiting) {
+      (void)ctx.release();  // a video that ended during the exit: left to the process's end
+      return;
+    }
+    p.idle.push_front(Idle{key, std::move(ctx), Clock::now()});
+    trim_locked(p, dead);
+    start_reaper_locked(p);
+    p.wake.notify_one();
+  }
+  release(dead);
 }
 
 int note_seen(const std::string& params) {
@@ -235,6 +272,13 @@ int idle_count() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lk(p.mu);
   return static_cast<int>(p.idle.size());
+}
+
+void stop_freeing_for_exit() {
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lk(p.mu);
+  p.exiting = true;
+  p.freed.wait(lk, [&] { return p.freeing == 0; });
 }
 
 void clear() {

@@ -66,6 +66,11 @@ int note_seen(const std::string& params);
 int idle_count();
 void clear();
 
+// The process is exiting (registered with atexit when the first decoder is kept): waits for a
+// free in progress to end and frees nothing from then on, so no decoder is torn down beside the
+// CUDA driver's own teardown; idle decoders are left to the process's end.
+void stop_freeing_for_exit();
+
 // Idle CPU decoders kept at most (HASHMATCH_DECODER_POOL; 0: pooling off).
 int cpu_capacity();
 

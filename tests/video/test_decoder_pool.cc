@@ -245,6 +245,30 @@ TEST_F(DecoderPool, IdleDecodersAreFreedWhenTheirTimeIsUp) {
   EXPECT_EQ(decoder_pool::idle_count(), 1);  // kept again, and reaped again later
 }
 
+// At exit the pool stops freeing (an NVDEC decoder torn down beside the CUDA driver's own teardown
+// could crash the exit): once stop_freeing_for_exit ran, the reaper leaves expired decoders alone,
+// a decoder given back is not kept, videos still hash, and the process exits cleanly. In a child process (the
+// threadsafe style re-runs this test alone), as exit() would leave it.
+TEST(DecoderPoolExit, NothingIsFreedOnceTheProcessExits) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto child = [] {
+    ScopedEnv idle("HASHMATCH_DECODER_POOL_IDLE_SECONDS", "0.2");
+    test::TempDir d;
+    write_synth_clip(d / "a.mp4", small_clip(160, 90, 10));
+    if (!hash_video(VideoInput::file(d / "a.mp4"), cpu_opts()).ok()) std::_Exit(2);
+    if (decoder_pool::idle_count() != 1) std::_Exit(3);
+    decoder_pool::stop_freeing_for_exit();
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // 4 x the idle time
+    if (decoder_pool::idle_count() != 1) std::_Exit(4);  // the reaper freed it
+    // Another video during the exit: the expired decoder leaves the pool unfreed, and the new
+    // one is not kept.
+    if (!hash_video(VideoInput::file(d / "a.mp4"), cpu_opts()).ok()) std::_Exit(5);
+    if (decoder_pool::idle_count() != 0) std::_Exit(6);
+    std::exit(0);  // runs the atexit handler a second time: it must not block
+  };
+  EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+}
+
 TEST(DecoderPoolSettings, IdleTimeFromTheEnvironment) {
   {
     ScopedEnv unset("HASHMATCH_DECODER_POOL_IDLE_SECONDS", nullptr);
