@@ -10,6 +10,7 @@
 #include "host/common/hash256.h"
 #include "host/lists/hash_value.h"
 #include "host/lists/list_store.h"
+#include "tests/testutil/testutil.h"  // peak_rss_kib ...
 
 namespace hashmatch::test {
 
@@ -39,11 +40,5 @@ RunResult run_cli(const std::string& args);
 std::vector<std::string> split_lines(const std::string& s);
 
 void write_text(const std::string& path, const std::string& text);
-
-// Peak resident set size of this process in KiB (VmHWM), and a reset of that peak (Linux
-// /proc/self/clear_refs "5"); reset returns false when unsupported.
-long peak_rss_kib();
-long current_rss_kib();
-bool reset_peak_rss();
 
 }  // namespace hashmatch::test

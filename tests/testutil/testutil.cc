@@ -78,4 +78,27 @@ ScopedEnv::~ScopedEnv() {
   }
 }
 
+namespace {
+long status_field(const char* name) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  const std::string key = std::string(name) + ":";
+  while (std::getline(f, line)) {
+    if (line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
+  }
+  return -1;
+}
+}  // namespace
+
+long peak_rss_kib() { return status_field("VmHWM"); }
+long current_rss_kib() { return status_field("VmRSS"); }
+
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (!f) return false;
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
 }  // namespace hashmatch::test

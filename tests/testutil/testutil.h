@@ -46,6 +46,12 @@ class ScopedEnv {
 std::vector<uint8_t> read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
 
+// Peak resident set size of this process in KiB (VmHWM), and a reset of that peak (Linux
+// /proc/self/clear_refs "5"); reset returns false when unsupported.
+long peak_rss_kib();
+long current_rss_kib();
+bool reset_peak_rss();
+
 // Base fixture of every GPU test: skips with the reason when no GPU is present, and fails
 // instead when HASHMATCH_REQUIRE_GPU=1.
 class GpuTest : public ::testing::Test {

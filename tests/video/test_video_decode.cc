@@ -13,6 +13,7 @@
 #include "tests/testutil/testutil.h"
 #include "tests/video/clips.h"
 #include "video/frame_sink.h"
+#include "video/synth_clip.h"
 #include "video/vpdq.h"
 #include "video/vpdq_io.h"
 #include "video/vpdq_match.h"
@@ -170,6 +171,41 @@ TEST(VideoInput, ThreadCountsDoNotChangeHashes) {
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a.frames.size(), b.frames.size());
   for (std::size_t i = 0; i < a.frames.size(); ++i) EXPECT_EQ(a.frames[i].hash, b.frames[i].hash);
+}
+
+// Memory stays bounded for long videos: a file is streamed (64 KiB reads) and decoded frames are
+// not kept. A 60-second lossless clip (tens of MB: every frame differs) is hashed from its file
+// every frame, and the process's peak memory grows far less than the file, let alone than its
+// 1,800 decoded frames (~200 MB of YUV).
+TEST(VideoMemory, LongVideoIsStreamedInBoundedMemory) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 1800;  // 60 s at 30 fps
+  s.gop = 300;
+  s.crf = 0;  // lossless: a big file
+  write_synth_clip(d / "long.mp4", s);
+  s.frames = 60;
+  write_synth_clip(d / "short.mp4", s);
+  const long file_kib = static_cast<long>(std::filesystem::file_size(d / "long.mp4") / 1024);
+  ASSERT_GT(file_kib, 32 * 1024) << "the clip is too small to tell streaming from reading it whole";
+
+  VideoOptions o = cpu_opts();
+  o.seconds_per_hash = 0;  // every frame: results grow with the length (a few MB at most)
+  // A short clip first: decoder, hashing threads and allocator pools are set up.
+  ASSERT_TRUE(hash_video(VideoInput::file(d / "short.mp4"), o).ok());
+  const bool reset = test::reset_peak_rss();
+  const long base = reset ? test::current_rss_kib() : test::peak_rss_kib();
+  const VpdqResult r = hash_video(VideoInput::file(d / "long.mp4"), o);
+  const long growth = test::peak_rss_kib() - base;
+  std::printf("[ memory   ] file %ld KiB, peak RSS growth %ld KiB (peak reset: %s)\n", file_kib,
+              growth, reset ? "yes" : "no");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.info.frames_decoded, 1800);
+  EXPECT_EQ(r.frames.size(), 1800u);
+  EXPECT_LT(growth, 16 * 1024);
+  EXPECT_LT(growth, file_kib / 2);
 }
 
 TEST(VideoKeyframes, KeyFramesOnlyHashesTheKeyFramesExactly) {
