@@ -34,6 +34,10 @@ bool is_video_format(MediaFormat f);
 
 struct DecodeLimits {
   uint64_t max_file_bytes = 256ull << 20;    // media bytes held in memory for decoding
+  // A video file larger than this is decoded from its file (streamed, 64 KiB reads) instead of
+  // from a copy in memory: memory stays bounded for long videos, at the cost of reading the file
+  // a second time after the digests (from the page cache, usually).
+  uint64_t max_video_bytes_in_memory = 32ull << 20;
   uint64_t max_pixels = 100'000'000;         // width * height, checked from the header
   int max_dimension = 65'500;                // either side
 };

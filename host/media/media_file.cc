@@ -32,8 +32,8 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) throw IoError("cannot stat: " + std::string(std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) throw IoError("not a regular file");
-  const bool keep = uint64_t(st.st_size) <= limits.max_file_bytes;
-  if (keep) mf.bytes.reserve(static_cast<std::size_t>(st.st_size));
+  bool keep = uint64_t(st.st_size) <= limits.max_file_bytes;
+  bool streamed_video = false;  // decoded from the file: no bytes kept at all
   MultiDigest digest;
   constexpr std::size_t kChunk = 1 << 20;
   std::vector<uint8_t> chunk(kChunk);
@@ -46,9 +46,15 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
     }
     if (n == 0) break;
     digest.update(chunk.data(), static_cast<std::size_t>(n));
-    if (total == 0) mf.format = sniff_format({chunk.data(), static_cast<std::size_t>(n)});
+    if (total == 0) {
+      mf.format = sniff_format({chunk.data(), static_cast<std::size_t>(n)});
+      streamed_video = is_video_format(mf.format) &&
+                       uint64_t(st.st_size) > limits.max_video_bytes_in_memory;
+      if (streamed_video) keep = false;
+      if (keep) mf.bytes.reserve(static_cast<std::size_t>(st.st_size));
+    }
     total += static_cast<uint64_t>(n);
-    if (keep || total <= limits.max_file_bytes) {
+    if (keep || (!streamed_video && total <= limits.max_file_bytes)) {
       mf.bytes.insert(mf.bytes.end(), chunk.begin(), chunk.begin() + n);
     }
     if (total > limits.max_file_bytes && !mf.bytes.empty()) {

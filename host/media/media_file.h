@@ -1,5 +1,6 @@
 // Reading one media file: exact digests streamed over every byte, and the bytes kept in memory for
-// decoding only up to the configured limit (a larger file still gets its digests).
+// decoding only up to the configured limit (a larger file still gets its digests); a video above
+// DecodeLimits::max_video_bytes_in_memory is left in its file (the video decoder streams it).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@ struct MediaFile {
   uint64_t size = 0;
   ExactDigests digests;
   MediaFormat format = MediaFormat::kUnknown;
-  // The file's bytes, when size <= max_file_bytes; empty otherwise (too_large set).
+  // The file's bytes, when size <= max_file_bytes; empty otherwise (too_large set), and empty
+  // for a video larger than max_video_bytes_in_memory (decoded from its file, too_large unset).
   std::vector<uint8_t> bytes;
   bool too_large = false;
 };

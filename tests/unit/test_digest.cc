@@ -70,6 +70,39 @@ TEST(MediaFile, LargeFileDigestsStreamedBytesNotKept) {
   EXPECT_EQ(mf.digests.md5, expect.md5);
 }
 
+// A video above max_video_bytes_in_memory is left in its file (the decoder streams it): no bytes
+// kept, not "too large", digests over everything; a smaller one, or an image of the same size,
+// is kept.
+TEST(MediaFile, LargeVideoIsLeftInItsFile) {
+  test::TempDir dir;
+  std::vector<uint8_t> data(3u << 20);
+  std::mt19937 rng(11);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  const uint8_t ftyp[12] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'};
+  std::copy(std::begin(ftyp), std::end(ftyp), data.begin());
+  test::write_file(dir / "v.mp4", data);
+  DecodeLimits limits;
+  limits.max_video_bytes_in_memory = 2u << 20;
+  const MediaFile streamed = read_media_file(dir / "v.mp4", limits);
+  EXPECT_EQ(streamed.format, MediaFormat::kMp4);
+  EXPECT_TRUE(streamed.bytes.empty());
+  EXPECT_FALSE(streamed.too_large);
+  EXPECT_EQ(streamed.size, data.size());
+  const ExactDigests expect =
+      digest_bytes(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  EXPECT_EQ(streamed.digests.sha256, expect.sha256);
+
+  limits.max_video_bytes_in_memory = data.size();  // at the limit: kept
+  const MediaFile kept = read_media_file(dir / "v.mp4", limits);
+  EXPECT_EQ(kept.bytes, data);
+  EXPECT_EQ(kept.digests.sha256, expect.sha256);
+
+  data[4] = 'x';  // no longer a video: an unknown format is kept up to max_file_bytes
+  test::write_file(dir / "u.bin", data);
+  limits.max_video_bytes_in_memory = 1u << 20;
+  EXPECT_EQ(read_media_file(dir / "u.bin", limits).bytes, data);
+}
+
 TEST(MediaFile, MissingFileIsIoError) {
   test::TempDir dir;
   EXPECT_THROW(read_media_file(dir / "nope.jpg", DecodeLimits{}), IoError);

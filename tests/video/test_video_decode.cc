@@ -176,7 +176,8 @@ TEST(VideoInput, ThreadCountsDoNotChangeHashes) {
 // Memory stays bounded for long videos: a file is streamed (64 KiB reads) and decoded frames are
 // not kept. A 60-second lossless clip (tens of MB: every frame differs) is hashed from its file
 // every frame, and the process's peak memory grows far less than the file, let alone than its
-// 1,800 decoded frames (~200 MB of YUV).
+// 1,800 decoded frames (~200 MB of YUV); the same through hash_media_file, as `hashmatch hash`
+// reads files.
 TEST(VideoMemory, LongVideoIsStreamedInBoundedMemory) {
   test::TempDir d;
   SynthClipSpec s;
@@ -206,6 +207,23 @@ TEST(VideoMemory, LongVideoIsStreamedInBoundedMemory) {
   EXPECT_EQ(r.frames.size(), 1800u);
   EXPECT_LT(growth, 16 * 1024);
   EXPECT_LT(growth, file_kib / 2);
+
+  // The same through hash_media_file (`hashmatch hash`, `scan`): digests over the file, then the
+  // video decoded from its file, not from a copy in memory (above max_video_bytes_in_memory).
+  register_video_hasher();
+  HashOptions ho;
+  ho.video = o;
+  ASSERT_GT(static_cast<uint64_t>(file_kib) * 1024, ho.limits.max_video_bytes_in_memory);
+  pdq::PdqHasher hasher;
+  test::reset_peak_rss();
+  const long base2 = reset ? test::current_rss_kib() : test::peak_rss_kib();
+  const MediaHashResult m = hash_media_file((d / "long.mp4").string(), ho, hasher);
+  const long growth2 = test::peak_rss_kib() - base2;
+  std::printf("[ memory   ] hash_media_file: peak RSS growth %ld KiB\n", growth2);
+  ASSERT_TRUE(m.ok()) << m.error;
+  EXPECT_EQ(m.extra["vpdq"].size(), 1800u);
+  EXPECT_LT(growth2, 16 * 1024);
+  EXPECT_LT(growth2, file_kib / 2);
 }
 
 TEST(VideoKeyframes, KeyFramesOnlyHashesTheKeyFramesExactly) {
