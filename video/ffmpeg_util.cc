@@ -182,4 +182,62 @@ bool header_complete(const AVFormatContext* fmt) {
   return false;
 }
 
+int nal_length_size(const AVCodecParameters* par) {
+  const uint8_t* x = par->extradata;
+  const int n = par->extradata_size;
+  if (!x) return 0;
+  // avcC: configurationVersion 1, lengthSizeMinusOne in byte 4.
+  if (par->codec_id == AV_CODEC_ID_H264 && n >= 7 && x[0] == 1) return (x[4] & 3) + 1;
+  // hvcC (as FFmpeg's HEVC decoder tells it from Annex B headers), lengthSizeMinusOne in byte 21.
+  if (par->codec_id == AV_CODEC_ID_HEVC && n >= 23 && (x[0] || x[1] || x[2] > 1)) {
+    return (x[21] & 3) + 1;
+  }
+  return 0;
+}
+
+namespace {
+
+// The verdict of one NAL unit header: 1 starts a sequence, 0 a slice that does not, -1 not a slice.
+int nal_verdict(AVCodecID codec, uint8_t header) {
+  if (codec == AV_CODEC_ID_H264) {
+    const int type = header & 0x1f;
+    if (type == 5) return 1;                // IDR slice
+    if (type >= 1 && type <= 4) return 0;   // non-IDR slice (data partitions included)
+    return -1;
+  }
+  const int type = (header >> 1) & 0x3f;
+  if (type >= 16 && type <= 20) return 1;  // BLA_W_LP .. IDR_N_LP
+  if (type <= 31) return 0;                // any other VCL NAL unit: CRA, trailing, leading
+  return -1;
+}
+
+}  // namespace
+
+bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPacket* pkt) {
+  if (codec != AV_CODEC_ID_H264 && codec != AV_CODEC_ID_HEVC) return true;
+  const uint8_t* d = pkt->data;
+  const std::size_t size = pkt->data ? static_cast<std::size_t>(pkt->size) : 0;
+  if (nal_length_size > 0) {
+    const auto L = static_cast<std::size_t>(nal_length_size);
+    for (std::size_t pos = 0; pos + L < size;) {
+      std::size_t len = 0;
+      for (std::size_t i = 0; i < L; ++i) len = (len << 8) | d[pos + i];
+      pos += L;
+      if (len == 0 || len > size - pos) break;
+      const int v = nal_verdict(codec, d[pos]);
+      if (v >= 0) return v == 1;
+      pos += len;
+    }
+    return false;
+  }
+  for (std::size_t i = 0; i + 3 < size; ++i) {  // Annex B: 00 00 01 <header>
+    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
+      const int v = nal_verdict(codec, d[i + 3]);
+      if (v >= 0) return v == 1;
+      i += 2;
+    }
+  }
+  return false;
+}
+
 }  // namespace hashmatch::video::ff

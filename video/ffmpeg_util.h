@@ -142,4 +142,18 @@ class Demuxer {
 // before probing; AVI, Matroska: parameters the probe completes) are probed as usual.
 bool header_complete(const AVFormatContext* fmt);
 
+// How an H.264 / HEVC stream's packets frame their NAL units: the length prefix size (1..4) from
+// an avcC / hvcC extradata, or 0 for Annex B start codes (MPEG-TS, raw streams, no extradata).
+int nal_length_size(const AVCodecParameters* par);
+
+// Whether a key packet can be decoded on its own by a decoder in the state a run of earlier key
+// frames left it in. True for a picture that starts a coded video sequence (H.264 IDR; HEVC IDR
+// or BLA: the picture order count restarts) and for every codec without picture order counts.
+// False for open-GOP key frames (an H.264 I picture with a recovery point, an HEVC CRA): their
+// count continues from the pictures before them, which keyframes-only never decodes, and FFmpeg's
+// decoders then misorder or drop them (half the key frames of an x264 open-GOP file, an error and
+// missing frames for a 10-second x265 GOP); keyframes-only resets the decoder before such a
+// packet. Also false when no slice is found (a damaged packet: resetting is always safe).
+bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPacket* pkt);
+
 }  // namespace hashmatch::video::ff

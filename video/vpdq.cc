@@ -178,6 +178,7 @@ class Session {
   int rotate_ = 0;
   int target_w_ = 0, target_h_ = 0;
   int64_t video_packets_ = 0;
+  int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -459,6 +460,7 @@ void Session::run(FrameSink& sink) {
   target_w_ = opts_.size > 0 ? opts_.size : 0;
   target_h_ = opts_.size > 0 ? opts_.size : 0;
 
+  const int nal_length_size = ff::nal_length_size(st_->codecpar);
   int read_err = 0;
   for (;;) {
     check_deadline();
@@ -475,9 +477,19 @@ void Session::run(FrameSink& sink) {
       continue;
     }
     ++video_packets_;
-    if (opts_.keyframes_only && !(pkt->flags & AV_PKT_FLAG_KEY)) {
-      av_packet_unref(pkt.get());
-      continue;
+    if (opts_.keyframes_only) {
+      if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
+        av_packet_unref(pkt.get());
+        continue;
+      }
+      // An open-GOP key frame (H.264 I with a recovery point, HEVC CRA) after others: the decoder
+      // is drained and reset first, as a seek to it would leave it (ff::key_packet_starts_sequence).
+      if (key_packets_ > 0 &&
+          !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get())) {
+        send(nullptr, sink);
+        avcodec_flush_buffers(dec_.get());
+      }
+      ++key_packets_;
     }
     send(pkt.get(), sink);
     av_packet_unref(pkt.get());
@@ -515,6 +527,16 @@ void Session::run(FrameSink& sink) {
     }
     msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
     fail("corrupt", msg);
+  }
+  // Key packets that give no picture on their own (H.264 intra refresh: recovery points on P
+  // pictures) leave keyframes-only with little of the video: said, so that triage can take the
+  // exact mode for it.
+  if (opts_.keyframes_only && info().frames_decoded < key_packets_) {
+    const std::string n = "keyframes-only: " + std::to_string(key_packets_ - info().frames_decoded) +
+                          " of " + std::to_string(key_packets_) +
+                          " key packets gave no picture on their own (intra refresh?); the exact "
+                          "mode decodes every frame";
+    info().note += (info().note.empty() ? "" : "; ") + n;
   }
   // Decoded to its end (drained) without a problem: the decoder may serve another video.
   reusable_ = !sw_fallback_;

@@ -1,0 +1,186 @@
+// Keyframes-only on streams whose key frames are not all IDR pictures. An open-GOP key frame (x264
+// open_gop: an I picture with a recovery point; x265's default: a CRA picture) continues the
+// picture order count of the frames before it, which keyframes-only never decodes: fed only key
+// frames, FFmpeg's decoders misordered and dropped them (half the key frames of an x264 file, an
+// error for an x265 one with 10-second GOPs). The decoder is now reset before each such packet
+// (ff::key_packet_starts_sequence): every key frame is hashed, as the exact mode hashes it. Key
+// packets that give no picture on their own (intra refresh) are said in the note.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "tests/testutil/testutil.h"
+#include "tests/video/clips.h"
+#include "video/ffmpeg_util.h"
+#include "video/vpdq.h"
+
+namespace hashmatch::video {
+namespace {
+
+using test::clip_dir;
+using test::make_clip;
+
+// 160x120, 25 fps, 60 s: six 10-second GOPs (key frames at 0, 250, ..., 1250).
+const std::string kLong = "-f lavfi -i testsrc2=size=160x120:rate=25 -t 60 ";
+const std::string kX264 =
+    "-c:v libx264 -preset veryfast -pix_fmt yuv420p -x264-params "
+    "keyint=250:min-keyint=250:scenecut=0";
+const std::string kX265 =
+    "-c:v libx265 -preset ultrafast -x265-params "
+    "keyint=250:min-keyint=250:scenecut=0:log-level=error";
+
+// ff::key_packet_starts_sequence of each key packet of the first video stream, in file order.
+std::vector<bool> key_verdicts(const std::filesystem::path& p) {
+  ff::Demuxer d(std::make_unique<ff::FileSource>(p.string()),
+                ff::Demuxer::Clock::now() + std::chrono::seconds(60));
+  EXPECT_GE(d.open(true), 0);
+  AVFormatContext* fmt = d.get();
+  const int vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  EXPECT_GE(vi, 0);
+  std::vector<bool> out;
+  if (vi < 0) return out;
+  const AVCodecParameters* par = fmt->streams[vi]->codecpar;
+  const int nls = ff::nal_length_size(par);
+  ff::PacketPtr pkt = ff::make_packet();
+  while (av_read_frame(fmt, pkt.get()) >= 0) {
+    if (pkt->stream_index == vi && (pkt->flags & AV_PKT_FLAG_KEY)) {
+      out.push_back(ff::key_packet_starts_sequence(par->codec_id, nls, pkt.get()));
+    }
+    av_packet_unref(pkt.get());
+  }
+  return out;
+}
+
+TEST(KeyPacketVerdict, IdrAndOpenGopKeyFramesAreToldApart) {
+  struct Case {
+    const char* name;
+    std::string args;
+    std::vector<bool> want;
+  };
+  const std::vector<Case> cases = {
+      {"closed264.mp4", kLong + kX264, std::vector<bool>(6, true)},  // avcC: length-prefixed
+      {"open264.mp4", kLong + kX264 + ":open_gop=1", {true, false, false, false, false, false}},
+      {"open264.ts", kLong + kX264 + ":open_gop=1", {true, false, false, false, false, false}},
+      {"closed265.mkv", kLong + kX265 + ":open-gop=0", std::vector<bool>(6, true)},
+      {"open265.mkv", kLong + kX265 + ":open-gop=1", {true, false, false, false, false, false}},
+      {"open265.ts", kLong + kX265 + ":open-gop=1", {true, false, false, false, false, false}},
+      {"vp9.webm", kLong + "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 250",
+       std::vector<bool>(6, true)},  // no picture order counts
+  };
+  for (const Case& c : cases) {
+    const auto p = make_clip(clip_dir(), c.name, c.args);
+    ASSERT_FALSE(p.empty()) << c.name;
+    EXPECT_EQ(key_verdicts(p), c.want) << c.name;
+  }
+}
+
+TEST(KeyPacketVerdict, DamagedOrForeignPacketsAreNotTrusted) {
+  ff::PacketPtr pkt = ff::make_packet();
+  // No slice at all (an SPS alone, Annex B): reset, the safe side.
+  uint8_t sps[] = {0, 0, 0, 1, 0x67, 0x42, 0, 0x1e};
+  pkt->data = sps;
+  pkt->size = sizeof sps;
+  EXPECT_FALSE(ff::key_packet_starts_sequence(AV_CODEC_ID_H264, 0, pkt.get()));
+  // An IDR slice after an SEI, Annex B, and the same length-prefixed.
+  uint8_t annexb[] = {0, 0, 1, 0x06, 5, 1, 0, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84};
+  pkt->data = annexb;
+  pkt->size = sizeof annexb;
+  EXPECT_TRUE(ff::key_packet_starts_sequence(AV_CODEC_ID_H264, 0, pkt.get()));
+  uint8_t avcc[] = {0, 0, 0, 4, 0x06, 5, 1, 0x80, 0, 0, 0, 3, 0x65, 0x88, 0x84};
+  pkt->data = avcc;
+  pkt->size = sizeof avcc;
+  EXPECT_TRUE(ff::key_packet_starts_sequence(AV_CODEC_ID_H264, 4, pkt.get()));
+  // A length running past the packet: not trusted.
+  avcc[3] = 200;
+  EXPECT_FALSE(ff::key_packet_starts_sequence(AV_CODEC_ID_H264, 4, pkt.get()));
+  // HEVC: CRA (type 21) is not a new sequence, IDR_W_RADL (19) and BLA_W_LP (16) are.
+  uint8_t hevc[] = {0, 0, 1, 21 << 1, 1, 0xaf};
+  pkt->data = hevc;
+  pkt->size = sizeof hevc;
+  EXPECT_FALSE(ff::key_packet_starts_sequence(AV_CODEC_ID_HEVC, 0, pkt.get()));
+  hevc[3] = 19 << 1;
+  EXPECT_TRUE(ff::key_packet_starts_sequence(AV_CODEC_ID_HEVC, 0, pkt.get()));
+  hevc[3] = 16 << 1;
+  EXPECT_TRUE(ff::key_packet_starts_sequence(AV_CODEC_ID_HEVC, 0, pkt.get()));
+  // Other codecs: always (nothing to reset for).
+  EXPECT_TRUE(ff::key_packet_starts_sequence(AV_CODEC_ID_VP9, 0, pkt.get()));
+  pkt->data = nullptr;
+  pkt->size = 0;
+}
+
+VideoOptions opts(bool keyframes, double seconds_per_hash = 1.0) {
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.pdq = "cpu";
+  o.threads = 2;
+  o.keyframes_only = keyframes;
+  o.seconds_per_hash = seconds_per_hash;
+  return o;
+}
+
+struct OpenGopCase {
+  const char* name;
+  const char* encoder;  // "x264" or "x265"
+  const char* extra;
+};
+
+void PrintTo(const OpenGopCase& c, std::ostream* os) { *os << c.name; }
+
+class VideoOpenGop : public ::testing::TestWithParam<OpenGopCase> {};
+
+// Every key frame is hashed, with the frame number, hash and timestamp the exact mode gives that
+// frame; no error.
+TEST_P(VideoOpenGop, KeyframesOnlyHashesEveryKeyFrame) {
+  const OpenGopCase& c = GetParam();
+  const auto p = make_clip(clip_dir(), c.name,
+                           kLong + (std::string(c.encoder) == "x264" ? kX264 : kX265) + c.extra);
+  ASSERT_FALSE(p.empty());
+  const VpdqResult key = hash_video(VideoInput::file(p), opts(true));
+  const VpdqResult all = hash_video(VideoInput::file(p), opts(false, 10.0));  // frames 0, 250 ...
+  ASSERT_TRUE(key.ok()) << key.error;
+  ASSERT_TRUE(all.ok()) << all.error;
+  ASSERT_EQ(key.frames.size(), 6u) << key.info.note;
+  ASSERT_EQ(all.frames.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(key.frames[i].frame_number, int64_t(250 * i));
+    EXPECT_EQ(key.frames[i].frame_number, all.frames[i].frame_number);
+    EXPECT_EQ(key.frames[i].hash, all.frames[i].hash) << "frame " << all.frames[i].frame_number;
+    EXPECT_EQ(key.frames[i].quality, all.frames[i].quality);
+    EXPECT_DOUBLE_EQ(key.frames[i].timestamp, all.frames[i].timestamp);
+  }
+  EXPECT_EQ(key.info.frames_decoded, 6);  // the key frames only
+  EXPECT_EQ(key.info.note.find("no picture"), std::string::npos) << key.info.note;
+}
+
+INSTANTIATE_TEST_SUITE_P(Encoders, VideoOpenGop,
+                         ::testing::Values(OpenGopCase{"og264.mp4", "x264", ":open_gop=1"},
+                                           OpenGopCase{"og264.ts", "x264", ":open_gop=1"},
+                                           OpenGopCase{"og265.mkv", "x265", ":open-gop=1"},
+                                           OpenGopCase{"cg264.mp4", "x264", ""},
+                                           OpenGopCase{"cg265.mkv", "x265", ":open-gop=0"}));
+
+// Intra refresh: the key packets after the first are P pictures with recovery points, no picture
+// on their own. Keyframes-only hashes the first frame and says why the rest are missing.
+TEST(VideoIntraRefresh, KeyPacketsWithoutAPictureAreSaid) {
+  const auto p = make_clip(clip_dir(), "ir.mp4",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 12 -c:v libx264 "
+                           "-preset veryfast -x264-params keyint=50:intra-refresh=1");
+  ASSERT_FALSE(p.empty());
+  const VpdqResult key = hash_video(VideoInput::file(p), opts(true));
+  ASSERT_TRUE(key.ok()) << key.error;
+  ASSERT_FALSE(key.frames.empty());
+  EXPECT_EQ(key.frames[0].frame_number, 0);
+  EXPECT_LT(key.frames.size(), 6u);
+  EXPECT_NE(key.info.note.find("key packets gave no picture on their own"), std::string::npos)
+      << key.info.note;
+  // The exact mode hashes the whole video.
+  const VpdqResult all = hash_video(VideoInput::file(p), opts(false));
+  ASSERT_TRUE(all.ok()) << all.error;
+  EXPECT_EQ(all.frames.size(), 12u);
+}
+
+}  // namespace
+}  // namespace hashmatch::video
