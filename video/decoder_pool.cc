@@ -197,6 +197,7 @@ Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, 
   k.skip_frame = skip_frame;
   k.extra_hw_frames = extra_hw_frames;
   k.max_pixels = max_pixels;
+  k.video_delay = par->video_delay;
   k.tb_num = pkt_timebase.num;
   k.tb_den = pkt_timebase.den;
   return k;
@@ -235,8 +236,18 @@ bool has_idle(const Key& key, bool any_device) {
 void give(const Key& key, ff::CodecPtr ctx) {
   if (!ctx) return;
   if (cpu_capacity() == 0) return;  // pooling off: freed here
+  // FFmpeg raises has_b_frames when a stream reorders more than its headers said: such a decoder
+  // would start the next video with a longer reordering delay than a fresh one. Freed.
+  if (ctx->has_b_frames != key.video_delay) return;
   // Ends the drained state and drops every reference frame, timestamp and reordering state.
   avcodec_flush_buffers(ctx.get());
+  // ... but not the statistics behind best_effort_timestamp (keyframes-only numbers its frames
+  // from it): a video with out-of-order timestamps would make later ones number from their DTS.
+  // A fresh decoder starts with none.
+  ctx->pts_correction_num_faulty_pts = 0;
+  ctx->pts_correction_num_faulty_dts = 0;
+  ctx->pts_correction_last_pts = INT64_MIN;
+  ctx->pts_correction_last_dts = INT64_MIN;
   std::vector<ff::CodecPtr> dead;
   Pool& p = pool();
   {

@@ -39,6 +39,7 @@ struct Key {
   int extra_hw_frames = 0;
   int64_t max_pixels = 0;
   int tb_num = 0, tb_den = 0;  // pkt_timebase
+  int video_delay = 0;  // the reordering delay a fresh decoder starts with (also in params)
   bool operator==(const Key&) const = default;
 };
 
@@ -54,7 +55,8 @@ ff::CodecPtr take(const Key& key);
 bool has_idle(const Key& key, bool any_device = false);
 
 // Keeps a decoder that decoded a stream to its end without a problem (drained with a null
-// packet): flushed and kept idle, or freed when pooling is off or the pool is full.
+// packet): flushed, its timestamp-correction statistics cleared, and kept idle; freed when pooling
+// is off, the pool is full, or its reordering delay grew past key.video_delay while decoding.
 void give(const Key& key, ff::CodecPtr ctx);
 
 // Counts one more video with these stream parameters (Key::params) and returns how many were seen

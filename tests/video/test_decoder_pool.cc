@@ -167,6 +167,55 @@ TEST_F(DecoderPool, StreamsThatDifferNeverShareADecoder) {
   EXPECT_TRUE(again.info.decoder_reused);
 }
 
+// An opened H.264 decoder, as the pool would be given one.
+ff::CodecPtr open_h264() {
+  const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+  EXPECT_NE(codec, nullptr);
+  ff::CodecPtr ctx(avcodec_alloc_context3(codec));
+  EXPECT_GE(avcodec_open2(ctx.get(), codec, nullptr), 0);
+  return ctx;
+}
+
+decoder_pool::Key test_key(int video_delay) {
+  decoder_pool::Key k;
+  k.params = "test stream";
+  k.threads = 1;
+  k.video_delay = video_delay;
+  return k;
+}
+
+// What avcodec_flush_buffers leaves behind is cleared: the timestamp-correction statistics behind
+// best_effort_timestamp (one video with out-of-order timestamps would otherwise make every later
+// video on that decoder number its key frames from DTS: 2 frames early with B-frames).
+TEST_F(DecoderPool, KeptDecodersStartWithoutTimestampHistory) {
+  ff::CodecPtr ctx = open_h264();
+  ctx->pts_correction_num_faulty_pts = 5;
+  ctx->pts_correction_num_faulty_dts = 1;
+  ctx->pts_correction_last_pts = 1000;
+  ctx->pts_correction_last_dts = 900;
+  decoder_pool::give(test_key(0), std::move(ctx));
+  ASSERT_EQ(decoder_pool::idle_count(), 1);
+  ff::CodecPtr back = decoder_pool::take(test_key(0));
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->pts_correction_num_faulty_pts, 0);
+  EXPECT_EQ(back->pts_correction_num_faulty_dts, 0);
+  EXPECT_EQ(back->pts_correction_last_pts, INT64_MIN);
+  EXPECT_EQ(back->pts_correction_last_dts, INT64_MIN);
+}
+
+// A decoder whose reordering delay grew while decoding (FFmpeg raises has_b_frames when a stream
+// reorders more than its headers said) would start the next video later than a fresh one: freed.
+TEST_F(DecoderPool, DecodersWhoseReorderDelayGrewAreNotKept) {
+  ff::CodecPtr ctx = open_h264();
+  ctx->has_b_frames = 2;
+  decoder_pool::give(test_key(0), std::move(ctx));
+  EXPECT_EQ(decoder_pool::idle_count(), 0);
+  ctx = open_h264();
+  ctx->has_b_frames = 2;
+  decoder_pool::give(test_key(2), std::move(ctx));  // as the stream said: kept
+  EXPECT_EQ(decoder_pool::idle_count(), 1);
+}
+
 TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
   test::TempDir d;
   SynthClipSpec s = small_clip(320, 180, 60);
