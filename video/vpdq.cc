@@ -179,6 +179,8 @@ class Session {
   int target_w_ = 0, target_h_ = 0;
   int64_t video_packets_ = 0;
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
+  bool starts_with_key_ = true;             // the first video packet is a key packet
+  int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -476,7 +478,7 @@ void Session::run(FrameSink& sink) {
       av_packet_unref(pkt.get());
       continue;
     }
-    ++video_packets_;
+    if (video_packets_++ == 0) starts_with_key_ = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
     if (opts_.keyframes_only) {
       if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
         av_packet_unref(pkt.get());
@@ -591,8 +593,13 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     // Frames skipped at the demuxer are not counted: number the key frame from its timestamp.
     int64_t ts = frame->best_effort_timestamp;
     if (ts == AV_NOPTS_VALUE) ts = frame->pts;
+    // A stream cut before a key frame (a capture, a TS piece): the decoders drop what precedes
+    // the first key frame, so the exact mode's frame 0 is that key frame; numbered from it here too.
+    if (!starts_with_key_ && first_key_ts_ == AV_NOPTS_VALUE) first_key_ts_ = ts;
     if (ts != AV_NOPTS_VALUE) {
-      const int64_t start = st_->start_time != AV_NOPTS_VALUE ? st_->start_time : 0;
+      const int64_t start = !starts_with_key_ ? first_key_ts_
+                            : st_->start_time != AV_NOPTS_VALUE ? st_->start_time
+                                                                : 0;
       const double sec = double(ts - start) * av_q2d(st_->time_base);
       number = std::max<int64_t>(0, std::llround(sec * fps_));
     } else {

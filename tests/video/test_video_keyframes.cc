@@ -162,6 +162,35 @@ INSTANTIATE_TEST_SUITE_P(Encoders, VideoOpenGop,
                                            OpenGopCase{"cg264.mp4", "x264", ""},
                                            OpenGopCase{"cg265.mkv", "x265", ":open-gop=0"}));
 
+// A stream cut before a key frame (a TS capture that starts mid-GOP): the decoders drop what
+// precedes the first key frame, so the exact mode's frame 0 is that key frame. Keyframes-only
+// numbers from it too (it numbered from the first packet's timestamp: 41, 91 ... instead of 0, 50
+// ...): the same numbers and hashes as the exact mode's.
+TEST(VideoCutStream, KeyFramesAreNumberedAsTheExactModeNumbersThem) {
+  for (const char* enc : {"-c:v libx264 -preset veryfast -x264-params keyint=50:scenecut=0",
+                          "-c:v mpeg2video -g 50 -bf 2"}) {
+    test::TempDir d;
+    const auto full = make_clip(d.path(), "full.ts",
+                                "-f lavfi -i testsrc2=size=160x120:rate=25 -t 12 " + std::string(enc));
+    ASSERT_FALSE(full.empty());
+    const std::vector<uint8_t> bytes = test::read_file(full);
+    const std::size_t off = bytes.size() / 5 / 188 * 188;  // whole TS packets, mid-GOP
+    const std::vector<uint8_t> cut(bytes.begin() + static_cast<std::ptrdiff_t>(off), bytes.end());
+    const VpdqResult key = hash_video(VideoInput::memory(cut), opts(true));
+    const VpdqResult all = hash_video(VideoInput::memory(cut), opts(false, 0));
+    ASSERT_TRUE(key.ok()) << enc << ": " << key.error;
+    ASSERT_TRUE(all.ok()) << enc << ": " << all.error;
+    ASSERT_GE(key.frames.size(), 3u) << enc;
+    EXPECT_EQ(key.frames[0].frame_number, 0) << enc;
+    for (const auto& f : key.frames) {
+      ASSERT_LT(f.frame_number, int64_t(all.frames.size())) << enc;
+      const VpdqFrame& e = all.frames[std::size_t(f.frame_number)];
+      EXPECT_EQ(e.frame_number, f.frame_number);
+      EXPECT_EQ(f.hash, e.hash) << enc << " frame " << f.frame_number;
+    }
+  }
+}
+
 // Intra refresh: the key packets after the first are P pictures with recovery points, no picture
 // on their own. Keyframes-only hashes the first frame and says why the rest are missing.
 TEST(VideoIntraRefresh, KeyPacketsWithoutAPictureAreSaid) {
