@@ -181,6 +181,7 @@ class Session {
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
+  int64_t key_dts_ = AV_NOPTS_VALUE;  // keyframes-only: DTS of the last key packet, if it had no PTS
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -486,11 +487,16 @@ void Session::run(FrameSink& sink) {
       }
       // An open-GOP key frame (H.264 I with a recovery point, HEVC CRA) after others: the decoder
       // is drained and reset first, as a seek to it would leave it (ff::key_packet_starts_sequence).
+      // So is one after a key packet without a PTS (AVI, MPEG-PS): that packet's frame comes out
+      // of the drain and is numbered from the packet's DTS (a decoder with a reordering delay
+      // would hand it out only with the next key packet, under that packet's timestamps).
       if (key_packets_ > 0 &&
-          !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get())) {
+          (key_dts_ != AV_NOPTS_VALUE ||
+           !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
         send(nullptr, sink);
         avcodec_flush_buffers(dec_.get());
       }
+      key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
       ++key_packets_;
     }
     send(pkt.get(), sink);
@@ -591,8 +597,11 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
   int64_t number = n;
   if (opts_.keyframes_only) {
     // Frames skipped at the demuxer are not counted: number the key frame from its timestamp.
-    int64_t ts = frame->best_effort_timestamp;
-    if (ts == AV_NOPTS_VALUE) ts = frame->pts;
+    // The frame's own PTS (its packet's), else the DTS of a key packet without a PTS (its frame
+    // comes out of the drain before the next key packet), else FFmpeg's best guess.
+    int64_t ts = frame->pts;
+    if (ts == AV_NOPTS_VALUE) ts = key_dts_;
+    if (ts == AV_NOPTS_VALUE) ts = frame->best_effort_timestamp;
     // A stream cut before a key frame (a capture, a TS piece): the decoders drop what precedes
     // the first key frame, so the exact mode's frame 0 is that key frame; numbered from it here too.
     if (!starts_with_key_ && first_key_ts_ == AV_NOPTS_VALUE) first_key_ts_ = ts;

@@ -25,12 +25,21 @@ using test::make_clip;
 
 // 160x120, 25 fps, 60 s: six 10-second GOPs (key frames at 0, 250, ..., 1250).
 const std::string kLong = "-f lavfi -i testsrc2=size=160x120:rate=25 -t 60 ";
-const std::string kX264 =
-    "-c:v libx264 -preset veryfast -pix_fmt yuv420p -x264-params "
-    "keyint=250:min-keyint=250:scenecut=0";
-const std::string kX265 =
-    "-c:v libx265 -preset ultrafast -x265-params "
-    "keyint=250:min-keyint=250:scenecut=0:log-level=error";
+// 12 s: six 2-second GOPs with keyint 50 (enough to tell key packets apart).
+const std::string kShort = "-f lavfi -i testsrc2=size=160x120:rate=25 -t 12 ";
+
+std::string x264(int keyint) {
+  const std::string k = std::to_string(keyint);
+  return "-c:v libx264 -preset veryfast -pix_fmt yuv420p -x264-params keyint=" + k +
+         ":min-keyint=" + k + ":scenecut=0";
+}
+std::string x265(int keyint) {
+  const std::string k = std::to_string(keyint);
+  return "-c:v libx265 -preset ultrafast -x265-params keyint=" + k + ":min-keyint=" + k +
+         ":scenecut=0:log-level=error";
+}
+const std::string kX264 = x264(250);
+const std::string kX265 = x265(250);
 
 // ff::key_packet_starts_sequence of each key packet of the first video stream, in file order.
 std::vector<bool> key_verdicts(const std::filesystem::path& p) {
@@ -61,13 +70,13 @@ TEST(KeyPacketVerdict, IdrAndOpenGopKeyFramesAreToldApart) {
     std::vector<bool> want;
   };
   const std::vector<Case> cases = {
-      {"closed264.mp4", kLong + kX264, std::vector<bool>(6, true)},  // avcC: length-prefixed
-      {"open264.mp4", kLong + kX264 + ":open_gop=1", {true, false, false, false, false, false}},
-      {"open264.ts", kLong + kX264 + ":open_gop=1", {true, false, false, false, false, false}},
-      {"closed265.mkv", kLong + kX265 + ":open-gop=0", std::vector<bool>(6, true)},
-      {"open265.mkv", kLong + kX265 + ":open-gop=1", {true, false, false, false, false, false}},
-      {"open265.ts", kLong + kX265 + ":open-gop=1", {true, false, false, false, false, false}},
-      {"vp9.webm", kLong + "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 250",
+      {"closed264.mp4", kShort + x264(50), std::vector<bool>(6, true)},  // avcC: length-prefixed
+      {"open264.mp4", kShort + x264(50) + ":open_gop=1", {true, false, false, false, false, false}},
+      {"open264.ts", kShort + x264(50) + ":open_gop=1", {true, false, false, false, false, false}},
+      {"closed265.mkv", kShort + x265(50) + ":open-gop=0", std::vector<bool>(6, true)},
+      {"open265.mkv", kShort + x265(50) + ":open-gop=1", {true, false, false, false, false, false}},
+      {"open265.ts", kShort + x265(50) + ":open-gop=1", {true, false, false, false, false, false}},
+      {"vp9.webm", kShort + "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 50",
        std::vector<bool>(6, true)},  // no picture order counts
   };
   for (const Case& c : cases) {
@@ -187,6 +196,39 @@ TEST(VideoCutStream, KeyFramesAreNumberedAsTheExactModeNumbersThem) {
       const VpdqFrame& e = all.frames[std::size_t(f.frame_number)];
       EXPECT_EQ(e.frame_number, f.frame_number);
       EXPECT_EQ(f.hash, e.hash) << enc << " frame " << f.frame_number;
+    }
+  }
+}
+
+// Containers without presentation timestamps on key packets (AVI; MPEG-PS after the first) with
+// B-frames: a decoder with a reordering delay handed each key frame out only with the next key
+// packet, under that packet's timestamps (the first key frame was numbered 49, every frame one
+// GOP late). Now each such key frame comes out of a drain before the next packet and is numbered
+// from its own packet's decode timestamp: the right images, in order, numbered at most the B-frame
+// count (2) before the exact mode's numbers.
+TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
+  for (const char* name : {"bf.avi", "bf.mpg"}) {
+    const auto p = make_clip(clip_dir(), name,
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 8 " +
+                                 std::string(std::string(name) == "bf.avi" ? "-c:v mpeg4" : "-c:v mpeg2video") +
+                                 " -bf 2 -g 50");
+    ASSERT_FALSE(p.empty());
+    const VpdqResult key = hash_video(VideoInput::file(p), opts(true));
+    const VpdqResult all = hash_video(VideoInput::file(p), opts(false, 0));
+    ASSERT_TRUE(key.ok()) << name << ": " << key.error;
+    ASSERT_TRUE(all.ok()) << name << ": " << all.error;
+    ASSERT_GE(key.frames.size(), 4u) << name;
+    EXPECT_EQ(key.frames[0].frame_number, 0) << name;
+    int64_t prev = -1;
+    for (const auto& f : key.frames) {
+      EXPECT_GT(f.frame_number, prev) << name;
+      prev = f.frame_number;
+      int64_t at = -1;  // where the exact mode has this image, within the B-frame slack
+      for (int64_t n = f.frame_number; n <= f.frame_number + 3 && n < int64_t(all.frames.size()); ++n) {
+        if (all.frames[std::size_t(n)].hash == f.hash) at = n;
+      }
+      EXPECT_GE(at, 0) << name << ": key frame numbered " << f.frame_number
+                       << " is not among the exact mode's frames there";
     }
   }
 }
