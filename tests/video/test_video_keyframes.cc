@@ -130,6 +130,16 @@ VideoOptions opts(bool keyframes, double seconds_per_hash = 1.0) {
   return o;
 }
 
+// Keyframes-only and the exact mode (every `seconds_per_hash`; 0: every frame) on one input.
+struct Both {
+  VpdqResult key, all;
+  bool ok() const { return key.ok() && all.ok(); }
+  std::string errors() const { return key.error + " | " + all.error; }
+};
+Both hash_both(const VideoInput& in, double seconds_per_hash) {
+  return {hash_video(in, opts(true)), hash_video(in, opts(false, seconds_per_hash))};
+}
+
 struct OpenGopCase {
   const char* name;
   const char* encoder;  // "x264" or "x265"
@@ -147,10 +157,10 @@ TEST_P(VideoOpenGop, KeyframesOnlyHashesEveryKeyFrame) {
   const auto p = make_clip(clip_dir(), c.name,
                            kLong + (std::string(c.encoder) == "x264" ? kX264 : kX265) + c.extra);
   ASSERT_FALSE(p.empty());
-  const VpdqResult key = hash_video(VideoInput::file(p), opts(true));
-  const VpdqResult all = hash_video(VideoInput::file(p), opts(false, 10.0));  // frames 0, 250 ...
-  ASSERT_TRUE(key.ok()) << key.error;
-  ASSERT_TRUE(all.ok()) << all.error;
+  const Both b = hash_both(VideoInput::file(p), 10.0);  // exact: frames 0, 250 ...
+  ASSERT_TRUE(b.ok()) << b.errors();
+  const VpdqResult& key = b.key;
+  const VpdqResult& all = b.all;
   ASSERT_EQ(key.frames.size(), 6u) << key.info.note;
   ASSERT_EQ(all.frames.size(), 6u);
   for (std::size_t i = 0; i < 6; ++i) {
@@ -185,10 +195,10 @@ TEST(VideoCutStream, KeyFramesAreNumberedAsTheExactModeNumbersThem) {
     const std::vector<uint8_t> bytes = test::read_file(full);
     const std::size_t off = bytes.size() / 5 / 188 * 188;  // whole TS packets, mid-GOP
     const std::vector<uint8_t> cut(bytes.begin() + static_cast<std::ptrdiff_t>(off), bytes.end());
-    const VpdqResult key = hash_video(VideoInput::memory(cut), opts(true));
-    const VpdqResult all = hash_video(VideoInput::memory(cut), opts(false, 0));
-    ASSERT_TRUE(key.ok()) << enc << ": " << key.error;
-    ASSERT_TRUE(all.ok()) << enc << ": " << all.error;
+    const Both b = hash_both(VideoInput::memory(cut), 0);
+    ASSERT_TRUE(b.ok()) << enc << ": " << b.errors();
+    const VpdqResult& key = b.key;
+    const VpdqResult& all = b.all;
     ASSERT_GE(key.frames.size(), 3u) << enc;
     EXPECT_EQ(key.frames[0].frame_number, 0) << enc;
     for (const auto& f : key.frames) {
@@ -213,10 +223,10 @@ TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
                                  std::string(std::string(name) == "bf.avi" ? "-c:v mpeg4" : "-c:v mpeg2video") +
                                  " -bf 2 -g 50");
     ASSERT_FALSE(p.empty());
-    const VpdqResult key = hash_video(VideoInput::file(p), opts(true));
-    const VpdqResult all = hash_video(VideoInput::file(p), opts(false, 0));
-    ASSERT_TRUE(key.ok()) << name << ": " << key.error;
-    ASSERT_TRUE(all.ok()) << name << ": " << all.error;
+    const Both b = hash_both(VideoInput::file(p), 0);
+    ASSERT_TRUE(b.ok()) << name << ": " << b.errors();
+    const VpdqResult& key = b.key;
+    const VpdqResult& all = b.all;
     ASSERT_GE(key.frames.size(), 4u) << name;
     EXPECT_EQ(key.frames[0].frame_number, 0) << name;
     int64_t prev = -1;
