@@ -97,7 +97,14 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
   if (spec.encoder == "libx264" || spec.encoder == "libx265") {
     av_dict_set(&opts, "preset", spec.preset.c_str(), 0);
     av_dict_set(&opts, "crf", std::to_string(spec.crf).c_str(), 0);
-    if (spec.encoder == "libx265") av_dict_set(&opts, "x265-params", "log-level=error", 0);
+    std::string params = spec.encoder == "libx265" ? "log-level=error" : "";
+    if (spec.open_gop >= 0) {
+      if (!params.empty()) params += ":";
+      params += (spec.encoder == "libx265" ? "open-gop=" : "open_gop=") + std::to_string(spec.open_gop);
+    }
+    if (!params.empty()) {
+      av_dict_set(&opts, spec.encoder == "libx265" ? "x265-params" : "x264-params", params.c_str(), 0);
+    }
   } else if (spec.encoder == "libvpx-vp9") {
     av_dict_set(&opts, "deadline", "realtime", 0);
     av_dict_set(&opts, "cpu-used", "8", 0);
@@ -144,6 +151,18 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
   check(avcodec_send_frame(enc.get(), nullptr), "flushing the encoder");
   drain();
   check(av_write_trailer(out.get()), "writing the trailer");
+}
+
+SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height) {
+  SynthClipSpec s;
+  s.encoder = encoder;
+  s.width = width;
+  s.height = height;
+  s.frames = 600;
+  s.gop = 250;
+  s.open_gop = 1;
+  s.preset = "veryfast";
+  return s;
 }
 
 }  // namespace hashmatch::video

@@ -20,7 +20,13 @@ struct SynthClipSpec {
   std::string preset = "ultrafast";  // x264/x265 preset (ignored by other encoders)
   int crf = 23;                 // x264/x265/vpx quality (ignored by others)
   int pattern = 0;              // different seeds give unrelated content
+  int open_gop = -1;            // x264/x265: 1 open GOPs (non-IDR key frames), 0 closed, -1 the
+                                // encoder's default (x264 closed, x265 open)
 };
+
+// A 600-frame clip with open GOPs of 250 frames (x264 also cuts at scene changes), B-frames
+// (veryfast: x264 opens GOPs only with them): key frames after the first are not IDR pictures.
+SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height);
 
 // Encodes the clip into `path`; the container follows the extension (.mp4, .mkv, .webm, .avi,
 // .ts). Throws hashmatch::Error naming the failing step.

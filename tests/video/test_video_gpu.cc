@@ -109,6 +109,32 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdec) {
   }
 }
 
+// Open-GOP key frames on NVDEC (x264 I pictures with recovery points, x265 CRA; 250-frame GOPs,
+// past what the decoders' picture order counts bridge): every key frame, numbered and hashed as
+// the CPU decoder does (docs/video.md, keyframes-only; test_video_keyframes checks the CPU side
+// against the exact mode on the same clips).
+TEST_F(VideoGpu, KeyframesOnlyOnNvdecOpenGop) {
+  for (const char* enc : {"libx264", "libx265"}) {
+    test::TempDir d;
+    const SynthClipSpec s = open_gop_spec(enc, 320, 240);
+    const auto p = d / (std::string(enc) + ".mkv");
+    write_synth_clip(p, s);
+    VideoOptions k = opts_for("cuda");
+    k.keyframes_only = true;
+    const VpdqResult gpu = hash_video(VideoInput::file(p), k);
+    k.decoder = "cpu";
+    const VpdqResult cpu = hash_video(VideoInput::file(p), k);
+    ASSERT_TRUE(gpu.ok() && cpu.ok()) << enc << ": " << gpu.error << cpu.error;
+    ASSERT_EQ(gpu.info.decoder, "nvdec") << gpu.info.note;
+    ASSERT_GE(cpu.frames.size(), 3u) << enc;  // 0, 250, 500 (and scene cuts)
+    ASSERT_EQ(gpu.frames.size(), cpu.frames.size()) << enc;
+    for (std::size_t i = 0; i < cpu.frames.size(); ++i) {
+      EXPECT_EQ(gpu.frames[i].frame_number, cpu.frames[i].frame_number) << enc;
+      EXPECT_LE(hamming_distance(gpu.frames[i].hash, cpu.frames[i].hash), 8) << enc;
+    }
+  }
+}
+
 // An NVDEC decoder kept open after a video (video/decoder_pool.h) decodes the next video of the
 // same stream parameters exactly as a freshly opened one; keyframes-only `auto` opens NVDEC for a
 // stream once it recurs and reuses that decoder afterwards.

@@ -7,6 +7,7 @@
 // packets that give no picture on their own (intra refresh) are said in the note.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ostream>
 #include <string>
@@ -15,6 +16,7 @@
 #include "tests/testutil/testutil.h"
 #include "tests/video/clips.h"
 #include "video/ffmpeg_util.h"
+#include "video/synth_clip.h"
 #include "video/vpdq.h"
 
 namespace hashmatch::video {
@@ -180,6 +182,30 @@ INSTANTIATE_TEST_SUITE_P(Encoders, VideoOpenGop,
                                            OpenGopCase{"og265.mkv", "x265", ":open-gop=1"},
                                            OpenGopCase{"cg264.mp4", "x264", ""},
                                            OpenGopCase{"cg265.mkv", "x265", ":open-gop=0"}));
+
+// The in-process clips of the GPU machine (synth_clip, open_gop = 1) have open-GOP key frames too,
+// and keyframes-only on the CPU hashes all of them: the premise of the NVDEC test
+// (test_video_gpu, KeyframesOnlyOnNvdecOpenGop).
+TEST(VideoOpenGopSynth, SynthClipsWithOpenGops) {
+  for (const char* enc : {"libx264", "libx265"}) {
+    test::TempDir d;
+    const SynthClipSpec s = open_gop_spec(enc, 160, 120);
+    const auto p = d / "s.mkv";
+    write_synth_clip(p, s);
+    // Key frames at 0, 250, 500 and where x264 saw a scene cut: the first an IDR, the others not.
+    const std::vector<bool> v = key_verdicts(p);
+    ASSERT_GE(v.size(), 3u) << enc;
+    EXPECT_TRUE(v[0]) << enc;
+    EXPECT_GE(std::count(v.begin(), v.end(), false), 2) << enc;
+    const Both b = hash_both(VideoInput::file(p), 0);
+    ASSERT_TRUE(b.ok()) << enc << ": " << b.errors();
+    ASSERT_EQ(b.key.frames.size(), v.size()) << enc << ": " << b.key.info.note;
+    for (const auto& f : b.key.frames) {
+      ASSERT_LT(f.frame_number, int64_t(b.all.frames.size())) << enc;
+      EXPECT_EQ(f.hash, b.all.frames[std::size_t(f.frame_number)].hash) << enc << " " << f.frame_number;
+    }
+  }
+}
 
 // A stream cut before a key frame (a TS capture that starts mid-GOP): the decoders drop what
 // precedes the first key frame, so the exact mode's frame 0 is that key frame. Keyframes-only
