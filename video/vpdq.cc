@@ -398,7 +398,7 @@ void Session::open_decoder(const FrameSink& sink) {
   // open from an earlier video of the same stream parameters, or to open one for a stream that
   // recurs; the others decode on the CPU. `cuda` still forces NVDEC.
   if (want == "auto" && opts_.keyframes_only && !nvdec_for_keyframes(extra)) {
-    if (info().note.empty()) {
+    if (info().note.empty() && gpu_available()) {  // without a GPU there is nothing to explain
       info().note = "keyframes-only: decoded on the CPU (no NVDEC decoder open for this stream)";
     }
   } else if (want != "cpu") {
