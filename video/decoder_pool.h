@@ -40,6 +40,7 @@ struct Key {
   int64_t max_pixels = 0;
   int tb_num = 0, tb_den = 0;  // pkt_timebase
   int video_delay = 0;  // the reordering delay a fresh decoder starts with (also in params)
+  int thread_type = 0;  // 0: FFmpeg's choice (frame threads where it can); FF_THREAD_SLICE
   bool operator==(const Key&) const = default;
 };
 

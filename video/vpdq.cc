@@ -147,6 +147,7 @@ class Session {
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
   bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
   void open_cpu_decoder(const AVCodec* codec);
+  void reopen_with_slice_threads();
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
   void on_frame(AVFrame* frame, FrameSink& sink);
@@ -172,6 +173,7 @@ class Session {
   bool reusable_ = false;       // set once the video decoded to its end without a problem
   bool nvdec_ = false;
   bool sw_fallback_ = false;    // the NVDEC decoder fell back to FFmpeg's software decoder
+  bool slice_threads_ = false;  // keyframes-only: a CPU decoder with slice threads (open GOPs)
   bool keyframe_ticket_ = false;  // counted in g_keyframe_nvdec
   double fps_ = 0;
   int frame_mod_ = 1;
@@ -362,6 +364,18 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
   const int skip = opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, -1, threads, skip, 0,
                                      static_cast<int64_t>(limits_.max_pixels));
+  if (opts_.keyframes_only && threads != 1) {
+    // A decoder an earlier video of this stream switched to slice threads (open GOPs).
+    decoder_pool::Key sk = pool_key_;
+    sk.thread_type = FF_THREAD_SLICE;
+    if (ff::CodecPtr pooled = decoder_pool::take(sk)) {
+      dec_ = std::move(pooled);
+      pool_key_ = sk;
+      slice_threads_ = true;
+      info().decoder_reused = true;
+      return;
+    }
+  }
   if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
     dec_ = std::move(pooled);
     info().decoder_reused = true;
@@ -382,6 +396,28 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
     fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
   }
   dec_ = std::move(ctx);
+}
+
+// A CPU decoder like dec_, with slice threads only; kept for later videos of the stream under a
+// key of its own (open_cpu_decoder takes it first for keyframes-only).
+void Session::reopen_with_slice_threads() {
+  ff::CodecPtr ctx(avcodec_alloc_context3(codec_));
+  if (!ctx) throw std::bad_alloc();
+  if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
+    fail("corrupt", "cannot copy the video stream's codec parameters");
+  }
+  ctx->thread_count = dec_->thread_count;
+  ctx->thread_type = FF_THREAD_SLICE;
+  ctx->pkt_timebase = st_->time_base;
+  ctx->max_pixels = dec_->max_pixels;
+  ctx->skip_frame = dec_->skip_frame;
+  const int err = avcodec_open2(ctx.get(), codec_, nullptr);
+  if (err < 0) {
+    fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
+  }
+  dec_ = std::move(ctx);  // the frame-threaded one is freed
+  slice_threads_ = true;
+  pool_key_.thread_type = FF_THREAD_SLICE;
 }
 
 void Session::open_decoder(const FrameSink& sink) {
@@ -495,6 +531,12 @@ void Session::run(FrameSink& sink) {
            !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
         send(nullptr, sink);
         avcodec_flush_buffers(dec_.get());
+        // Frame threads cannot overlap key frames decoded one at a time: slice threads (HEVC
+        // wavefront rows, H.264 slices) can still split each of them. Measured +18 % for a lone
+        // 2-thread session on x265 1080p clips (docs/performance.md).
+        if (!nvdec_ && !slice_threads_ && dec_->active_thread_type == FF_THREAD_FRAME) {
+          reopen_with_slice_threads();
+        }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
       ++key_packets_;

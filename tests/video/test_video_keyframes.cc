@@ -15,6 +15,7 @@
 
 #include "tests/testutil/testutil.h"
 #include "tests/video/clips.h"
+#include "video/decoder_pool.h"
 #include "video/ffmpeg_util.h"
 #include "video/synth_clip.h"
 #include "video/vpdq.h"
@@ -182,6 +183,51 @@ INSTANTIATE_TEST_SUITE_P(Encoders, VideoOpenGop,
                                            OpenGopCase{"og265.mkv", "x265", ":open-gop=1"},
                                            OpenGopCase{"cg264.mp4", "x264", ""},
                                            OpenGopCase{"cg265.mkv", "x265", ":open-gop=0"}));
+
+// With several decoder threads, keyframes-only on an open-GOP stream switches its CPU decoder to
+// slice threads at the first reset (frame threads cannot overlap key frames decoded one at a
+// time) and keeps it for the stream: the next video takes it, with the same results.
+TEST(VideoOpenGopThreads, SliceThreadedDecoderIsKeptForTheStream) {
+  const auto p = make_clip(clip_dir(), "og265t.mkv", kLong + kX265 + ":open-gop=1");
+  ASSERT_FALSE(p.empty());
+  // The pool keys of this stream's keyframes-only CPU decoder with 2 threads: FFmpeg's threading
+  // and slice threads.
+  ff::Demuxer dm(std::make_unique<ff::FileSource>(p.string()),
+                 ff::Demuxer::Clock::now() + std::chrono::seconds(60));
+  ASSERT_GE(dm.open(true), 0);
+  const AVStream* st = dm.get()->streams[av_find_best_stream(dm.get(), AVMEDIA_TYPE_VIDEO, -1, -1,
+                                                             nullptr, 0)];
+  const decoder_pool::Key frame_key =
+      decoder_pool::make_key(st->codecpar, st->time_base, -1, 2, AVDISCARD_NONKEY, 0,
+                             static_cast<int64_t>(DecodeLimits{}.max_pixels));
+  decoder_pool::Key slice_key = frame_key;
+  slice_key.thread_type = FF_THREAD_SLICE;
+
+  decoder_pool::clear();
+  const VpdqResult first = hash_video(VideoInput::file(p), opts(true));  // 2 threads
+  EXPECT_TRUE(decoder_pool::has_idle(slice_key));
+  EXPECT_FALSE(decoder_pool::has_idle(frame_key));
+  const VpdqResult second = hash_video(VideoInput::file(p), opts(true));
+  ASSERT_TRUE(first.ok() && second.ok()) << first.error << second.error;
+  EXPECT_FALSE(first.info.decoder_reused);
+  EXPECT_TRUE(second.info.decoder_reused);
+  EXPECT_TRUE(decoder_pool::has_idle(slice_key));
+  ASSERT_EQ(first.frames.size(), 6u);
+  ASSERT_EQ(second.frames.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(first.frames[i].frame_number, second.frames[i].frame_number);
+    EXPECT_EQ(first.frames[i].hash, second.frames[i].hash);
+  }
+  // One thread: no frame threads to replace; the kept slice-threaded decoder is not taken.
+  VideoOptions one = opts(true);
+  one.threads = 1;
+  const VpdqResult single = hash_video(VideoInput::file(p), one);
+  ASSERT_TRUE(single.ok()) << single.error;
+  EXPECT_FALSE(single.info.decoder_reused);
+  ASSERT_EQ(single.frames.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(single.frames[i].hash, first.frames[i].hash);
+  decoder_pool::clear();
+}
 
 // The in-process clips of the GPU machine (synth_clip, open_gop = 1) have open-GOP key frames too,
 // and keyframes-only on the CPU hashes all of them: the premise of the NVDEC test
