@@ -52,6 +52,16 @@ FORMATS = {
     "h263.3gp": "-c:v h263 -g 50 -vf scale=176:144",
     "theora.ogv": "-c:v libtheora -g 50",
     "wmv2.asf": "-c:v wmv2 -g 50",
+    "h264_bt709.mp4": X264 + " -colorspace bt709 -color_primaries bt709 -color_trc bt709",
+    "h264_full_range.mp4": X264 + " -pix_fmt yuvj420p",
+    "h264_422.mkv": X264 + " -pix_fmt yuv422p",
+    "h264_rotate90.mp4": X264 + " -metadata:s:v rotate=90",
+    "h264_sar2.mp4": X264 + " -vf setsar=2/1",
+    "vp9_odd_size.webm": "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 50 -vf scale=161:121",
+    "mjpeg_tiny.avi": "-c:v mjpeg -vf scale=33:17",
+    "ffv1_gray.mkv": "-c:v ffv1 -pix_fmt gray",
+    "ffv1_rgb.mkv": "-c:v ffv1 -pix_fmt bgr0",
+    "png.mov": "-c:v png",
 }
 
 
