@@ -147,6 +147,9 @@ class Session {
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
   bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
   void open_cpu_decoder(const AVCodec* codec);
+  // Non-key frames are discarded by the decoder in keyframes-only mode.
+  AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
+  ff::CodecPtr new_cpu_decoder(const AVCodec* codec, int threads, int thread_type);
   void reopen_with_slice_threads();
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
@@ -312,9 +315,8 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
     *gpu_missing = true;
     return false;
   }
-  const int skip = opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, slot->device(),
-                                     nvdec::decoder_threads(), skip, extra_frames,
+                                     nvdec::decoder_threads(), skip_frame(), extra_frames,
                                      static_cast<int64_t>(limits_.max_pixels));
   if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
     dec_ = std::move(pooled);
@@ -347,7 +349,7 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
-  ctx->skip_frame = static_cast<AVDiscard>(skip);
+  ctx->skip_frame = skip_frame();
   const int err = avcodec_open2(ctx.get(), codec, nullptr);
   if (err < 0) {
     *why = "cannot open the NVDEC decoder: " + ff::error_string(err);
@@ -361,8 +363,7 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
 
 void Session::open_cpu_decoder(const AVCodec* codec) {
   const int threads = opts_.threads > 0 ? opts_.threads : 0;  // 0: FFmpeg picks (cores)
-  const int skip = opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
-  pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, -1, threads, skip, 0,
+  pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, -1, threads, skip_frame(), 0,
                                      static_cast<int64_t>(limits_.max_pixels));
   if (opts_.keyframes_only && threads != 1) {
     // A decoder an earlier video of this stream switched to slice threads (open GOPs).
@@ -381,41 +382,32 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
     info().decoder_reused = true;
     return;
   }
+  dec_ = new_cpu_decoder(codec, threads, FF_THREAD_FRAME | FF_THREAD_SLICE);
+}
+
+// A freshly opened CPU decoder for the stream (`threads` 0: FFmpeg picks).
+ff::CodecPtr Session::new_cpu_decoder(const AVCodec* codec, int threads, int thread_type) {
   ff::CodecPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
     fail("corrupt", "cannot copy the video stream's codec parameters");
   }
   ctx->thread_count = threads;
-  ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ctx->thread_type = thread_type;
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
-  ctx->skip_frame = static_cast<AVDiscard>(skip);
+  ctx->skip_frame = skip_frame();
   const int err = avcodec_open2(ctx.get(), codec, nullptr);
   if (err < 0) {
     fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
   }
-  dec_ = std::move(ctx);
+  return ctx;
 }
 
 // A CPU decoder like dec_, with slice threads only; kept for later videos of the stream under a
 // key of its own (open_cpu_decoder takes it first for keyframes-only).
 void Session::reopen_with_slice_threads() {
-  ff::CodecPtr ctx(avcodec_alloc_context3(codec_));
-  if (!ctx) throw std::bad_alloc();
-  if (avcodec_parameters_to_context(ctx.get(), st_->codecpar) < 0) {
-    fail("corrupt", "cannot copy the video stream's codec parameters");
-  }
-  ctx->thread_count = dec_->thread_count;
-  ctx->thread_type = FF_THREAD_SLICE;
-  ctx->pkt_timebase = st_->time_base;
-  ctx->max_pixels = dec_->max_pixels;
-  ctx->skip_frame = dec_->skip_frame;
-  const int err = avcodec_open2(ctx.get(), codec_, nullptr);
-  if (err < 0) {
-    fail("unsupported", "cannot open the " + info().codec + " decoder: " + ff::error_string(err));
-  }
-  dec_ = std::move(ctx);  // the frame-threaded one is freed
+  dec_ = new_cpu_decoder(codec_, dec_->thread_count, FF_THREAD_SLICE);  // frees the old one
   slice_threads_ = true;
   pool_key_.thread_type = FF_THREAD_SLICE;
 }
@@ -532,8 +524,8 @@ void Session::run(FrameSink& sink) {
         send(nullptr, sink);
         avcodec_flush_buffers(dec_.get());
         // Frame threads cannot overlap key frames decoded one at a time: slice threads (HEVC
-        // wavefront rows, H.264 slices) can still split each of them. Measured +18 % for a lone
-        // 2-thread session on x265 1080p clips (docs/performance.md).
+        // wavefront rows, H.264 slices) can still split each of them (+30 to +48 % for a lone
+        // 2-thread session on x265 1080p clips, docs/performance.md).
         if (!nvdec_ && !slice_threads_ && dec_->active_thread_type == FF_THREAD_FRAME) {
           reopen_with_slice_threads();
         }

@@ -261,8 +261,7 @@ TEST(VideoCutStream, KeyFramesAreNumberedAsTheExactModeNumbersThem) {
   for (const char* enc : {"-c:v libx264 -preset veryfast -x264-params keyint=50:scenecut=0",
                           "-c:v mpeg2video -g 50 -bf 2"}) {
     test::TempDir d;
-    const auto full = make_clip(d.path(), "full.ts",
-                                "-f lavfi -i testsrc2=size=160x120:rate=25 -t 12 " + std::string(enc));
+    const auto full = make_clip(d.path(), "full.ts", kShort + enc);
     ASSERT_FALSE(full.empty());
     const std::vector<uint8_t> bytes = test::read_file(full);
     const std::size_t off = bytes.size() / 5 / 188 * 188;  // whole TS packets, mid-GOP
