@@ -7,12 +7,13 @@
 #include <unordered_map>
 
 #include "host/common/error.h"
-#include "host/lists/sqlite_util.h"
+#include "host/common/sqlite_util.h"
 
 namespace hashmatch::video {
 namespace {
 
 using sql::Stmt;
+using sql::WriteTxn;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS vpdq_videos(
@@ -79,23 +80,6 @@ Hash256 from_bytes(std::string_view b) {
   }
   return h;
 }
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back when an exception leaves the scope.
-class WriteTxn {
- public:
-  explicit WriteTxn(sqlite3* db) : db_(db) { sql::exec(db_, "BEGIN IMMEDIATE"); }
-  ~WriteTxn() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    sql::exec(db_, "COMMIT");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
 
 void bump(sqlite3* db, int64_t list_id) {
   Stmt(db, "UPDATE lists SET generation = generation + 1 WHERE id = ?").bind(1, list_id).run();

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "host/common/error.h"
-#include "host/lists/sqlite_util.h"
+#include "host/common/sqlite_util.h"
 
 namespace hashmatch {
 namespace {

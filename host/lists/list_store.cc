@@ -9,12 +9,14 @@
 #include <ctime>
 
 #include "host/common/error.h"
-#include "host/lists/sqlite_util.h"
+#include "host/common/sqlite_util.h"
 
 namespace hashmatch {
 namespace {
 
+using sql::ReadTxn;
 using sql::Stmt;
+using sql::WriteTxn;
 
 constexpr int kSchemaVersion = 1;
 
@@ -102,38 +104,6 @@ HashValue value_from_blob(int64_t algo, std::string_view blob) {
   std::memcpy(v.bytes.data(), blob.data(), blob.size());
   return v;
 }
-
-// A read transaction unless one is already open on this connection.
-class ReadTxn {
- public:
-  explicit ReadTxn(sqlite3* db) : db_(db), own_(sqlite3_get_autocommit(db) != 0) {
-    if (own_) sql::exec(db_, "BEGIN");
-  }
-  ~ReadTxn() {
-    if (own_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-  }
-
- private:
-  sqlite3* db_;
-  bool own_;
-};
-
-// A write transaction, rolled back unless committed.
-class WriteTxn {
- public:
-  explicit WriteTxn(sqlite3* db) : db_(db) { sql::exec(db_, "BEGIN IMMEDIATE"); }
-  ~WriteTxn() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    sql::exec(db_, "COMMIT");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
 
 void check_threshold(int t) {
   if (t < 0 || t > Hash256::kBits) {

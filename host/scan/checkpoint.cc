@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "host/common/error.h"
+#include "host/common/file_io.h"
 #include "host/scan/output.h"
 
 namespace hashmatch::scan {
@@ -18,24 +19,8 @@ namespace {
 constexpr const char* kFormat = "hashmatch-scan-checkpoint";
 constexpr int kVersion = 1;
 
-std::string errno_text() { return std::strerror(errno); }
-
 std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-void write_all(int fd, const std::string& s, const std::string& what) {
-  const char* p = s.data();
-  std::size_t n = s.size();
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw IoError("cannot write " + what + ": " + errno_text());
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
 }
 
 // Paths are arbitrary bytes; JSON strings must be UTF-8. Paths that are not valid UTF-8 are stored
@@ -90,10 +75,7 @@ Checkpoint::~Checkpoint() {
 
 std::unique_ptr<Checkpoint> Checkpoint::create(const std::string& path, const nlohmann::json& config,
                                                const ItemList& items) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError("cannot create checkpoint '" + tmp + "': " + errno_text());
-  try {
+  replace_file(path, ".tmp", "checkpoint ", [&](int fd, const std::string& tmp) {
     nlohmann::json head{{"format", kFormat},  {"version", kVersion}, {"created", now_utc()},
                         {"items", items.size()}, {"config", config}};
     std::string buf = dump(head) + "\n";
@@ -112,19 +94,7 @@ std::unique_ptr<Checkpoint> Checkpoint::create(const std::string& path, const nl
     }
     buf += dump(nlohmann::json{{"end_items", items.size()}}) + "\n";
     write_all(fd, buf, "checkpoint '" + tmp + "'");
-    if (::fsync(fd) != 0) throw IoError("cannot sync checkpoint '" + tmp + "': " + errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string e = errno_text();
-    ::unlink(tmp.c_str());
-    throw IoError("cannot rename checkpoint '" + tmp + "' to '" + path + "': " + e);
-  }
-  sync_directory_of(path);
+  });
   const int afd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (afd < 0) throw IoError("cannot open checkpoint '" + path + "': " + errno_text());
   return std::unique_ptr<Checkpoint>(new Checkpoint(path, afd));

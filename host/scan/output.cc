@@ -9,25 +9,12 @@
 #include <filesystem>
 
 #include "host/common/error.h"
+#include "host/common/file_io.h"
 
 namespace hashmatch::scan {
 namespace {
 
 constexpr std::size_t kBufferBytes = 1 << 20;
-
-std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const char* p, std::size_t n, const std::string& what) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw IoError("cannot write " + what + ": " + errno_text());
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
 
 }  // namespace
 
@@ -78,7 +65,7 @@ OutputFile::~OutputFile() {
 void OutputFile::write(std::string_view data) {
   if (buf_.size() + data.size() > kBufferBytes) flush();
   if (data.size() >= kBufferBytes) {
-    write_all(fd_, data.data(), data.size(), "output '" + path_ + "'");
+    write_all(fd_, data, "output '" + path_ + "'");
   } else {
     buf_.append(data);
   }
@@ -87,7 +74,7 @@ void OutputFile::write(std::string_view data) {
 
 void OutputFile::flush() {
   if (buf_.empty()) return;
-  write_all(fd_, buf_.data(), buf_.size(), "output '" + path_ + "'");
+  write_all(fd_, buf_, "output '" + path_ + "'");
   buf_.clear();
 }
 
@@ -131,17 +118,6 @@ std::string OutputFile::read_from(const std::string& path, uint64_t from) {
   }
   ::close(fd);
   return out;
-}
-
-void sync_directory_of(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open directory '" + dir.string() + "': " + errno_text());
-  const int rc = ::fsync(fd);
-  const std::string e = rc != 0 ? errno_text() : "";
-  ::close(fd);
-  if (rc != 0 && errno != EINVAL) throw IoError("cannot sync directory '" + dir.string() + "': " + e);
 }
 
 }  // namespace hashmatch::scan

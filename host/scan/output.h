@@ -42,7 +42,4 @@ class OutputFile {
   std::string buf_;
 };
 
-// fsync of a directory (after a rename in it). Throws IoError.
-void sync_directory_of(const std::string& path);
-
 }  // namespace hashmatch::scan

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "host/common/error.h"
+#include "host/common/file_io.h"
 #include "host/match/matcher.h"
 #ifdef HM_VIDEO
 #include "video/vpdq_match.h"
@@ -43,48 +44,10 @@ const std::string kScanUsage =
     "  (--dihedral, --min-quality and --backend apply to the clustering too; --threshold and --db\n"
     "  stay the list-matching threshold and the hash-list database)\n";
 
-std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const std::string& data, const std::string& what) {
-  const char* p = data.data();
-  std::size_t n = data.size();
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw IoError("cannot write " + what + ": " + errno_text());
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-// Replaces `path` with `text`: temporary file in the same directory, fsync, rename, directory fsync.
+// Replaces `path` with `text` whole (host/common/file_io.h).
 void replace_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".cluster.tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError("cannot create '" + tmp + "': " + errno_text());
-  try {
-    write_all(fd, text, "'" + tmp + "'");
-    if (::fsync(fd) != 0) throw IoError("cannot sync '" + tmp + "': " + errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string e = errno_text();
-    ::unlink(tmp.c_str());
-    throw IoError("cannot rename '" + tmp + "' to '" + path + "': " + e);
-  }
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  hashmatch::replace_file(path, ".cluster.tmp", "",
+                          [&](int fd, const std::string& tmp) { write_all(fd, text, "'" + tmp + "'"); });
 }
 
 }  // namespace

@@ -349,7 +349,9 @@ TEST(ScanCliVideo, ListedVideoAndItsReencodedCopyMatch) {
     for (const auto& m : j["matches"]) {
       EXPECT_EQ(m["id"], "clip-1");
       got[name].insert(m["algo"]);
-      if (m["algo"] == "vpdq") EXPECT_GE(m["query_match_percent"].get<double>(), 80.0) << l;
+      if (m["algo"] == "vpdq") {
+        EXPECT_GE(m["query_match_percent"].get<double>(), 80.0) << l;
+      }
     }
   }
   ASSERT_EQ(got.size(), 3u);

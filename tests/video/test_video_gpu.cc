@@ -17,16 +17,13 @@
 #ifdef HASHMATCH_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-}
+#include "tests/video/nv12_frames.h"
 #endif
 
 namespace hashmatch::video {
 namespace {
 
-class VideoGpu : public test::GpuTest {};
+class VideoGpu : public hashmatch::test::GpuTest {};
 
 // The host PDQ path (NVDEC frames copied back, vPDQ-exact): the GPU PDQ sink has its own tests
 // (test_video_gpu_pdq).
@@ -44,11 +41,11 @@ struct GpuCase {
   int bit_depth;
 };
 
-class VideoGpuCodecs : public test::GpuTest, public ::testing::WithParamInterface<GpuCase> {};
+class VideoGpuCodecs : public hashmatch::test::GpuTest, public ::testing::WithParamInterface<GpuCase> {};
 
 TEST_P(VideoGpuCodecs, NvdecHashesMatchCpuHashes) {
   const GpuCase& c = GetParam();
-  test::TempDir d;
+  hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.encoder = c.encoder;
   s.bit_depth = c.bit_depth;
@@ -90,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Synth, VideoGpuCodecs,
                          });
 
 TEST_F(VideoGpu, KeyframesOnlyOnNvdec) {
-  test::TempDir d;
+  hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.frames = 90;
   s.gop = 30;
@@ -115,7 +112,7 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdec) {
 // against the exact mode on the same clips).
 TEST_F(VideoGpu, KeyframesOnlyOnNvdecOpenGop) {
   for (const char* enc : {"libx264", "libx265"}) {
-    test::TempDir d;
+    hashmatch::test::TempDir d;
     const SynthClipSpec s = open_gop_spec(enc, 320, 240);
     const auto p = d / (std::string(enc) + ".mkv");
     write_synth_clip(p, s);
@@ -140,7 +137,7 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdecOpenGop) {
 // stream once it recurs and reuses that decoder afterwards.
 TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   decoder_pool::clear();
-  test::TempDir d;
+  hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.frames = 60;
   s.gop = 15;
@@ -151,7 +148,7 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   const VideoOptions o = opts_for("cuda", 0.1);
   std::vector<VpdqResult> fresh;
   {
-    test::ScopedEnv off("HASHMATCH_DECODER_POOL", "0");
+    hashmatch::test::ScopedEnv off("HASHMATCH_DECODER_POOL", "0");
     fresh.push_back(hash_video(VideoInput::file(d / "a.mp4"), o));
     fresh.push_back(hash_video(VideoInput::file(d / "b.mp4"), o));
   }
@@ -205,11 +202,11 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
 }
 
 TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {
-  test::TempDir d;
+  hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.frames = 60;
   write_synth_clip(d / "p.mp4", s);
-  const auto bytes = test::read_file(d / "p.mp4");
+  const auto bytes = hashmatch::test::read_file(d / "p.mp4");
   const VpdqResult ref = hash_video(VideoInput::memory(bytes), opts_for("cpu", 0.1));
   ASSERT_TRUE(ref.ok());
   std::vector<VideoInput> inputs(12, VideoInput::memory(bytes));
@@ -228,44 +225,6 @@ TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {
 }
 
 #ifdef HASHMATCH_HAVE_CUDA
-// The Y planes of every frame, decoded by FFmpeg's software decoder (the oracle).
-std::vector<std::vector<uint8_t>> cpu_luma_planes(const std::string& path) {
-  std::vector<std::vector<uint8_t>> out;
-  AVFormatContext* fmt = nullptr;
-  if (avformat_open_input(&fmt, path.c_str(), nullptr, nullptr) < 0) return out;
-  avformat_find_stream_info(fmt, nullptr);
-  const int vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  const AVCodec* codec = avcodec_find_decoder(fmt->streams[vi]->codecpar->codec_id);
-  AVCodecContext* ctx = avcodec_alloc_context3(codec);
-  avcodec_parameters_to_context(ctx, fmt->streams[vi]->codecpar);
-  avcodec_open2(ctx, codec, nullptr);
-  AVPacket* pkt = av_packet_alloc();
-  AVFrame* f = av_frame_alloc();
-  auto drain = [&] {
-    while (avcodec_receive_frame(ctx, f) == 0) {
-      std::vector<uint8_t> y(std::size_t(f->width) * f->height);
-      for (int r = 0; r < f->height; ++r)
-        std::memcpy(y.data() + std::size_t(r) * f->width, f->data[0] + std::size_t(r) * f->linesize[0], f->width);
-      out.push_back(std::move(y));
-      av_frame_unref(f);
-    }
-  };
-  while (av_read_frame(fmt, pkt) >= 0) {
-    if (pkt->stream_index == vi) {
-      avcodec_send_packet(ctx, pkt);
-      drain();
-    }
-    av_packet_unref(pkt);
-  }
-  avcodec_send_packet(ctx, nullptr);
-  drain();
-  av_frame_free(&f);
-  av_packet_free(&pkt);
-  avcodec_free_context(&ctx);
-  avformat_close_input(&fmt);
-  return out;
-}
-
 // A sink that takes NVDEC frames in device memory (what the GPU PDQ batcher will do): it copies
 // only the luma plane back, to check it against the CPU decoder.
 class DeviceLumaSink : public FrameSink {
@@ -300,7 +259,7 @@ class DeviceLumaSink : public FrameSink {
 };
 
 TEST_F(VideoGpu, DeviceFramesHoldTheDecodedPixels) {
-  test::TempDir d;
+  hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.frames = 40;
   write_synth_clip(d / "dev.mp4", s);
@@ -309,11 +268,12 @@ TEST_F(VideoGpu, DeviceFramesHoldTheDecodedPixels) {
   ASSERT_TRUE(r.ok()) << r.error;
   ASSERT_EQ(r.info.decoder, "nvdec") << r.info.note;
   EXPECT_EQ(sink.host_frames, 0);  // nothing came back through the host
-  const auto cpu = cpu_luma_planes((d / "dev.mp4").string());
+  // The oracle: FFmpeg's software decoder (tests/video/nv12_frames.h).
+  const std::vector<video::test::Nv12Frame> cpu = video::test::decode_nv12((d / "dev.mp4").string());
   ASSERT_EQ(cpu.size(), 40u);
   ASSERT_EQ(sink.numbers, (std::vector<int64_t>{0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39}));
   for (std::size_t i = 0; i < sink.numbers.size(); ++i) {
-    EXPECT_EQ(sink.luma[i], cpu[std::size_t(sink.numbers[i])]) << "frame " << sink.numbers[i];
+    EXPECT_EQ(sink.luma[i], cpu[std::size_t(sink.numbers[i])].y) << "frame " << sink.numbers[i];
   }
 }
 #endif

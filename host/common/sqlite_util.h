@@ -1,4 +1,5 @@
-// Small RAII helpers over the SQLite C API (internal to host/lists/).
+// Small RAII helpers over the SQLite C API: statements and transactions (the list store, the
+// vPDQ frame store, the seen-before memory). Header-only; users link SQLite::SQLite3.
 #pragma once
 
 #include <sqlite3.h>
@@ -87,5 +88,41 @@ inline void exec(sqlite3* db, const char* sql) {
     throw IoError(std::string("sqlite: ") + sql + ": " + msg);
   }
 }
+
+// A read transaction unless one is already open on this connection.
+class ReadTxn {
+ public:
+  explicit ReadTxn(sqlite3* db) : db_(db), own_(sqlite3_get_autocommit(db) != 0) {
+    if (own_) exec(db_, "BEGIN");
+  }
+  ~ReadTxn() {
+    if (own_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+
+ private:
+  sqlite3* db_;
+  bool own_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back when the scope is left without commit() (an exception).
+class WriteTxn {
+ public:
+  explicit WriteTxn(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+  ~WriteTxn() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+  void commit() {
+    exec(db_, "COMMIT");
+    done_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool done_ = false;
+};
 
 }  // namespace hashmatch::sql
