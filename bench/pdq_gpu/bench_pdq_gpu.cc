@@ -18,9 +18,6 @@
 // GPU parts report "skipped" with the reason when there is no GPU or no nvJPEG.
 #include <cstddef>
 #include <cstdio>
-// clang-format off
-#include <jpeglib.h>
-// clang-format on
 
 #include <algorithm>
 #include <chrono>
@@ -40,6 +37,7 @@
 #include "host/common/error.h"
 #include "host/common/parallel.h"
 #include "host/image/decode.h"
+#include "host/image/encode_jpeg.h"
 #include "host/pdq/pdq_backend.h"
 #include "host/pdq/synthetic_images.h"
 #include "kernels/rt/device.h"
@@ -109,36 +107,8 @@ std::pair<int, int> parse_size(const std::string& s) {
 std::string size_name(std::pair<int, int> s) { return std::to_string(s.first) + "x" + std::to_string(s.second); }
 
 // ---- JPEG encoding with libjpeg (for generated test files) ---------------------------------------
-[[maybe_unused]] std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = img.width;
-  c.image_height = img.height;
-  c.input_components = img.channels;
-  c.in_color_space = img.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, quality, TRUE);
-  if (img.channels == 3) {
-    c.comp_info[0].h_samp_factor = h_samp;
-    c.comp_info[0].v_samp_factor = v_samp;
-    c.comp_info[1].h_samp_factor = c.comp_info[1].v_samp_factor = 1;
-    c.comp_info[2].h_samp_factor = c.comp_info[2].v_samp_factor = 1;
-  }
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<uint8_t*>(img.row(c.next_scanline));
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::vector<uint8_t> out(buf, buf + size);
-  jpeg_destroy_compress(&c);
-  free(buf);
-  return out;
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality, int h_samp, int v_samp) {
+  return hashmatch::encode_jpeg(img, JpegEncodeOptions{.quality = quality, .luma_h_samp = h_samp, .luma_v_samp = v_samp});
 }
 
 std::vector<Image> make_frames(std::pair<int, int> s, int n, uint32_t seed) {

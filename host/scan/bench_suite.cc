@@ -6,10 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// clang-format off
 #include <cstdio>
-#include <jpeglib.h>
-// clang-format on
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +24,7 @@
 #include "host/common/error.h"
 #include "host/common/parallel.h"
 #include "host/image/decode.h"
+#include "host/image/encode_jpeg.h"
 #include "host/match/matcher.h"
 #include "host/pdq/pdq.h"
 #include "host/scan/output.h"
@@ -194,32 +192,6 @@ Image make_image(int w, int h, uint32_t seed) {
     }
   }
   return img;
-}
-
-std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = static_cast<JDIMENSION>(img.width);
-  c.image_height = static_cast<JDIMENSION>(img.height);
-  c.input_components = 3;
-  c.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, quality, TRUE);
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<JSAMPROW>(&img.pixels[std::size_t(c.next_scanline) * img.width * 3]);
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::vector<uint8_t> out(buf, buf + size);
-  jpeg_destroy_compress(&c);
-  std::free(buf);
-  return out;
 }
 
 std::pair<int, int> parse_size(const std::string& s) {
@@ -464,7 +436,7 @@ Backlog make_backlog(const std::string& work, std::size_t files, std::size_t dis
       distinct, jobs,
       [&](std::size_t i) {
         const Image img = make_image(w, h, 5000 + static_cast<uint32_t>(i));
-        jpegs[i] = encode_jpeg(img, 90);
+        jpegs[i] = encode_jpeg(img, JpegEncodeOptions{.quality = 90});
         pdq::PdqHasher hasher;
         hashes[i] = hasher.hash(decode_image(jpegs[i], DecodeLimits{})).hash;
         return 0;

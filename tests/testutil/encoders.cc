@@ -13,9 +13,8 @@
 #include <map>
 #include <random>
 #include <stdexcept>
-// clang-format off
-#include <jpeglib.h>
-// clang-format on
+
+#include "host/image/encode_jpeg.h"
 
 namespace hashmatch::test {
 
@@ -85,30 +84,10 @@ std::vector<uint8_t> encode_png(const Image& img, bool with_alpha, bool sixteen_
 }
 
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality, bool progressive) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &buf, &size);
-  c.image_width = img.width;
-  c.image_height = img.height;
-  c.input_components = img.channels;
-  c.in_color_space = img.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, quality, TRUE);
-  if (progressive) jpeg_simple_progression(&c);
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = const_cast<uint8_t*>(img.row(static_cast<int>(c.next_scanline)));
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  std::vector<uint8_t> out(buf, buf + size);
-  jpeg_destroy_compress(&c);
-  std::free(buf);
-  return out;
+  JpegEncodeOptions o;
+  o.quality = quality;
+  o.progressive = progressive;
+  return hashmatch::encode_jpeg(img, o);
 }
 
 std::vector<uint8_t> encode_webp_lossless(const Image& img) {
