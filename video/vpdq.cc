@@ -15,6 +15,7 @@ extern "C" {
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -133,12 +134,17 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Opens the container, picks the video stream and checks the limits. Throws MediaError.
-  void open();
+  // `deadline`: when the time budget runs out (default: opts.time_budget_seconds from now).
+  void open(std::optional<Clock::time_point> deadline = std::nullopt);
   // Sets up the decoder and decodes to the end, handing sampled frames to `sink`. Throws
   // MediaError on a fatal problem (the frames already handed over stay with the sink).
   void run(FrameSink& sink);
 
   int frame_mod() const { return frame_mod_; }
+  Clock::time_point deadline() const { return deadline_; }
+  // Keyframes-only stopped early: key packets give no picture on their own (H.264 intra refresh:
+  // recovery points on P pictures), so the video is to be hashed in exact mode (hash_video does).
+  bool needs_exact_mode() const { return needs_exact_; }
 
  private:
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
@@ -187,6 +193,9 @@ class Session {
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
   int64_t key_dts_ = AV_NOPTS_VALUE;  // keyframes-only: DTS of the last key packet, if it had no PTS
+  int64_t decoded_at_key_ = 0;  // keyframes-only: frames decoded when the last key packet was sent
+  int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
+  bool needs_exact_ = false;
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -204,10 +213,11 @@ void Session::check_deadline() const {
   }
 }
 
-void Session::open() {
+void Session::open(std::optional<Clock::time_point> deadline) {
   ff::init_logging();
   const double budget = opts_.time_budget_seconds > 0 ? opts_.time_budget_seconds : 1e9;
-  deadline_ = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget * 1e6));
+  deadline_ = deadline ? *deadline
+                       : Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget * 1e6));
 
   std::unique_ptr<ff::ByteSource> src;
   if (!in_.bytes.empty()) {
@@ -522,6 +532,15 @@ void Session::run(FrameSink& sink) {
           (key_dts_ != AV_NOPTS_VALUE ||
            !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
         send(nullptr, sink);
+        // Nothing came of the last key packet, even drained. Twice in a row (one damaged key
+        // frame is not enough): the stream's key packets are recovery points that need the frames
+        // before them (H.264 intra refresh), and keyframes-only would hash the first frame only.
+        if (info().frames_decoded == decoded_at_key_ && ++keys_without_picture_ >= 2 &&
+            info().decode_errors == 0) {
+          needs_exact_ = true;
+          return;
+        }
+        if (info().frames_decoded > decoded_at_key_) keys_without_picture_ = 0;
         avcodec_flush_buffers(dec_.get());
         // Frame threads cannot overlap key frames decoded one at a time: slice threads (HEVC
         // wavefront rows, H.264 slices) can still split each of them (+30 to +48 % for a lone
@@ -531,6 +550,7 @@ void Session::run(FrameSink& sink) {
         }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
+      decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
     send(pkt.get(), sink);
@@ -570,9 +590,8 @@ void Session::run(FrameSink& sink) {
     msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
     fail("corrupt", msg);
   }
-  // Key packets that give no picture on their own (H.264 intra refresh: recovery points on P
-  // pictures) leave keyframes-only with little of the video: said, so that triage can take the
-  // exact mode for it.
+  // Key packets that gave no picture on their own, too few in a row to switch to the exact mode
+  // (above): said, so that triage can take the exact mode for the video.
   if (opts_.keyframes_only && info().frames_decoded < key_packets_) {
     const std::string n = "keyframes-only: " + std::to_string(key_packets_ - info().frames_decoded) +
                           " of " + std::to_string(key_packets_) +
@@ -803,21 +822,51 @@ void collect(FrameSink& sink, VpdqResult& r) {
   r.info.frames_hashed = static_cast<int64_t>(r.frames.size());
 }
 
-}  // namespace
+// Keyframes-only on a stream whose key packets give no picture on their own: the exact mode's
+// options, and what the result says about the switch.
+VideoOptions exact_mode_of(const VideoOptions& opts) {
+  VideoOptions o = opts;
+  o.keyframes_only = false;
+  return o;
+}
 
-VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-                      FrameSink& sink) {
+// Drops what the sink holds, leaving it ready for another video.
+void discard(FrameSink& sink) {
+  sink.cancel();
+  try {
+    (void)sink.finish();
+  } catch (const std::exception&) {
+  }
+}
+
+void note_exact_mode(VpdqResult& r) {
+  const std::string n = "keyframes-only: the key packets after the first give no picture on their "
+                        "own (intra refresh): hashed in exact mode";
+  r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
+}
+
+using DeadlineOpt = std::optional<Clock::time_point>;
+
+VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+                           FrameSink& sink, DeadlineOpt deadline) {
   VpdqResult r;
   Session s(in, opts, limits, &r);
   run_guarded([&] {
-    s.open();
+    s.open(deadline);
     s.run(sink);
   }, r);
+  if (s.needs_exact_mode() && r.ok()) {
+    discard(sink);  // the frames hashed so far come again from the exact mode
+    VpdqResult e = hash_video_into(in, exact_mode_of(opts), limits, sink, s.deadline());
+    note_exact_mode(e);
+    return e;
+  }
   collect(sink, r);
   return r;
 }
 
-VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
+VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+                           DeadlineOpt deadline) {
   VpdqResult r;
   Session s(in, opts, limits, &r);
   std::unique_ptr<FrameSink> sink;
@@ -827,7 +876,7 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
   std::string device_why;   // why NVDEC frames are not taken as they are
   run_guarded([&] {
     const VideoPdqMode mode = parse_video_pdq(opts.pdq);  // a bad option throws before any work
-    s.open();
+    s.open(deadline);
     // Hashing threads: with one hash per second, hashing is a small share of the work and one
     // thread beside the decoder is plenty; every-frame hashing needs the cores.
     int threads = opts.threads;
@@ -864,6 +913,12 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
     }
     s.run(*sink);
   }, r);
+  if (s.needs_exact_mode() && r.ok()) {
+    if (sink) discard(*sink);
+    VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, s.deadline());
+    note_exact_mode(e);
+    return e;
+  }
   if (sink) collect(*sink, r);
   if (gpu_sink) {
     if (gpu_sink->device_frames() > 0) r.info.pdq = "cuda";
@@ -876,6 +931,17 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
   }
   if (!pdq_note.empty()) r.info.note += (r.info.note.empty() ? "" : "; ") + pdq_note;
   return r;
+}
+
+}  // namespace
+
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
+                      FrameSink& sink) {
+  return hash_video_into(in, opts, limits, sink, std::nullopt);
+}
+
+VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
+  return hash_video_auto(in, opts, limits, std::nullopt);
 }
 
 }  // namespace hashmatch::video
