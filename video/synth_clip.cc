@@ -102,6 +102,10 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
       if (!params.empty()) params += ":";
       params += (spec.encoder == "libx265" ? "open-gop=" : "open_gop=") + std::to_string(spec.open_gop);
     }
+    if (spec.intra_refresh && spec.encoder == "libx264") {
+      if (!params.empty()) params += ":";
+      params += "intra-refresh=1";
+    }
     if (!params.empty()) {
       av_dict_set(&opts, spec.encoder == "libx265" ? "x265-params" : "x264-params", params.c_str(), 0);
     }

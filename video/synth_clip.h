@@ -22,6 +22,8 @@ struct SynthClipSpec {
   int pattern = 0;              // different seeds give unrelated content
   int open_gop = -1;            // x264/x265: 1 open GOPs (non-IDR key frames), 0 closed, -1 the
                                 // encoder's default (x264 closed, x265 open)
+  bool intra_refresh = false;   // x264: periodic intra refresh instead of key frames (the key
+                                // packets after the first are P pictures with recovery points)
 };
 
 // A 600-frame clip with open GOPs of 250 frames (x264 also cuts at scene changes), B-frames

@@ -132,6 +132,37 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdecOpenGop) {
   }
 }
 
+// Intra refresh on NVDEC: keyframes-only switches to the exact mode (docs/video.md) there too, and
+// hashes what the exact mode on NVDEC hashes, close to the CPU decoder's frames.
+TEST_F(VideoGpu, KeyframesOnlyOnNvdecIntraRefresh) {
+  hashmatch::test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 150;
+  s.gop = 30;
+  s.intra_refresh = true;
+  write_synth_clip(d / "ir.mkv", s);
+  VideoOptions o = opts_for("cuda");
+  const VpdqResult exact = hash_video(VideoInput::file(d / "ir.mkv"), o);
+  o.keyframes_only = true;
+  const VpdqResult key = hash_video(VideoInput::file(d / "ir.mkv"), o);
+  o.decoder = "cpu";
+  o.keyframes_only = false;
+  const VpdqResult cpu = hash_video(VideoInput::file(d / "ir.mkv"), o);
+  ASSERT_TRUE(exact.ok() && key.ok() && cpu.ok()) << exact.error << key.error << cpu.error;
+  ASSERT_EQ(key.info.decoder, "nvdec") << key.info.note;
+  EXPECT_NE(key.info.note.find("hashed in exact mode"), std::string::npos) << key.info.note;
+  ASSERT_EQ(key.frames.size(), exact.frames.size());
+  ASSERT_EQ(key.frames.size(), cpu.frames.size());
+  for (std::size_t i = 0; i < key.frames.size(); ++i) {
+    EXPECT_EQ(key.frames[i].frame_number, exact.frames[i].frame_number);
+    EXPECT_EQ(key.frames[i].hash, exact.frames[i].hash);
+    EXPECT_EQ(key.frames[i].frame_number, cpu.frames[i].frame_number);
+    EXPECT_LE(hamming_distance(key.frames[i].hash, cpu.frames[i].hash), 8);
+  }
+}
+
 // An NVDEC decoder kept open after a video (video/decoder_pool.h) decodes the next video of the
 // same stream parameters exactly as a freshly opened one; keyframes-only `auto` opens NVDEC for a
 // stream once it recurs and reuses that decoder afterwards.

@@ -353,6 +353,24 @@ TEST(VideoIntraRefresh, KeyframesOnlyFallsBackToTheExactMode) {
   expect_same_frames(again, all);
 }
 
+// The in-process clip the GPU test (VideoGpu.KeyframesOnlyOnNvdecIntraRefresh) uses switches too.
+TEST(VideoIntraRefresh, SynthClipFallsBackToTheExactMode) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 150;
+  s.gop = 30;
+  s.intra_refresh = true;
+  write_synth_clip(d / "ir.mkv", s);
+  const VpdqResult all = hash_video(VideoInput::file(d / "ir.mkv"), opts(false));
+  const VpdqResult key = hash_video(VideoInput::file(d / "ir.mkv"), opts(true));
+  ASSERT_TRUE(all.ok() && key.ok()) << all.error << key.error;
+  EXPECT_EQ(all.frames.size(), 5u);
+  EXPECT_NE(key.info.note.find("hashed in exact mode"), std::string::npos) << key.info.note;
+  expect_same_frames(key, all);
+}
+
 // One recovery-point key packet only (a 3-second clip): not enough to switch; said in the note.
 TEST(VideoIntraRefresh, ALoneKeyPacketWithoutAPictureIsSaid) {
   const auto p = make_clip(clip_dir(), "ir3.mp4",
