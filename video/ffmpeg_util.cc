@@ -163,23 +163,29 @@ int Demuxer::open(bool probe_all) {
   return avformat_find_stream_info(fmt, nullptr);
 }
 
+int first_video_stream(const AVFormatContext* fmt) {
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVStream* st = fmt->streams[i];
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 bool header_complete(const AVFormatContext* fmt) {
   if (!fmt || !fmt->iformat || !fmt->iformat->name) return false;
   if (std::string_view(fmt->iformat->name) != "mov,mp4,m4a,3gp,3g2,mj2") return false;
   if (fmt->ctx_flags & AVFMTCTX_NOHEADER) return false;
-  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
-    const AVStream* st = fmt->streams[i];
-    const AVCodecParameters* par = st->codecpar;
-    if (par->codec_type != AVMEDIA_TYPE_VIDEO || (st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-      continue;
-    }
-    // The first video stream, as the session takes it.
-    return par->codec_id == AV_CODEC_ID_H264 && par->extradata && par->extradata_size > 0 &&
-           par->width > 0 && par->height > 0 && st->avg_frame_rate.num > 0 &&
-           st->avg_frame_rate.den > 0 && st->time_base.num > 0 && st->time_base.den > 0 &&
-           st->nb_frames > 0;
-  }
-  return false;
+  const int vi = first_video_stream(fmt);
+  if (vi < 0) return false;
+  const AVStream* st = fmt->streams[vi];
+  const AVCodecParameters* par = st->codecpar;
+  return par->codec_id == AV_CODEC_ID_H264 && par->extradata && par->extradata_size > 0 &&
+         par->width > 0 && par->height > 0 && st->avg_frame_rate.num > 0 &&
+         st->avg_frame_rate.den > 0 && st->time_base.num > 0 && st->time_base.den > 0 &&
+         st->nb_frames > 0;
 }
 
 int nal_length_size(const AVCodecParameters* par) {

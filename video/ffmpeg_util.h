@@ -135,6 +135,10 @@ class Demuxer {
   bool probed_ = false;
 };
 
+// The index of the video stream vPDQ takes: the first one that is not cover art (an attached
+// picture); -1 when there is none.
+int first_video_stream(const AVFormatContext* fmt);
+
 // True when the header of an opened (not yet probed) container gives what decoding its first video
 // stream needs without avformat_find_stream_info: an MP4/MOV (sample tables in the header) whose
 // first video stream is H.264 with its parameter sets (avcC), a picture size, a frame rate, a

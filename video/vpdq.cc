@@ -251,13 +251,12 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   info().container = fmt->iformat && fmt->iformat->name ? fmt->iformat->name : "";
 
   // The first video stream, as vPDQ takes it; cover art (attached pictures) is not a video.
+  const int vi = ff::first_video_stream(fmt);
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
-    AVStream* s = fmt->streams[i];
-    if (!st_ && s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
-        !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-      st_ = s;
+    if (static_cast<int>(i) == vi) {
+      st_ = fmt->streams[i];
     } else {
-      s->discard = AVDISCARD_ALL;
+      fmt->streams[i]->discard = AVDISCARD_ALL;
     }
   }
   if (!st_) fail("no_video", "no video stream (audio-only or data-only file)");
