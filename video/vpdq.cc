@@ -849,14 +849,16 @@ using DeadlineOpt = std::optional<Clock::time_point>;
 VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                            FrameSink& sink, DeadlineOpt deadline) {
   VpdqResult r;
-  Session s(in, opts, limits, &r);
+  auto s = std::make_unique<Session>(in, opts, limits, &r);
   run_guarded([&] {
-    s.open(deadline);
-    s.run(sink);
+    s->open(deadline);
+    s->run(sink);
   }, r);
-  if (s.needs_exact_mode() && r.ok()) {
+  if (s->needs_exact_mode() && r.ok()) {
     discard(sink);  // the frames hashed so far come again from the exact mode
-    VpdqResult e = hash_video_into(in, exact_mode_of(opts), limits, sink, s.deadline());
+    const Clock::time_point left = s->deadline();
+    s.reset();  // its decoder (an NVDEC slot, a keyframes ticket) goes before the exact pass
+    VpdqResult e = hash_video_into(in, exact_mode_of(opts), limits, sink, left);
     note_exact_mode(e);
     return e;
   }
@@ -867,7 +869,7 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
 VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                            DeadlineOpt deadline) {
   VpdqResult r;
-  Session s(in, opts, limits, &r);
+  auto s = std::make_unique<Session>(in, opts, limits, &r);
   std::unique_ptr<FrameSink> sink;
   GpuPdqSink* gpu_sink = nullptr;
   std::string pdq_note;
@@ -875,16 +877,16 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
   std::string device_why;   // why NVDEC frames are not taken as they are
   run_guarded([&] {
     const VideoPdqMode mode = parse_video_pdq(opts.pdq);  // a bad option throws before any work
-    s.open(deadline);
+    s->open(deadline);
     // Hashing threads: with one hash per second, hashing is a small share of the work and one
     // thread beside the decoder is plenty; every-frame hashing needs the cores.
     int threads = opts.threads;
     if (threads <= 0) {
       const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-      threads = s.frame_mod() <= 2 ? std::min(hw, 8) : 1;
+      threads = s->frame_mod() <= 2 ? std::min(hw, 8) : 1;
     }
     // NVDEC frames to the GPU PDQ without a copy back (video/gpu_pdq_sink.h), or the host path.
-    const PdqSinkChoice choice = choose_pdq_sink(opts, s.frame_mod(), gpu_pdq_built());
+    const PdqSinkChoice choice = choose_pdq_sink(opts, s->frame_mod(), gpu_pdq_built());
     pdq_forced = mode == VideoPdqMode::kCuda;
     device_why = choice.why;
     if (choice.gpu) {
@@ -910,11 +912,15 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
       if (mode == VideoPdqMode::kCuda) pdq_note = "host PDQ: " + choice.why;
       sink = std::make_unique<CpuPdqSink>(threads);
     }
-    s.run(*sink);
+    s->run(*sink);
   }, r);
-  if (s.needs_exact_mode() && r.ok()) {
-    if (sink) discard(*sink);
-    VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, s.deadline());
+  if (s->needs_exact_mode() && r.ok()) {
+    if (sink) discard(*sink);  // the exact pass hashes every frame again, with a sink of its own
+    sink.reset();
+    gpu_sink = nullptr;
+    const Clock::time_point left = s->deadline();
+    s.reset();  // its decoder (an NVDEC slot, a keyframes ticket) goes before the exact pass
+    VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, left);
     note_exact_mode(e);
     return e;
   }
