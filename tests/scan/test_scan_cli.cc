@@ -28,37 +28,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Starts `hashmatch args...` with stdout/stderr sent to files; returns the pid.
+// Starts `hashmatch args...` with stdout and stderr appended to `log`; returns the pid.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    std::string bin = HASHMATCH_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Exit code, or 256 + signal (distinct from an exit code such as 130).
-int wait_for(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
+  return test::spawn(HASHMATCH_BINARY, args, log, log);
 }
 
 int run(const std::vector<std::string>& args, const std::string& log) {
-  return wait_for(spawn(args, log));
+  return test::wait_exit(spawn(args, log));
 }
 
 std::string slurp(const std::string& p) { return scan::OutputFile::read_from(p, 0); }
@@ -135,7 +111,7 @@ TEST_F(ScanCli, KilledAtRandomPointsAndResumedGivesTheUninterruptedOutput) {
       const int ms = static_cast<int>(rng() % 120) + 10 * round;
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       ::kill(pid, SIGKILL);
-      rc = wait_for(pid);
+      rc = test::wait_exit(pid);
       if (rc == 0) break;  // it finished before the kill
       ASSERT_EQ(rc, 256 + SIGKILL) << slurp(log);
       ++kills;
@@ -168,7 +144,7 @@ TEST_F(ScanCli, SigintStopsCleanlyAndResumes) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ::kill(pid, SIGINT);
-  const int rc = wait_for(pid);
+  const int rc = test::wait_exit(pid);
   if (rc == 0) GTEST_SKIP() << "the scan finished before the signal";
   ASSERT_EQ(rc, 130) << slurp(out + ".log");
   const nlohmann::json s = nlohmann::json::parse(slurp(out + ".summary.json"))["summary"];

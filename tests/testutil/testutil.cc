@@ -1,7 +1,10 @@
 #include "tests/testutil/testutil.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -99,6 +102,42 @@ bool reset_peak_rss() {
   f << "5";
   f.flush();
   return static_cast<bool>(f);
+}
+
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
+            const std::string& err) {
+  // Everything the child needs is made before fork: between fork and exec it only calls
+  // async-signal-safe functions (the test process may have threads).
+  std::string bin = binary;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  argv.push_back(bin.data());
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const bool same = out == err;
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (same) {
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+  } else {
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (o >= 0) ::dup2(o, 1);
+    if (e >= 0) ::dup2(e, 2);
+  }
+  ::execv(bin.c_str(), argv.data());
+  ::_exit(127);
+}
+
+int wait_exit(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
 }
 
 }  // namespace hashmatch::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -51,6 +52,15 @@ void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data
 long peak_rss_kib();
 long current_rss_kib();
 bool reset_peak_rss();
+
+// Runs `binary args...` in a child process, standard output written to `out` (truncated) and
+// standard error appended to `err`; when both name the same file, both are appended to it.
+// Returns the child's pid (-1 when fork fails).
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& out,
+            const std::string& err);
+// Waits for a child: its exit code, or 256 + the signal that ended it (distinct from an exit code
+// such as 130).
+int wait_exit(pid_t pid);
 
 // Base fixture of every GPU test: skips with the reason when no GPU is present, and fails
 // instead when HASHMATCH_REQUIRE_GPU=1.

@@ -26,35 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (o >= 0) ::dup2(o, 1);
-    if (e >= 0) ::dup2(e, 2);
-    std::vector<char*> argv;
-    std::string bin = HASHMATCH_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_for(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 256 + WTERMSIG(st);
-}
-
 int run(const std::vector<std::string>& args, const std::string& log,
         const std::string& out = "/dev/null") {
-  return wait_for(spawn(args, out, log));
+  return test::wait_exit(test::spawn(HASHMATCH_BINARY, args, out, log));
 }
 
 std::string slurp(const fs::path& p) {
@@ -198,12 +172,12 @@ TEST_F(ScanCluster, SigintThenResumeClustersEverythingAndCountsArrivalsOnce) {
                                          "--progress",   "off",            "--output",   out.string(),
                                          "--checkpoint", ck.string(),      "--memory-db", db.string(),
                                          "--checkpoint-interval", "0.01", tree()};
-  const pid_t pid = spawn(args, "/dev/null", log.string());
+  const pid_t pid = test::spawn(HASHMATCH_BINARY, args, "/dev/null", log.string());
   // Once the checkpoint exists the scan is under way (and its handler installed).
   for (int i = 0; i < 2000 && !fs::exists(ck); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
   ::kill(pid, SIGINT);
-  const int rc = wait_for(pid);
+  const int rc = test::wait_exit(pid);
   if (rc == 130) {
     const nlohmann::json s = nlohmann::json::parse(slurp(out.string() + ".summary.json"))["summary"];
     EXPECT_EQ(s["interrupted"], true);
@@ -260,10 +234,10 @@ TEST_F(ScanCluster, KilledAtRandomPointsAndResumedClustersEverything) {
                                          tree()};
   int kills = 0, rc = -1;
   for (int attempt = 0; attempt < 60; ++attempt) {
-    const pid_t pid = spawn(args, "/dev/null", log.string());
+    const pid_t pid = test::spawn(HASHMATCH_BINARY, args, "/dev/null", log.string());
     std::this_thread::sleep_for(std::chrono::milliseconds(40 + 15 * attempt));
     ::kill(pid, SIGKILL);
-    rc = wait_for(pid);
+    rc = test::wait_exit(pid);
     if (rc == 0) break;
     ++kills;
   }
