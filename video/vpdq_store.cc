@@ -41,27 +41,6 @@ int64_t now_seconds() {
       .count();
 }
 
-std::string join_tags(const std::vector<std::string>& tags) {
-  std::string s;
-  for (const auto& t : tags) {
-    if (!s.empty()) s += '\n';
-    s += t;
-  }
-  return s;
-}
-
-std::vector<std::string> split_tags(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b < s.size()) {
-    std::size_t e = s.find('\n', b);
-    if (e == std::string::npos) e = s.size();
-    out.push_back(s.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
 // Hash256 as 32 bytes, most significant first (the hex form's order).
 void to_bytes(const Hash256& h, uint8_t* out) {
   for (int w = 0; w < 4; ++w) {
@@ -117,7 +96,7 @@ void VpdqStore::add_video(const std::string& list, const std::string& id,
            "INSERT INTO vpdq_videos(list_id, video_id, frames, added_at, category, source, tags) "
            "VALUES(?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, l.id).bind(2, id).bind(3, int64_t(frames.size())).bind(4, now_seconds());
-  ins.bind(5, labels.category).bind(6, labels.source).bind(7, join_tags(labels.tags)).run();
+  ins.bind(5, clean_label(labels.category)).bind(6, clean_label(labels.source)).bind(7, join_tags(labels.tags)).run();
   const int64_t row = sqlite3_last_insert_rowid(db);
   Stmt fr(db, "INSERT OR REPLACE INTO vpdq_frames(video_row, frame, quality, hash, timestamp_us) "
               "VALUES(?, ?, ?, ?, ?)");

@@ -36,18 +36,6 @@ void lookup(const std::vector<ExactKey<N>>& v, const uint8_t* key, std::vector<u
   for (; lo != v.end() && std::memcmp(lo->key.data(), key, N) == 0; ++lo) out.push_back(lo->entry);
 }
 
-std::vector<std::string> split_tags(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b < s.size()) {
-    std::size_t e = s.find('\n', b);
-    if (e == std::string_view::npos) e = s.size();
-    if (e > b) out.emplace_back(s.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 // One list's index. Entry metadata is compact (ids in one character pool, labels interned) so

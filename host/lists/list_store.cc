@@ -61,39 +61,6 @@ int64_t now_seconds() {
       .count();
 }
 
-// Tags are stored joined by '\n'; a tag never contains control characters.
-std::string clean_tag(std::string_view t) {
-  std::string out;
-  for (char c : t) out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  std::size_t b = 0;
-  while (b < out.size() && out[b] == ' ') ++b;
-  return out.substr(b);
-}
-
-std::string join_tags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const std::string& t : tags) {
-    std::string c = clean_tag(t);
-    if (c.empty()) continue;
-    if (!out.empty()) out += '\n';
-    out += c;
-  }
-  return out;
-}
-
-std::vector<std::string> split_tags(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b < s.size()) {
-    std::size_t e = s.find('\n', b);
-    if (e == std::string::npos) e = s.size();
-    if (e > b) out.push_back(s.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
 HashValue value_from_blob(int64_t algo, std::string_view blob) {
   if (algo < 0 || algo >= kNumHashAlgos)
     throw IoError("corrupt list database: algorithm " + std::to_string(algo));
@@ -112,6 +79,38 @@ void check_threshold(int t) {
 }
 
 }  // namespace
+
+std::string clean_label(std::string_view t) {
+  std::string out;
+  for (char c : t) out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  std::size_t b = 0;
+  while (b < out.size() && out[b] == ' ') ++b;
+  return out.substr(b);
+}
+
+std::string join_tags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const std::string& t : tags) {
+    std::string c = clean_label(t);
+    if (c.empty()) continue;
+    if (!out.empty()) out += '\n';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> split_tags(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (b < s.size()) {
+    std::size_t e = s.find('\n', b);
+    if (e == std::string_view::npos) e = s.size();
+    if (e > b) out.emplace_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
 
 bool valid_list_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -427,7 +426,7 @@ void ImportSession::add_record(const std::vector<NewEntry>& entries, const std::
     const int algo = static_cast<int>(e.hash.algo);
     auto& u = st_->upsert;
     u.bind(1, list_id_).bind(2, algo).bind_blob(3, e.hash.bytes.data(), e.hash.size());
-    u.bind(4, id).bind(5, clean_tag(e.labels.category)).bind(6, clean_tag(e.labels.source));
+    u.bind(4, id).bind(5, clean_label(e.labels.category)).bind(6, clean_label(e.labels.source));
     u.bind(7, join_tags(e.labels.tags)).bind(8, now_).bind(9, import_id_).bind(10, origin);
     u.run();
     if (sqlite3_changes(db) == 1) {

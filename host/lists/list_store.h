@@ -41,6 +41,13 @@ struct Labels {
   friend bool operator==(const Labels&, const Labels&) = default;
 };
 
+// How the stores keep labels (the hash lists and the vPDQ frame store): control characters become
+// spaces and surrounding spaces go (clean_label, also for category and source); tags are stored
+// joined by '\n', empty ones dropped (join_tags), and split back (split_tags).
+std::string clean_label(std::string_view s);
+std::string join_tags(const std::vector<std::string>& tags);
+std::vector<std::string> split_tags(std::string_view joined);
+
 struct ListInfo {
   int64_t id = 0;
   std::string name;

@@ -87,6 +87,34 @@ TEST(VpdqStore, AddReplaceRemoveAndReopen) {
   }
 }
 
+// A listed video's labels are kept as the list store keeps its entries' (host/lists/list_store.h:
+// clean_label, join_tags): control characters become spaces, a tag with a line break stays one
+// tag, empty tags go; the video's digest entries carry the same labels.
+TEST(VpdqStore, LabelsAreCleanedAsTheListStoreCleansThem) {
+  test::TempDir d;
+  ListStore store((d / "lists.db").string());
+  VpdqStore vs(store);
+  std::mt19937_64 rng(5);
+  Labels l;
+  l.category = " A1\t";
+  l.source = "ncmec\n42";
+  l.tags = {"line\nbreak", "", "  ", "ok"};
+  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
+  vs.add_video("known", "v", video_from({random_hash(rng), random_hash(rng)}, rng), l, &dg);
+  std::vector<StoredVideo> all;
+  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].labels.category, "A1");
+  EXPECT_EQ(all[0].labels.source, "ncmec 42");
+  EXPECT_EQ(all[0].labels.tags, (std::vector<std::string>{"line break", "ok"}));
+  int entries = 0;
+  store.for_each_entry("known", [&](const StoredEntry& e) {
+    ++entries;
+    EXPECT_EQ(e.labels, all[0].labels);
+  });
+  EXPECT_EQ(entries, 3);
+}
+
 TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     std::mt19937_64 rng(seed);
