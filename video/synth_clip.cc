@@ -169,4 +169,14 @@ SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height) {
   return s;
 }
 
+SynthClipSpec intra_refresh_spec() {
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 150;
+  s.gop = 30;
+  s.intra_refresh = true;
+  return s;
+}
+
 }  // namespace hashmatch::video

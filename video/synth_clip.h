@@ -30,6 +30,10 @@ struct SynthClipSpec {
 // (veryfast: x264 opens GOPs only with them): key frames after the first are not IDR pictures.
 SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height);
 
+// A 150-frame 320x240 x264 clip with intra refresh every 30 frames: one IDR picture, then key
+// packets that are P pictures with recovery points (keyframes-only switches to the exact mode).
+SynthClipSpec intra_refresh_spec();
+
 // Encodes the clip into `path`; the container follows the extension (.mp4, .mkv, .webm, .avi,
 // .ts). Throws hashmatch::Error naming the failing step.
 void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& spec);

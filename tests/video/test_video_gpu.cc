@@ -137,13 +137,7 @@ TEST_F(VideoGpu, KeyframesOnlyOnNvdecOpenGop) {
 // gets an NVDEC session even when only one is allowed.
 TEST_F(VideoGpu, KeyframesOnlyOnNvdecIntraRefresh) {
   hashmatch::test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 240;
-  s.frames = 150;
-  s.gop = 30;
-  s.intra_refresh = true;
-  write_synth_clip(d / "ir.mkv", s);
+  write_synth_clip(d / "ir.mkv", intra_refresh_spec());
   VideoOptions o = opts_for("cuda");
   const VpdqResult exact = hash_video(VideoInput::file(d / "ir.mkv"), o);
   o.keyframes_only = true;

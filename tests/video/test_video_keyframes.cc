@@ -356,13 +356,7 @@ TEST(VideoIntraRefresh, KeyframesOnlyFallsBackToTheExactMode) {
 // The in-process clip the GPU test (VideoGpu.KeyframesOnlyOnNvdecIntraRefresh) uses switches too.
 TEST(VideoIntraRefresh, SynthClipFallsBackToTheExactMode) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 240;
-  s.frames = 150;
-  s.gop = 30;
-  s.intra_refresh = true;
-  write_synth_clip(d / "ir.mkv", s);
+  write_synth_clip(d / "ir.mkv", intra_refresh_spec());
   const VpdqResult all = hash_video(VideoInput::file(d / "ir.mkv"), opts(false));
   const VpdqResult key = hash_video(VideoInput::file(d / "ir.mkv"), opts(true));
   ASSERT_TRUE(all.ok() && key.ok()) << all.error << key.error;
