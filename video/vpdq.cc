@@ -455,7 +455,14 @@ void Session::open_decoder(const FrameSink& sink) {
     if (gpu_missing && gpu_required()) {
       throw CudaError("NVDEC wanted with HASHMATCH_REQUIRE_GPU=1 but unavailable: " + why);
     }
-    info().note = (want == "cuda" ? "NVDEC unavailable, decoded on the CPU: " : "CPU decode: ") + why;
+    // `auto` on a machine without a CUDA device: nothing to say per video (`hashmatch info`, the
+    // server's start-up log and the scan summary say it once). Busy NVDEC sessions, a stream
+    // NVDEC cannot take, or a device whose NVDEC does not start are said.
+    if (want == "cuda") {
+      info().note = "NVDEC unavailable, decoded on the CPU: " + why;
+    } else if (!gpu_missing || gpu_available()) {
+      info().note = "CPU decode: " + why;
+    }
   }
   open_cpu_decoder(codec_);
   info().decoder = "cpu";

@@ -215,6 +215,21 @@ TEST(VideoBroken, CudaAskedForWithoutGpuFallsBackWithANote) {
   }
 }
 
+// Decoder `auto` on a machine without a CUDA device: decoded on the CPU with nothing to say per
+// video (the machine's state is said once by `hashmatch info` and the server's log).
+TEST(VideoBroken, AutoWithoutGpuSaysNothingPerVideo) {
+  if (gpu_required()) GTEST_SKIP() << "HASHMATCH_REQUIRE_GPU=1: a missing GPU is an error there";
+  if (gpu_available()) GTEST_SKIP() << "a GPU is present: NVDEC takes the video";
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.decoder = "auto";
+  const VpdqResult r = hash_video(VideoInput::file(faststart()), o);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.info.decoder, "cpu");
+  EXPECT_EQ(r.frames.size(), 4u);
+  EXPECT_EQ(r.info.note, "");
+}
+
 // Through host/media: videos found by content get digests and the vPDQ array; broken videos an
 // error with the digests still there.
 TEST(VideoMedia, HashMediaFileFillsVpdqAndKeepsDigestsOnError) {
