@@ -30,4 +30,17 @@ const std::filesystem::path& clip_dir() {
   return dir->path();
 }
 
+void expect_same_result(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what) {
+  ASSERT_TRUE(a.ok()) << what << ": " << a.error;
+  ASSERT_TRUE(b.ok()) << what << ": " << b.error;
+  EXPECT_EQ(a.info.frames_decoded, b.info.frames_decoded) << what;
+  ASSERT_EQ(a.frames.size(), b.frames.size()) << what;
+  for (std::size_t i = 0; i < a.frames.size(); ++i) {
+    EXPECT_EQ(a.frames[i].frame_number, b.frames[i].frame_number) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].hash, b.frames[i].hash) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].quality, b.frames[i].quality) << what << " frame " << i;
+    EXPECT_EQ(a.frames[i].timestamp, b.frames[i].timestamp) << what << " frame " << i;
+  }
+}
+
 }  // namespace hashmatch::test

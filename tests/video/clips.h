@@ -1,9 +1,12 @@
 // Test clips generated at test time with the ffmpeg command line (Debian's ffmpeg, from FFmpeg's
-// lavfi sources): small and short, never stored in the repository.
+// lavfi sources): small and short, never stored in the repository; and the comparison of two
+// hashing results of a clip.
 #pragma once
 
 #include <filesystem>
 #include <string>
+
+#include "video/vpdq.h"
 
 namespace hashmatch::test {
 
@@ -14,5 +17,9 @@ std::filesystem::path make_clip(const std::filesystem::path& dir, const std::str
 
 // A shared folder for the clips of one test executable (created once, removed at exit).
 const std::filesystem::path& clip_dir();
+
+// Both results ok, the same number of frames decoded, and the same records (frame number, hash,
+// quality, timestamp) in the same order; `what` names the comparison in failures.
+void expect_same_result(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what);
 
 }  // namespace hashmatch::test

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/testutil/testutil.h"
+#include "tests/video/clips.h"
 #include "video/decoder_pool.h"
 #include "video/synth_clip.h"
 #include "video/video_pool.h"
@@ -46,19 +47,6 @@ VpdqResult fresh(const std::filesystem::path& p, const VideoOptions& o) {
   EXPECT_FALSE(r.info.decoder_reused);
   EXPECT_EQ(decoder_pool::idle_count(), 0);
   return r;
-}
-
-void expect_same(const VpdqResult& a, const VpdqResult& b, const std::string& what) {
-  ASSERT_TRUE(a.ok()) << what << ": " << a.error;
-  ASSERT_TRUE(b.ok()) << what << ": " << b.error;
-  EXPECT_EQ(a.info.frames_decoded, b.info.frames_decoded) << what;
-  ASSERT_EQ(a.frames.size(), b.frames.size()) << what;
-  for (std::size_t i = 0; i < a.frames.size(); ++i) {
-    EXPECT_EQ(a.frames[i].frame_number, b.frames[i].frame_number) << what << " frame " << i;
-    EXPECT_EQ(a.frames[i].hash, b.frames[i].hash) << what << " frame " << i;
-    EXPECT_EQ(a.frames[i].quality, b.frames[i].quality) << what << " frame " << i;
-    EXPECT_EQ(a.frames[i].timestamp, b.frames[i].timestamp) << what << " frame " << i;
-  }
 }
 
 struct PoolCase {
@@ -107,9 +95,9 @@ TEST_P(DecoderPoolCodecs, ReusedDecoderGivesTheFreshDecodersFrames) {
     const VpdqResult pa2 = hash_video(VideoInput::file(a), o);
     EXPECT_TRUE(pa2.info.decoder_reused) << c.file << mode;
     EXPECT_EQ(decoder_pool::idle_count(), 1);
-    expect_same(pa, fa, std::string(c.file) + mode + " first");
-    expect_same(pb, fb, std::string(c.file) + mode + " after another clip");
-    expect_same(pa2, fa, std::string(c.file) + mode + " again");
+    test::expect_same_result(pa, fa, std::string(c.file) + mode + " first");
+    test::expect_same_result(pb, fb, std::string(c.file) + mode + " after another clip");
+    test::expect_same_result(pa2, fa, std::string(c.file) + mode + " again");
   }
 }
 
@@ -242,7 +230,7 @@ TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
   const VpdqResult whole = hash_video(VideoInput::file(d / "a.ts"), cpu_opts());
   ASSERT_TRUE(whole.ok()) << whole.error;
   EXPECT_FALSE(whole.info.decoder_reused);
-  expect_same(whole, fresh(d / "a.ts", cpu_opts()), "intact after broken");
+  test::expect_same_result(whole, fresh(d / "a.ts", cpu_opts()), "intact after broken");
 }
 
 TEST_F(DecoderPool, OffSwitchAndCap) {
@@ -267,7 +255,7 @@ TEST_F(DecoderPool, OffSwitchAndCap) {
   const VpdqResult ref = fresh(d / "a.mp4", cpu_opts());
   int reused = 0;
   for (const auto& r : all) {
-    expect_same(r, ref, "parallel sessions");
+    test::expect_same_result(r, ref, "parallel sessions");
     reused += r.info.decoder_reused;
   }
   EXPECT_GT(reused, 0);

@@ -320,16 +320,6 @@ TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
 // row it hashes the video again in exact mode, and says so.
 const std::string kIntraRefresh = "-c:v libx264 -preset veryfast -x264-params keyint=50:intra-refresh=1";
 
-void expect_same_frames(const VpdqResult& a, const VpdqResult& b) {
-  ASSERT_EQ(a.frames.size(), b.frames.size());
-  for (std::size_t i = 0; i < a.frames.size(); ++i) {
-    EXPECT_EQ(a.frames[i].frame_number, b.frames[i].frame_number) << i;
-    EXPECT_EQ(a.frames[i].hash, b.frames[i].hash) << i;
-    EXPECT_EQ(a.frames[i].quality, b.frames[i].quality) << i;
-    EXPECT_EQ(a.frames[i].timestamp, b.frames[i].timestamp) << i;
-  }
-}
-
 TEST(VideoIntraRefresh, KeyframesOnlyFallsBackToTheExactMode) {
   const auto p = make_clip(clip_dir(), "ir.mp4", kShort + kIntraRefresh);
   ASSERT_FALSE(p.empty());
@@ -342,15 +332,15 @@ TEST(VideoIntraRefresh, KeyframesOnlyFallsBackToTheExactMode) {
             std::string::npos)
       << key.info.note;
   EXPECT_EQ(key.info.frame_mod, all.info.frame_mod);
-  expect_same_frames(key, all);
+  test::expect_same_result(key, all, "keyframes-only");
   // The same through a caller's sink: the first frame, hashed before the switch, is not doubled.
   CpuPdqSink sink(1);
   const VpdqResult via_sink = hash_video(VideoInput::file(p), opts(true), {}, sink);
   ASSERT_TRUE(via_sink.ok()) << via_sink.error;
-  expect_same_frames(via_sink, all);
+  test::expect_same_result(via_sink, all, "through a caller's sink");
   // The sink serves the next video as usual.
   const VpdqResult again = hash_video(VideoInput::file(p), opts(false), {}, sink);
-  expect_same_frames(again, all);
+  test::expect_same_result(again, all, "the sink's next video");
 }
 
 // The in-process clip the GPU test (VideoGpu.KeyframesOnlyOnNvdecIntraRefresh) uses switches too.
@@ -362,7 +352,7 @@ TEST(VideoIntraRefresh, SynthClipFallsBackToTheExactMode) {
   ASSERT_TRUE(all.ok() && key.ok()) << all.error << key.error;
   EXPECT_EQ(all.frames.size(), 5u);
   EXPECT_NE(key.info.note.find("hashed in exact mode"), std::string::npos) << key.info.note;
-  expect_same_frames(key, all);
+  test::expect_same_result(key, all, "synth clip keyframes-only");
 }
 
 // One recovery-point key packet only (a 3-second clip): not enough to switch; said in the note.
