@@ -924,7 +924,6 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
   if (s->needs_exact_mode() && r.ok()) {
     if (sink) discard(*sink);  // the exact pass hashes every frame again, with a sink of its own
     sink.reset();
-    gpu_sink = nullptr;
     const Clock::time_point left = s->deadline();
     s.reset();  // its decoder (an NVDEC slot, a keyframes ticket) goes before the exact pass
     VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, left);
