@@ -1,13 +1,17 @@
 #include "video/vpdq_io.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <ostream>
-#include <sstream>
 
 #include "host/common/error.h"
+#include "host/common/file_io.h"
 
 namespace hashmatch::video {
 
@@ -32,10 +36,30 @@ void write_vpdq_file(const std::filesystem::path& path, std::span<const VpdqFram
 
 namespace {
 
+// The next line of `text`, consumed with its line end: LF, CRLF or a CR alone (old Mac files).
+std::string_view next_line(std::string_view& text) {
+  const std::size_t e = text.find_first_of("\r\n");
+  const std::string_view line = text.substr(0, e);
+  if (e == std::string_view::npos) {
+    text = {};
+  } else {
+    text.remove_prefix(e + (text[e] == '\r' && e + 1 < text.size() && text[e + 1] == '\n' ? 2 : 1));
+  }
+  return line;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// Decimal seconds as the reference prints them ("12.345", also "12" or "1e3"): no sign, no hex
+// float, no inf or nan (strtod would take all of those).
+bool parse_seconds(std::string_view s, double* out) {
+  if (s.empty() || !((s[0] >= '0' && s[0] <= '9') || s[0] == '.')) return false;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, std::chars_format::general);
+  return ec == std::errc() && p == s.data() + s.size();
 }
 
 [[noreturn]] void bad_line(std::string_view source, std::size_t line, const std::string& why) {
@@ -45,12 +69,15 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source) {
-  std::vector<VpdqFrame> out;
+  struct Row {
+    VpdqFrame frame;
+    std::size_t line = 0;
+  };
+  std::vector<Row> rows;
   std::size_t line_no = 0;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
   while (!text.empty()) {
-    const std::size_t nl = text.find('\n');
-    std::string_view line = trim(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    std::string_view line = trim(next_line(text));
     ++line_no;
     if (line.empty() || line.front() == '#') continue;
     std::string_view fields[4];
@@ -82,24 +109,54 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
     std::string why;
     if (!Hash256::try_from_hex(fields[2], &f.hash, &why)) bad_line(source, line_no, why);
     if (n == 4) {
-      const std::string ts(fields[3]);
-      char* end = nullptr;
-      f.timestamp = std::strtod(ts.c_str(), &end);
-      if (ts.empty() || *end || !std::isfinite(f.timestamp) || f.timestamp < 0) {
-        bad_line(source, line_no, "bad timestamp '" + ts + "'");
+      if (!parse_seconds(fields[3], &f.timestamp)) {
+        bad_line(source, line_no, "bad timestamp '" + std::string(fields[3]) + "'");
+      }
+      if (f.timestamp > kMaxVpdqTimestamp) {
+        bad_line(source, line_no, "timestamp " + std::string(fields[3]) + " s outside 0.." +
+                                      std::to_string(static_cast<int64_t>(kMaxVpdqTimestamp)) + " s");
       }
     }
-    out.push_back(f);
+    rows.push_back({f, line_no});
+  }
+  // By frame number (a file written in another order matches as the same frames from the store
+  // would); the line order among equal numbers is kept for the error below.
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.frame.frame_number < b.frame.frame_number;
+  });
+  std::vector<VpdqFrame> out;
+  out.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0 && rows[i].frame.frame_number == rows[i - 1].frame.frame_number) {
+      throw InvalidArgument(std::string(source) + ": frame " +
+                            std::to_string(rows[i].frame.frame_number) + " appears twice (lines " +
+                            std::to_string(rows[i - 1].line) + " and " +
+                            std::to_string(rows[i].line) + ")");
+    }
+    out.push_back(rows[i].frame);
   }
   return out;
 }
 
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot read " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_vpdq(ss.str(), path.string());
+  // POSIX reads: a directory or a read error is an IoError, not an empty file.
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) throw IoError("cannot read " + path.string() + ": " + errno_text());
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError("cannot read " + path.string() + ": " + errno_text());
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return parse_vpdq(text, path.string());
 }
 
 }  // namespace hashmatch::video

@@ -72,6 +72,101 @@ TEST(VpdqIo, MalformedLinesNameTheLine) {
   expect_bad("1,50," + kHex + ",later", "timestamp");
 }
 
+// The message of the InvalidArgument that parse_vpdq throws on `text` ("" when it accepts it).
+std::string parse_error(const std::string& text) {
+  try {
+    parse_vpdq(text, "x.txt");
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string line(int64_t frame, const std::string& hex, const std::string& ts = "0.000") {
+  return std::to_string(frame) + ",100," + hex + "," + ts + "\n";
+}
+
+const std::string kHex2 = "d76d4330f1446beab0c11fdecb91ce375bc8fbbcbde5c0994164d8399f767c45";
+const std::string kHex3 = "096d373742f9a039c320a4737c2b3abe14a03569d26b949692e5dfe8cb1855fe";
+
+// A frame number twice: rejected naming both lines (the store would keep only one of them, and a
+// hasher never writes that).
+TEST(VpdqIo, RepeatedFrameNumberIsAnError) {
+  EXPECT_EQ(parse_error(line(0, kHex) + line(0, kHex2) + line(0, kHex3)),
+            "x.txt: frame 0 appears twice (lines 1 and 2)");
+  EXPECT_EQ(parse_error("# c\n" + line(7, kHex) + line(3, kHex2) + "\n" + line(7, kHex3)),
+            "x.txt: frame 7 appears twice (lines 2 and 5)");
+  EXPECT_EQ(parse_error(line(1, kHex) + line(2, kHex)), "");  // the same hash twice is fine
+}
+
+// Frames come back by frame number whatever the file's order, so that the first-occurrence
+// dedupe of matching (vpdq_match.h) keeps the same frame for a file and for the store.
+TEST(VpdqIo, FramesAreOrderedByFrameNumber) {
+  const auto f = parse_vpdq(line(5, kHex2, "5.000") + line(2, kHex2, "2.000") + line(1, kHex3, "1.000"));
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].frame_number, 1);
+  EXPECT_EQ(f[0].hash, Hash256::from_hex(kHex3));
+  EXPECT_DOUBLE_EQ(f[0].timestamp, 1.0);
+  EXPECT_EQ(f[1].frame_number, 2);
+  EXPECT_EQ(f[1].hash, Hash256::from_hex(kHex2));
+  EXPECT_DOUBLE_EQ(f[1].timestamp, 2.0);
+  EXPECT_EQ(f[2].frame_number, 5);
+  EXPECT_DOUBLE_EQ(f[2].timestamp, 5.0);
+}
+
+// Timestamps: decimal seconds in 0..kMaxVpdqTimestamp (the store keeps microseconds in 64 bits).
+TEST(VpdqIo, TimestampIsDecimalAndBounded) {
+  auto ts_ok = [&](const std::string& ts) { return parse_error(line(0, kHex, ts)).empty(); };
+  EXPECT_TRUE(ts_ok("0"));
+  EXPECT_TRUE(ts_ok("12.5"));
+  EXPECT_TRUE(ts_ok("1e3"));
+  EXPECT_TRUE(ts_ok("10000000000"));  // kMaxVpdqTimestamp itself
+  EXPECT_EQ(kMaxVpdqTimestamp, 1e10);
+  EXPECT_FALSE(ts_ok("10000000000.001"));
+  EXPECT_FALSE(ts_ok("1e13"));
+  EXPECT_FALSE(ts_ok("1e308"));
+  EXPECT_FALSE(ts_ok("1e400"));
+  EXPECT_FALSE(ts_ok("inf"));
+  EXPECT_FALSE(ts_ok("nan"));
+  EXPECT_FALSE(ts_ok("-0.5"));
+  EXPECT_FALSE(ts_ok("-0"));
+  EXPECT_FALSE(ts_ok("0x10"));   // strtod reads hex floats
+  EXPECT_FALSE(ts_ok("0x1p3"));
+  EXPECT_FALSE(ts_ok("+1"));
+  EXPECT_FALSE(ts_ok("1.0f"));
+  EXPECT_NE(parse_error(line(0, kHex, "1e13")).find("x.txt:1: timestamp"), std::string::npos)
+      << parse_error(line(0, kHex, "1e13"));
+  EXPECT_NE(parse_error(line(0, kHex, "0x10")).find("x.txt:1: bad timestamp '0x10'"),
+            std::string::npos)
+      << parse_error(line(0, kHex, "0x10"));
+}
+
+// A UTF-8 byte order mark (editors on Windows write one) is not part of the first line.
+TEST(VpdqIo, SkipsAUtf8ByteOrderMark) {
+  const auto f = parse_vpdq("\xEF\xBB\xBF" + line(0, kHex) + line(1, kHex2));
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].frame_number, 0);
+  EXPECT_EQ(f[0].hash, Hash256::from_hex(kHex));
+  // Only at the very start.
+  EXPECT_NE(parse_error(line(0, kHex) + "\xEF\xBB\xBF" + line(1, kHex2)).find("x.txt:2:"),
+            std::string::npos);
+}
+
+// Old Mac line ends (CR alone) are line breaks too; CRLF stays one line break.
+TEST(VpdqIo, CarriageReturnAloneEndsALine) {
+  std::string cr = line(0, kHex) + line(1, kHex2, "1.000");
+  for (char& c : cr) {
+    if (c == '\n') c = '\r';
+  }
+  const auto f = parse_vpdq(cr);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[1].frame_number, 1);
+  EXPECT_DOUBLE_EQ(f[1].timestamp, 1.0);
+  // Line numbers count CR, LF and CRLF line ends alike.
+  EXPECT_NE(parse_error("# a\r\n# b\r# c\n\r\nx,1").find("x.txt:5:"), std::string::npos)
+      << parse_error("# a\r\n# b\r# c\n\r\nx,1");
+}
+
 TEST(VpdqIo, ReadsEveryReferenceSampleFile) {
   const auto dir = test::testdata_dir() / "vpdq" / "sample-hashes";
   int files = 0;
@@ -93,8 +188,11 @@ TEST(VpdqIo, ReadsEveryReferenceSampleFile) {
   EXPECT_EQ(files, 31);
 }
 
-TEST(VpdqIo, MissingFileIsAnIoError) {
+TEST(VpdqIo, UnreadableFileIsAnIoError) {
   EXPECT_THROW(read_vpdq_file("/nonexistent/x.txt"), IoError);
+  test::TempDir d;
+  std::filesystem::create_directory(d / "dir.txt");
+  EXPECT_THROW(read_vpdq_file(d / "dir.txt"), IoError);  // a directory: not an empty file
 }
 
 }  // namespace
