@@ -8,6 +8,7 @@
 
 #include "host/common/error.h"
 #include "host/common/sqlite_util.h"
+#include "video/vpdq_io.h"
 
 namespace hashmatch::video {
 namespace {
@@ -60,6 +61,25 @@ Hash256 from_bytes(std::string_view b) {
   return h;
 }
 
+// Seconds as the stored microseconds: NaN and negatives as 0, beyond kMaxVpdqTimestamp as that
+// (parse_vpdq rejects both; frames built in code may carry anything, and llround of a value past
+// 2^63 microseconds is undefined).
+int64_t timestamp_us(double seconds) {
+  const double t = seconds > 0 ? std::min(seconds, kMaxVpdqTimestamp) : 0.0;
+  return std::llround(t * 1e6);
+}
+
+// The frames table has one row per frame number: a number given twice would lose a frame.
+void check_frame_numbers(const std::string& id, std::span<const VpdqFrame> frames) {
+  std::vector<int64_t> n;
+  n.reserve(frames.size());
+  for (const VpdqFrame& f : frames) n.push_back(f.frame_number);
+  std::sort(n.begin(), n.end());
+  if (const auto d = std::adjacent_find(n.begin(), n.end()); d != n.end()) {
+    throw InvalidArgument("video '" + id + "': frame " + std::to_string(*d) + " appears twice");
+  }
+}
+
 void bump(sqlite3* db, int64_t list_id) {
   Stmt(db, "UPDATE lists SET generation = generation + 1 WHERE id = ?").bind(1, list_id).run();
   sql::exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'version'");
@@ -76,38 +96,46 @@ void VpdqStore::add_video(const std::string& list, const std::string& id,
                           const ExactDigests* digests) {
   if (id.empty()) throw InvalidArgument("a listed video needs an id");
   if (frames.empty()) throw InvalidArgument("video '" + id + "' has no frame hashes");
-  const ListInfo l = store_.ensure_list(list);
-  // The digests first, through the list store's own transaction (import semantics: the id's
-  // entries are replaced).
+  check_frame_numbers(id, frames);
+  std::vector<NewEntry> entries;
   if (digests) {
-    std::vector<NewEntry> e;
     auto add = [&](HashAlgo a, const std::string& hex) {
-      if (!hex.empty()) e.push_back(NewEntry{HashValue::parse(a, hex), id, labels});
+      if (!hex.empty()) entries.push_back(NewEntry{HashValue::parse(a, hex), id, labels});
     };
     add(HashAlgo::kMd5, digests->md5);
     add(HashAlgo::kSha1, digests->sha1);
     add(HashAlgo::kSha256, digests->sha256);
-    if (!e.empty()) store_.add_entries(list, e);
   }
+  // One transaction, the list store's import session (the list is created when missing): the
+  // id's entries are replaced by the new digests (import semantics), or removed when there are
+  // none, so an old file's digests never outlive its video; then the video itself.
+  auto session = store_.begin_import(list, "video " + id, "vpdq");
+  if (entries.empty()) {
+    session->remove_id(id);
+  } else {
+    session->count_record();
+    session->add_record(entries, "video");
+  }
+  const int64_t list_id = store_.get_list(list).id;
   sqlite3* db = store_.handle();
-  WriteTxn txn(db);
-  Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, l.id).bind(2, id).run();
-  Stmt ins(db,
-           "INSERT INTO vpdq_videos(list_id, video_id, frames, added_at, category, source, tags) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, l.id).bind(2, id).bind(3, int64_t(frames.size())).bind(4, now_seconds());
-  ins.bind(5, clean_label(labels.category)).bind(6, clean_label(labels.source)).bind(7, join_tags(labels.tags)).run();
-  const int64_t row = sqlite3_last_insert_rowid(db);
-  Stmt fr(db, "INSERT OR REPLACE INTO vpdq_frames(video_row, frame, quality, hash, timestamp_us) "
-              "VALUES(?, ?, ?, ?, ?)");
-  for (const VpdqFrame& f : frames) {
-    uint8_t b[32];
-    to_bytes(f.hash, b);
-    fr.bind(1, row).bind(2, f.frame_number).bind(3, int64_t(f.quality)).bind_blob(4, b, 32);
-    fr.bind(5, static_cast<int64_t>(std::llround(f.timestamp * 1e6))).run();
+  {
+    Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, list_id).bind(2, id).run();
+    Stmt ins(db,
+             "INSERT INTO vpdq_videos(list_id, video_id, frames, added_at, category, source, tags) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, list_id).bind(2, id).bind(3, int64_t(frames.size())).bind(4, now_seconds());
+    ins.bind(5, clean_label(labels.category)).bind(6, clean_label(labels.source)).bind(7, join_tags(labels.tags)).run();
+    const int64_t row = sqlite3_last_insert_rowid(db);
+    Stmt fr(db, "INSERT INTO vpdq_frames(video_row, frame, quality, hash, timestamp_us) "
+                "VALUES(?, ?, ?, ?, ?)");
+    for (const VpdqFrame& f : frames) {
+      uint8_t b[32];
+      to_bytes(f.hash, b);
+      fr.bind(1, row).bind(2, f.frame_number).bind(3, int64_t(f.quality)).bind_blob(4, b, 32);
+      fr.bind(5, timestamp_us(f.timestamp)).run();
+    }
   }
-  bump(db, l.id);
-  txn.commit();
+  session->commit();  // advances the list's generation and the store's version
 }
 
 int64_t VpdqStore::remove_video(const std::string& list, const std::string& id) {

@@ -41,7 +41,10 @@ class VpdqStore {
   explicit VpdqStore(ListStore& store);
 
   // Adds a video (replacing one with the same id in that list) in one transaction; the list is
-  // created when missing. `digests`: also stored as md5/sha1/sha256 entries with this id.
+  // created when missing. `digests`: also stored as md5/sha1/sha256 entries with this id; the
+  // id's earlier entries are replaced by them, or removed when there are none. Throws
+  // InvalidArgument for an empty id, no frames, or a frame number given twice. Timestamps are
+  // stored as microseconds, clamped to 0..kMaxVpdqTimestamp (vpdq_io.h; NaN as 0).
   void add_video(const std::string& list, const std::string& id, std::span<const VpdqFrame> frames,
                  const Labels& labels = {}, const ExactDigests* digests = nullptr);
   // Removes the video (and its digest entries); returns 1 when it existed, else 0.

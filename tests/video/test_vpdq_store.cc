@@ -2,6 +2,7 @@
 // q%/c% must equal the brute-force matcher's (the oracle) for every stored video.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -113,6 +114,95 @@ TEST(VpdqStore, LabelsAreCleanedAsTheListStoreCleansThem) {
     EXPECT_EQ(e.labels, all[0].labels);
   });
   EXPECT_EQ(entries, 3);
+}
+
+// Replacing a video replaces its digest entries, also when the new one comes without digests
+// (a vPDQ file): the old file's md5/sha1/sha256 must not keep matching under that id.
+TEST(VpdqStore, ReplacingAVideoDropsItsOldDigests) {
+  test::TempDir d;
+  ListStore store((d / "lists.db").string());
+  VpdqStore vs(store);
+  std::mt19937_64 rng(11);
+  const auto frames = video_from({random_hash(rng), random_hash(rng)}, rng);
+  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
+  vs.add_video("known", "x", frames, {}, &dg);
+  vs.add_video("known", "other", frames, {}, &dg);  // another id's entries stay
+  EXPECT_EQ(store.stats("known").entries, 6);
+  const int64_t v0 = store.version();
+  vs.add_video("known", "x", frames);
+  EXPECT_EQ(store.stats("known").entries, 3);
+  store.for_each_entry("known", [&](const StoredEntry& e) { EXPECT_EQ(e.id, "other"); });
+  EXPECT_GT(store.version(), v0);
+  // Digests given again: back to three entries for x; only the sha256 given: one.
+  vs.add_video("known", "x", frames, {}, &dg);
+  EXPECT_EQ(store.stats("known").entries, 6);
+  ExactDigests only_sha256{"", "", std::string(64, 'd')};
+  vs.add_video("known", "x", frames, {}, &only_sha256);
+  EXPECT_EQ(store.stats("known").entries, 4);
+  EXPECT_EQ(vs.count_videos("known"), 2);
+}
+
+// Frames built in code with a repeated frame number are refused (the table is keyed by frame
+// number: one of them would be lost while the video claims them all), and the video stored under
+// that id before stays as it was.
+TEST(VpdqStore, RepeatedFrameNumberIsRefused) {
+  test::TempDir d;
+  ListStore store((d / "lists.db").string());
+  VpdqStore vs(store);
+  std::mt19937_64 rng(12);
+  const auto before = video_from({random_hash(rng)}, rng);
+  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
+  vs.add_video("known", "x", before, {}, &dg);
+  std::vector<VpdqFrame> dup = video_from({random_hash(rng), random_hash(rng), random_hash(rng)}, rng);
+  dup[2].frame_number = dup[0].frame_number;
+  try {
+    vs.add_video("known", "x", dup);
+    ADD_FAILURE() << "accepted a repeated frame number";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 0 appears twice"), std::string::npos) << e.what();
+  }
+  std::vector<StoredVideo> all;
+  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].frames.size(), 1u);
+  EXPECT_EQ(all[0].frames[0].hash, before[0].hash);
+  EXPECT_EQ(store.stats("known").entries, 3);
+  // Frames out of order are fine: stored and read back by frame number.
+  std::vector<VpdqFrame> rev = video_from({random_hash(rng), random_hash(rng)}, rng);
+  std::swap(rev[0], rev[1]);
+  vs.add_video("known", "y", rev);
+  all.clear();
+  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  ASSERT_EQ(all.size(), 2u);
+  ASSERT_EQ(all[1].frames.size(), 2u);
+  EXPECT_EQ(all[1].frames[0].hash, rev[1].hash);
+}
+
+// Timestamps outside what the store can hold (microseconds in 64 bits) are clamped to
+// 0..kMaxVpdqTimestamp rather than overflowing.
+TEST(VpdqStore, TimestampsAreClampedToTheFileRange) {
+  test::TempDir d;
+  ListStore store((d / "lists.db").string());
+  VpdqStore vs(store);
+  std::mt19937_64 rng(13);
+  auto f = video_from({random_hash(rng), random_hash(rng), random_hash(rng), random_hash(rng),
+                       random_hash(rng)},
+                      rng);
+  f[0].timestamp = 1e300;
+  f[1].timestamp = -5;
+  f[2].timestamp = std::nan("");
+  f[3].timestamp = 1e13;
+  f[4].timestamp = 12.345678;
+  vs.add_video("known", "x", f);
+  std::vector<StoredVideo> all;
+  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].frames.size(), 5u);
+  EXPECT_EQ(all[0].frames[0].timestamp, kMaxVpdqTimestamp);
+  EXPECT_EQ(all[0].frames[1].timestamp, 0.0);
+  EXPECT_EQ(all[0].frames[2].timestamp, 0.0);
+  EXPECT_EQ(all[0].frames[3].timestamp, kMaxVpdqTimestamp);
+  EXPECT_DOUBLE_EQ(all[0].frames[4].timestamp, 12.345678);
 }
 
 TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
