@@ -1,5 +1,6 @@
 // hashmatch video: listed videos (vPDQ frame hashes in the hash-list database) and video-level
 // matching. Registered in host/cli/main.cc when the video and lists layers are built.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -27,7 +28,8 @@ constexpr const char* kUsage =
     "       hashmatch video match --db PATH [--list NAME]... [--all] INPUT...\n"
     "       hashmatch video compare QUERY OTHER\n"
     "  INPUT: a video (hashed with vPDQ; its md5/sha1/sha256 are listed too) or a vPDQ file\n"
-    "  (lines 'frame,quality,pdq[,timestamp]' as vpdq-hash-video writes them; '-' reads stdin).\n"
+    "  (.txt, .vpdq or .csv in any case; lines 'frame,quality,pdq[,timestamp]' as vpdq-hash-video\n"
+    "  writes them, each frame number once; '-' reads stdin).\n"
     "  add: the id defaults to the video's sha256, or a vPDQ file's name without extension.\n"
     "  match / compare: one JSON line per input; vPDQ's rule: frames of quality < F dropped\n"
     "  on both sides (after keeping one frame per distinct hash), q% = share of the query's\n"
@@ -57,9 +59,11 @@ struct Loaded {
   std::string error, error_reason;
 };
 
+// By extension, in any case (".txt", ".TXT"); "-" is stdin.
 bool looks_like_vpdq(const std::string& path) {
   if (path == "-") return true;
-  const auto ext = std::filesystem::path(path).extension().string();
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext == ".txt" || ext == ".vpdq" || ext == ".csv";
 }
 
@@ -79,6 +83,9 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
         l.error = "no frame hashes in " + path;
         l.error_reason = "empty";
       }
+    } catch (const IoError& e) {  // missing, a directory, unreadable
+      l.error = e.what();
+      l.error_reason = "io";
     } catch (const std::exception& e) {
       l.error = e.what();
       l.error_reason = "invalid_vpdq";

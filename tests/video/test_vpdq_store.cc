@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -272,16 +274,16 @@ TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
   }
 }
 
-TEST(VideoCli, AddMatchCompareAndMatchFiles) {
-  test::TempDir d;
-  const std::string bin = HASHMATCH_BINARY;
-  const std::string db = (d / "l.db").string();
-  const auto sh = test::testdata_dir() / "vpdq/sample-hashes";
-  const auto vids = test::testdata_dir() / "vpdq/videos";
-  auto run = [&](const std::string& args, const std::string& out) {
-    return std::system((bin + " " + args + " > '" + (d / out).string() + "' 2>&1").c_str());
-  };
-  auto lines = [&](const std::string& out) {
+// Runs the hashmatch binary in a temporary directory; its JSON lines read back.
+class Cli {
+ public:
+  // `args` as a shell would split them; stdout and stderr go to the file `out` in the directory.
+  int run(const std::string& args, const std::string& out) const {
+    return std::system((std::string(HASHMATCH_BINARY) + " " + args + " > '" + (d / out).string() +
+                        "' 2>&1")
+                           .c_str());
+  }
+  std::vector<nlohmann::json> lines(const std::string& out) const {
     std::vector<nlohmann::json> v;
     const auto b = test::read_file(d / out);
     std::string s(b.begin(), b.end());
@@ -292,7 +294,27 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
       p = e + 1;
     }
     return v;
-  };
+  }
+  // Writes `text` to the file `name` in the directory; returns its path quoted for the shell.
+  std::string write(const std::string& name, const std::string& text) const {
+    test::write_file(d / name, std::vector<uint8_t>(text.begin(), text.end()));
+    return "'" + (d / name).string() + "'";
+  }
+  test::TempDir d;
+};
+
+const std::string kH1 = "0000000000000000000000000000000012345670000000000000000000abcdef";
+const std::string kH2 = "d76d4330f1446beab0c11fdecb91ce375bc8fbbcbde5c0994164d8399f767c45";
+const std::string kH3 = "096d373742f9a039c320a4737c2b3abe14a03569d26b949692e5dfe8cb1855fe";
+
+TEST(VideoCli, AddMatchCompareAndMatchFiles) {
+  Cli cli;
+  const test::TempDir& d = cli.d;
+  auto run = [&](const std::string& args, const std::string& out) { return cli.run(args, out); };
+  auto lines = [&](const std::string& out) { return cli.lines(out); };
+  const std::string db = (d / "l.db").string();
+  const auto sh = test::testdata_dir() / "vpdq/sample-hashes";
+  const auto vids = test::testdata_dir() / "vpdq/videos";
   ASSERT_EQ(run("video add --db '" + db + "' --list known --category A1 '" +
                     (sh / "chair-orig-22-sd-bar.txt").string() + "' '" +
                     (vids / "test-padded-dimensions.mp4").string() + "'",
@@ -339,6 +361,68 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_EQ(run("video remove --db '" + db + "' --list known chair-orig-22-sd-bar", "rm.txt"), 0);
   EXPECT_NE(run("video add --db '" + db + "' --list known /nonexistent.mp4", "bad.txt"), 0);
   EXPECT_NE(run("video frobnicate", "bad2.txt"), 0);
+}
+
+// vPDQ files: `compare` and the store see the same frames, whatever the file's line order; a
+// repeated frame number is an error for that file (not a silently shorter stored video).
+TEST(VideoCli, VpdqFilesAreReadAlikeEverywhere) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  // Frame 5 repeats frame 2's hash at low quality: keeping the first occurrence by frame number
+  // keeps frame 2 (quality 90), by line order frame 5 (quality 40, then filtered out).
+  const std::string unsorted = cli.write(
+      "unsorted.txt", "5,40," + kH2 + ",5.000\n2,90," + kH2 + ",2.000\n1,90," + kH3 + ",1.000\n");
+  const std::string query = cli.write("q.txt", "0,100," + kH2 + ",0.000\n");
+  ASSERT_EQ(cli.run("video compare " + query + " " + unsorted, "cmp.txt"), 0);
+  const auto c = cli.lines("cmp.txt");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["query_match_percent"], 100.0);
+  EXPECT_EQ(c[0]["compared_match_percent"], 50.0);
+  ASSERT_EQ(cli.run("video add " + db + " --list known " + unsorted, "add.txt"), 0);
+  ASSERT_EQ(cli.run("video match " + db + " --all " + query, "match.txt"), 0);
+  const auto m = cli.lines("match.txt");
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_EQ(m[0]["video_matches"].size(), 1u);
+  EXPECT_EQ(m[0]["video_matches"][0]["query_match_percent"], c[0]["query_match_percent"]);
+  EXPECT_EQ(m[0]["video_matches"][0]["compared_match_percent"], c[0]["compared_match_percent"]);
+
+  const std::string dup = cli.write(
+      "dup.txt", "0,100," + kH1 + ",0.000\n0,100," + kH2 + ",0.000\n0,100," + kH3 + ",0.000\n");
+  EXPECT_NE(cli.run("video add " + db + " --list known " + dup, "dup.out"), 0);
+  const auto a = cli.lines("dup.out");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["error_reason"], "invalid_vpdq");
+  EXPECT_NE(a[0]["error"].get<std::string>().find("frame 0 appears twice (lines 1 and 2)"),
+            std::string::npos)
+      << a[0];
+}
+
+// Which inputs are vPDQ files, and the reasons given when one cannot be used.
+TEST(VideoCli, VpdqFileInputErrors) {
+  Cli cli;
+  const std::string q = cli.write("q.txt", "0,100," + kH2 + ",0.000\n");
+  // Upper-case extensions name vPDQ files too (hashed as a video they would fail: not_video).
+  const std::string upper = cli.write("Q1.TXT", "3,100," + kH2 + ",3.000\n");
+  EXPECT_EQ(cli.run("video compare " + upper + " " + q, "upper.out"), 0);
+  EXPECT_EQ(cli.lines("upper.out")[0]["match"], true) << cli.lines("upper.out")[0];
+  // A BOM, and CR-only line ends, as some editors write.
+  const std::string bom = cli.write("bom.txt", std::string("\xEF\xBB\xBF") + "0,100," + kH2 + ",0.000\n");
+  EXPECT_EQ(cli.run("video compare " + bom + " " + q, "bom.out"), 0);
+  EXPECT_EQ(cli.lines("bom.out")[0]["match"], true) << cli.lines("bom.out")[0];
+  const std::string cr = cli.write("cr.txt", "0,100," + kH2 + ",0.000\r1,100," + kH2 + ",1.000\r");
+  EXPECT_EQ(cli.run("video compare " + cr + " " + q, "cr.out"), 0);
+  EXPECT_EQ(cli.lines("cr.out")[0]["match"], true) << cli.lines("cr.out")[0];
+  // A file that cannot be read is an I/O error, not a malformed or empty vPDQ file.
+  std::filesystem::create_directory(cli.d / "dir.txt");
+  for (const std::string& bad : {(cli.d / "missing.txt").string(), (cli.d / "dir.txt").string()}) {
+    EXPECT_NE(cli.run("video compare '" + bad + "' " + q, "bad.out"), 0);
+    const auto l = cli.lines("bad.out");
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0]["error_reason"], "io") << l[0];
+  }
+  const std::string empty = cli.write("empty.txt", "# nothing\n");
+  EXPECT_NE(cli.run("video compare " + empty + " " + q, "empty.out"), 0);
+  EXPECT_EQ(cli.lines("empty.out")[0]["error_reason"], "empty");
 }
 
 }  // namespace
