@@ -285,7 +285,7 @@ TEST(VideoBroken, TimeBudget) {
   for (double budget = 1e-5; budget < 0.1; budget *= 1.5) {
     o.time_budget_seconds = budget;
     const VpdqResult t = hash_video(VideoInput::file(ts), o);
-    if (!t.ok()) EXPECT_EQ(t.error_reason, "timeout") << budget << " s: " << t.error;
+    if (!t.ok()) { EXPECT_EQ(t.error_reason, "timeout") << budget << " s: " << t.error; }
   }
 }
 
