@@ -38,20 +38,27 @@ std::string error_string(int err) {
 
 namespace {
 
-// The DecoderLog of the decoder a message comes from: the decoder itself, or a context that names
-// it as its parent (av_image_check_size2's, with the decoder as its log context). Only our
-// decoders' opaque points at a DecoderLog (checked by its magic number).
+// The DecoderLog of the decoder or demuxer a message comes from: the decoder itself, a context that
+// names it as its parent (av_image_check_size2's, with the decoder as its log context), or the
+// format context. Only our sessions' decoders and demuxers have an opaque pointing at a DecoderLog
+// (checked by its magic number).
 DecoderLog* decoder_log_of(void* avcl) {
   if (!avcl) return nullptr;
   const AVClass* cls = *static_cast<const AVClass* const*>(avcl);
   if (!cls) return nullptr;
-  void* ctx = avcl;
-  if (cls != avcodec_get_class()) {
-    if (cls->parent_log_context_offset <= 0) return nullptr;
-    ctx = *reinterpret_cast<void**>(static_cast<uint8_t*>(avcl) + cls->parent_log_context_offset);
-    if (!ctx || *static_cast<const AVClass* const*>(ctx) != avcodec_get_class()) return nullptr;
+  void* opaque = nullptr;
+  if (cls == avformat_get_class()) {
+    opaque = static_cast<AVFormatContext*>(avcl)->opaque;  // the demuxer
+  } else {
+    void* ctx = avcl;
+    if (cls != avcodec_get_class()) {
+      if (cls->parent_log_context_offset <= 0) return nullptr;
+      ctx = *reinterpret_cast<void**>(static_cast<uint8_t*>(avcl) + cls->parent_log_context_offset);
+      if (!ctx || *static_cast<const AVClass* const*>(ctx) != avcodec_get_class()) return nullptr;
+    }
+    opaque = static_cast<AVCodecContext*>(ctx)->opaque;
   }
-  auto* log = static_cast<DecoderLog*>(static_cast<AVCodecContext*>(ctx)->opaque);
+  auto* log = static_cast<DecoderLog*>(opaque);
   if (!log || log->magic != DecoderLog::kMagic) return nullptr;
   return log;
 }

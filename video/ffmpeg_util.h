@@ -70,8 +70,9 @@ void init_logging();
 // threads: a frame can be handed out before the thread decoding it has concealed its errors, so
 // the same damaged file passed or failed from run to run. The decoders' error-level messages are
 // logged every time. attach() points the decoder's `opaque` at this (frame-thread copies take it
-// over at each packet); init_logging's callback counts what the decoder, or a helper logging on
-// its behalf (av_image_check_size), logs at AV_LOG_ERROR or worse.
+// over at each packet), attach_demuxer() the format context's; init_logging's callback counts what
+// they, or a helper logging on a decoder's behalf (av_image_check_size), log at AV_LOG_ERROR or
+// worse (the demuxer: a damaged Matroska cluster skipped, whose frames are simply gone).
 struct DecoderLog {
   static constexpr uint64_t kMagic = 0x686d2d6465636c67ull;  // "hm-declg"
   uint64_t magic = kMagic;
@@ -87,6 +88,7 @@ struct DecoderLog {
 
   ~DecoderLog() { magic = 0; }
   void attach(AVCodecContext* ctx) { ctx->opaque = this; }
+  void attach_demuxer(AVFormatContext* fmt) { fmt->opaque = this; }
   static void detach(AVCodecContext* ctx) {
     if (ctx) ctx->opaque = nullptr;
   }

@@ -266,6 +266,7 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     fail("corrupt", "cannot read the container: " + ff::error_string(err));
   }
   AVFormatContext* fmt = demux_->get();
+  dlog_.attach_demuxer(fmt);
   info().container = fmt->iformat && fmt->iformat->name ? fmt->iformat->name : "";
 
   // The first video stream, as vPDQ takes it; cover art (attached pictures) is not a video.
@@ -624,8 +625,8 @@ void Session::run(FrameSink& sink) {
                         ? "no frame could be decoded: " + first_decode_error_
                         : "no frame could be decoded");
   }
-  info().decoder_errors = dlog_.errors.load();
-  if (info().decode_errors > 0 || info().corrupt_frames > 0 || info().decoder_errors > 0) {
+  info().logged_errors = dlog_.errors.load();
+  if (info().decode_errors > 0 || info().corrupt_frames > 0 || info().logged_errors > 0) {
     std::string msg = "damaged video stream: ";
     const char* sep = "";
     if (info().decode_errors > 0) {
@@ -637,8 +638,8 @@ void Session::run(FrameSink& sink) {
       msg += sep + std::to_string(info().corrupt_frames) + " frame(s) concealed";
       sep = ", ";
     }
-    if (info().decoder_errors > 0) {
-      msg += sep + std::string("the decoder reported ") + std::to_string(info().decoder_errors) +
+    if (info().logged_errors > 0) {
+      msg += sep + std::string("FFmpeg reported ") + std::to_string(info().logged_errors) +
              " error(s) (first: " + dlog_.first_message() + ")";
     }
     msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
