@@ -286,6 +286,8 @@ void Session::open(std::optional<Clock::time_point> deadline) {
                         std::to_string(par->height) + ")");
   }
   check_dimensions(par->width, par->height, limits_, "video");
+  // --vpdq-size N: every sampled frame becomes an N x N RGB image, under the same pixel limit.
+  if (opts_.size > 0) check_dimensions(opts_.size, opts_.size, limits_, "--vpdq-size");
   info().width = par->width;
   info().height = par->height;
 

@@ -269,6 +269,16 @@ TEST(VideoBroken, AbsurdDimensionsRefusedFromTheHeader) {
   tiny.max_pixels = 10000;
   const VpdqResult s = hash_video(VideoInput::file(faststart()), cpu_opts(), tiny);
   EXPECT_EQ(s.error_reason, "too_many_pixels") << s.error;
+  // --vpdq-size makes every sampled frame N x N: the same limit holds for it.
+  DecodeLimits small;
+  small.max_pixels = 320 * 240;
+  VideoOptions sized = cpu_opts();
+  sized.size = 512;
+  const VpdqResult z = hash_video(VideoInput::file(faststart()), sized, small);
+  EXPECT_EQ(z.error_reason, "too_many_pixels") << z.error;
+  EXPECT_NE(z.error.find("--vpdq-size"), std::string::npos) << z.error;
+  sized.size = 128;
+  EXPECT_TRUE(hash_video(VideoInput::file(faststart()), sized, small).ok());
 }
 
 TEST(VideoBroken, DurationAndFrameLimits) {
