@@ -21,7 +21,17 @@ CpuPdqSink::~CpuPdqSink() {
 void CpuPdqSink::start_threads() {
   closing_ = false;
   cancelled_ = false;
-  for (int t = 0; t < threads_; ++t) pool_.emplace_back([this] { worker(); });
+  try {
+    for (int t = 0; t < threads_; ++t) pool_.emplace_back([this] { worker(); });
+  } catch (...) {
+    // A thread that cannot start (a pids limit): the ones that did are joined (a joinable
+    // std::thread destroyed would end the process), and the sink refuses frames from now on
+    // (without threads a full queue would wait forever).
+    stop_threads();
+    std::lock_guard<std::mutex> lk(mu_);
+    error_ = std::current_exception();
+    throw;
+  }
 }
 
 void CpuPdqSink::stop_threads() {

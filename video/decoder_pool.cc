@@ -136,11 +136,12 @@ void reaper() {
 
 void start_reaper_locked(Pool& p) {
   if (p.reaper_started) return;
+  std::thread t(reaper);  // may throw (no thread to be had): tried again at the next give
   p.reaper_started = true;
   // Registered after FFmpeg loaded the CUDA driver for an NVDEC decoder (a decoder was given back
   // before this): runs before the driver's own teardown at exit.
   std::atexit(stop_freeing_for_exit);
-  std::thread(reaper).detach();
+  t.detach();
 }
 
 }  // namespace
@@ -233,7 +234,9 @@ bool has_idle(const Key& key, bool any_device) {
   });
 }
 
-void give(const Key& key, ff::CodecPtr ctx) {
+namespace {
+
+void give_or_throw(const Key& key, ff::CodecPtr ctx) {
   if (!ctx) return;
   if (cpu_capacity() == 0) return;  // pooling off: freed here
   // FFmpeg raises has_b_frames when a stream reorders more than its headers said: such a decoder
@@ -262,6 +265,17 @@ void give(const Key& key, ff::CodecPtr ctx) {
     p.wake.notify_one();
   }
   release(dead);
+}
+
+}  // namespace
+
+void give(const Key& key, ff::CodecPtr ctx) noexcept {
+  try {
+    give_or_throw(key, std::move(ctx));
+  } catch (...) {
+    // Out of memory or threads: the decoder (freed with ctx, or left in the pool) is lost to
+    // reuse, nothing else. give runs in the decode session's destructor and must not throw.
+  }
 }
 
 int note_seen(const std::string& params) {

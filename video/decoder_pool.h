@@ -58,7 +58,7 @@ bool has_idle(const Key& key, bool any_device = false);
 // Keeps a decoder that decoded a stream to its end without a problem (drained with a null
 // packet): flushed, its timestamp-correction statistics cleared, and kept idle; freed when pooling
 // is off, the pool is full, or its reordering delay grew past key.video_delay while decoding.
-void give(const Key& key, ff::CodecPtr ctx);
+void give(const Key& key, ff::CodecPtr ctx) noexcept;
 
 // Counts one more video with these stream parameters (Key::params) and returns how many were seen
 // recently (the last 256 distinct streams are remembered). keyframes-only `auto` uses it to open

@@ -7,6 +7,7 @@ extern "C" {
 }
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -35,9 +36,59 @@ std::string error_string(int err) {
   return buf;
 }
 
+namespace {
+
+// The DecoderLog of the decoder or demuxer a message comes from: the decoder itself, a context that
+// names it as its parent (av_image_check_size2's, with the decoder as its log context), or the
+// format context. Only our sessions' decoders and demuxers have an opaque pointing at a DecoderLog
+// (checked by its magic number).
+DecoderLog* decoder_log_of(void* avcl) {
+  if (!avcl) return nullptr;
+  const AVClass* cls = *static_cast<const AVClass* const*>(avcl);
+  if (!cls) return nullptr;
+  void* opaque = nullptr;
+  if (cls == avformat_get_class()) {
+    opaque = static_cast<AVFormatContext*>(avcl)->opaque;  // the demuxer
+  } else {
+    void* ctx = avcl;
+    if (cls != avcodec_get_class()) {
+      if (cls->parent_log_context_offset <= 0) return nullptr;
+      ctx = *reinterpret_cast<void**>(static_cast<uint8_t*>(avcl) + cls->parent_log_context_offset);
+      if (!ctx || *static_cast<const AVClass* const*>(ctx) != avcodec_get_class()) return nullptr;
+    }
+    opaque = static_cast<AVCodecContext*>(ctx)->opaque;
+  }
+  auto* log = static_cast<DecoderLog*>(opaque);
+  if (!log || log->magic != DecoderLog::kMagic) return nullptr;
+  return log;
+}
+
+void log_callback(void* avcl, int level, const char* fmt, va_list vl) {
+  if (level <= AV_LOG_ERROR && level > AV_LOG_QUIET && fmt) {
+    if (DecoderLog* log = decoder_log_of(avcl)) {
+      if (std::strstr(fmt, "max pixel count")) log->too_many_pixels = true;
+      if (log->counting.load(std::memory_order_relaxed) && log->errors++ == 0) {
+        char buf[256];
+        va_list copy;
+        va_copy(copy, vl);
+        std::vsnprintf(buf, sizeof buf, fmt, copy);
+        va_end(copy);
+        std::string msg = buf;
+        while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        std::lock_guard<std::mutex> lk(log->mu);
+        log->first = std::move(msg);
+      }
+    }
+  }
+  av_log_default_callback(avcl, level, fmt, vl);
+}
+
+}  // namespace
+
 void init_logging() {
   static std::once_flag once;
   std::call_once(once, [] {
+    av_log_set_callback(&log_callback);
     int level = AV_LOG_FATAL;
     if (const char* v = std::getenv("HASHMATCH_FFMPEG_LOG")) {
       const std::string s = v;
@@ -244,6 +295,68 @@ bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPa
     }
   }
   return false;
+}
+
+namespace {
+
+// Reads up to n bytes at `offset`; the count read.
+int read_at(ByteSource& src, int64_t offset, uint8_t* buf, int n) {
+  if (src.seek(offset, SEEK_SET) != offset) return 0;
+  int got = 0;
+  while (got < n) {
+    const int r = src.read(buf + got, n - got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got;
+}
+
+// An EBML variable-size integer at p (n bytes available): its value, its length in *len; -1 for
+// the reserved "unknown size" (all value bits set) or a malformed one.
+int64_t ebml_size(const uint8_t* p, int n, int* len) {
+  if (n < 1 || p[0] == 0) return -1;
+  int l = 1;
+  while (!(p[0] & (0x80 >> (l - 1)))) ++l;
+  if (l > n) return -1;
+  uint64_t v = p[0] & (0xffu >> l);
+  bool all_ones = v == (0xffu >> l);
+  for (int i = 1; i < l; ++i) {
+    v = (v << 8) | p[i];
+    all_ones = all_ones && p[i] == 0xff;
+  }
+  *len = l;
+  if (all_ones || v > (uint64_t(1) << 56)) return -1;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+int64_t declared_shortfall(ByteSource& src) {
+  const int64_t size = src.size();
+  int64_t end = 0;
+  uint8_t h[16];
+  const int n = read_at(src, 0, h, sizeof h);
+  if (n >= 12 && std::memcmp(h, "RIFF", 4) == 0 && std::memcmp(h + 8, "AVI ", 4) == 0) {
+    // The first RIFF chunk (OpenDML files go on in AVIX chunks after it).
+    const uint32_t riff = uint32_t(h[4]) | uint32_t(h[5]) << 8 | uint32_t(h[6]) << 16 |
+                          uint32_t(h[7]) << 24;
+    if (riff > 4) end = 8 + int64_t(riff);
+  } else if (n >= 5 && h[0] == 0x1a && h[1] == 0x45 && h[2] == 0xdf && h[3] == 0xa3) {
+    // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
+    int len = 0;
+    const int64_t header = ebml_size(h + 4, n - 4, &len);
+    if (header >= 0) {
+      const int64_t seg = 4 + len + header;
+      uint8_t s[12];
+      const int m = read_at(src, seg, s, sizeof s);
+      if (m >= 5 && s[0] == 0x18 && s[1] == 0x53 && s[2] == 0x80 && s[3] == 0x67) {
+        const int64_t body = ebml_size(s + 4, m - 4, &len);
+        if (body >= 0) end = seg + 4 + len + body;
+      }
+    }
+  }
+  src.seek(0, SEEK_SET);
+  return end > size ? end - size : 0;
 }
 
 }  // namespace hashmatch::video::ff

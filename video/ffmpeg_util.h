@@ -11,10 +11,12 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -59,8 +61,42 @@ PacketPtr make_packet();
 std::string error_string(int err);
 
 // FFmpeg logs only fatal messages unless HASHMATCH_FFMPEG_LOG is set (quiet, warning, info,
-// verbose, debug). Idempotent, thread-safe.
+// verbose, debug). Also installs the log callback that feeds DecoderLog (below). Idempotent,
+// thread-safe.
 void init_logging();
+
+// The errors one decoder logs, whatever thread logs them. FFmpeg's per-frame error flags
+// (decode_error_flags, AV_FRAME_FLAG_CORRUPT) are not a reliable sign of damage under frame
+// threads: a frame can be handed out before the thread decoding it has concealed its errors, so
+// the same damaged file passed or failed from run to run. The decoders' error-level messages are
+// logged every time. attach() points the decoder's `opaque` at this (frame-thread copies take it
+// over at each packet), attach_demuxer() the format context's; init_logging's callback counts what
+// they, or a helper logging on a decoder's behalf (av_image_check_size), log at AV_LOG_ERROR or
+// worse (the demuxer: a damaged Matroska cluster skipped, whose frames are simply gone).
+struct DecoderLog {
+  static constexpr uint64_t kMagic = 0x686d2d6465636c67ull;  // "hm-declg"
+  uint64_t magic = kMagic;
+  // Set once the decoder has given a frame: what it says before (a stream cut mid-GOP: slices
+  // without their parameter sets; NVDEC refusing a stream before the software decoder takes
+  // over) is not damage of the video.
+  std::atomic<bool> counting{false};
+  std::atomic<int> errors{0};
+  // A frame larger than the decoder's max_pixels (a stream whose picture size grows mid-way).
+  std::atomic<bool> too_many_pixels{false};
+  std::mutex mu;
+  std::string first;  // the first counted message, trimmed
+
+  ~DecoderLog() { magic = 0; }
+  void attach(AVCodecContext* ctx) { ctx->opaque = this; }
+  void attach_demuxer(AVFormatContext* fmt) { fmt->opaque = this; }
+  static void detach(AVCodecContext* ctx) {
+    if (ctx) ctx->opaque = nullptr;
+  }
+  std::string first_message() {
+    std::lock_guard<std::mutex> lk(mu);
+    return first;
+  }
+};
 
 // Where the demuxer reads from. Reads are bounded by the span or the file; seeks are checked.
 class ByteSource {
@@ -134,6 +170,12 @@ class Demuxer {
   FormatPtr fmt_;
   bool probed_ = false;
 };
+
+// How many bytes the file lacks of the size its container declares at the start: a Matroska/WebM
+// Segment's size (unless written as unknown, as live recorders do), an AVI's first RIFF chunk.
+// 0 when complete, unknown, or another container (MP4's sample tables say it better: the decode
+// loop compares the packets read with the frames listed). Leaves `src` at offset 0.
+int64_t declared_shortfall(ByteSource& src);
 
 // The index of the video stream vPDQ takes: the first one that is not cover art (an attached
 // picture); -1 when there is none.

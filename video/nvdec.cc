@@ -121,6 +121,9 @@ std::optional<Slot> try_acquire(std::string* why,
     return std::nullopt;
   }
   const int cap = sessions_per_gpu();
+  // Scanned once more after the wait times out: a waiter woken by a release just as its deadline
+  // passed would otherwise give up beside the free slot, with the notification spent on it.
+  bool timed_out = false;
   for (;;) {
     int best = -1;
     for (std::size_t d = 0; d < g_active.size(); ++d) {
@@ -131,11 +134,12 @@ std::optional<Slot> try_acquire(std::string* why,
       ++g_active[std::size_t(best)];
       return Slot(best);
     }
-    if (!wait_until || g_slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout) {
+    if (!wait_until || timed_out) {
       if (why) *why = "all " + std::to_string(cap) + " NVDEC sessions per GPU busy";
       if (busy) *busy = true;
       return std::nullopt;
     }
+    timed_out = g_slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout;
   }
 }
 

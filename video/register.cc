@@ -40,6 +40,7 @@ nlohmann::json info_to_json(const VideoInfo& i) {
   if (i.rotation_degrees != 0) j["rotation"] = i.rotation_degrees;
   if (i.decode_errors) j["decode_errors"] = i.decode_errors;
   if (i.corrupt_frames) j["corrupt_frames"] = i.corrupt_frames;
+  if (i.logged_errors) j["logged_errors"] = i.logged_errors;
   if (i.decoder_reused) j["decoder_reused"] = true;
   if (!i.pdq.empty()) j["pdq"] = i.pdq;
   if (!i.note.empty()) j["note"] = i.note;

@@ -15,6 +15,7 @@ extern "C" {
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -127,7 +128,10 @@ class Session {
       : in_(in), opts_(opts), limits_(limits), r_(result) {}
   // A decoder that decoded its video cleanly goes to the pool (video/decoder_pool.h).
   ~Session() {
-    if (reusable_ && dec_) decoder_pool::give(pool_key_, std::move(dec_));
+    if (reusable_ && dec_) {
+      ff::DecoderLog::detach(dec_.get());
+      decoder_pool::give(pool_key_, std::move(dec_));
+    }
     if (keyframe_ticket_) --g_keyframe_nvdec;
   }
   Session(const Session&) = delete;
@@ -164,12 +168,16 @@ class Session {
   const AVFrame* device_to_host(const AVFrame* hw);
   void check_deadline() const;
   void decode_error(int err);
+  // The decoder refused a frame larger than max_pixels (the picture size grew mid-stream).
+  void check_pixel_refusal();
 
   const VideoInput& in_;
   const VideoOptions& opts_;
   const DecodeLimits& limits_;
   VpdqResult* r_;
   VideoInfo& info() { return r_->info; }
+  // What the decoder logs (declared before dec_: outlives it and its threads).
+  ff::DecoderLog dlog_;
 
   Clock::time_point deadline_;
   std::unique_ptr<ff::Demuxer> demux_;
@@ -189,11 +197,17 @@ class Session {
   int rotate_ = 0;
   int target_w_ = 0, target_h_ = 0;
   int64_t video_packets_ = 0;
+  int64_t declared_shortfall_ = 0;  // bytes the file lacks of its container's declared size
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
   int64_t key_dts_ = AV_NOPTS_VALUE;  // keyframes-only: DTS of the last key packet, if it had no PTS
   int64_t decoded_at_key_ = 0;  // keyframes-only: frames decoded when the last key packet was sent
+  int64_t last_number_ = -1;  // keyframes-only: the last key frame's number
+  int64_t last_index_ = 0;    // ... and the index of its packet among the video packets
+  // keyframes-only: (PTS, index among the video packets) of key packets sent whose frame has not
+  // come out yet (at most 64 kept).
+  std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
   int first_decode_error_frame_ = -1;
@@ -206,8 +220,9 @@ class Session {
 
 void Session::check_deadline() const {
   if (Clock::now() > deadline_) {
-    fail("timeout", "decoding took longer than the time budget of " +
-                        std::to_string(static_cast<long long>(opts_.time_budget_seconds)) +
+    char budget[32];
+    std::snprintf(budget, sizeof budget, "%g", opts_.time_budget_seconds);
+    fail("timeout", std::string("decoding took longer than the time budget of ") + budget +
                         " s; " + std::to_string(r_->info.frames_decoded) +
                         " frames decoded by then");
   }
@@ -232,6 +247,7 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     fail("empty", "empty input (0 bytes)");
   }
   if (src->size() == 0) fail("empty", "empty file (0 bytes)");
+  declared_shortfall_ = ff::declared_shortfall(*src);
   demux_ = std::make_unique<ff::Demuxer>(std::move(src), deadline_);
   // Keyframes-only leaves out the container probe where the header has it all (MP4 H.264: the
   // probe decodes ~7 frames, more than a tenth of the key frames' work); HASHMATCH_VIDEO_FULL_PROBE=1
@@ -239,8 +255,10 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   const char* full = std::getenv("HASHMATCH_VIDEO_FULL_PROBE");
   const bool probe_all = !opts_.keyframes_only || (full && std::string_view(full) == "1");
   const int err = demux_->open(probe_all);
+  // The budget can run out inside the probe, which then returns what it has (no picture size,
+  // no frame rate ...): that is a timeout, not a broken file.
+  if (demux_->timed_out()) check_deadline();
   if (err < 0) {
-    if (demux_->timed_out()) check_deadline();
     if (err == AVERROR_INVALIDDATA) {
       fail("corrupt", "not a video FFmpeg can read (broken or truncated container): " +
                           ff::error_string(err));
@@ -248,6 +266,7 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     fail("corrupt", "cannot read the container: " + ff::error_string(err));
   }
   AVFormatContext* fmt = demux_->get();
+  dlog_.attach_demuxer(fmt);
   info().container = fmt->iformat && fmt->iformat->name ? fmt->iformat->name : "";
 
   // The first video stream, as vPDQ takes it; cover art (attached pictures) is not a video.
@@ -267,6 +286,8 @@ void Session::open(std::optional<Clock::time_point> deadline) {
                         std::to_string(par->height) + ")");
   }
   check_dimensions(par->width, par->height, limits_, "video");
+  // --vpdq-size N: every sampled frame becomes an N x N RGB image, under the same pixel limit.
+  if (opts_.size > 0) check_dimensions(opts_.size, opts_.size, limits_, "--vpdq-size");
   info().width = par->width;
   info().height = par->height;
 
@@ -417,6 +438,7 @@ ff::CodecPtr Session::new_cpu_decoder(const AVCodec* codec, int threads, int thr
 // key of its own (open_cpu_decoder takes it first for keyframes-only).
 void Session::reopen_with_slice_threads() {
   dec_ = new_cpu_decoder(codec_, dec_->thread_count, FF_THREAD_SLICE);  // frees the old one
+  dlog_.attach(dec_.get());
   slice_threads_ = true;
   pool_key_.thread_type = FF_THREAD_SLICE;
 }
@@ -487,6 +509,7 @@ bool Session::nvdec_for_keyframes(int extra_frames) {
 
 void Session::decode_error(int err) {
   if (err == AVERROR(ENOMEM)) throw std::bad_alloc();
+  check_pixel_refusal();
   if (info().decode_errors++ == 0) {
     first_decode_error_ = ff::error_string(err);
     first_decode_error_frame_ = static_cast<int>(info().frames_decoded);
@@ -498,8 +521,18 @@ void Session::decode_error(int err) {
   }
 }
 
+void Session::check_pixel_refusal() {
+  if (dlog_.too_many_pixels) {
+    fail("too_many_pixels", "a frame of the video is larger than the limit of " +
+                                std::to_string(limits_.max_pixels) +
+                                " pixels (HASHMATCH_MAX_PIXELS); " +
+                                std::to_string(info().frames_decoded) + " frames decoded before");
+  }
+}
+
 void Session::run(FrameSink& sink) {
   open_decoder(sink);
+  dlog_.attach(dec_.get());
   AVFormatContext* fmt = demux_->get();
   frame_ = ff::make_frame();
   sw_frame_ = ff::make_frame();
@@ -556,6 +589,8 @@ void Session::run(FrameSink& sink) {
         }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
+      key_index_.emplace_back(pkt->pts, video_packets_ - 1);
+      if (key_index_.size() > 64) key_index_.pop_front();
       decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
@@ -571,27 +606,43 @@ void Session::run(FrameSink& sink) {
              ff::error_string(read_err) + "; " + std::to_string(info().frames_decoded) +
              " frames decoded before");
   }
-  // A container that lists more frames than the file holds was cut short. Keyframes-only counts
-  // the packets read (it decodes only the key ones).
-  const int64_t frames_read = opts_.keyframes_only ? video_packets_ : info().frames_decoded;
-  if (st_->nb_frames > 0 && frames_read + 1 < st_->nb_frames) {
-    fail("truncated", "the container lists " + std::to_string(st_->nb_frames) + " frames but only " +
-                          std::to_string(frames_read) + " could be read (truncated file?)");
+  check_pixel_refusal();
+  // A container that lists more frames than the file holds was cut short. Packets read, not
+  // frames decoded: decoders rightly drop some (the pre-roll before an edit list's start, frames
+  // before the first key frame of a stream cut mid-GOP), and damage has its own verdict below.
+  if (st_->nb_frames > 0 && video_packets_ + 1 < st_->nb_frames) {
+    fail("truncated", "the container lists " + std::to_string(st_->nb_frames) +
+                          " frames but only " + std::to_string(video_packets_) +
+                          " could be read (truncated file?); " +
+                          std::to_string(info().frames_decoded) + " frames decoded");
+  }
+  // Matroska/WebM and AVI say at their start how long they are (ff::declared_shortfall).
+  if (declared_shortfall_ > 0) {
+    fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
+                          " bytes before the end its container declares (truncated file?); " +
+                          std::to_string(info().frames_decoded) + " frames decoded");
   }
   if (info().frames_decoded == 0) {
     fail("corrupt", info().decode_errors > 0
                         ? "no frame could be decoded: " + first_decode_error_
                         : "no frame could be decoded");
   }
-  if (info().decode_errors > 0 || info().corrupt_frames > 0) {
+  info().logged_errors = dlog_.errors.load();
+  if (info().decode_errors > 0 || info().corrupt_frames > 0 || info().logged_errors > 0) {
     std::string msg = "damaged video stream: ";
+    const char* sep = "";
     if (info().decode_errors > 0) {
       msg += std::to_string(info().decode_errors) + " packet(s) failed to decode (first near frame " +
              std::to_string(first_decode_error_frame_) + ": " + first_decode_error_ + ")";
+      sep = ", ";
     }
     if (info().corrupt_frames > 0) {
-      if (info().decode_errors > 0) msg += ", ";
-      msg += std::to_string(info().corrupt_frames) + " frame(s) concealed";
+      msg += sep + std::to_string(info().corrupt_frames) + " frame(s) concealed";
+      sep = ", ";
+    }
+    if (info().logged_errors > 0) {
+      msg += sep + std::string("FFmpeg reported ") + std::to_string(info().logged_errors) +
+             " error(s) (first: " + dlog_.first_message() + ")";
     }
     msg += "; the " + std::to_string(info().frames_decoded) + " frames that decoded were hashed";
     fail("corrupt", msg);
@@ -643,6 +694,7 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
   check_dimensions(frame->width, frame->height, limits_, "video frame");
   if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT)) ++info().corrupt_frames;
   if (n == 0) {
+    dlog_.counting = true;
     info().width = frame->width;
     info().height = frame->height;
     if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
@@ -673,6 +725,22 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     } else {
       number = std::max<int64_t>(0, video_packets_ - 1);
     }
+    // The index of this frame's packet among the video packets (one frame each).
+    int64_t index = -1;
+    for (auto it = key_index_.begin(); it != key_index_.end(); ++it) {
+      if (it->first == frame->pts) {
+        index = it->second;
+        key_index_.erase(key_index_.begin(), it + 1);
+        break;
+      }
+    }
+    // Timestamps that go back (files joined end to end, a capture whose clock was reset): frame
+    // numbers never do, as in the exact mode; counted on by the packets since the last key frame.
+    if (number <= last_number_) {
+      number = last_number_ + (index > last_index_ ? index - last_index_ : 1);
+    }
+    last_number_ = number;
+    if (index >= 0) last_index_ = index;
   } else if (n % frame_mod_ != 0) {
     return;
   }

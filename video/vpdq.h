@@ -50,6 +50,7 @@ struct VideoInfo {
   int64_t frames_hashed = 0;
   int decode_errors = 0;    // packets or frames the decoder reported as broken
   int corrupt_frames = 0;   // frames the decoder flagged as concealed/corrupt (still hashed)
+  int logged_errors = 0;    // errors FFmpeg logged (decoder, demuxer) after the first frame: damage
   std::string decoder;      // "cpu" or "nvdec"
   bool decoder_reused = false;  // a decoder kept open from an earlier video (video/decoder_pool.h)
   std::string pdq;          // "cuda" when the GPU PDQ sink hashed NVDEC frames in device memory

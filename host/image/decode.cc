@@ -33,6 +33,13 @@ std::string_view media_format_name(MediaFormat f) {
     case MediaFormat::kMpegPs: return "mpegps";
     case MediaFormat::kOgg: return "ogg";
     case MediaFormat::kAsf: return "asf";
+    case MediaFormat::kIvf: return "ivf";
+    case MediaFormat::kY4m: return "y4m";
+    case MediaFormat::kNut: return "nut";
+    case MediaFormat::kMxf: return "mxf";
+    case MediaFormat::kH264: return "h264";
+    case MediaFormat::kHevc: return "hevc";
+    case MediaFormat::kMpeg4: return "m4v";
   }
   return "unknown";
 }
@@ -40,6 +47,29 @@ std::string_view media_format_name(MediaFormat f) {
 namespace {
 bool starts_with(std::span<const uint8_t> d, std::string_view magic, std::size_t at = 0) {
   return d.size() >= at + magic.size() && std::memcmp(d.data() + at, magic.data(), magic.size()) == 0;
+}
+
+// An Annex B elementary stream: a start code, then a first NAL unit that such a stream begins
+// with (parameter sets, an access unit delimiter, SEI). HEVC is told first: its two-byte header
+// has a temporal id of at least 1 in the second byte.
+MediaFormat sniff_annex_b(std::span<const uint8_t> d) {
+  std::size_t at = 0;
+  if (starts_with(d, std::string_view("\x00\x00\x00\x01", 4))) {
+    at = 4;
+  } else if (starts_with(d, std::string_view("\x00\x00\x01", 3))) {
+    at = 3;
+  } else {
+    return MediaFormat::kUnknown;
+  }
+  if (d.size() < at + 2 || (d[at] & 0x80)) return MediaFormat::kUnknown;
+  const int hevc_type = (d[at] >> 1) & 0x3f;
+  if ((hevc_type >= 32 && hevc_type <= 35) || hevc_type == 39) {
+    if ((d[at] & 1) == 0 && (d[at + 1] & 7) != 0) return MediaFormat::kHevc;
+  }
+  const uint8_t h = d[at];
+  if ((h & 0x1f) == 7 && (h & 0x60) != 0) return MediaFormat::kH264;  // SPS (nal_ref_idc > 0)
+  if (h == 0x09 || h == 0x06) return MediaFormat::kH264;              // AUD, SEI
+  return MediaFormat::kUnknown;
 }
 }  // namespace
 
@@ -65,6 +95,14 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   if (starts_with(d, "FLV\x01")) return MediaFormat::kFlv;
   if (starts_with(d, "OggS")) return MediaFormat::kOgg;
   if (starts_with(d, "\x30\x26\xB2\x75\x8E\x66\xCF\x11")) return MediaFormat::kAsf;
+  if (starts_with(d, "DKIF") && d.size() >= 32) return MediaFormat::kIvf;  // VP8/VP9/AV1
+  if (starts_with(d, "YUV4MPEG2 ")) return MediaFormat::kY4m;
+  if (starts_with(d, std::string_view("nut/multimedia container\0", 25))) return MediaFormat::kNut;
+  // MXF: the header partition pack's key (SMPTE 377M), without a run-in.
+  if (starts_with(d, "\x06\x0E\x2B\x34\x02\x05\x01\x01\x0D\x01\x02\x01\x01\x02"))
+    return MediaFormat::kMxf;
+  if (starts_with(d, std::string_view("\x00\x00\x01\xB0", 4))) return MediaFormat::kMpeg4;
+  if (const MediaFormat es = sniff_annex_b(d); es != MediaFormat::kUnknown) return es;
   if (starts_with(d, std::string_view("\x00\x00\x01\xBA", 4))) return MediaFormat::kMpegPs;
   if (starts_with(d, std::string_view("\x00\x00\x01\xB3", 4))) return MediaFormat::kMpegPs;  // MPEG-1/2 video
   if (d.size() >= 189 && d[0] == 0x47 && d[188] == 0x47) return MediaFormat::kMpegTs;
@@ -106,7 +144,14 @@ bool is_video_format(MediaFormat f) {
     case MediaFormat::kFlv:
     case MediaFormat::kMpegPs:
     case MediaFormat::kOgg:
-    case MediaFormat::kAsf: return true;
+    case MediaFormat::kAsf:
+    case MediaFormat::kIvf:
+    case MediaFormat::kY4m:
+    case MediaFormat::kNut:
+    case MediaFormat::kMxf:
+    case MediaFormat::kH264:
+    case MediaFormat::kHevc:
+    case MediaFormat::kMpeg4: return true;
     default: return false;
   }
 }

@@ -24,6 +24,8 @@ enum class MediaFormat {
   kHeif, kAvif, kJpeg2000, kJpegXl, kIco, kPdf, kSvg,  // recognised, not decoded (unsupported)
   // video containers (decoded by video/)
   kMp4, kMatroska, kAvi, kMpegTs, kFlv, kMpegPs, kOgg, kAsf,
+  kIvf, kY4m, kNut, kMxf,
+  kH264, kHevc, kMpeg4,  // elementary streams (Annex B H.264 / HEVC, MPEG-4 part 2)
 };
 
 std::string_view media_format_name(MediaFormat f);

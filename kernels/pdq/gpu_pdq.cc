@@ -250,9 +250,12 @@ struct GpuBatchHasher::Impl {
     }
   }
 
+  // After an error too: a chunk that failed half-way through enqueue_chunk is not marked busy
+  // but may have its upload or kernels queued, so every slot's stream is waited for, not its
+  // event (the caller then gives the frames' memory back, and the pooled hasher reuses h_stage).
   void drain_no_throw() noexcept {
     for (Slot& s : slots) {
-      if (s.busy) HM_CUDA_TRY_NO_THROW(cudaEventSynchronize(s.done.get()));
+      if (s.stream.get()) HM_CUDA_TRY_NO_THROW(cudaStreamSynchronize(s.stream.get()));
       s.busy = false;
     }
   }

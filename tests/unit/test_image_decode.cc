@@ -160,7 +160,7 @@ TEST(ImageBadInput, TruncatedFilesOfEveryFormatFailCleanly) {
       Bytes cut(full.begin(), full.begin() + static_cast<long>(full.size() * keep));
       const std::string r = reason_of(cut);
       EXPECT_TRUE(r == "truncated" || r == "corrupt") << name << " keep " << keep << " got " << r;
-      if (name != "tiff" && keep >= 0.5) EXPECT_EQ(r, "truncated") << name << " keep " << keep;
+      if (name != "tiff" && keep >= 0.5) { EXPECT_EQ(r, "truncated") << name << " keep " << keep; }
     }
   }
 }

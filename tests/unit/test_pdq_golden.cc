@@ -80,7 +80,7 @@ TEST(PdqGolden, TranscribedValuesWithinTolerance) {
     const pdq::PdqHash a = full.hash(img), b = cli.hash(img);
     const int dist = std::min(hamming_distance(a.hash, want), hamming_distance(b.hash, want));
     EXPECT_LE(dist, 12);
-    if (r[2] != "NA") EXPECT_EQ(a.quality, std::stoi(r[2]));
+    if (r[2] != "NA") { EXPECT_EQ(a.quality, std::stoi(r[2])); }
     ++checked;
   }
   EXPECT_GE(checked, 90);
@@ -101,7 +101,7 @@ TEST(PdqGolden, DihedralVariantsMatchTransformedFiles) {
     const int d = hamming_distance(h.hash, orig.hashes[v]);
     EXPECT_LE(d, 16) << files[v];
     // ... and far from the untransformed hash (except the original itself).
-    if (v != 0) EXPECT_GT(hamming_distance(h.hash, orig.hashes[0]), 64) << files[v];
+    if (v != 0) { EXPECT_GT(hamming_distance(h.hash, orig.hashes[0]), 64) << files[v]; }
   }
 }
 

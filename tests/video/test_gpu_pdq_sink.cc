@@ -270,7 +270,7 @@ TEST(GpuPdqSinkLogic, HostFramesBatchedToTheGpu) {
     }
     Image buf = sink.take_buffer();  // empty at first, recycled later
     Image rgb = frame_to_image(device_frame_view(f.view()));
-    if (!buf.pixels.empty()) EXPECT_GE(buf.pixels.capacity(), rgb.pixels.size());
+    if (!buf.pixels.empty()) { EXPECT_GE(buf.pixels.capacity(), rgb.pixels.size()); }
     sink.push_host(f.info, std::move(rgb));
   }
   const auto got = sink.finish();

@@ -2,6 +2,7 @@
 // frames hashed before the problem where that is useful; never a crash or a hang.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -102,6 +103,113 @@ TEST(VideoBroken, CorruptPacketInTheMiddle) {
   EXPECT_EQ(r.frames.size(), 4u);
 }
 
+// Frame threads: FFmpeg's per-frame error flags come and go from run to run (a frame can be handed
+// out before its thread has concealed the damage); the verdict comes from what the decoder logs.
+TEST(VideoBroken, DamageIsFoundEveryTimeWithFrameThreads) {
+  ASSERT_FALSE(faststart().empty());
+  auto b = bytes_of(faststart());
+  std::mt19937 rng(11);
+  for (std::size_t i = b.size() / 2; i < b.size() / 2 + 3000; ++i) b[i] ^= uint8_t(rng() | 1);
+  VideoOptions o = cpu_opts();
+  o.threads = 4;
+  for (int run = 0; run < 6; ++run) {
+    const VpdqResult r = hash_video(VideoInput::memory(b), o);
+    EXPECT_EQ(r.error_reason, "corrupt") << "run " << run << ": " << r.error;
+    EXPECT_GT(r.info.logged_errors, 0) << "run " << run;
+    EXPECT_NE(r.error.find("FFmpeg reported"), std::string::npos) << r.error;
+    EXPECT_EQ(r.frames.size(), 4u) << "run " << run;
+  }
+}
+
+// Damage in a Matroska cluster's header: the demuxer skips the cluster, its frames are simply gone
+// and the decoder has nothing to complain about; the demuxer's error tells it.
+TEST(VideoBroken, DamagedMatroskaClusterIsFoundFromTheDemuxer) {
+  const auto p = make_clip(clip_dir(), "hv.mkv",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v libx265 -preset "
+                           "ultrafast -x265-params keyint=25:log-level=error");
+  ASSERT_FALSE(p.empty());
+  auto b = bytes_of(p);
+  const uint8_t cluster[4] = {0x1f, 0x43, 0xb6, 0x75};
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i + 4 <= b.size(); ++i) {
+    if (std::equal(cluster, cluster + 4, b.begin() + static_cast<std::ptrdiff_t>(i))) at.push_back(i);
+  }
+  ASSERT_GE(at.size(), 3u);
+  std::mt19937 rng(7);
+  for (std::size_t i = at[1] + 8; i < at[1] + 608 && i < b.size(); ++i) b[i] = uint8_t(rng());
+  for (int threads : {1, 4}) {
+    VideoOptions o = cpu_opts();
+    o.threads = threads;
+    const VpdqResult r = hash_video(VideoInput::memory(b), o);
+    EXPECT_EQ(r.error_reason, "corrupt") << threads << " threads: " << r.error;
+    EXPECT_GT(r.info.logged_errors, 0);
+    EXPECT_GT(r.frames.size(), 0u);
+  }
+}
+
+// A stream-copy trim (`ffmpeg -ss 1.3 -c copy`): the MP4 keeps the packets from the key frame
+// before the cut and an edit list that makes the decoder drop them. Fewer frames come out than the
+// container lists, all of them read: not truncated.
+TEST(VideoBroken, EditListTrimIsNotTruncated) {
+  const auto src = make_clip(clip_dir(), "g50.mp4",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 6 -c:v libx264 -preset "
+                             "ultrafast -g 50 -keyint_min 50 -sc_threshold 0 -bf 2");
+  ASSERT_FALSE(src.empty());
+  const auto cut = make_clip(clip_dir(), "trim.mp4", "-ss 1.3 -i " + src.string() + " -c copy");
+  ASSERT_FALSE(cut.empty());
+  const VpdqResult r = hash_video(VideoInput::file(cut), cpu_opts());
+  EXPECT_TRUE(r.ok()) << r.error_reason << ": " << r.error;
+  EXPECT_GT(r.frames.size(), 3u);
+  EXPECT_EQ(r.frames.front().frame_number, 0);
+}
+
+// Matroska and WebM have no frame count; their Segment's size says where the file should end.
+TEST(VideoBroken, TruncatedMatroskaAndWebm) {
+  for (const char* name : {"t.mkv", "t.webm"}) {
+    const std::string codec = std::string(name) == "t.mkv"
+                                  ? "-c:v libx264 -preset ultrafast -g 25"
+                                  : "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 25";
+    const auto p = make_clip(clip_dir(), name,
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 " + codec);
+    ASSERT_FALSE(p.empty()) << name;
+    const auto full = bytes_of(p);
+    const VpdqResult whole = hash_video(VideoInput::memory(full), cpu_opts());
+    ASSERT_TRUE(whole.ok()) << name << ": " << whole.error;
+    const std::vector<uint8_t> cut(full.begin(), full.begin() + full.size() * 6 / 10);
+    const VpdqResult r = hash_video(VideoInput::memory(cut), cpu_opts());
+    EXPECT_EQ(r.error_reason, "truncated") << name << ": " << r.error;
+    EXPECT_NE(r.error.find("bytes before the end"), std::string::npos) << r.error;
+    ASSERT_GE(r.frames.size(), 1u) << name;
+    EXPECT_LT(r.frames.size(), whole.frames.size()) << name;
+    for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+    // The same file with a few bytes appended is whole.
+    std::vector<uint8_t> longer = full;
+    longer.resize(full.size() + 100, 0);
+    EXPECT_TRUE(hash_video(VideoInput::memory(longer), cpu_opts()).ok()) << name;
+  }
+}
+
+// The picture size grows past the pixel limit mid-stream (MPEG-TS pieces joined): the decoder
+// refuses the larger frames itself; that is reported as the limit, not as damage.
+TEST(VideoBroken, PictureSizeGrowingPastTheLimitMidStream) {
+  const auto small = make_clip(clip_dir(), "small.ts",
+                               "-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -g 25 -c:v libx264 "
+                               "-preset ultrafast");
+  const auto big = make_clip(clip_dir(), "big.ts",
+                             "-f lavfi -i testsrc2=size=640x360:rate=25 -t 2 -g 25 -c:v libx264 "
+                             "-preset ultrafast");
+  ASSERT_FALSE(small.empty());
+  ASSERT_FALSE(big.empty());
+  std::vector<uint8_t> joined = bytes_of(small);
+  const auto b = bytes_of(big);
+  joined.insert(joined.end(), b.begin(), b.end());
+  DecodeLimits limits;
+  limits.max_pixels = 100000;  // 320 x 240 passes, 640 x 360 does not
+  const VpdqResult r = hash_video(VideoInput::memory(joined), cpu_opts(), limits);
+  EXPECT_EQ(r.error_reason, "too_many_pixels") << r.error;
+  EXPECT_EQ(r.frames.size(), 2u);  // the small piece's frames 0 and 25
+}
+
 TEST(VideoBroken, AudioOnly) {
   const auto p = make_clip(clip_dir(), "audio.mp4", "-f lavfi -i sine=d=1 -c:a aac");
   ASSERT_FALSE(p.empty());
@@ -161,6 +269,16 @@ TEST(VideoBroken, AbsurdDimensionsRefusedFromTheHeader) {
   tiny.max_pixels = 10000;
   const VpdqResult s = hash_video(VideoInput::file(faststart()), cpu_opts(), tiny);
   EXPECT_EQ(s.error_reason, "too_many_pixels") << s.error;
+  // --vpdq-size makes every sampled frame N x N: the same limit holds for it.
+  DecodeLimits small;
+  small.max_pixels = 320 * 240;
+  VideoOptions sized = cpu_opts();
+  sized.size = 512;
+  const VpdqResult z = hash_video(VideoInput::file(faststart()), sized, small);
+  EXPECT_EQ(z.error_reason, "too_many_pixels") << z.error;
+  EXPECT_NE(z.error.find("--vpdq-size"), std::string::npos) << z.error;
+  sized.size = 128;
+  EXPECT_TRUE(hash_video(VideoInput::file(faststart()), sized, small).ok());
 }
 
 TEST(VideoBroken, DurationAndFrameLimits) {
@@ -192,7 +310,20 @@ TEST(VideoBroken, TimeBudget) {
   o.time_budget_seconds = 1e-6;
   const VpdqResult r = hash_video(VideoInput::file(faststart()), o);
   EXPECT_EQ(r.error_reason, "timeout") << r.error;
-  EXPECT_NE(r.error.find("time budget"), std::string::npos);
+  EXPECT_NE(r.error.find("time budget of 1e-06 s"), std::string::npos) << r.error;
+  // MPEG-TS is probed by decoding: a budget spent inside the probe leaves the stream without a
+  // picture size, which is still the budget's doing, not a broken file.
+  const auto ts = make_clip(clip_dir(), "budget.ts",
+                            "-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 -preset "
+                            "ultrafast");
+  ASSERT_FALSE(ts.empty());
+  // Budgets from one that ends inside the container's opening to ones that end in the probe or
+  // in the decoding: a timeout, or done, never another verdict.
+  for (double budget = 1e-5; budget < 0.1; budget *= 1.5) {
+    o.time_budget_seconds = budget;
+    const VpdqResult t = hash_video(VideoInput::file(ts), o);
+    if (!t.ok()) { EXPECT_EQ(t.error_reason, "timeout") << budget << " s: " << t.error; }
+  }
 }
 
 TEST(VideoBroken, BadDecoderOptionIsAnArgumentError) {

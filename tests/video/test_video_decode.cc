@@ -386,8 +386,9 @@ TEST(VideoMatching, ReencodeAndTrimMatchUnrelatedDoesNot) {
 namespace hashmatch::video {
 namespace {
 
-// Videos are found by content: every container of the clips above, plus MPEG video elementary
-// streams, M2TS and QuickTime files that start without an ftyp box.
+// Videos are found by content: every container of the clips above, plus IVF, Y4M, NUT, MXF, the
+// elementary streams (MPEG-1/2, MPEG-4 part 2, Annex B H.264 and HEVC), M2TS and QuickTime files
+// that start without an ftyp box.
 TEST(VideoSniff, RecognisesVideoContainers) {
   struct Case {
     const char* file;
@@ -405,6 +406,14 @@ TEST(VideoSniff, RecognisesVideoContainers) {
       {"s.m2v", "-c:v mpeg2video -f mpeg2video", MediaFormat::kMpegPs},
       {"s.mpg", "-c:v mpeg2video -f vob", MediaFormat::kMpegPs},
       {"s.flv", "-c:v flv", MediaFormat::kFlv},
+      {"s.ivf", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8", MediaFormat::kIvf},
+      {"s.y4m", "-pix_fmt yuv420p", MediaFormat::kY4m},
+      {"s.nut", "-c:v mpeg4", MediaFormat::kNut},
+      {"s.mxf", "-c:v mpeg2video -r 25", MediaFormat::kMxf},
+      {"s.h264", "-c:v libx264 -preset ultrafast -f h264", MediaFormat::kH264},
+      {"s.hevc", "-c:v libx265 -preset ultrafast -x265-params log-level=error -f hevc",
+       MediaFormat::kHevc},
+      {"s.m4v", "-c:v mpeg4 -f m4v", MediaFormat::kMpeg4},
   };
   for (const Case& c : cases) {
     const auto p = make_clip(clip_dir(), c.file,
@@ -422,6 +431,12 @@ TEST(VideoSniff, RecognisesVideoContainers) {
   EXPECT_EQ(sniff_format(mov), MediaFormat::kMp4);
   std::vector<uint8_t> wide = {0, 0, 0, 8, 'w', 'i', 'd', 'e', 0, 0, 0, 8, 'm', 'd', 'a', 't'};
   EXPECT_EQ(sniff_format(wide), MediaFormat::kMp4);
+  // A QuickTime file with a 64-bit first atom (size 1) is no Annex B stream; an icon is no MPEG
+  // stream.
+  std::vector<uint8_t> big = {0, 0, 0, 1, 'm', 'd', 'a', 't', 0, 0, 0, 1, 0, 0, 0, 0};
+  EXPECT_EQ(sniff_format(big), MediaFormat::kMp4);
+  std::vector<uint8_t> ico = {0, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0, 0};
+  EXPECT_EQ(sniff_format(ico), MediaFormat::kIco);
 }
 
 }  // namespace

@@ -315,6 +315,36 @@ TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
   }
 }
 
+// MPEG-TS pieces joined end to end (a capture whose clock was reset): the timestamps start over in
+// each piece. Keyframes-only numbered the key frames from their timestamps, 0 25 0 25 0 25 (the
+// same number more than once); numbers now go on as the exact mode's do, counted by the packets
+// between key frames: the exact mode's numbers and hashes.
+TEST(VideoCutStream, TimestampsStartingOverKeepFrameNumbersGoingUp) {
+  const auto a = make_clip(clip_dir(), "piece_a.ts",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 " + x264(25));
+  const auto b = make_clip(clip_dir(), "piece_b.ts",
+                           "-f lavfi -i mandelbrot=size=160x120:rate=25 -t 2 " + x264(25));
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  std::vector<uint8_t> joined;
+  for (const auto& p : {a, b, a}) {
+    const auto bytes = test::read_file(p);
+    joined.insert(joined.end(), bytes.begin(), bytes.end());
+  }
+  const Both both = hash_both(VideoInput::memory(joined), 0);
+  ASSERT_TRUE(both.ok()) << both.errors();
+  ASSERT_EQ(both.key.frames.size(), 6u);
+  for (const auto& f : both.key.frames) {
+    ASSERT_LT(f.frame_number, int64_t(both.all.frames.size()));
+    const VpdqFrame& e = both.all.frames[std::size_t(f.frame_number)];
+    EXPECT_EQ(e.frame_number, f.frame_number);
+    EXPECT_EQ(f.hash, e.hash) << "key frame numbered " << f.frame_number;
+  }
+  std::vector<int64_t> numbers;
+  for (const auto& f : both.key.frames) numbers.push_back(f.frame_number);
+  EXPECT_EQ(numbers, (std::vector<int64_t>{0, 25, 50, 75, 100, 125}));
+}
+
 // Intra refresh: the key packets after the first are P pictures with recovery points, no picture
 // on their own. Keyframes-only would hash the first frame only; after two such key packets in a
 // row it hashes the video again in exact mode, and says so.
