@@ -32,8 +32,8 @@ void write_vpdq_file(const std::filesystem::path& path, std::span<const VpdqFram
 // Parses vPDQ text into frames ordered by frame number. Throws InvalidArgument naming `source` and
 // the line number on a malformed line (wrong field count, bad number, quality outside 0..100, bad
 // hex, a timestamp that is not decimal seconds in 0..kMaxVpdqTimestamp), and naming both lines
-// when a frame number appears twice (the exact modes of hash_video never write that; the store
-// keeps one frame per number).
+// when a frame number appears twice (hash_video never writes that: its numbers only grow; the
+// store keeps one frame per number).
 std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source = "<vpdq>");
 // The same from a file; IoError when it cannot be read (missing, a directory, a read error).
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path);
