@@ -154,6 +154,12 @@ std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw IoError("cannot read " + path.string() + ": " + errno_text());
     if (n == 0) break;
+    // ~85 bytes a frame: 256 MiB is three million frames (a month at one hash a second). A
+    // device or a runaway file named .txt must not fill the memory.
+    if (text.size() + static_cast<std::size_t>(n) > kMaxVpdqFileBytes) {
+      throw InvalidArgument(path.string() + ": larger than " +
+                            std::to_string(kMaxVpdqFileBytes >> 20) + " MiB: not a vPDQ file");
+    }
     text.append(buf, static_cast<std::size_t>(n));
   }
   return parse_vpdq(text, path.string());

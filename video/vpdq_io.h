@@ -22,6 +22,9 @@ namespace hashmatch::video {
 // the store keeps timestamps as 64-bit microseconds, which holds up to about 9.2e12 s.
 inline constexpr double kMaxVpdqTimestamp = 1e10;
 
+// The largest vPDQ file read (InvalidArgument beyond): ~85 bytes a frame, three million frames.
+inline constexpr std::size_t kMaxVpdqFileBytes = std::size_t(256) << 20;
+
 // "12,100,e6cf...,0.400"
 std::string format_vpdq_line(const VpdqFrame& f);
 
@@ -35,7 +38,8 @@ void write_vpdq_file(const std::filesystem::path& path, std::span<const VpdqFram
 // when a frame number appears twice (hash_video never writes that: its numbers only grow; the
 // store keeps one frame per number).
 std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source = "<vpdq>");
-// The same from a file; IoError when it cannot be read (missing, a directory, a read error).
+// The same from a file; IoError when it cannot be read (missing, a directory, a read error),
+// InvalidArgument past kMaxVpdqFileBytes (a device such as /dev/zero named .txt).
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path);
 
 }  // namespace hashmatch::video

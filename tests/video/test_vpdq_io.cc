@@ -195,5 +195,15 @@ TEST(VpdqIo, UnreadableFileIsAnIoError) {
   EXPECT_THROW(read_vpdq_file(d / "dir.txt"), IoError);  // a directory: not an empty file
 }
 
+// A device read as a vPDQ file (endless zeros) stops at the size limit with a clear error.
+TEST(VpdqIo, EndlessInputStopsAtTheSizeLimit) {
+  try {
+    read_vpdq_file("/dev/zero");
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("MiB"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace hashmatch::video

@@ -264,7 +264,9 @@ TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
         const auto only = index.match(query);
         for (std::size_t i = 0; i < only.size(); ++i) {
           EXPECT_TRUE(only[i].result.match);
-          if (i) EXPECT_GE(only[i - 1].result.query_match_percent, only[i].result.query_match_percent);
+          if (i) {
+            EXPECT_GE(only[i - 1].result.query_match_percent, only[i].result.query_match_percent);
+          }
         }
       }
       // A list filter.
