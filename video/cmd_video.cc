@@ -74,7 +74,17 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
     l.kind = "vpdq";
     try {
       if (path == "-") {
-        std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+        std::string text;
+        char buf[1 << 16];
+        while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
+          text.append(buf, static_cast<std::size_t>(std::cin.gcount()));
+          if (text.size() > video::kMaxVpdqFileBytes) {
+            throw InvalidArgument("<stdin>: larger than " +
+                                  std::to_string(video::kMaxVpdqFileBytes >> 20) +
+                                  " MiB: not a vPDQ file");
+          }
+        }
+        if (std::cin.bad()) throw IoError("cannot read standard input");
         l.frames = video::parse_vpdq(text, "<stdin>");
       } else {
         l.frames = video::read_vpdq_file(path);
@@ -194,9 +204,10 @@ int run_add(const Argv& argv) {
       j["id"] = id;
       j["kind"] = l.kind;
       j["frames"] = l.frames.size();
-    } catch (const InvalidArgument& e) {
+    } catch (const InvalidArgument& e) {  // a bad list name, category or id, repeated frames
       ++failed;
       j["error"] = e.what();
+      j["error_reason"] = "invalid_argument";
     }
     print_line(j);
   }

@@ -397,6 +397,11 @@ TEST(VideoCli, VpdqFilesAreReadAlikeEverywhere) {
   EXPECT_NE(a[0]["error"].get<std::string>().find("frame 0 appears twice (lines 1 and 2)"),
             std::string::npos)
       << a[0];
+  // The store refusing a video (a bad list name) is said with a reason too.
+  EXPECT_NE(cli.run("video add " + db + " --list 'bad name!' " + query, "name.out"), 0);
+  const auto n = cli.lines("name.out");
+  ASSERT_EQ(n.size(), 1u);
+  EXPECT_EQ(n[0]["error_reason"], "invalid_argument") << n[0];
 }
 
 // Which inputs are vPDQ files, and the reasons given when one cannot be used.
