@@ -189,6 +189,28 @@ TEST(VideoBroken, TruncatedMatroskaAndWebm) {
   }
 }
 
+// An AVI's first RIFF chunk says how long it is: a file shorter than that by more than a writer's
+// rounding (8 bytes: the RIFF header counted in its own size, a missing pad byte) was cut.
+TEST(VideoBroken, AviShorterThanItsRiffSizeIsTruncated) {
+  const auto p = make_clip(clip_dir(), "riff.avi",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v mpeg4");
+  ASSERT_FALSE(p.empty());
+  const auto b = bytes_of(p);
+  ASSERT_GE(b.size(), 12u);
+  auto with_riff_size = [&](uint32_t riff) {
+    std::vector<uint8_t> c = b;
+    for (int i = 0; i < 4; ++i) c[4 + std::size_t(i)] = uint8_t(riff >> (8 * i));
+    return hash_video(VideoInput::memory(c), cpu_opts());
+  };
+  const uint32_t exact = uint32_t(b.size() - 8);
+  EXPECT_TRUE(with_riff_size(exact).ok());
+  const VpdqResult over8 = with_riff_size(exact + 8);
+  EXPECT_TRUE(over8.ok()) << over8.error;
+  const VpdqResult cut = with_riff_size(exact + 100000);
+  EXPECT_EQ(cut.error_reason, "truncated") << cut.error;
+  EXPECT_EQ(cut.frames.size(), 2u);  // every frame there was hashed
+}
+
 // The picture size grows past the pixel limit mid-stream (MPEG-TS pieces joined): the decoder
 // refuses the larger frames itself; that is reported as the limit, not as damage.
 TEST(VideoBroken, PictureSizeGrowingPastTheLimitMidStream) {
