@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "host/cli/args.h"
@@ -33,8 +35,11 @@ constexpr const char* kUsage =
     "  --pdq-file F        one query per line ('-': standard input): 1 or 8 hex hashes separated\n"
     "                      by commas or blanks, or a JSON line of `hashmatch hash` (pdq,\n"
     "                      pdq_dihedral)\n"
-    "  FILES...            files and directories: hashed (md5, sha1, sha256, PDQ of images) and\n"
-    "                      matched by PDQ and by exact digest\n"
+    "  FILES...            files and directories: hashed (md5, sha1, sha256, PDQ of images, vPDQ\n"
+    "                      of videos) and matched by PDQ and by exact digest; a video's frames\n"
+    "                      (quality >= 50) against listed PDQ hashes (frames_matched, frames,\n"
+    "                      query_match_percent per entry) and against listed videos\n"
+    "                      (video_matches)\n"
     "options:\n"
     "  --threshold T       PDQ threshold (0..256, inclusive) for every list instead of each "
     "list's\n"
@@ -68,6 +73,52 @@ nlohmann::ordered_json matches_json(const std::vector<ListMatch>& ms) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (const ListMatch& m : ms) arr.push_back(match_json(m));
   return arr;
+}
+
+// A video's frames against the listed PDQ hashes (images): each distinct frame hash of PDQ quality
+// >= 50 (vPDQ's quality filter) searched as a PDQ hash, as they are (no dihedral variants). One
+// match per list entry, the closest frame's, with how many of the distinct frames matched it, as
+// `hashmatch scan` reports them (frames_matched, frames, query_match_percent).
+std::vector<nlohmann::ordered_json> frame_matches(const ListSnapshot& snap,
+                                                   const nlohmann::json& vpdq,
+                                                   const QueryOptions& qopts) {
+  constexpr int kMinQuality = 50;
+  std::vector<PdqQuery> queries;
+  std::set<Hash256> seen;
+  for (const auto& f : vpdq) {
+    if (!f.is_object() || f.value("quality", 0) < kMinQuality) continue;
+    Hash256 h;
+    if (!Hash256::try_from_hex(f.value("pdq", ""), &h) || !seen.insert(h).second) continue;
+    queries.push_back(PdqQuery::original(h));
+  }
+  std::vector<nlohmann::ordered_json> out;
+  if (queries.empty()) return out;
+  QueryOptions q = qopts;
+  q.dihedral = false;
+  const auto res = snap.match_pdq(std::span<const PdqQuery>(queries), q);
+  struct Agg {
+    ListMatch best;
+    std::size_t frames = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Agg> per_entry;
+  for (const auto& ms : res) {
+    std::set<std::pair<std::string, std::string>> counted;
+    for (const ListMatch& m : ms) {
+      const auto key = std::make_pair(m.list, m.id);
+      Agg& a = per_entry[key];
+      if (a.frames == 0 || m.distance < a.best.distance) a.best = m;
+      if (counted.insert(key).second) ++a.frames;
+    }
+  }
+  for (const auto& [key, a] : per_entry) {
+    nlohmann::ordered_json j = match_json(a.best);
+    j.erase("variant");
+    j["frames_matched"] = a.frames;
+    j["frames"] = queries.size();
+    j["query_match_percent"] = 100.0 * double(a.frames) / double(queries.size());
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 void print_line(const nlohmann::ordered_json& j) {
@@ -259,7 +310,10 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
         for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
       }
       j["matches"] = matches_json(all);
-      if (video_matcher && r.extra.contains("vpdq")) j["video_matches"] = video_matcher(r);
+      if (auto v = r.extra.find("vpdq"); v != r.extra.end() && v->is_array()) {
+        for (auto& m : frame_matches(*c.snap, *v, c.qopts)) j["matches"].push_back(std::move(m));
+        if (video_matcher) j["video_matches"] = video_matcher(r);
+      }
     } catch (const std::exception& e) {
       j["match_error"] = e.what();
     }

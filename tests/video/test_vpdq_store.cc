@@ -352,6 +352,30 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_TRUE(f[1]["matches"].empty());
   EXPECT_TRUE(f[1]["video_matches"].empty());
 
+  // A video's frames against listed images (PDQ entries): one match per entry, with the share of
+  // the video's distinct frames that matched it, as `hashmatch scan` reports it.
+  const std::string other = (vids / "pattern-sd-grey-bar.mp4").string();
+  ASSERT_EQ(run("hash '" + other + "'", "hash.txt"), 0);
+  const auto h = lines("hash.txt");
+  ASSERT_EQ(h.size(), 1u);
+  ASSERT_GE(h[0]["vpdq"].size(), 2u);
+  const std::string frame_hash = h[0]["vpdq"][0]["pdq"];
+  test::write_file(d / "frame.txt", std::vector<uint8_t>(frame_hash.begin(), frame_hash.end()));
+  ASSERT_EQ(run("list import --db '" + db + "' --list images --format lines '" +
+                    (d / "frame.txt").string() + "'",
+                "import.txt"),
+            0);
+  ASSERT_EQ(run("match --db '" + db + "' --list images '" + other + "'", "frames.txt"), 0);
+  const auto fm = lines("frames.txt");
+  ASSERT_EQ(fm.size(), 1u);
+  ASSERT_GE(fm[0]["matches"].size(), 1u) << fm[0];
+  const auto& hit = fm[0]["matches"][0];
+  EXPECT_EQ(hit["algo"], "pdq");
+  EXPECT_EQ(hit["hash"], frame_hash);
+  EXPECT_GE(hit["frames_matched"].get<int>(), 1);
+  EXPECT_GT(hit["frames"].get<int>(), 0);
+  EXPECT_GT(hit["query_match_percent"].get<double>(), 0.0);
+
   ASSERT_EQ(run("video compare '" + (sh / "chair-19-sd-bar.txt").string() + "' '" +
                     (sh / "chair-orig-22-sd-bar.txt").string() + "'",
                 "cmp.txt"),
