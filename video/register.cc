@@ -38,10 +38,11 @@ nlohmann::json info_to_json(const VideoInfo& i) {
                    {"frames_hashed", i.frames_hashed},
                    {"decoder", i.decoder}};
   if (i.rotation_degrees != 0) j["rotation"] = i.rotation_degrees;
+  // Only what the file decides: a result line is the same in every run (`hashmatch scan` resumes
+  // and compares by it). Not here: corrupt_frames (FFmpeg's per-frame flags come and go under
+  // frame threads) and decoder_reused (the decoder pool's state).
   if (i.decode_errors) j["decode_errors"] = i.decode_errors;
-  if (i.corrupt_frames) j["corrupt_frames"] = i.corrupt_frames;
   if (i.logged_errors) j["logged_errors"] = i.logged_errors;
-  if (i.decoder_reused) j["decoder_reused"] = true;
   if (!i.pdq.empty()) j["pdq"] = i.pdq;
   if (!i.note.empty()) j["note"] = i.note;
   return j;

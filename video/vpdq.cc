@@ -636,7 +636,9 @@ void Session::run(FrameSink& sink) {
              std::to_string(first_decode_error_frame_) + ": " + first_decode_error_ + ")";
       sep = ", ";
     }
-    if (info().corrupt_frames > 0) {
+    // The flags come and go from run to run under frame threads: said only when nothing else
+    // tells the damage (the message is part of the result line).
+    if (info().corrupt_frames > 0 && info().decode_errors == 0 && info().logged_errors == 0) {
       msg += sep + std::to_string(info().corrupt_frames) + " frame(s) concealed";
       sep = ", ";
     }
