@@ -434,6 +434,17 @@ void Server::h_readyz(const httplib::Request&, httplib::Response& res, Ctx&) {
   send_json(res, ready ? 200 : 503, j);
 }
 
+// Media that could not be hashed: 400 bad_media with the reason, or 504 timeout when the time
+// budget ran out (a video under load or a very long one: worth retrying later, unlike a broken
+// file). `details` adds to the md5 and size (the exact-hash matches, for /v1/match).
+[[noreturn]] static void throw_bad_media(const MediaHashResult& r, json details = json::object()) {
+  details["reason"] = r.error_reason;
+  details["md5"] = r.digests.md5;
+  details["size"] = r.size;
+  if (r.error_reason == "timeout") throw ApiError(504, "timeout", r.error, std::move(details));
+  throw ApiError(400, "bad_media", r.error, std::move(details));
+}
+
 void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
   const std::string_view bytes = media_bytes(ctx);
   const bool dihedral = bool_param(req, "dihedral").value_or(false);
@@ -441,12 +452,7 @@ void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ct
   media_->hash(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), &out);
   if (!out.status.ok()) throw refused(out.status, config()->retry_after_seconds);
-  if (!out.result.ok()) {
-    throw ApiError(400, "bad_media", out.result.error,
-                   {{"reason", out.result.error_reason},
-                    {"md5", out.result.digests.md5},
-                    {"size", out.result.size}});
-  }
+  if (!out.result.ok()) throw_bad_media(out.result);
   send_json(res, 200, media_json(out.result, dihedral));
 }
 
@@ -611,18 +617,18 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), &out);
   if (!out.status.ok()) throw refused(out.status, cfg->retry_after_seconds);
   const MediaHashResult& r = out.result;
-  if (!r.ok()) {
-    throw ApiError(400, "bad_media", r.error,
-                   {{"reason", r.error_reason}, {"md5", r.digests.md5}, {"size", r.size}});
-  }
+  // Exact hashes first: a listed file that is broken (or too large, or too slow to decode) is
+  // still a listed file, and its matches go into the error's body.
   json matches = json::array();
-  std::vector<ListMatch> exact = snap->match_digests(r.digests, *opts);
   std::map<std::string, uint64_t> exact_by_list;
-  for (const ListMatch& m : exact) {
-    ++exact_by_list[m.list];
-    matches.push_back(match_json(m));
+  if (r.have_digests) {
+    for (const ListMatch& m : snap->match_digests(r.digests, *opts)) {
+      ++exact_by_list[m.list];
+      matches.push_back(match_json(m));
+    }
   }
   for (const auto& [l, n] : exact_by_list) metrics_->add_matches(l, n);
+  if (!r.ok()) throw_bad_media(r, {{"matches", matches}});
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
   if (out.video) {
     match_video(out, opts, *cfg, j, matches);

@@ -713,6 +713,20 @@ def step_video(c):
     check(len(v) == 1 and v[0]["id"] == "listed-video" and v[0]["labels"]["category"] == "v", repr(v))
     check(v[0]["vpdq"]["query_match_percent"] == 100 and v[0]["vpdq"]["compared_match_percent"] == 100, repr(v))
     check(r.json["vpdq_match"]["videos_matched"] == 1, repr(r.json["vpdq_match"]))
+    # A listed file that does not decode (cut before its index) is still found by its exact hash:
+    # the matches come in the bad_media error's body.
+    broken = data[: len(data) // 2]
+    doc = {"entries": [{"id": "broken-file", "md5": hashlib.md5(broken).hexdigest()}]}
+    call(p, "POST", "/v1/lists/videos/entries", template="/v1/lists/{name}/entries", body=json.dumps(doc),
+         headers={"Content-Type": "application/json"}, token=c.tokens["admin"], expect=200)  # list exists
+
+    def broken_listed():
+        r = request(p, "POST", "/v1/match?lists=videos", body=broken, token=c.tokens["matcher"])
+        return r if r.status == 400 and any(
+            x["id"] == "broken-file" for x in r.json["error"].get("matches", [])) else None
+    r = wait_for(broken_listed, 20, "the broken file's md5 match", interval=0.2)
+    validate(r, "/v1/match", "POST")
+    check(r.json["error"]["code"] == "bad_media" and r.json["error"]["reason"] != "", repr(r))
 
 
 def step_audit_log(c):
