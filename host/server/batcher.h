@@ -114,10 +114,14 @@ class DynamicBatcher {
         return t;
       }
       if (t->items_.size() > opts_.max_queue_items || cost > opts_.max_queue_cost) {
-        t->finish(Status::error(Status::kTooLarge, name_ + ": request of " +
-                                                       std::to_string(t->items_.size()) +
-                                                       " items exceeds the queue capacity of " +
-                                                       std::to_string(opts_.max_queue_items)));
+        t->finish(Status::error(
+            Status::kTooLarge,
+            name_ + ": request of " + std::to_string(t->items_.size()) + " items (" +
+                std::to_string(cost) + " bytes) exceeds the queue capacity of " +
+                std::to_string(opts_.max_queue_items) + " items / " +
+                (opts_.max_queue_cost == UINT64_MAX ? std::string("unlimited")
+                                                    : std::to_string(opts_.max_queue_cost)) +
+                " bytes"));
         return t;
       }
       if (queue_.size() + t->items_.size() > opts_.max_queue_items ||

@@ -6,6 +6,7 @@
 #include <functional>
 #include <future>
 #include <new>
+#include <stdexcept>
 #include <thread>
 
 #include "host/common/digest.h"
@@ -57,20 +58,30 @@ BatcherOptions MediaPipeline::batcher_options(const ServerConfig& cfg) {
 namespace {
 
 // Takes the sampled frames of one video from the decoder and sends them through the PDQ queue in
-// chunks of max_batch_frames (at most kMaxPending chunks outstanding, so a long video holds little
-// memory). A full queue is retried until the video's deadline; then the video is refused.
+// chunks of max_batch_frames frames or `chunk_bytes` of pixels, whichever comes first (at most
+// kMaxPending chunks outstanding, so a long or 4K video holds little memory: 43 4K frames in one
+// chunk were more than the queue's byte limit, and the video was refused as too large). A full
+// queue is retried until the video's deadline; then the video is refused, and decoding stops.
+class SinkRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 class QueueSink : public video::FrameSink {
  public:
+  static constexpr std::size_t kMaxPending = 4;
   using Ticket = PdqBatcher::Ticket;
   using Submit = std::function<Status(std::vector<Image>, std::shared_ptr<Ticket>*)>;
 
-  QueueSink(Submit submit, std::size_t chunk) : submit_(std::move(submit)), chunk_(chunk) {}
+  QueueSink(Submit submit, std::size_t chunk, uint64_t chunk_bytes)
+      : submit_(std::move(submit)), chunk_(chunk), chunk_bytes_(std::max<uint64_t>(1, chunk_bytes)) {}
 
   void push_host(const video::FrameInfo& info, Image&& rgb) override {
-    if (!status_.ok()) return;
+    // Refused: the request fails with status(); the rest of the video is not worth decoding.
+    if (!status_.ok()) throw SinkRefused(status_.message);
+    bytes_ += image_bytes(rgb);
     infos_.push_back(info);
     frames_.push_back(std::move(rgb));
-    if (frames_.size() >= chunk_) flush();
+    if (frames_.size() >= chunk_ || bytes_ >= chunk_bytes_) flush();
   }
 
   std::vector<video::VpdqFrame> finish() override {
@@ -85,12 +96,12 @@ class QueueSink : public video::FrameSink {
   void cancel() override {
     frames_.clear();
     infos_.clear();
+    bytes_ = 0;
   }
 
   const Status& status() const { return status_; }
 
  private:
-  static constexpr std::size_t kMaxPending = 4;
   struct Pending {
     std::shared_ptr<Ticket> ticket;
     std::vector<video::FrameInfo> infos;
@@ -102,6 +113,7 @@ class QueueSink : public video::FrameSink {
     std::shared_ptr<Ticket> t;
     const Status st = submit_(std::move(frames_), &t);
     frames_ = {};
+    bytes_ = 0;
     if (!st.ok()) {
       status_ = st;
       infos_.clear();
@@ -132,6 +144,8 @@ class QueueSink : public video::FrameSink {
 
   Submit submit_;
   std::size_t chunk_;
+  uint64_t chunk_bytes_;
+  uint64_t bytes_ = 0;  // pixels in frames_
   std::vector<Image> frames_;
   std::vector<video::FrameInfo> infos_;
   std::deque<Pending> pending_;
@@ -308,7 +322,9 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
       [this, deadline](std::vector<Image> frames, std::shared_ptr<QueueSink::Ticket>* t) {
         return submit_blocking(std::move(frames), deadline, t);
       },
-      static_cast<std::size_t>(std::max(1, vc.max_batch_frames)));
+      static_cast<std::size_t>(std::max(1, vc.max_batch_frames)),
+      // The chunks outstanding and the one filling stay within the queue's byte limit.
+      vc.max_queue_bytes / (QueueSink::kMaxPending + 2));
   video::VpdqResult v =
       video::hash_video(video::VideoInput::memory(bytes, "<request>"), vo, limits, sink);
   if (!sink.status().ok()) {

@@ -316,6 +316,7 @@ def main():
         for s in steps:
             run_step(s, c)
         run_step(step_seen_before, c, servers)
+        run_step(step_video_small_queue, c, servers)
         run_step(step_tls_loopback_and_readiness, c, servers)
     finally:
         for s in servers:
@@ -1043,6 +1044,37 @@ def step_seen_before(c, servers):
     r = match(s, "pdq/misc-images/small.jpg")
     check(r.json["seen_before"] is None, "read-only memory recorded an arrival: %r" % r)
     s.stop()
+
+
+def step_video_small_queue(c, servers):
+    # A video's frames go through the PDQ queue in chunks bounded by frames and by bytes: with a
+    # queue of 8 MiB, the 5 frames of a 1080 x 1080 clip (3.5 MB each, 17.5 MB together) are
+    # hashed, as by a server with the default limits (a chunk of all 5 was refused as too large).
+    name = "test-padded-dimensions"
+    path = os.path.join(ARGS.testdata, "vpdq", "videos", name + ".mp4")
+    if not os.path.exists(path):
+        print("     (no test video: skipped)")
+        return
+    data = read("vpdq/videos/%s.mp4" % name)
+    # The reference: the command line's frames (the main server is gone by now).
+    out = subprocess.run([ARGS.hashmatch, "hash", path], capture_output=True, text=True, timeout=120)
+    ref = json.loads(out.stdout.splitlines()[0]) if out.stdout else {}
+    if ref.get("error_reason") == "unsupported":
+        print("     (video not supported by this build: skipped)")
+        return
+    check("vpdq" in ref and "error" not in ref, out.stdout[:300] + out.stderr[:300])
+    d = os.path.join(c.work, "smallq")
+    os.makedirs(d)
+    db = os.path.join(d, "lists.db")
+    out = subprocess.run([ARGS.hashmatch, "list", "create", "--db", db, "--list", "l"], capture_output=True,
+                         timeout=30)
+    check(out.returncode == 0, out.stderr.decode())
+    s = Server(d, ["--db", db, "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--reload-interval", "0",
+                   "--max-queue-bytes", str(8 * 1024 * 1024)], name="smallq")
+    servers.append(s)
+    wait_for(lambda: request(s.port, "GET", "/readyz").status == 200, 20, "readiness")
+    r = call(s.port, "POST", "/v1/hash", body=data, expect=200)
+    check(len(r.json["vpdq"]) == 5 and r.json["vpdq"] == ref["vpdq"], repr(r.json.get("vpdq")))
 
 
 def step_tls_loopback_and_readiness(c, servers):
