@@ -255,7 +255,12 @@ int cmd_scan(const std::vector<std::string>& argv) {
                      {"vpdq_seconds_per_hash", o.hash.video.seconds_per_hash},
                      {"vpdq_size", o.hash.video.size},
                      {"vpdq_keyframes_only", o.hash.video.keyframes_only},
-                     {"vpdq_rotate", o.hash.video.apply_rotation}};
+                     {"vpdq_rotate", o.hash.video.apply_rotation},
+                     // Videos cut at the limit, and the GPU PDQ sink (not vPDQ-exact). Not the
+                     // decoder (the same frames) nor the time budget (an operational limit: the
+                     // videos that ran out are recorded failures, rescanned on their own).
+                     {"video_max_seconds", o.hash.video.max_duration_seconds},
+                     {"video_pdq", o.hash.video.pdq}};
   std::string summary_path = args.get_or("summary", "");
   if (summary_path.empty() && o.output != "-") summary_path = o.output + ".summary.json";
 

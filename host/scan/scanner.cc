@@ -501,9 +501,21 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     nlohmann::json old;
     ckpt = Checkpoint::open(opts.checkpoint, &old, &items, &last);
     if (old != config) {
+      // The keys that differ, one level down into objects ("result.vpdq_size").
       std::string diff;
       for (auto it = config.begin(); it != config.end(); ++it) {
-        if (!old.contains(it.key()) || old[it.key()] != it.value()) {
+        if (old.contains(it.key()) && old[it.key()] == it.value()) continue;
+        const nlohmann::json* was = old.contains(it.key()) ? &old[it.key()] : nullptr;
+        if (it.value().is_object() && was && was->is_object()) {
+          for (auto sub = it.value().begin(); sub != it.value().end(); ++sub) {
+            if (!was->contains(sub.key()) || (*was)[sub.key()] != sub.value()) {
+              diff += (diff.empty() ? "" : ", ") + it.key() + "." + sub.key();
+            }
+          }
+          for (auto sub = was->begin(); sub != was->end(); ++sub) {
+            if (!it.value().contains(sub.key())) diff += (diff.empty() ? "" : ", ") + it.key() + "." + sub.key();
+          }
+        } else {
           diff += (diff.empty() ? "" : ", ") + it.key();
         }
       }

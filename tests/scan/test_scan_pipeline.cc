@@ -238,6 +238,15 @@ TEST_F(ScanPipeline, StopAndResumeGiveTheUninterruptedResult) {
   ScanOptions other = o;
   other.hash.dihedral = true;
   EXPECT_THROW(run_scan(other, &matcher_, nullptr), InvalidArgument);
+  // ... and the refusal names the option within the result settings.
+  ScanOptions sized = o;
+  sized.result_config["vpdq_size"] = 128;
+  try {
+    run_scan(sized, &matcher_, nullptr);
+    ADD_FAILURE() << "resumed with another --vpdq-size";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("result.vpdq_size"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ScanPipeline, CrashAfterTheLastCommitKeepsCompleteLinesAndDropsTornOnes) {
