@@ -2,11 +2,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 
 #include "host/cli/args.h"
@@ -14,6 +12,7 @@
 #include "host/common/error.h"
 #include "host/common/parallel.h"
 #include "host/lists/commands.h"
+#include "host/lists/frame_matches.h"
 #include "host/lists/import_util.h"
 #include "host/lists/list_matcher.h"
 #include "host/media/hash_media.h"
@@ -75,47 +74,23 @@ nlohmann::ordered_json matches_json(const std::vector<ListMatch>& ms) {
   return arr;
 }
 
-// A video's frames against the listed PDQ hashes (images): each distinct frame hash of PDQ quality
-// >= 50 (vPDQ's quality filter) searched as a PDQ hash, as they are (no dihedral variants). One
-// match per list entry, the closest frame's, with how many of the distinct frames matched it, as
-// `hashmatch scan` reports them (frames_matched, frames, query_match_percent).
+// A video's frames against the listed PDQ hashes (host/lists/frame_matches.h, quality >= 50:
+// vPDQ's filter): one match per list entry with frames_matched, frames, query_match_percent.
 std::vector<nlohmann::ordered_json> frame_matches(const ListSnapshot& snap,
                                                    const nlohmann::json& vpdq,
                                                    const QueryOptions& qopts) {
-  constexpr int kMinQuality = 50;
-  std::vector<PdqQuery> queries;
-  std::set<Hash256> seen;
-  for (const auto& f : vpdq) {
-    if (!f.is_object() || f.value("quality", 0) < kMinQuality) continue;
-    Hash256 h;
-    if (!Hash256::try_from_hex(f.value("pdq", ""), &h) || !seen.insert(h).second) continue;
-    queries.push_back(PdqQuery::original(h));
-  }
+  const std::vector<PdqQuery> queries = video_frame_queries(vpdq, 50);
   std::vector<nlohmann::ordered_json> out;
   if (queries.empty()) return out;
   QueryOptions q = qopts;
   q.dihedral = false;
   const auto res = snap.match_pdq(std::span<const PdqQuery>(queries), q);
-  struct Agg {
-    ListMatch best;
-    std::size_t frames = 0;
-  };
-  std::map<std::pair<std::string, std::string>, Agg> per_entry;
-  for (const auto& ms : res) {
-    std::set<std::pair<std::string, std::string>> counted;
-    for (const ListMatch& m : ms) {
-      const auto key = std::make_pair(m.list, m.id);
-      Agg& a = per_entry[key];
-      if (a.frames == 0 || m.distance < a.best.distance) a.best = m;
-      if (counted.insert(key).second) ++a.frames;
-    }
-  }
-  for (const auto& [key, a] : per_entry) {
+  for (const FrameEntryMatch& a : frame_entry_matches(res)) {
     nlohmann::ordered_json j = match_json(a.best);
     j.erase("variant");
-    j["frames_matched"] = a.frames;
+    j["frames_matched"] = a.frames_matched;
     j["frames"] = queries.size();
-    j["query_match_percent"] = 100.0 * double(a.frames) / double(queries.size());
+    j["query_match_percent"] = 100.0 * double(a.frames_matched) / double(queries.size());
     out.push_back(std::move(j));
   }
   return out;

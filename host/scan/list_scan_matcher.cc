@@ -7,6 +7,7 @@
 #include <set>
 
 #include "host/common/error.h"
+#include "host/lists/frame_matches.h"
 #include "host/lists/list_matcher.h"
 #if HM_SCAN_WITH_VIDEO
 #include "video/vpdq_store.h"
@@ -64,9 +65,10 @@ class ListScanMatcher : public ScanMatcher {
     // PDQ of images, in one batch.
     std::vector<PdqQuery> queries;
     std::vector<ScanItem*> owners;
-    // vPDQ frames of videos: one query per matchable frame.
+    // vPDQ frames of videos: one query per distinct matchable frame (host/lists/frame_matches.h),
+    // each video's queries side by side.
     std::vector<PdqQuery> frame_queries;
-    std::vector<std::pair<ScanItem*, std::size_t>> frame_owner;  // item, frame position
+    std::vector<std::pair<ScanItem*, std::size_t>> frame_items;  // item, its first query
     for (ScanItem* it : items) {
       it->matches = nlohmann::json::array();
       const MediaHashResult& r = it->result;
@@ -75,15 +77,11 @@ class ListScanMatcher : public ScanMatcher {
                                    : PdqQuery::original(r.pdq->hashes[0]));
         owners.push_back(it);
       }
-      if (auto v = r.extra.find("vpdq"); v != r.extra.end() && v->is_array()) {
-        std::set<Hash256> seen;  // one query per distinct frame hash
-        for (std::size_t k = 0; k < v->size(); ++k) {
-          const auto& f = (*v)[k];
-          if (!f.is_object() || f.value("quality", 0) < opts_.min_quality) continue;
-          Hash256 h;
-          if (!Hash256::try_from_hex(f.value("pdq", ""), &h) || !seen.insert(h).second) continue;
-          frame_queries.push_back(PdqQuery::original(h));
-          frame_owner.emplace_back(it, seen.size());
+      if (auto v = r.extra.find("vpdq"); v != r.extra.end()) {
+        const std::vector<PdqQuery> fq = video_frame_queries(*v, opts_.min_quality);
+        if (!fq.empty()) {
+          frame_items.emplace_back(it, frame_queries.size());
+          frame_queries.insert(frame_queries.end(), fq.begin(), fq.end());
         }
       }
     }
@@ -97,31 +95,19 @@ class ListScanMatcher : public ScanMatcher {
       QueryOptions fq = q;
       fq.dihedral = false;
       const auto res = snap_->match_pdq(frame_queries, fq);
-      // Per item and list entry: frames matched, closest distance.
-      struct Agg {
-        ListMatch best;
-        std::size_t frames = 0;
-      };
-      std::map<ScanItem*, std::map<std::pair<std::string, std::string>, Agg>> per_item;
-      std::map<ScanItem*, std::size_t> frames_of;
-      for (std::size_t i = 0; i < res.size(); ++i) {
-        ScanItem* it = frame_owner[i].first;
-        frames_of[it] = std::max(frames_of[it], frame_owner[i].second);
-        for (const ListMatch& m : res[i]) {
-          Agg& a = per_item[it][{m.list, m.id}];
-          if (a.frames == 0 || m.distance < a.best.distance) a.best = m;
-          ++a.frames;
-        }
-      }
-      for (auto& [it, entries] : per_item) {
-        for (auto& [key, a] : entries) {
+      for (std::size_t k = 0; k < frame_items.size(); ++k) {
+        ScanItem* it = frame_items[k].first;
+        const std::size_t begin = frame_items[k].second;
+        const std::size_t end = k + 1 < frame_items.size() ? frame_items[k + 1].second : res.size();
+        const std::size_t frames = end - begin;
+        for (const FrameEntryMatch& a :
+             frame_entry_matches(std::span(res).subspan(begin, end - begin))) {
           // Frames of this video that match a listed image (PDQ entry): "pdq" with frame counts.
           nlohmann::json j = match_json(a.best);
           j.erase("variant");
-          j["frames_matched"] = a.frames;
-          j["frames"] = frames_of[it];
-          j["query_match_percent"] =
-              frames_of[it] ? 100.0 * double(a.frames) / double(frames_of[it]) : 0.0;
+          j["frames_matched"] = a.frames_matched;
+          j["frames"] = frames;
+          j["query_match_percent"] = 100.0 * double(a.frames_matched) / double(frames);
           it->matches.push_back(std::move(j));
         }
       }
