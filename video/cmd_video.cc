@@ -73,22 +73,7 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
   if (looks_like_vpdq(path)) {
     l.kind = "vpdq";
     try {
-      if (path == "-") {
-        std::string text;
-        char buf[1 << 16];
-        while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
-          text.append(buf, static_cast<std::size_t>(std::cin.gcount()));
-          if (text.size() > video::kMaxVpdqFileBytes) {
-            throw InvalidArgument("<stdin>: larger than " +
-                                  std::to_string(video::kMaxVpdqFileBytes >> 20) +
-                                  " MiB: not a vPDQ file");
-          }
-        }
-        if (std::cin.bad()) throw IoError("cannot read standard input");
-        l.frames = video::parse_vpdq(text, "<stdin>");
-      } else {
-        l.frames = video::read_vpdq_file(path);
-      }
+      l.frames = video::read_vpdq_file(path);  // "-": standard input
       if (l.frames.empty()) {
         l.error = "no frame hashes in " + path;
         l.error_reason = "empty";

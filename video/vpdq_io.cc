@@ -139,30 +139,33 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
 }
 
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path) {
-  // POSIX reads: a directory or a read error is an IoError, not an empty file.
+  // POSIX reads: a directory or a read error is an IoError, not an empty file. "-": standard input.
+  const bool in = path == "-";
+  const std::string name = in ? "<stdin>" : path.string();
   struct Fd {
     int fd;
+    bool owned;
     ~Fd() {
-      if (fd >= 0) ::close(fd);
+      if (owned && fd >= 0) ::close(fd);
     }
-  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) throw IoError("cannot read " + path.string() + ": " + errno_text());
+  } f{in ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC), !in};
+  if (f.fd < 0) throw IoError("cannot read " + name + ": " + errno_text());
   std::string text;
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(f.fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw IoError("cannot read " + path.string() + ": " + errno_text());
+    if (n < 0) throw IoError("cannot read " + name + ": " + errno_text());
     if (n == 0) break;
     // ~85 bytes a frame: 256 MiB is three million frames (a month at one hash a second). A
     // device or a runaway file named .txt must not fill the memory.
     if (text.size() + static_cast<std::size_t>(n) > kMaxVpdqFileBytes) {
-      throw InvalidArgument(path.string() + ": larger than " +
+      throw InvalidArgument(name + ": larger than " +
                             std::to_string(kMaxVpdqFileBytes >> 20) + " MiB: not a vPDQ file");
     }
     text.append(buf, static_cast<std::size_t>(n));
   }
-  return parse_vpdq(text, path.string());
+  return parse_vpdq(text, name);
 }
 
 }  // namespace hashmatch::video

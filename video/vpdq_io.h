@@ -38,7 +38,8 @@ void write_vpdq_file(const std::filesystem::path& path, std::span<const VpdqFram
 // when a frame number appears twice (hash_video never writes that: its numbers only grow; the
 // store keeps one frame per number).
 std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source = "<vpdq>");
-// The same from a file; IoError when it cannot be read (missing, a directory, a read error),
+// The same from a file ("-": standard input, named <stdin>); IoError when it cannot be read
+// (missing, a directory, a read error),
 // InvalidArgument past kMaxVpdqFileBytes (a device such as /dev/zero named .txt).
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path);
 
