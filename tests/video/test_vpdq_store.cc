@@ -39,6 +39,21 @@ std::vector<VpdqFrame> video_from(const std::vector<Hash256>& hs, std::mt19937_6
   return f;
 }
 
+// A list database with a vPDQ store in a temporary folder; all_videos() reads every stored video.
+class VpdqStoreDb : public ::testing::Test {
+ protected:
+  std::vector<StoredVideo> all_videos() {
+    std::vector<StoredVideo> all;
+    vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+    return all;
+  }
+  test::TempDir d;
+  ListStore store{(d / "lists.db").string()};
+  VpdqStore vs{store};
+};
+
+const ExactDigests kDigests{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
+
 TEST(VpdqStore, AddReplaceRemoveAndReopen) {
   test::TempDir d;
   const std::string db = (d / "lists.db").string();
@@ -50,8 +65,7 @@ TEST(VpdqStore, AddReplaceRemoveAndReopen) {
     Labels l;
     l.category = "A1";
     l.tags = {"video", "x"};
-    ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
-    vs.add_video("known", "p1", frames, l, &dg);
+      vs.add_video("known", "p1", frames, l, &kDigests);
     EXPECT_GT(store.version(), v0);
     EXPECT_EQ(vs.count_videos("known"), 1);
     EXPECT_EQ(store.stats("known").entries, 3);  // md5, sha1, sha256 entries
@@ -93,19 +107,14 @@ TEST(VpdqStore, AddReplaceRemoveAndReopen) {
 // A listed video's labels are kept as the list store keeps its entries' (host/lists/list_store.h:
 // clean_label, join_tags): control characters become spaces, a tag with a line break stays one
 // tag, empty tags go; the video's digest entries carry the same labels.
-TEST(VpdqStore, LabelsAreCleanedAsTheListStoreCleansThem) {
-  test::TempDir d;
-  ListStore store((d / "lists.db").string());
-  VpdqStore vs(store);
+TEST_F(VpdqStoreDb, LabelsAreCleanedAsTheListStoreCleansThem) {
   std::mt19937_64 rng(5);
   Labels l;
   l.category = " A1\t";
   l.source = "ncmec\n42";
   l.tags = {"line\nbreak", "", "  ", "ok"};
-  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
-  vs.add_video("known", "v", video_from({random_hash(rng), random_hash(rng)}, rng), l, &dg);
-  std::vector<StoredVideo> all;
-  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  vs.add_video("known", "v", video_from({random_hash(rng), random_hash(rng)}, rng), l, &kDigests);
+  std::vector<StoredVideo> all = all_videos();
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].labels.category, "A1");
   EXPECT_EQ(all[0].labels.source, "ncmec 42");
@@ -120,15 +129,11 @@ TEST(VpdqStore, LabelsAreCleanedAsTheListStoreCleansThem) {
 
 // Replacing a video replaces its digest entries, also when the new one comes without digests
 // (a vPDQ file): the old file's md5/sha1/sha256 must not keep matching under that id.
-TEST(VpdqStore, ReplacingAVideoDropsItsOldDigests) {
-  test::TempDir d;
-  ListStore store((d / "lists.db").string());
-  VpdqStore vs(store);
+TEST_F(VpdqStoreDb, ReplacingAVideoDropsItsOldDigests) {
   std::mt19937_64 rng(11);
   const auto frames = video_from({random_hash(rng), random_hash(rng)}, rng);
-  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
-  vs.add_video("known", "x", frames, {}, &dg);
-  vs.add_video("known", "other", frames, {}, &dg);  // another id's entries stay
+  vs.add_video("known", "x", frames, {}, &kDigests);
+  vs.add_video("known", "other", frames, {}, &kDigests);  // another id's entries stay
   EXPECT_EQ(store.stats("known").entries, 6);
   const int64_t v0 = store.version();
   vs.add_video("known", "x", frames);
@@ -136,7 +141,7 @@ TEST(VpdqStore, ReplacingAVideoDropsItsOldDigests) {
   store.for_each_entry("known", [&](const StoredEntry& e) { EXPECT_EQ(e.id, "other"); });
   EXPECT_GT(store.version(), v0);
   // Digests given again: back to three entries for x; only the sha256 given: one.
-  vs.add_video("known", "x", frames, {}, &dg);
+  vs.add_video("known", "x", frames, {}, &kDigests);
   EXPECT_EQ(store.stats("known").entries, 6);
   ExactDigests only_sha256{"", "", std::string(64, 'd')};
   vs.add_video("known", "x", frames, {}, &only_sha256);
@@ -147,14 +152,10 @@ TEST(VpdqStore, ReplacingAVideoDropsItsOldDigests) {
 // Frames built in code with a repeated frame number are refused (the table is keyed by frame
 // number: one of them would be lost while the video claims them all), and the video stored under
 // that id before stays as it was.
-TEST(VpdqStore, RepeatedFrameNumberIsRefused) {
-  test::TempDir d;
-  ListStore store((d / "lists.db").string());
-  VpdqStore vs(store);
+TEST_F(VpdqStoreDb, RepeatedFrameNumberIsRefused) {
   std::mt19937_64 rng(12);
   const auto before = video_from({random_hash(rng)}, rng);
-  ExactDigests dg{std::string(32, 'a'), std::string(40, 'b'), std::string(64, 'c')};
-  vs.add_video("known", "x", before, {}, &dg);
+  vs.add_video("known", "x", before, {}, &kDigests);
   std::vector<VpdqFrame> dup = video_from({random_hash(rng), random_hash(rng), random_hash(rng)}, rng);
   dup[2].frame_number = dup[0].frame_number;
   try {
@@ -163,8 +164,7 @@ TEST(VpdqStore, RepeatedFrameNumberIsRefused) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("frame 0 appears twice"), std::string::npos) << e.what();
   }
-  std::vector<StoredVideo> all;
-  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  std::vector<StoredVideo> all = all_videos();
   ASSERT_EQ(all.size(), 1u);
   ASSERT_EQ(all[0].frames.size(), 1u);
   EXPECT_EQ(all[0].frames[0].hash, before[0].hash);
@@ -173,8 +173,7 @@ TEST(VpdqStore, RepeatedFrameNumberIsRefused) {
   std::vector<VpdqFrame> rev = video_from({random_hash(rng), random_hash(rng)}, rng);
   std::swap(rev[0], rev[1]);
   vs.add_video("known", "y", rev);
-  all.clear();
-  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  all = all_videos();
   ASSERT_EQ(all.size(), 2u);
   ASSERT_EQ(all[1].frames.size(), 2u);
   EXPECT_EQ(all[1].frames[0].hash, rev[1].hash);
@@ -182,10 +181,7 @@ TEST(VpdqStore, RepeatedFrameNumberIsRefused) {
 
 // Timestamps outside what the store can hold (microseconds in 64 bits) are clamped to
 // 0..kMaxVpdqTimestamp rather than overflowing.
-TEST(VpdqStore, TimestampsAreClampedToTheFileRange) {
-  test::TempDir d;
-  ListStore store((d / "lists.db").string());
-  VpdqStore vs(store);
+TEST_F(VpdqStoreDb, TimestampsAreClampedToTheFileRange) {
   std::mt19937_64 rng(13);
   auto f = video_from({random_hash(rng), random_hash(rng), random_hash(rng), random_hash(rng),
                        random_hash(rng)},
@@ -196,8 +192,7 @@ TEST(VpdqStore, TimestampsAreClampedToTheFileRange) {
   f[3].timestamp = 1e13;
   f[4].timestamp = 12.345678;
   vs.add_video("known", "x", f);
-  std::vector<StoredVideo> all;
-  vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+  std::vector<StoredVideo> all = all_videos();
   ASSERT_EQ(all.size(), 1u);
   ASSERT_EQ(all[0].frames.size(), 5u);
   EXPECT_EQ(all[0].frames[0].timestamp, kMaxVpdqTimestamp);
