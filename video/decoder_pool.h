@@ -20,6 +20,11 @@
 // 1080p CPU decoder with 16 frame threads holds 40-70 MB (H.264) to ~145 MB (HEVC). Idle NVDEC
 // decoders hold GPU memory (their surfaces) but no session slot (video/nvdec.h counts decoding
 // sessions).
+//
+// What NVDEC keeps depends on the codec: FFmpeg's H.264 decoder negotiates its pixel format again
+// at the first slice after avcodec_flush_buffers, and that tears down the hwaccel and creates a
+// new hardware decoder and surface pool (test_decoder_pool, DecoderPoolPremise). A kept H.264
+// NVDEC decoder saves the codec context only, not NVDEC's set-up; HEVC and VP9 keep theirs.
 #pragma once
 
 #include <cstdint>

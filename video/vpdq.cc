@@ -455,7 +455,9 @@ void Session::open_decoder(const FrameSink& sink) {
   // decoder (~0.1 s on an H100: with 2-second GOPs 16 fresh NVDEC sessions gave 207
   // video-seconds/s, 16 CPU sessions 831), so NVDEC takes such a video only with a decoder kept
   // open from an earlier video of the same stream parameters, or to open one for a stream that
-  // recurs; the others decode on the CPU. `cuda` still forces NVDEC.
+  // recurs; the others decode on the CPU. `cuda` still forces NVDEC. (For H.264 a kept NVDEC
+  // decoder creates its hardware decoder anew after the pool's flush, video/decoder_pool.h: the
+  // saving is the HEVC/VP9 one; HASHMATCH_NVDEC_KEYFRAME_SESSIONS=0 measures without.)
   if (want == "auto" && opts_.keyframes_only && !nvdec_for_keyframes(extra)) {
     if (info().note.empty() && gpu_available()) {  // without a GPU there is nothing to explain
       info().note = "keyframes-only: decoded on the CPU (no NVDEC decoder open for this stream)";
@@ -564,6 +566,8 @@ void Session::run(FrameSink& sink) {
       }
       // An open-GOP key frame (H.264 I with a recovery point, HEVC CRA) after others: the decoder
       // is drained and reset first, as a seek to it would leave it (ff::key_packet_starts_sequence).
+      // On NVDEC the reset of an H.264 decoder creates a new hardware decoder at the next slice
+      // (video/decoder_pool.h): ~0.1 s per open-GOP key frame there.
       // So is one after a key packet without a PTS (AVI, MPEG-PS): that packet's frame comes out
       // of the drain and is numbered from the packet's DTS (a decoder with a reordering delay
       // would hand it out only with the next key packet, under that packet's timestamps).

@@ -4,6 +4,7 @@
 // share one; decoders of broken videos are never kept; the cap and the off switch hold.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -12,6 +13,7 @@
 #include "tests/testutil/testutil.h"
 #include "tests/video/clips.h"
 #include "video/decoder_pool.h"
+#include "video/ffmpeg_util.h"
 #include "video/synth_clip.h"
 #include "video/video_pool.h"
 #include "video/vpdq.h"
@@ -202,6 +204,78 @@ TEST_F(DecoderPool, DecodersWhoseReorderDelayGrewAreNotKept) {
   ctx->has_b_frames = 2;
   decoder_pool::give(test_key(2), std::move(ctx));  // as the stream said: kept
   EXPECT_EQ(decoder_pool::idle_count(), 1);
+}
+
+// Get_format calls of the decoders below (the callback has no state of its own to count in).
+std::atomic<int> g_get_format_calls{0};
+
+// Decodes every frame of `p` on `ctx` (opened on the first call) and drains it; frames decoded.
+int decode_file(const std::filesystem::path& p, ff::CodecPtr& ctx) {
+  ff::Demuxer d(std::make_unique<ff::FileSource>(p.string()),
+                ff::Demuxer::Clock::now() + std::chrono::seconds(60));
+  EXPECT_GE(d.open(true), 0);
+  AVFormatContext* fmt = d.get();
+  const int vi = ff::first_video_stream(fmt);
+  EXPECT_GE(vi, 0);
+  if (vi < 0) return 0;
+  if (!ctx) {
+    const AVCodec* codec = avcodec_find_decoder(fmt->streams[vi]->codecpar->codec_id);
+    ctx.reset(avcodec_alloc_context3(codec));
+    EXPECT_GE(avcodec_parameters_to_context(ctx.get(), fmt->streams[vi]->codecpar), 0);
+    ctx->thread_count = 1;
+    ctx->get_format = [](AVCodecContext* c, const AVPixelFormat* fmts) {
+      ++g_get_format_calls;
+      return avcodec_default_get_format(c, fmts);
+    };
+    EXPECT_GE(avcodec_open2(ctx.get(), codec, nullptr), 0);
+  }
+  ff::PacketPtr pkt = ff::make_packet();
+  ff::FramePtr frame = ff::make_frame();
+  int frames = 0;
+  auto receive = [&] {
+    while (avcodec_receive_frame(ctx.get(), frame.get()) >= 0) {
+      ++frames;
+      av_frame_unref(frame.get());
+    }
+  };
+  while (av_read_frame(fmt, pkt.get()) >= 0) {
+    if (pkt->stream_index == vi) {
+      EXPECT_GE(avcodec_send_packet(ctx.get(), pkt.get()), 0);
+      receive();
+    }
+    av_packet_unref(pkt.get());
+  }
+  avcodec_send_packet(ctx.get(), nullptr);
+  receive();
+  return frames;
+}
+
+// What a kept decoder keeps after the pool's flush. FFmpeg's H.264 decoder negotiates its pixel
+// format again (get_format) at the first slice after avcodec_flush_buffers; on NVDEC that
+// negotiation tears down the hwaccel and creates a new hardware decoder and surface pool
+// (ff_get_format uninitialises the hwaccel before every call). So a kept H.264 NVDEC decoder, and
+// keyframes-only's reset before an open-GOP key frame, pay NVDEC's set-up again; HEVC and VP9
+// keep theirs. Shown on the CPU decoders, whose get_format runs at the same points.
+TEST(DecoderPoolPremise, OnlyH264NegotiatesItsFormatAgainAfterAFlush) {
+  struct Case {
+    const char* file;
+    const char* encoder;
+    int calls;  // get_format calls for three videos with a flush between them
+  };
+  test::TempDir d;
+  for (const Case& c : {Case{"a.mp4", "libx264", 3}, Case{"a.mkv", "libx265", 1},
+                        Case{"a.webm", "libvpx-vp9", 1}}) {
+    SynthClipSpec s = small_clip(160, 96, 12);
+    s.encoder = c.encoder;
+    write_synth_clip(d / c.file, s);
+    g_get_format_calls = 0;
+    ff::CodecPtr ctx;
+    for (int video = 0; video < 3; ++video) {
+      if (video > 0) avcodec_flush_buffers(ctx.get());
+      EXPECT_EQ(decode_file(d / c.file, ctx), 12) << c.file;
+    }
+    EXPECT_EQ(g_get_format_calls.load(), c.calls) << c.file;
+  }
 }
 
 TEST_F(DecoderPool, BrokenVideosLeaveNoDecoderBehind) {
