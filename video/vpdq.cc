@@ -709,6 +709,11 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       info().note = "NVDEC refused this stream (profile, bit depth or size): FFmpeg decoded it "
                     "on the CPU";
     }
+  } else if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
+    // A later fallback: an H.264 decoder reset before an open-GOP key frame negotiates its format
+    // again and starts a new NVDEC decoder (video/decoder_pool.h); one that fails to start leaves
+    // FFmpeg's software decoder, which must not go to the pool under an NVDEC key.
+    sw_fallback_ = true;
   }
 
   int64_t number = n;
