@@ -50,8 +50,14 @@ cuda::Stream make_stream(int device) {
   return cuda::Stream();
 }
 
-// Device buffers for copied NV12 frames (copy_device_frames), recycled by size. The tokens handed
-// out hold the pool weakly: one released after its hasher is gone frees its buffer instead.
+// Device buffers for copied NV12 frames (copy_device_frames), recycled by size, one pool per
+// device shared by every sink (device_frame_buffers): a pool per sink allocated and freed up to
+// 2 x 64 + 1 frames with every video, and each cudaMalloc / cudaFree is a device-wide
+// synchronisation point that stalls every other session's decoding and hashing. Sharing is safe:
+// a buffer comes back only after the kernels that read it finished (the hasher waits for them), or
+// unread (a cancelled batch) with at most its copy still queued on the decoders' stream, where
+// every later copy into it is queued too (one FFmpeg CUDA device, its null stream). The tokens
+// handed out hold the pool weakly: one released after the pool is gone frees its buffer instead.
 class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
  public:
   using Buffer = cuda::DeviceBuffer<uint8_t>;
@@ -68,6 +74,7 @@ class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
       if (it != free_.end()) {
         b = std::move(*it);
         free_.erase(it);
+        free_bytes_ -= bytes;
       }
     }
     if (!b) {
@@ -82,23 +89,39 @@ class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
   }
 
  private:
-  // At most two batches of 64 in flight per sink, and the one being filled.
+  // Kept free: what one sink turns over (two batches of 64 and the one being filled), at most
+  // 1 GiB (idle buffers stay allocated, as the pooled hashers' do).
   static constexpr std::size_t kMaxFree = 2 * 64 + 2;
+  static constexpr std::size_t kMaxFreeBytes = std::size_t(1) << 30;
   void give(std::unique_ptr<Buffer> b) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (free_.size() < kMaxFree) free_.push_back(std::move(b));
+    if (free_.size() < kMaxFree && free_bytes_ + b->size() <= kMaxFreeBytes) {
+      free_bytes_ += b->size();
+      free_.push_back(std::move(b));
+    }
   }
 
   int device_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Buffer>> free_;
+  std::size_t free_bytes_ = 0;
 };
+
+// The frame-buffer pool of `device` (never destroyed: no CUDA frees after the runtime's exit).
+std::shared_ptr<FrameBuffers> device_frame_buffers(int device) {
+  static std::mutex mu;
+  static auto* pools = new std::map<int, std::shared_ptr<FrameBuffers>>;
+  std::lock_guard<std::mutex> lk(mu);
+  std::shared_ptr<FrameBuffers>& p = (*pools)[device];
+  if (!p) p = std::make_shared<FrameBuffers>(device);
+  return p;
+}
 
 class CudaFrameHasher : public DeviceFrameHasher {
  public:
   explicit CudaFrameHasher(int device)
       : device_(device), hasher_(take_hasher(device)), stream_(make_stream(device)),
-        buffers_(std::make_shared<FrameBuffers>(device)) {}
+        buffers_(device_frame_buffers(device)) {}
 
   std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) override {
     if (src.format != PixelFormat::kNv12) return nullptr;
