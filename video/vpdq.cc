@@ -566,11 +566,11 @@ void Session::run(FrameSink& sink) {
       }
       // An open-GOP key frame (H.264 I with a recovery point, HEVC CRA) after others: the decoder
       // is drained and reset first, as a seek to it would leave it (ff::key_packet_starts_sequence).
-      // On NVDEC the reset of an H.264 decoder creates a new hardware decoder at the next slice
-      // (video/decoder_pool.h): ~0.1 s per open-GOP key frame there.
       // So is one after a key packet without a PTS (AVI, MPEG-PS): that packet's frame comes out
       // of the drain and is numbered from the packet's DTS (a decoder with a reordering delay
       // would hand it out only with the next key packet, under that packet's timestamps).
+      // On NVDEC each reset of an H.264 decoder creates a new hardware decoder at the next slice
+      // (video/decoder_pool.h): ~0.1 s per such key frame there.
       if (key_packets_ > 0 &&
           (key_dts_ != AV_NOPTS_VALUE ||
            !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
