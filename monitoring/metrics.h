@@ -71,7 +71,7 @@ class Metrics {
   void observe_request(std::string_view endpoint, int status, double seconds);
   void add_request_bytes(std::string_view endpoint, uint64_t bytes);
 
-  // Batching: `queue` names a queue ("pdq-cpu", "pdq-cuda0", "match", "decode").
+  // Batching: `queue` names a queue ("pdq-cpu", "pdq-cuda0", "match", "decode", "video").
   // Creates the queue's series at zero (so rates start from 0 rather than from the first event).
   void declare_queue(std::string_view queue, double capacity);
   void observe_queue_wait(std::string_view queue, double seconds);

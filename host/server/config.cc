@@ -223,6 +223,11 @@ const std::vector<Setting>& table() {
         "0: full-resolution PDQ (HMA, pdqhash); 512: reference CLI pre-resize", true, Kind::kInt,
         HM_I(pdq_prescale, 0, 1 << 16));
     // video
+    add("video.sessions", "video-sessions",
+        "videos decoded at once, beside the image decoders (0: half of decode.threads, at least 2)",
+        false, Kind::kInt, HM_I(video_sessions, 0, 1024));
+    add("video.queue", "video-queue", "videos waiting for a video session (429 beyond)", true,
+        Kind::kInt, HM_I(video_queue, 1, 1'000'000));
     add(
         "video.seconds_per_hash", "vpdq-seconds-per-hash",
         "vPDQ: hash one frame per this many seconds (0: every frame)", true, Kind::kString,

@@ -53,7 +53,10 @@ struct ServerConfig {
   int decode_queue = 256;  // media waiting for a decoder; beyond: 429
   int pdq_prescale = 0;
 
-  // video (vPDQ): frames decoded on the decode pool go through the same PDQ queues
+  // video (vPDQ): videos are decoded on a pool of their own (video_sessions threads, so images
+  // never wait behind a long video); their frames go through the same PDQ queues
+  int video_sessions = 0;                     // videos decoded at once (0: half the decode threads, >= 2)
+  int video_queue = 64;                       // videos waiting for a session; beyond: 429
   double video_seconds_per_hash = 1.0;        // 0: every frame
   std::string video_decoder = "auto";         // auto | cpu | cuda (NVDEC)
   int video_threads = 0;                      // decoder threads per video (0: automatic)

@@ -41,6 +41,12 @@ int decode_threads(const ServerConfig& cfg) {
   return n ? static_cast<int>(n) : 1;
 }
 
+// Videos decoded at once: video.sessions, or half the decode threads (at least 2).
+int video_sessions(const ServerConfig& cfg) {
+  if (cfg.video_sessions > 0) return cfg.video_sessions;
+  return std::max(2, decode_threads(cfg) / 2);
+}
+
 uint64_t image_bytes(const Image& img) { return img.pixels.size(); }
 
 }  // namespace
@@ -161,6 +167,13 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
   decoders_ = std::make_unique<TaskPool>("decode", decode_threads(cfg),
                                          static_cast<std::size_t>(cfg.decode_queue));
   metrics_.declare_queue("decode", cfg.decode_queue);
+#if HM_VIDEO
+  // Videos on threads of their own: a video holds its thread for up to video.time_budget, and
+  // images queued behind a few long videos would wait that long.
+  videos_ = std::make_unique<TaskPool>("video", video_sessions(cfg),
+                                       static_cast<std::size_t>(cfg.video_queue));
+  metrics_.declare_queue("video", cfg.video_queue);
+#endif
   std::vector<PdqQueueSpec> specs =
       make_pdq_queues(cfg.backend, cfg.batches_in_flight, cfg.pdq_prescale, &why_);
   backend_ = specs.empty() ? "cpu" : specs.front().backend;
@@ -185,11 +198,16 @@ void MediaPipeline::reconfigure(const ServerConfig& cfg) {
   }
   decoders_->set_max_queue(static_cast<std::size_t>(cfg.decode_queue));
   metrics_.set_queue_capacity("decode", cfg.decode_queue);
+  if (videos_) {
+    videos_->set_max_queue(static_cast<std::size_t>(cfg.video_queue));
+    metrics_.set_queue_capacity("video", cfg.video_queue);
+  }
   queues_->set_options(batcher_options(cfg));
 }
 
 void MediaPipeline::shutdown() {
   if (decoders_) decoders_->shutdown();
+  if (videos_) videos_->shutdown();
   if (queues_) queues_->shutdown();
 }
 
@@ -241,12 +259,19 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
 }
 
 void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
-  // 1. Decode on the pool (bounded queue: refused at once when full).
+  // 1. Decode on the pool (bounded queue: refused at once when full): videos on the video pool,
+  // everything else (images, and what turns out to be bad media) on the decode pool.
+  TaskPool* pool = decoders_.get();
+  const char* pool_name = "decode";
+  if (videos_ && is_video_format(sniff_format(bytes))) {
+    pool = videos_.get();
+    pool_name = "video";
+  }
   Image image;
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> decoded = done->get_future();
   const auto t0 = Clock::now();
-  const bool queued = decoders_->try_submit([this, bytes, out, &image, done] {
+  const bool queued = pool->try_submit([this, bytes, out, &image, done] {
     try {
       decode(bytes, out, &image);
       if (out->video && out->result.ok()) hash_video(bytes, out);
@@ -257,11 +282,11 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
     done->set_value();
   });
   if (!queued) {
-    metrics_.add_rejection("decode");
-    out->status = Status::error(Status::kQueueFull, "decode: queue full");
+    metrics_.add_rejection(pool_name);
+    out->status = Status::error(Status::kQueueFull, std::string(pool_name) + ": queue full");
     return;
   }
-  metrics_.set_queue_depth("decode", static_cast<double>(decoders_->depth()));
+  metrics_.set_queue_depth(pool_name, static_cast<double>(pool->depth()));
   decoded.wait();
   out->decode_seconds = since(t0);
   MediaHashResult& r = out->result;

@@ -1,11 +1,13 @@
-// Media bytes -> exact digests and PDQ: decoding on a bounded CPU thread pool, then the decoded
-// frames of all requests batched onto the PDQ backend (one queue per GPU, or one CPU queue;
-// frame_hasher.h decides). Media bytes stay in memory (never written to disk).
+// Media bytes -> exact digests and PDQ: decoding on bounded CPU thread pools (images on one, videos
+// on another, so that images never queue behind long videos), then the decoded frames of all
+// requests batched onto the PDQ backend (one queue per GPU, or one CPU queue; frame_hasher.h
+// decides). Media bytes stay in memory (never written to disk).
 //
-// Memory is bounded by the configuration: the decode queue holds at most decode.queue jobs (their
-// bytes are the request bodies, already bounded by limits.max_body_bytes and the HTTP threads),
-// and each PDQ queue at most batching.max_queue_frames frames and batching.max_queue_bytes of
-// decoded pixels. Past a bound a request is refused (Status::kQueueFull, HTTP 429) at once.
+// Memory is bounded by the configuration: the decode queue holds at most decode.queue jobs and the
+// video queue video.queue (their bytes are the request bodies, already bounded by
+// limits.max_body_bytes and the HTTP threads), and each PDQ queue at most
+// batching.max_queue_frames frames and batching.max_queue_bytes of decoded pixels. Past a bound a
+// request is refused (Status::kQueueFull, HTTP 429) at once.
 #pragma once
 
 #include <atomic>
@@ -81,7 +83,8 @@ class MediaPipeline {
   mutable std::mutex cfg_mu_;
   DecodeLimits limits_;
   ServerConfig video_cfg_;  // the video settings (under cfg_mu_)
-  std::unique_ptr<TaskPool> decoders_;
+  std::unique_ptr<TaskPool> decoders_;  // images (and media that is neither)
+  std::unique_ptr<TaskPool> videos_;    // videos (video.sessions threads); null without video
   std::unique_ptr<PdqQueues> queues_;
   std::string backend_, why_;
 };

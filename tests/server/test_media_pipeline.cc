@@ -1,0 +1,112 @@
+// The server's media pipeline: videos are decoded on a pool of their own (video.sessions,
+// video.queue), so that an image never waits behind a long video, and a full video queue refuses
+// videos (429) while images still go through.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "host/server/config.h"
+#include "host/server/media_pipeline.h"
+#include "monitoring/metrics.h"
+#include "tests/testutil/testutil.h"
+#include "video/synth_clip.h"
+
+namespace hashmatch::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<uint8_t> clip(const test::TempDir& d, const char* name, int frames) {
+  video::SynthClipSpec s;
+  s.width = 640;
+  s.height = 480;
+  s.frames = frames;
+  s.gop = 60;
+  video::write_synth_clip(d / name, s);
+  return test::read_file(d / name);
+}
+
+std::vector<uint8_t> image() {
+  return test::read_file(test::testdata_dir() / "pdq" / "misc-images" / "small.jpg");
+}
+
+// One image decoder and one video session; every frame of the videos hashed on the CPU, so a
+// 600-frame video holds its session for seconds.
+ServerConfig one_of_each() {
+  ServerConfig cfg;
+  cfg.backend = "cpu";
+  cfg.decode_threads = 1;
+  cfg.video_sessions = 1;
+  cfg.video_queue = 1;
+  cfg.video_decoder = "cpu";
+  cfg.video_threads = 1;
+  cfg.video_seconds_per_hash = 0;
+  return cfg;
+}
+
+TEST(MediaPipeline, AnImageDoesNotWaitBehindAVideo) {
+  test::TempDir d;
+  const std::vector<uint8_t> video = clip(d, "long.mp4", 600);
+  const std::vector<uint8_t> img = image();
+  monitoring::Metrics metrics;
+  MediaPipeline p(one_of_each(), metrics);
+
+  MediaOutcome v;
+  std::atomic<bool> video_done{false};
+  std::thread t([&] {
+    p.hash(video, &v);
+    video_done = true;
+  });
+  std::this_thread::sleep_for(300ms);  // the video is being decoded
+  ASSERT_FALSE(video_done) << "the video ended before the image was sent: the test needs a longer one";
+  MediaOutcome i;
+  p.hash(img, &i);
+  EXPECT_FALSE(video_done) << "the image was decoded only after the video";
+  EXPECT_TRUE(i.status.ok()) << i.status.message;
+  EXPECT_TRUE(i.result.ok()) << i.result.error;
+  EXPECT_FALSE(i.video);
+  t.join();
+  EXPECT_TRUE(v.status.ok()) << v.status.message;
+  EXPECT_TRUE(v.result.ok()) << v.result.error;
+  EXPECT_TRUE(v.video);
+  EXPECT_EQ(v.video_frames.size(), 600u);
+}
+
+TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
+  test::TempDir d;
+  const std::vector<uint8_t> long_video = clip(d, "long.mp4", 600);
+  const std::vector<uint8_t> short_video = clip(d, "short.mp4", 30);
+  const std::vector<uint8_t> img = image();
+  monitoring::Metrics metrics;
+  MediaPipeline p(one_of_each(), metrics);
+
+  MediaOutcome first, queued;
+  std::atomic<bool> first_done{false};
+  std::thread t1([&] {
+    p.hash(long_video, &first);
+    first_done = true;
+  });
+  std::this_thread::sleep_for(300ms);  // the only session is busy
+  std::thread t2([&] { p.hash(short_video, &queued); });
+  std::this_thread::sleep_for(200ms);  // the one place in the video queue is taken
+  ASSERT_FALSE(first_done) << "the first video ended too early: the test needs a longer one";
+  MediaOutcome refused;
+  p.hash(short_video, &refused);
+  EXPECT_EQ(refused.status.code, Status::kQueueFull);
+  EXPECT_EQ(refused.status.message, "video: queue full");
+  MediaOutcome i;
+  p.hash(img, &i);
+  EXPECT_TRUE(i.status.ok()) << i.status.message;
+  EXPECT_TRUE(i.result.ok()) << i.result.error;
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(first.status.ok()) << first.status.message;
+  EXPECT_TRUE(queued.status.ok()) << queued.status.message;
+  EXPECT_EQ(queued.video_frames.size(), 30u);
+}
+
+}  // namespace
+}  // namespace hashmatch::server
