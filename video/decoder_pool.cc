@@ -1,6 +1,7 @@
 #include "video/decoder_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -236,21 +237,24 @@ bool has_idle(const Key& key, bool any_device) {
 
 namespace {
 
-void give_or_throw(const Key& key, ff::CodecPtr ctx) {
+std::atomic<int64_t> g_kept_without_drain{0};
+
+void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
   if (!ctx) return;
   if (cpu_capacity() == 0) return;  // pooling off: freed here
   // FFmpeg raises has_b_frames when a stream reorders more than its headers said: such a decoder
   // would start the next video with a longer reordering delay than a fresh one. Freed.
   if (ctx->has_b_frames != key.video_delay) return;
   // Ends the drained state and drops every reference frame, timestamp and reordering state.
-  avcodec_flush_buffers(ctx.get());
+  if (drained) {
+    avcodec_flush_buffers(ctx.get());
+  } else {
+    ++g_kept_without_drain;  // kept as it is: an H.264 NVDEC decoder keeps its hardware decoder
+  }
   // ... but not the statistics behind best_effort_timestamp (keyframes-only numbers its frames
   // from it): a video with out-of-order timestamps would make later ones number from their DTS.
   // A fresh decoder starts with none.
-  ctx->pts_correction_num_faulty_pts = 0;
-  ctx->pts_correction_num_faulty_dts = 0;
-  ctx->pts_correction_last_pts = INT64_MIN;
-  ctx->pts_correction_last_dts = INT64_MIN;
+  ff::reset_timestamp_guess(ctx.get());
   std::vector<ff::CodecPtr> dead;
   Pool& p = pool();
   {
@@ -269,14 +273,16 @@ void give_or_throw(const Key& key, ff::CodecPtr ctx) {
 
 }  // namespace
 
-void give(const Key& key, ff::CodecPtr ctx) noexcept {
+void give(const Key& key, ff::CodecPtr ctx, bool drained) noexcept {
   try {
-    give_or_throw(key, std::move(ctx));
+    give_or_throw(key, std::move(ctx), drained);
   } catch (...) {
     // Out of memory or threads: the decoder (freed with ctx, or left in the pool) is lost to
     // reuse, nothing else. give runs in the decode session's destructor and must not throw.
   }
 }
+
+int64_t kept_without_drain() { return g_kept_without_drain.load(); }
 
 int note_seen(const std::string& params) {
   Pool& p = pool();

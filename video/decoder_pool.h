@@ -23,8 +23,12 @@
 //
 // What NVDEC keeps depends on the codec: FFmpeg's H.264 decoder negotiates its pixel format again
 // at the first slice after avcodec_flush_buffers, and that tears down the hwaccel and creates a
-// new hardware decoder and surface pool (test_decoder_pool, DecoderPoolPremise). A kept H.264
-// NVDEC decoder saves the codec context only, not NVDEC's set-up; HEVC and VP9 keep theirs.
+// new hardware decoder and surface pool (test_decoder_pool, DecoderPoolPremise); HEVC and VP9 keep
+// theirs. So a keyframes-only H.264 video on NVDEC ends without a drain (video/vpdq.cc,
+// HASHMATCH_H264_NO_DRAIN): its last pictures are pushed out of the reordering delay by copies of
+// its last key packet (IDR) under sentinel timestamps, and the decoder is kept unflushed
+// (give(..., drained = false)); the next video's first pictures push the copies out, and they are
+// dropped. Tests compare such decoders with fresh ones, clip by clip.
 #pragma once
 
 #include <cstdint>
@@ -60,10 +64,15 @@ ff::CodecPtr take(const Key& key);
 // `any_device`: an NVDEC decoder on any GPU (key.device is ignored, CPU decoders are not counted).
 bool has_idle(const Key& key, bool any_device = false);
 
-// Keeps a decoder that decoded a stream to its end without a problem (drained with a null
-// packet): flushed, its timestamp-correction statistics cleared, and kept idle; freed when pooling
-// is off, the pool is full, or its reordering delay grew past key.video_delay while decoding.
-void give(const Key& key, ff::CodecPtr ctx) noexcept;
+// Keeps a decoder that decoded a stream to its end without a problem: `drained` (with a null
+// packet) ones flushed, any one's timestamp-correction statistics cleared, and kept idle; freed
+// when pooling is off, the pool is full, or its reordering delay grew past key.video_delay while
+// decoding. `drained` false: every frame of the video came out without a drain (keyframes-only
+// H.264, video/vpdq.cc), and the decoder is kept as it is, not flushed.
+void give(const Key& key, ff::CodecPtr ctx, bool drained = true) noexcept;
+
+// Decoders kept without a flush (drained = false) since the process started.
+int64_t kept_without_drain();
 
 // Counts one more video with these stream parameters (Key::params) and returns how many were seen
 // recently (the last 256 distinct streams are remembered). keyframes-only `auto` uses it to open

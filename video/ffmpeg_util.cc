@@ -363,4 +363,11 @@ int64_t declared_shortfall(ByteSource& src) {
   return end > size + kDeclaredSlackBytes ? end - size : 0;
 }
 
+void reset_timestamp_guess(AVCodecContext* ctx) {
+  ctx->pts_correction_num_faulty_pts = 0;
+  ctx->pts_correction_num_faulty_dts = 0;
+  ctx->pts_correction_last_pts = INT64_MIN;
+  ctx->pts_correction_last_dts = INT64_MIN;
+}
+
 }  // namespace hashmatch::video::ff

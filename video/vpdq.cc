@@ -120,6 +120,30 @@ int keyframe_nvdec_cap() {
   return static_cast<int>(x);
 }
 
+// keyframes-only H.264: how a video ends (HASHMATCH_H264_NO_DRAIN, video/decoder_pool.h).
+// kNvdec (default): on NVDEC, the last pictures are pushed out of the reordering delay by copies
+// of the last key packet, and the decoder goes to the pool unflushed (a flush would make FFmpeg
+// create a new NVDEC decoder for the next video); elsewhere only when nothing is left in the delay
+// (no reordering, no frame threads). kAll: pushed on the CPU too (tests, measurements). kOff:
+// always drained and flushed.
+enum class NoDrain { kOff, kNvdec, kAll };
+
+NoDrain no_drain_mode() {
+  const char* v = std::getenv("HASHMATCH_H264_NO_DRAIN");
+  if (!v || !*v) return NoDrain::kNvdec;
+  const std::string_view m(v);
+  if (m == "off" || m == "0") return NoDrain::kOff;
+  if (m == "all") return NoDrain::kAll;
+  return NoDrain::kNvdec;
+}
+
+// Timestamps of the copies of a key packet that push the last pictures out (their frames are
+// dropped as they come out, in this video or at the start of the next on the same decoder);
+// far from any real timestamp (AV_NOPTS_VALUE is INT64_MIN).
+constexpr int64_t kPushPts = INT64_MIN + 4096;
+constexpr int kMaxPushes = 32;
+bool is_push_frame(const AVFrame* f) { return f->pts >= kPushPts && f->pts < kPushPts + kMaxPushes; }
+
 // The decode session of one video.
 class Session {
  public:
@@ -130,7 +154,7 @@ class Session {
   ~Session() {
     if (reusable_ && dec_) {
       ff::DecoderLog::detach(dec_.get());
-      decoder_pool::give(pool_key_, std::move(dec_));
+      decoder_pool::give(pool_key_, std::move(dec_), /*drained=*/!undrained_);
     }
     if (keyframe_ticket_) --g_keyframe_nvdec;
   }
@@ -161,6 +185,9 @@ class Session {
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
   ff::CodecPtr new_cpu_decoder(const AVCodec* codec, int threads, int thread_type);
   void reopen_with_slice_threads();
+  // keyframes-only H.264: the last frames out without a drain (NoDrain above); false when that
+  // does not apply or frames are still in the decoder (then it is drained as usual).
+  bool end_without_drain(FrameSink& sink);
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
   void on_frame(AVFrame* frame, FrameSink& sink);
@@ -210,6 +237,8 @@ class Session {
   std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
+  ff::PacketPtr last_key_;        // keyframes-only H.264: the last key packet sent, if an IDR
+  bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -455,9 +484,9 @@ void Session::open_decoder(const FrameSink& sink) {
   // decoder (~0.1 s on an H100: with 2-second GOPs 16 fresh NVDEC sessions gave 207
   // video-seconds/s, 16 CPU sessions 831), so NVDEC takes such a video only with a decoder kept
   // open from an earlier video of the same stream parameters, or to open one for a stream that
-  // recurs; the others decode on the CPU. `cuda` still forces NVDEC. (For H.264 a kept NVDEC
-  // decoder creates its hardware decoder anew after the pool's flush, video/decoder_pool.h: the
-  // saving is the HEVC/VP9 one; HASHMATCH_NVDEC_KEYFRAME_SESSIONS=0 measures without.)
+  // recurs; the others decode on the CPU. `cuda` still forces NVDEC. (An H.264 decoder keeps its
+  // hardware decoder only when its video ended without a drain, end_without_drain below;
+  // HASHMATCH_NVDEC_KEYFRAME_SESSIONS=0 measures without NVDEC.)
   if (want == "auto" && opts_.keyframes_only && !nvdec_for_keyframes(extra)) {
     if (info().note.empty() && gpu_available()) {  // without a GPU there is nothing to explain
       info().note = "keyframes-only: decoded on the CPU (no NVDEC decoder open for this stream)";
@@ -571,9 +600,17 @@ void Session::run(FrameSink& sink) {
       // would hand it out only with the next key packet, under that packet's timestamps).
       // On NVDEC each reset of an H.264 decoder creates a new hardware decoder at the next slice
       // (video/decoder_pool.h): ~0.1 s per such key frame there.
-      if (key_packets_ > 0 &&
-          (key_dts_ != AV_NOPTS_VALUE ||
-           !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
+      const bool starts_sequence =
+          ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get());
+      // A kept H.264 decoder may come from a video that ended without a drain: it still holds
+      // that video's push copies (dropped as they come out). A first key packet that does not
+      // start a sequence gets the drained and reset decoder a fresh one would be.
+      if (key_packets_ == 0 && info().decoder_reused && codec_->id == AV_CODEC_ID_H264 &&
+          (pkt->pts == AV_NOPTS_VALUE || !starts_sequence)) {
+        send(nullptr, sink);
+        avcodec_flush_buffers(dec_.get());
+      }
+      if (key_packets_ > 0 && (key_dts_ != AV_NOPTS_VALUE || !starts_sequence)) {
         send(nullptr, sink);
         // Nothing came of the last key packet, even drained. Twice in a row (one damaged key
         // frame is not enough): the stream's key packets are recovery points that need the frames
@@ -593,6 +630,15 @@ void Session::run(FrameSink& sink) {
         }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
+      if (codec_->id == AV_CODEC_ID_H264) {
+        if (starts_sequence && key_dts_ == AV_NOPTS_VALUE) {
+          if (!last_key_) last_key_ = ff::make_packet();
+          av_packet_unref(last_key_.get());
+          if (av_packet_ref(last_key_.get(), pkt.get()) < 0) throw std::bad_alloc();
+        } else {
+          last_key_.reset();
+        }
+      }
       key_index_.emplace_back(pkt->pts, video_packets_ - 1);
       if (key_index_.size() > 64) key_index_.pop_front();
       decoded_at_key_ = info().frames_decoded;
@@ -601,7 +647,8 @@ void Session::run(FrameSink& sink) {
     send(pkt.get(), sink);
     av_packet_unref(pkt.get());
   }
-  send(nullptr, sink);  // flush the decoder's delayed frames
+  // The decoder's delayed frames: pushed out (keyframes-only H.264) or drained.
+  if (read_err != 0 || !end_without_drain(sink)) send(nullptr, sink);
 
   if (read_err != 0) {
     const bool eof = demux_->io_eof();
@@ -666,6 +713,35 @@ void Session::run(FrameSink& sink) {
   reusable_ = !sw_fallback_;
 }
 
+bool Session::end_without_drain(FrameSink& sink) {
+  // Only after a clean run of IDR key packets with timestamps (last_key_ is the last of them),
+  // and only where the decoder may be kept.
+  if (!opts_.keyframes_only || !last_key_ || needs_exact_ || info().decode_errors > 0 ||
+      decoder_pool::cpu_capacity() == 0) {
+    return false;
+  }
+  const NoDrain mode = no_drain_mode();
+  if (mode == NoDrain::kOff) return false;
+  const bool push = nvdec_ || mode == NoDrain::kAll;
+  // Each key packet gives one picture; the reordering delay (and a frame thread each) holds the
+  // last ones back. A copy of the last key packet (an IDR: decodable on its own, and it ends the
+  // reordering of what came before) releases one picture per copy.
+  const int cap = std::min(kMaxPushes, dec_->has_b_frames + std::max(1, dec_->thread_count) + 2);
+  for (int i = 0;; ++i) {
+    if (info().frames_decoded >= key_packets_) {
+      undrained_ = true;
+      return true;
+    }
+    if (!push || i >= cap) return false;
+    ff::PacketPtr copy(av_packet_clone(last_key_.get()));
+    if (!copy) throw std::bad_alloc();
+    copy->pts = copy->dts = kPushPts + i;
+    // A copy the decoder does not take ends the pushing (the drain that follows gives the rest).
+    if (avcodec_send_packet(dec_.get(), copy.get()) < 0) return false;
+    receive_all(sink);
+  }
+}
+
 void Session::send(AVPacket* pkt, FrameSink& sink) {
   for (int tries = 0;; ++tries) {
     const int err = avcodec_send_packet(dec_.get(), pkt);
@@ -686,6 +762,13 @@ void Session::receive_all(FrameSink& sink) {
     if (err < 0) {
       decode_error(err);
       return;
+    }
+    if (is_push_frame(frame_.get())) {
+      // A copy pushed in to end a video without a drain: not a frame of any video. The
+      // timestamp guess starts afresh after it, as on a fresh decoder.
+      av_frame_unref(frame_.get());
+      ff::reset_timestamp_guess(dec_.get());
+      continue;
     }
     on_frame(frame_.get(), sink);
     av_frame_unref(frame_.get());
