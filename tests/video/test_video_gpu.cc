@@ -35,6 +35,15 @@ VideoOptions opts_for(const char* decoder, double sph = 0) {
   return o;
 }
 
+// a.mp4 from `s`, and b.mp4 with the same encoder settings (the same parameter sets: a decoder
+// kept after a.mp4 takes it), other content and `b_frames` frames.
+void write_two_clips(const std::filesystem::path& d, SynthClipSpec s, int b_frames) {
+  write_synth_clip(d / "a.mp4", s);
+  s.pattern = 5;
+  s.frames = b_frames;
+  write_synth_clip(d / "b.mp4", s);
+}
+
 struct GpuCase {
   const char* file;
   const char* encoder;
@@ -174,10 +183,7 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   SynthClipSpec s;
   s.frames = 60;
   s.gop = 15;
-  write_synth_clip(d / "a.mp4", s);
-  s.pattern = 5;
-  s.frames = 47;
-  write_synth_clip(d / "b.mp4", s);
+  write_two_clips(d.path(), s, 47);
   const VideoOptions o = opts_for("cuda", 0.1);
   std::vector<VpdqResult> fresh;
   {
@@ -247,10 +253,7 @@ TEST_F(VideoGpu, KeyframesOnlyH264OnNvdecEndsWithoutADrain) {
   s.frames = 90;
   s.gop = 15;
   s.preset = "veryfast";  // B-frames
-  write_synth_clip(d / "a.mp4", s);
-  s.pattern = 5;
-  s.frames = 71;
-  write_synth_clip(d / "b.mp4", s);
+  write_two_clips(d.path(), s, 71);
   VideoOptions k = opts_for("cuda");
   k.keyframes_only = true;
   VideoOptions kc = k;
