@@ -227,12 +227,18 @@ run)
           --decoders auto --modes keyframes --codecs h264 --clips /tmp/clips \
           --json "$logs/video_targets_kfsessions$k.json" --no-anchor
       done
-      # keyframes-only H.264 on NVDEC without the end-of-video drain (default) vs with it: a
-      # drained H.264 decoder makes FFmpeg create a new NVDEC decoder for the next video.
+      # H.264 on NVDEC without the end-of-video drain (default) vs with it: a drained H.264
+      # decoder makes FFmpeg create a new NVDEC decoder for the next video.
       step video_targets_kf_drained env HASHMATCH_H264_NO_DRAIN=off bench_video \
         --seconds 20 --gop 60 --streams 24 --repeats 1 --feed queue --videos 192 \
         --decoders auto --modes keyframes --codecs h264 --clips /tmp/clips \
         --json "$logs/video_targets_kf_drained.json" --no-anchor
+      for nd in nvdec off; do
+        step "video_targets_exact_$([ $nd = off ] && echo drained || echo nodrain)" \
+          env HASHMATCH_H264_NO_DRAIN=$nd bench_video --seconds 20 --gop 60 --streams 16 \
+          --repeats 1 --feed queue --videos 48 --decoders cuda --modes exact --codecs h264 \
+          --clips /tmp/clips --json "$logs/video_targets_exact_nd_$nd.json" --no-anchor
+      done
       step video_targets_hevc bench_video --seconds 20 --gop 60 --streams 24 --repeats 1 \
         --feed queue --videos 96 --decoders auto --modes exact,keyframes --codecs hevc \
         --clips /tmp/clips --json "$logs/video_targets_hevc.json" --no-anchor

@@ -24,9 +24,9 @@
 // What NVDEC keeps depends on the codec: FFmpeg's H.264 decoder negotiates its pixel format again
 // at the first slice after avcodec_flush_buffers, and that tears down the hwaccel and creates a
 // new hardware decoder and surface pool (test_decoder_pool, DecoderPoolPremise); HEVC and VP9 keep
-// theirs. So a keyframes-only H.264 video on NVDEC ends without a drain (video/vpdq.cc,
+// theirs. So an H.264 video on NVDEC ends without a drain (video/vpdq.cc,
 // HASHMATCH_H264_NO_DRAIN): its last pictures are pushed out of the reordering delay by copies of
-// its last key packet (IDR) under sentinel timestamps, and the decoder is kept unflushed
+// its last IDR packet under sentinel timestamps, and the decoder is kept unflushed
 // (give(..., drained = false)); the next video's first pictures push the copies out, and they are
 // dropped. Tests compare such decoders with fresh ones, clip by clip.
 #pragma once
@@ -67,8 +67,8 @@ bool has_idle(const Key& key, bool any_device = false);
 // Keeps a decoder that decoded a stream to its end without a problem: `drained` (with a null
 // packet) ones flushed, any one's timestamp-correction statistics cleared, and kept idle; freed
 // when pooling is off, the pool is full, or its reordering delay grew past key.video_delay while
-// decoding. `drained` false: every frame of the video came out without a drain (keyframes-only
-// H.264, video/vpdq.cc), and the decoder is kept as it is, not flushed.
+// decoding. `drained` false: every frame of the video came out without a drain (H.264,
+// video/vpdq.cc), and the decoder is kept as it is, not flushed.
 void give(const Key& key, ff::CodecPtr ctx, bool drained = true) noexcept;
 
 // Decoders kept without a flush (drained = false) since the process started.

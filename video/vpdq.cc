@@ -120,9 +120,9 @@ int keyframe_nvdec_cap() {
   return static_cast<int>(x);
 }
 
-// keyframes-only H.264: how a video ends (HASHMATCH_H264_NO_DRAIN, video/decoder_pool.h).
+// H.264: how a video ends (HASHMATCH_H264_NO_DRAIN, video/decoder_pool.h).
 // kNvdec (default): on NVDEC, the last pictures are pushed out of the reordering delay by copies
-// of the last key packet, and the decoder goes to the pool unflushed (a flush would make FFmpeg
+// of the last IDR packet, and the decoder goes to the pool unflushed (a flush would make FFmpeg
 // create a new NVDEC decoder for the next video); elsewhere only when nothing is left in the delay
 // (no reordering, no frame threads). kAll: pushed on the CPU too (tests, measurements). kOff:
 // always drained and flushed.
@@ -185,8 +185,8 @@ class Session {
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
   ff::CodecPtr new_cpu_decoder(const AVCodec* codec, int threads, int thread_type);
   void reopen_with_slice_threads();
-  // keyframes-only H.264: the last frames out without a drain (NoDrain above); false when that
-  // does not apply or frames are still in the decoder (then it is drained as usual).
+  // H.264: the last frames out without a drain (NoDrain above); false when that does not apply
+  // or frames are still in the decoder (then it is drained as usual).
   bool end_without_drain(FrameSink& sink);
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
@@ -237,7 +237,8 @@ class Session {
   std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
-  ff::PacketPtr last_key_;        // keyframes-only H.264: the last key packet sent, if an IDR
+  int64_t packets_sent_ = 0;      // video packets sent to the decoder
+  ff::PacketPtr last_idr_;        // H.264: the last IDR picture with a timestamp sent
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
@@ -588,11 +589,32 @@ void Session::run(FrameSink& sink) {
       continue;
     }
     if (video_packets_++ == 0) starts_with_key_ = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    if (opts_.keyframes_only && !(pkt->flags & AV_PKT_FLAG_KEY)) {
+      av_packet_unref(pkt.get());
+      continue;
+    }
+    // H.264: whether this packet is an IDR picture with a timestamp (a sequence starts), for the
+    // end without a drain (end_without_drain) and the state of a decoder kept after one.
+    bool idr_with_pts = false;
+    if (codec_->id == AV_CODEC_ID_H264 && (pkt->flags & AV_PKT_FLAG_KEY)) {
+      idr_with_pts = pkt->pts != AV_NOPTS_VALUE &&
+                     ff::key_packet_starts_sequence(AV_CODEC_ID_H264, nal_length_size, pkt.get());
+    }
+    // A kept H.264 decoder may come from a video that ended without a drain: it still holds that
+    // video's push copies (IDR pictures: dropped as they come out, but references). A first
+    // packet that is not an IDR with a timestamp gets the drained and reset decoder a fresh one
+    // would be (its frames must not be predicted from the copies).
+    if (packets_sent_ == 0 && info().decoder_reused && codec_->id == AV_CODEC_ID_H264 &&
+        !idr_with_pts) {
+      send(nullptr, sink);
+      avcodec_flush_buffers(dec_.get());
+    }
+    if (idr_with_pts) {
+      if (!last_idr_) last_idr_ = ff::make_packet();
+      av_packet_unref(last_idr_.get());
+      if (av_packet_ref(last_idr_.get(), pkt.get()) < 0) throw std::bad_alloc();
+    }
     if (opts_.keyframes_only) {
-      if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
-        av_packet_unref(pkt.get());
-        continue;
-      }
       // An open-GOP key frame (H.264 I with a recovery point, HEVC CRA) after others: the decoder
       // is drained and reset first, as a seek to it would leave it (ff::key_packet_starts_sequence).
       // So is one after a key packet without a PTS (AVI, MPEG-PS): that packet's frame comes out
@@ -600,17 +622,9 @@ void Session::run(FrameSink& sink) {
       // would hand it out only with the next key packet, under that packet's timestamps).
       // On NVDEC each reset of an H.264 decoder creates a new hardware decoder at the next slice
       // (video/decoder_pool.h): ~0.1 s per such key frame there.
-      const bool starts_sequence =
-          ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get());
-      // A kept H.264 decoder may come from a video that ended without a drain: it still holds
-      // that video's push copies (dropped as they come out). A first key packet that does not
-      // start a sequence gets the drained and reset decoder a fresh one would be.
-      if (key_packets_ == 0 && info().decoder_reused && codec_->id == AV_CODEC_ID_H264 &&
-          (pkt->pts == AV_NOPTS_VALUE || !starts_sequence)) {
-        send(nullptr, sink);
-        avcodec_flush_buffers(dec_.get());
-      }
-      if (key_packets_ > 0 && (key_dts_ != AV_NOPTS_VALUE || !starts_sequence)) {
+      if (key_packets_ > 0 &&
+          (key_dts_ != AV_NOPTS_VALUE ||
+           !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
         send(nullptr, sink);
         // Nothing came of the last key packet, even drained. Twice in a row (one damaged key
         // frame is not enough): the stream's key packets are recovery points that need the frames
@@ -630,24 +644,16 @@ void Session::run(FrameSink& sink) {
         }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
-      if (codec_->id == AV_CODEC_ID_H264) {
-        if (starts_sequence && key_dts_ == AV_NOPTS_VALUE) {
-          if (!last_key_) last_key_ = ff::make_packet();
-          av_packet_unref(last_key_.get());
-          if (av_packet_ref(last_key_.get(), pkt.get()) < 0) throw std::bad_alloc();
-        } else {
-          last_key_.reset();
-        }
-      }
       key_index_.emplace_back(pkt->pts, video_packets_ - 1);
       if (key_index_.size() > 64) key_index_.pop_front();
       decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
     send(pkt.get(), sink);
+    ++packets_sent_;
     av_packet_unref(pkt.get());
   }
-  // The decoder's delayed frames: pushed out (keyframes-only H.264) or drained.
+  // The decoder's delayed frames: pushed out (H.264, end_without_drain) or drained.
   if (read_err != 0 || !end_without_drain(sink)) send(nullptr, sink);
 
   if (read_err != 0) {
@@ -714,26 +720,27 @@ void Session::run(FrameSink& sink) {
 }
 
 bool Session::end_without_drain(FrameSink& sink) {
-  // Only after a clean run of IDR key packets with timestamps (last_key_ is the last of them),
-  // and only where the decoder may be kept.
-  if (!opts_.keyframes_only || !last_key_ || needs_exact_ || info().decode_errors > 0 ||
-      decoder_pool::cpu_capacity() == 0) {
+  // Only for a clean H.264 video with an IDR picture (last_idr_), and where the decoder may be
+  // kept.
+  if (!last_idr_ || needs_exact_ || info().decode_errors > 0 || decoder_pool::cpu_capacity() == 0) {
     return false;
   }
   const NoDrain mode = no_drain_mode();
   if (mode == NoDrain::kOff) return false;
   const bool push = nvdec_ || mode == NoDrain::kAll;
-  // Each key packet gives one picture; the reordering delay (and a frame thread each) holds the
-  // last ones back. A copy of the last key packet (an IDR: decodable on its own, and it ends the
-  // reordering of what came before) releases one picture per copy.
+  // Each packet sent gives one picture; the reordering delay (and a frame thread each) holds the
+  // last ones back. A copy of the last IDR (decodable on its own, and as a key frame it ends the
+  // reordering of what came before) releases one picture per copy. Packets that give no picture
+  // (a pre-roll an edit list discards, key packets of an intra-refresh stream) leave the count
+  // short: the copies run out and the decoder is drained as usual.
   const int cap = std::min(kMaxPushes, dec_->has_b_frames + std::max(1, dec_->thread_count) + 2);
   for (int i = 0;; ++i) {
-    if (info().frames_decoded >= key_packets_) {
+    if (info().frames_decoded >= packets_sent_) {
       undrained_ = true;
       return true;
     }
     if (!push || i >= cap) return false;
-    ff::PacketPtr copy(av_packet_clone(last_key_.get()));
+    ff::PacketPtr copy(av_packet_clone(last_idr_.get()));
     if (!copy) throw std::bad_alloc();
     copy->pts = copy->dts = kPushPts + i;
     // A copy the decoder does not take ends the pushing (the drain that follows gives the rest).

@@ -195,12 +195,12 @@ TEST_F(DecoderPool, KeptDecodersStartWithoutTimestampHistory) {
 
 // A decoder whose reordering delay grew while decoding (FFmpeg raises has_b_frames when a stream
 // reorders more than its headers said) would start the next video later than a fresh one: freed.
-// keyframes-only H.264 ends a video without a drain where it can (HASHMATCH_H264_NO_DRAIN,
-// video/decoder_pool.h): the last pictures pushed out by copies of the last IDR under sentinel
-// timestamps (mode all; NVDEC by default), or nothing left to push (no reordering, one thread).
-// The decoder is kept unflushed, the next clip's first pictures push the copies out, and every
-// clip gives what a fresh decoder gives.
-TEST_F(DecoderPool, KeyframesOnlyH264EndsWithoutADrain) {
+// H.264 ends a video without a drain where it can (HASHMATCH_H264_NO_DRAIN, video/decoder_pool.h):
+// the last pictures pushed out by copies of the last IDR under sentinel timestamps (mode all; NVDEC
+// by default), or nothing left to push (no reordering, one thread). The decoder is kept
+// unflushed, the next clip's first pictures push the copies out, and every clip gives what a fresh
+// decoder gives, keyframes-only and exact.
+TEST_F(DecoderPool, H264EndsWithoutADrain) {
   struct Case {
     const char* file;
     const char* preset;  // ultrafast: no B-frames (no reordering delay); veryfast: B-frames
@@ -218,38 +218,43 @@ TEST_F(DecoderPool, KeyframesOnlyH264EndsWithoutADrain) {
     s.pattern = 5;
     s.frames = 41;
     write_synth_clip(b, s);
-    VideoOptions o = cpu_opts(0.2, c.threads);
-    o.keyframes_only = true;
-    const VpdqResult fa = fresh(a, o);
-    const VpdqResult fb = fresh(b, o);
-    ASSERT_EQ(fa.frames.size(), 5u) << c.file;  // key frames 0, 12, 24, 36, 48
-    ASSERT_EQ(fb.frames.size(), 4u) << c.file;
     const bool delay = std::string(c.preset) != "ultrafast" || c.threads > 1;
-    for (const char* mode : {"nvdec", "all", "off"}) {
-      ScopedEnv env("HASHMATCH_H264_NO_DRAIN", mode);
-      const std::string what = std::string(c.file) + " " + mode;
-      const bool undrained = std::string(mode) == "all" || (std::string(mode) == "nvdec" && !delay);
-      decoder_pool::clear();
-      const int64_t kept0 = decoder_pool::kept_without_drain();
-      const VpdqResult pa = hash_video(VideoInput::file(a), o);
-      const VpdqResult pb = hash_video(VideoInput::file(b), o);
-      const VpdqResult pa2 = hash_video(VideoInput::file(a), o);
-      EXPECT_TRUE(pb.info.decoder_reused) << what;
-      EXPECT_TRUE(pa2.info.decoder_reused) << what;
-      EXPECT_EQ(decoder_pool::kept_without_drain() - kept0, undrained ? 3 : 0) << what;
-      test::expect_same_result(pa, fa, what + " first");
-      test::expect_same_result(pb, fb, what + " after another clip");
-      test::expect_same_result(pa2, fa, what + " again");
+    for (const bool keyframes : {true, false}) {
+      VideoOptions o = cpu_opts(0.2, c.threads);
+      o.keyframes_only = keyframes;
+      const VpdqResult fa = fresh(a, o);
+      const VpdqResult fb = fresh(b, o);
+      // Key frames 0, 12, 24, 36, 48; or one hash per 0.2 s (6 frames at 30 fps).
+      ASSERT_EQ(fa.frames.size(), keyframes ? 5u : 9u) << c.file;
+      ASSERT_EQ(fb.frames.size(), keyframes ? 4u : 7u) << c.file;
+      for (const char* mode : {"nvdec", "all", "off"}) {
+        ScopedEnv env("HASHMATCH_H264_NO_DRAIN", mode);
+        const std::string what =
+            std::string(c.file) + " " + mode + (keyframes ? " keyframes-only" : " exact");
+        const bool undrained =
+            std::string(mode) == "all" || (std::string(mode) == "nvdec" && !delay);
+        decoder_pool::clear();
+        const int64_t kept0 = decoder_pool::kept_without_drain();
+        const VpdqResult pa = hash_video(VideoInput::file(a), o);
+        const VpdqResult pb = hash_video(VideoInput::file(b), o);
+        const VpdqResult pa2 = hash_video(VideoInput::file(a), o);
+        EXPECT_TRUE(pb.info.decoder_reused) << what;
+        EXPECT_TRUE(pa2.info.decoder_reused) << what;
+        EXPECT_EQ(decoder_pool::kept_without_drain() - kept0, undrained ? 3 : 0) << what;
+        test::expect_same_result(pa, fa, what + " first");
+        test::expect_same_result(pb, fb, what + " after another clip");
+        test::expect_same_result(pa2, fa, what + " again");
+      }
     }
   }
 }
 
-// A decoder kept without a drain, then a stream that starts at an open-GOP key frame (an MPEG-TS
-// piece cut mid-stream: its first key packet is an I picture with a recovery point, no IDR) gives
-// what a fresh decoder gives. (vpdq.cc drains and resets a kept decoder before such a first key
-// packet, the state a fresh decoder starts in; FFmpeg also coped without that in the cuts tried:
-// the push copies and the I picture are all key frames, which end the reordering.)
-TEST_F(DecoderPool, AKeptUndrainedDecoderThenAStreamStartingAtAnOpenGopKeyFrame) {
+// A decoder kept without a drain, then a stream cut inside an open GOP (an MPEG-TS piece: its
+// first packets are pictures predicted from frames it lacks, its first key packet an I picture
+// with a recovery point, no IDR) gives what a fresh decoder gives: vpdq.cc drains and resets a
+// kept decoder before a first packet that is no IDR, the state a fresh decoder starts in (in exact
+// mode the piece's first pictures would otherwise be predicted from the push copies).
+TEST_F(DecoderPool, AKeptUndrainedDecoderThenAStreamCutInsideAnOpenGop) {
   ScopedEnv env("HASHMATCH_H264_NO_DRAIN", "all");
   test::TempDir d;
   SynthClipSpec s = open_gop_spec("libx264", 320, 180);
@@ -263,20 +268,23 @@ TEST_F(DecoderPool, AKeptUndrainedDecoderThenAStreamStartingAtAnOpenGopKeyFrame)
   const std::vector<uint8_t> open = test::read_file(d / "open.ts");
   const std::size_t cut = (open.size() / 2) / 188 * 188;  // whole TS packets
   test::write_file(d / "piece.ts", std::vector<uint8_t>(open.begin() + cut, open.end()));
-  VideoOptions o = cpu_opts(0.2, 1);
-  o.keyframes_only = true;
-  const VpdqResult fp = fresh(d / "piece.ts", o);
-  ASSERT_TRUE(fp.ok()) << fp.error;
-  ASSERT_GE(fp.frames.size(), 1u);
+  for (const bool keyframes : {true, false}) {
+    const std::string what = keyframes ? "keyframes-only" : "exact";
+    VideoOptions o = cpu_opts(0.2, 1);
+    o.keyframes_only = keyframes;
+    const VpdqResult fp = fresh(d / "piece.ts", o);
+    ASSERT_TRUE(fp.ok()) << fp.error;
+    ASSERT_GE(fp.frames.size(), 1u);
 
-  decoder_pool::clear();
-  const int64_t kept0 = decoder_pool::kept_without_drain();
-  const VpdqResult pc = hash_video(VideoInput::file(d / "closed.ts"), o);
-  ASSERT_TRUE(pc.ok()) << pc.error;
-  ASSERT_EQ(decoder_pool::kept_without_drain() - kept0, 1);
-  const VpdqResult pp = hash_video(VideoInput::file(d / "piece.ts"), o);
-  ASSERT_TRUE(pp.info.decoder_reused) << "the piece must decode on the kept decoder";
-  test::expect_same_result(pp, fp, "piece after a decoder kept without a drain");
+    decoder_pool::clear();
+    const int64_t kept0 = decoder_pool::kept_without_drain();
+    const VpdqResult pc = hash_video(VideoInput::file(d / "closed.ts"), o);
+    ASSERT_TRUE(pc.ok()) << pc.error;
+    ASSERT_EQ(decoder_pool::kept_without_drain() - kept0, 1) << what;
+    const VpdqResult pp = hash_video(VideoInput::file(d / "piece.ts"), o);
+    ASSERT_TRUE(pp.info.decoder_reused) << what << ": the piece must decode on the kept decoder";
+    test::expect_same_result(pp, fp, what + ": piece after a decoder kept without a drain");
+  }
 }
 
 TEST_F(DecoderPool, DecodersWhoseReorderDelayGrewAreNotKept) {

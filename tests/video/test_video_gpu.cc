@@ -240,12 +240,11 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   decoder_pool::clear();
 }
 
-// keyframes-only H.264 on NVDEC ends a video without a drain (video/decoder_pool.h): B-frame
-// clips (a reordering delay of 2) have their last key frames pushed out by copies of the last IDR,
-// the decoder is kept unflushed (no new NVDEC decoder for the next video), and every clip's key
-// frames hash as the CPU decoder's do, one after another on the kept decoder.
-TEST_F(VideoGpu, KeyframesOnlyH264OnNvdecEndsWithoutADrain) {
-  decoder_pool::clear();
+// H.264 on NVDEC ends a video without a drain (video/decoder_pool.h): B-frame clips (a
+// reordering delay of 2) have their last pictures pushed out by copies of the last IDR, the
+// decoder is kept unflushed (no new NVDEC decoder for the next video), and every clip hashes as
+// the CPU decoder's does, one after another on the kept decoder, keyframes-only and every frame.
+TEST_F(VideoGpu, H264OnNvdecEndsWithoutADrain) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.width = 640;
@@ -254,34 +253,38 @@ TEST_F(VideoGpu, KeyframesOnlyH264OnNvdecEndsWithoutADrain) {
   s.gop = 15;
   s.preset = "veryfast";  // B-frames
   write_two_clips(d.path(), s, 71);
-  VideoOptions k = opts_for("cuda");
-  k.keyframes_only = true;
-  VideoOptions kc = k;
-  kc.decoder = "cpu";
-  const VpdqResult ca = hash_video(VideoInput::file(d / "a.mp4"), kc);
-  const VpdqResult cb = hash_video(VideoInput::file(d / "b.mp4"), kc);
-  ASSERT_TRUE(ca.ok()) << ca.error;
-  ASSERT_TRUE(cb.ok()) << cb.error;
-  ASSERT_GE(ca.frames.size(), 5u);  // key frames every 15 frames (and at scene cuts)
-  decoder_pool::clear();
-  const int64_t kept0 = decoder_pool::kept_without_drain();
-  const std::pair<const char*, const VpdqResult*> runs[] = {
-      {"a.mp4", &ca}, {"b.mp4", &cb}, {"a.mp4", &ca}, {"b.mp4", &cb}};
-  int i = 0;
-  for (const auto& [file, want] : runs) {
-    const VpdqResult r = hash_video(VideoInput::file(d / file), k);
-    ASSERT_TRUE(r.ok()) << r.error;
-    ASSERT_EQ(r.info.decoder, "nvdec") << r.info.note;
-    EXPECT_EQ(r.info.decoder_reused, i > 0) << "run " << i;
-    ASSERT_EQ(r.frames.size(), want->frames.size()) << "run " << i;
-    for (std::size_t f = 0; f < r.frames.size(); ++f) {
-      EXPECT_EQ(r.frames[f].frame_number, want->frames[f].frame_number) << "run " << i;
-      EXPECT_EQ(r.frames[f].timestamp, want->frames[f].timestamp) << "run " << i;
-      EXPECT_EQ(r.frames[f].hash, want->frames[f].hash) << "run " << i << " key frame " << f;
+  for (const bool keyframes : {true, false}) {
+    const std::string what = keyframes ? "keyframes-only" : "every frame";
+    decoder_pool::clear();
+    VideoOptions k = opts_for("cuda");
+    k.keyframes_only = keyframes;
+    VideoOptions kc = k;
+    kc.decoder = "cpu";
+    const VpdqResult ca = hash_video(VideoInput::file(d / "a.mp4"), kc);
+    const VpdqResult cb = hash_video(VideoInput::file(d / "b.mp4"), kc);
+    ASSERT_TRUE(ca.ok()) << ca.error;
+    ASSERT_TRUE(cb.ok()) << cb.error;
+    ASSERT_GE(ca.frames.size(), 5u);  // key frames every 15 frames (and at scene cuts)
+    decoder_pool::clear();
+    const int64_t kept0 = decoder_pool::kept_without_drain();
+    const std::pair<const char*, const VpdqResult*> runs[] = {
+        {"a.mp4", &ca}, {"b.mp4", &cb}, {"a.mp4", &ca}, {"b.mp4", &cb}};
+    int i = 0;
+    for (const auto& [file, want] : runs) {
+      const VpdqResult r = hash_video(VideoInput::file(d / file), k);
+      ASSERT_TRUE(r.ok()) << what << ": " << r.error;
+      ASSERT_EQ(r.info.decoder, "nvdec") << what << ": " << r.info.note;
+      EXPECT_EQ(r.info.decoder_reused, i > 0) << what << " run " << i;
+      ASSERT_EQ(r.frames.size(), want->frames.size()) << what << " run " << i;
+      for (std::size_t f = 0; f < r.frames.size(); ++f) {
+        EXPECT_EQ(r.frames[f].frame_number, want->frames[f].frame_number) << what << " run " << i;
+        EXPECT_EQ(r.frames[f].timestamp, want->frames[f].timestamp) << what << " run " << i;
+        EXPECT_EQ(r.frames[f].hash, want->frames[f].hash) << what << " run " << i << " frame " << f;
+      }
+      ++i;
     }
-    ++i;
+    EXPECT_EQ(decoder_pool::kept_without_drain() - kept0, 4) << what;
   }
-  EXPECT_EQ(decoder_pool::kept_without_drain() - kept0, 4);
   decoder_pool::clear();
 }
 
