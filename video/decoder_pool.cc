@@ -22,6 +22,7 @@ struct Idle {
   Key key;
   ff::CodecPtr ctx;
   Clock::time_point since;
+  bool drained = true;  // false: kept without a drain (give's `drained`)
 };
 
 struct Seen {
@@ -205,7 +206,8 @@ Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, 
   return k;
 }
 
-ff::CodecPtr take(const Key& key) {
+ff::CodecPtr take(const Key& key, bool* undrained) {
+  if (undrained) *undrained = false;
   std::vector<ff::CodecPtr> dead;
   ff::CodecPtr out;
   {
@@ -215,6 +217,7 @@ ff::CodecPtr take(const Key& key) {
     for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {
       if (it->key == key) {
         out = std::move(it->ctx);
+        if (undrained) *undrained = !it->drained;
         p.idle.erase(it);
         break;
       }
@@ -263,7 +266,7 @@ void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
       (void)ctx.release();  // a video that ended during the exit: left to the process's end
       return;
     }
-    p.idle.push_front(Idle{key, std::move(ctx), Clock::now()});
+    p.idle.push_front(Idle{key, std::move(ctx), Clock::now(), drained});
     trim_locked(p, dead);
     start_reaper_locked(p);
     p.wake.notify_one();

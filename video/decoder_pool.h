@@ -57,8 +57,10 @@ struct Key {
 Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, int threads,
              int skip_frame, int extra_hw_frames, int64_t max_pixels);
 
-// An idle decoder for `key` (removed from the pool), or null.
-ff::CodecPtr take(const Key& key);
+// An idle decoder for `key` (removed from the pool), or null. `undrained`: set to whether it was
+// kept without a drain (give's `drained` false): a damaged video decoded on it may conceal its
+// damage from the previous video's pictures, and is decoded again on a fresh decoder (vpdq.cc).
+ff::CodecPtr take(const Key& key, bool* undrained = nullptr);
 
 // True when an idle decoder for `key` is there now (it may be gone by the time take() runs);
 // `any_device`: an NVDEC decoder on any GPU (key.device is ignored, CPU decoders are not counted).

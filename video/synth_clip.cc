@@ -106,6 +106,10 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
       if (!params.empty()) params += ":";
       params += "intra-refresh=1";
     }
+    if (!spec.params.empty()) {
+      if (!params.empty()) params += ":";
+      params += spec.params;
+    }
     if (!params.empty()) {
       av_dict_set(&opts, spec.encoder == "libx265" ? "x265-params" : "x264-params", params.c_str(), 0);
     }

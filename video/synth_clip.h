@@ -24,6 +24,7 @@ struct SynthClipSpec {
                                 // encoder's default (x264 closed, x265 open)
   bool intra_refresh = false;   // x264: periodic intra refresh instead of key frames (the key
                                 // packets after the first are P pictures with recovery points)
+  std::string params;           // further x264-params / x265-params ("ref=16:bframes=0")
 };
 
 // A 600-frame clip with open GOPs of 250 frames (x264 also cuts at scene changes), B-frames

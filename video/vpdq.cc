@@ -123,9 +123,8 @@ int keyframe_nvdec_cap() {
 // H.264: how a video ends (HASHMATCH_H264_NO_DRAIN, video/decoder_pool.h).
 // kNvdec (default): on NVDEC, the last pictures are pushed out of the reordering delay by copies
 // of the last IDR packet, and the decoder goes to the pool unflushed (a flush would make FFmpeg
-// create a new NVDEC decoder for the next video); elsewhere only when nothing is left in the delay
-// (no reordering, no frame threads). kAll: pushed on the CPU too (tests, measurements). kOff:
-// always drained and flushed.
+// create a new NVDEC decoder for the next video); CPU decoders are drained and flushed. kAll: the
+// CPU decoders too end without a drain (tests, measurements). kOff: always drained and flushed.
 enum class NoDrain { kOff, kNvdec, kAll };
 
 NoDrain no_drain_mode() {
@@ -147,9 +146,10 @@ bool is_push_frame(const AVFrame* f) { return f->pts >= kPushPts && f->pts < kPu
 // The decode session of one video.
 class Session {
  public:
+  // `fresh_decoder`: open a decoder of its own, never one from the pool (a second pass, below).
   Session(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-          VpdqResult* result)
-      : in_(in), opts_(opts), limits_(limits), r_(result) {}
+          VpdqResult* result, bool fresh_decoder = false)
+      : in_(in), opts_(opts), limits_(limits), r_(result), fresh_decoder_(fresh_decoder) {}
   // A decoder that decoded its video cleanly goes to the pool (video/decoder_pool.h).
   ~Session() {
     if (reusable_ && dec_) {
@@ -173,6 +173,13 @@ class Session {
   // Keyframes-only stopped early: key packets give no picture on their own (H.264 intra refresh:
   // recovery points on P pictures), so the video is to be hashed in exact mode (hash_video does).
   bool needs_exact_mode() const { return needs_exact_; }
+  // The video showed damage on a decoder kept without a drain: error concealment may have drawn
+  // on the previous video's pictures, so the result depends on what came before; hash_video
+  // decodes it again on a fresh decoder (the result a fresh run gives, every time).
+  bool damaged_on_undrained_decoder() const {
+    return taken_undrained_ && (r_->info.decode_errors > 0 || r_->info.corrupt_frames > 0 ||
+                                dlog_.errors.load() > 0);
+  }
 
  private:
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
@@ -181,6 +188,11 @@ class Session {
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
   bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
   void open_cpu_decoder(const AVCodec* codec);
+  // A decoder kept for `key` (decoder_pool::take), or null; none for a fresh-decoder session.
+  ff::CodecPtr take_pooled(const decoder_pool::Key& key) {
+    if (fresh_decoder_) return nullptr;
+    return decoder_pool::take(key, &taken_undrained_);
+  }
   // Non-key frames are discarded by the decoder in keyframes-only mode.
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
   ff::CodecPtr new_cpu_decoder(const AVCodec* codec, int threads, int thread_type);
@@ -240,6 +252,8 @@ class Session {
   int64_t packets_sent_ = 0;      // video packets sent to the decoder
   ff::PacketPtr last_idr_;        // H.264: the last IDR picture with a timestamp sent
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
+  bool fresh_decoder_ = false;    // never take a decoder from the pool
+  bool taken_undrained_ = false;  // dec_ came from the pool, kept there without a drain
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -378,7 +392,7 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
   pool_key_ = decoder_pool::make_key(st_->codecpar, st_->time_base, slot->device(),
                                      nvdec::decoder_threads(), skip_frame(), extra_frames,
                                      static_cast<int64_t>(limits_.max_pixels));
-  if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
+  if (ff::CodecPtr pooled = take_pooled(pool_key_)) {
     dec_ = std::move(pooled);
     info().decoder_reused = true;
     hw_device_ = std::move(dev);
@@ -429,7 +443,7 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
     // A decoder an earlier video of this stream switched to slice threads (open GOPs).
     decoder_pool::Key sk = pool_key_;
     sk.thread_type = FF_THREAD_SLICE;
-    if (ff::CodecPtr pooled = decoder_pool::take(sk)) {
+    if (ff::CodecPtr pooled = take_pooled(sk)) {
       dec_ = std::move(pooled);
       pool_key_ = sk;
       slice_threads_ = true;
@@ -437,7 +451,7 @@ void Session::open_cpu_decoder(const AVCodec* codec) {
       return;
     }
   }
-  if (ff::CodecPtr pooled = decoder_pool::take(pool_key_)) {
+  if (ff::CodecPtr pooled = take_pooled(pool_key_)) {
     dec_ = std::move(pooled);
     info().decoder_reused = true;
     return;
@@ -726,8 +740,9 @@ bool Session::end_without_drain(FrameSink& sink) {
     return false;
   }
   const NoDrain mode = no_drain_mode();
-  if (mode == NoDrain::kOff) return false;
-  const bool push = nvdec_ || mode == NoDrain::kAll;
+  // On the CPU a flush is cheap (its renegotiation allocates tables, no hardware decoder): drained
+  // unless `all` asks otherwise (tests, measurements).
+  if (mode == NoDrain::kOff || (mode == NoDrain::kNvdec && !nvdec_)) return false;
   // Each packet sent gives one picture; the reordering delay (and a frame thread each) holds the
   // last ones back. A copy of the last IDR (decodable on its own, and as a key frame it ends the
   // reordering of what came before) releases one picture per copy. Packets that give no picture
@@ -739,7 +754,7 @@ bool Session::end_without_drain(FrameSink& sink) {
       undrained_ = true;
       return true;
     }
-    if (!push || i >= cap) return false;
+    if (i >= cap) return false;
     ff::PacketPtr copy(av_packet_clone(last_idr_.get()));
     if (!copy) throw std::bad_alloc();
     copy->pts = copy->dts = kPushPts + i;
@@ -1023,13 +1038,19 @@ void note_exact_mode(VpdqResult& r) {
 using DeadlineOpt = std::optional<Clock::time_point>;
 
 VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-                           FrameSink& sink, DeadlineOpt deadline) {
+                           FrameSink& sink, DeadlineOpt deadline, bool fresh_decoder = false) {
   VpdqResult r;
-  auto s = std::make_unique<Session>(in, opts, limits, &r);
+  auto s = std::make_unique<Session>(in, opts, limits, &r, fresh_decoder);
   run_guarded([&] {
     s->open(deadline);
     s->run(sink);
   }, r);
+  if (s->damaged_on_undrained_decoder()) {
+    discard(sink);  // the frames come again from a fresh decoder
+    const Clock::time_point left = s->deadline();
+    s.reset();
+    return hash_video_into(in, opts, limits, sink, left, /*fresh_decoder=*/true);
+  }
   if (s->needs_exact_mode() && r.ok()) {
     discard(sink);  // the frames hashed so far come again from the exact mode
     const Clock::time_point left = s->deadline();
@@ -1043,9 +1064,9 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
 }
 
 VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-                           DeadlineOpt deadline) {
+                           DeadlineOpt deadline, bool fresh_decoder = false) {
   VpdqResult r;
-  auto s = std::make_unique<Session>(in, opts, limits, &r);
+  auto s = std::make_unique<Session>(in, opts, limits, &r, fresh_decoder);
   std::unique_ptr<FrameSink> sink;
   GpuPdqSink* gpu_sink = nullptr;
   std::string pdq_note;
@@ -1090,6 +1111,13 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     }
     s->run(*sink);
   }, r);
+  if (s->damaged_on_undrained_decoder()) {
+    if (sink) discard(*sink);  // the frames come again from a fresh decoder, with a sink of its own
+    sink.reset();
+    const Clock::time_point left = s->deadline();
+    s.reset();
+    return hash_video_auto(in, opts, limits, left, /*fresh_decoder=*/true);
+  }
   if (s->needs_exact_mode() && r.ok()) {
     if (sink) discard(*sink);  // the exact pass hashes every frame again, with a sink of its own
     sink.reset();
