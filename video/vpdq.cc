@@ -607,13 +607,14 @@ void Session::run(FrameSink& sink) {
       av_packet_unref(pkt.get());
       continue;
     }
-    // H.264: whether this packet is an IDR picture with a timestamp (a sequence starts), for the
-    // end without a drain (end_without_drain) and the state of a decoder kept after one.
-    bool idr_with_pts = false;
-    if (codec_->id == AV_CODEC_ID_H264 && (pkt->flags & AV_PKT_FLAG_KEY)) {
-      idr_with_pts = pkt->pts != AV_NOPTS_VALUE &&
-                     ff::key_packet_starts_sequence(AV_CODEC_ID_H264, nal_length_size, pkt.get());
-    }
+    // A key packet that starts a sequence (an IDR; ff::key_packet_starts_sequence), for
+    // keyframes-only's resets below; an H.264 one with a timestamp for the end without a drain
+    // (end_without_drain) and the state of a decoder kept after one.
+    const bool starts_sequence =
+        (pkt->flags & AV_PKT_FLAG_KEY) &&
+        ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get());
+    const bool idr_with_pts =
+        codec_->id == AV_CODEC_ID_H264 && starts_sequence && pkt->pts != AV_NOPTS_VALUE;
     // A kept H.264 decoder may come from a video that ended without a drain: it still holds that
     // video's push copies (IDR pictures: dropped as they come out, but references). A first
     // packet that is not an IDR with a timestamp gets the drained and reset decoder a fresh one
@@ -636,9 +637,7 @@ void Session::run(FrameSink& sink) {
       // would hand it out only with the next key packet, under that packet's timestamps).
       // On NVDEC each reset of an H.264 decoder creates a new hardware decoder at the next slice
       // (video/decoder_pool.h): ~0.1 s per such key frame there.
-      if (key_packets_ > 0 &&
-          (key_dts_ != AV_NOPTS_VALUE ||
-           !ff::key_packet_starts_sequence(st_->codecpar->codec_id, nal_length_size, pkt.get()))) {
+      if (key_packets_ > 0 && (key_dts_ != AV_NOPTS_VALUE || !starts_sequence)) {
         send(nullptr, sink);
         // Nothing came of the last key packet, even drained. Twice in a row (one damaged key
         // frame is not enough): the stream's key packets are recovery points that need the frames
