@@ -33,6 +33,12 @@ const std::filesystem::path& clip_dir() {
 void expect_same_result(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what) {
   ASSERT_TRUE(a.ok()) << what << ": " << a.error;
   ASSERT_TRUE(b.ok()) << what << ": " << b.error;
+  expect_same_outcome(a, b, what);
+}
+
+void expect_same_outcome(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what) {
+  EXPECT_EQ(a.error, b.error) << what;
+  EXPECT_EQ(a.error_reason, b.error_reason) << what;
   EXPECT_EQ(a.info.frames_decoded, b.info.frames_decoded) << what;
   ASSERT_EQ(a.frames.size(), b.frames.size()) << what;
   for (std::size_t i = 0; i < a.frames.size(); ++i) {
@@ -41,6 +47,14 @@ void expect_same_result(const video::VpdqResult& a, const video::VpdqResult& b, 
     EXPECT_EQ(a.frames[i].quality, b.frames[i].quality) << what << " frame " << i;
     EXPECT_EQ(a.frames[i].timestamp, b.frames[i].timestamp) << what << " frame " << i;
   }
+}
+
+void write_clip_pair(const std::filesystem::path& a, const std::filesystem::path& b,
+                     video::SynthClipSpec spec, int b_frames) {
+  video::write_synth_clip(a, spec);
+  spec.pattern = 5;
+  spec.frames = b_frames;
+  video::write_synth_clip(b, spec);
 }
 
 }  // namespace hashmatch::test

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "video/synth_clip.h"
 #include "video/vpdq.h"
 
 namespace hashmatch::test {
@@ -21,5 +22,14 @@ const std::filesystem::path& clip_dir();
 // Both results ok, the same number of frames decoded, and the same records (frame number, hash,
 // quality, timestamp) in the same order; `what` names the comparison in failures.
 void expect_same_result(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what);
+
+// The same, for results that may be errors (a damaged clip): the same error and reason, frames
+// decoded and records.
+void expect_same_outcome(const video::VpdqResult& a, const video::VpdqResult& b, const std::string& what);
+
+// Two clips with the same encoder settings (the same parameter sets: a decoder kept after `a`
+// takes `b`): `a` from `spec`, `b` with other content (pattern 5) and `b_frames` frames.
+void write_clip_pair(const std::filesystem::path& a, const std::filesystem::path& b,
+                     video::SynthClipSpec spec, int b_frames);
 
 }  // namespace hashmatch::test

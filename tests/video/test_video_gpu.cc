@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tests/testutil/testutil.h"
+#include "tests/video/clips.h"
 #include "video/decoder_pool.h"
 #include "video/frame_sink.h"
 #include "video/synth_clip.h"
@@ -33,15 +34,6 @@ VideoOptions opts_for(const char* decoder, double sph = 0) {
   o.seconds_per_hash = sph;
   o.pdq = "cpu";
   return o;
-}
-
-// a.mp4 from `s`, and b.mp4 with the same encoder settings (the same parameter sets: a decoder
-// kept after a.mp4 takes it), other content and `b_frames` frames.
-void write_two_clips(const std::filesystem::path& d, SynthClipSpec s, int b_frames) {
-  write_synth_clip(d / "a.mp4", s);
-  s.pattern = 5;
-  s.frames = b_frames;
-  write_synth_clip(d / "b.mp4", s);
 }
 
 struct GpuCase {
@@ -183,7 +175,7 @@ TEST_F(VideoGpu, NvdecDecoderReusedAcrossVideos) {
   SynthClipSpec s;
   s.frames = 60;
   s.gop = 15;
-  write_two_clips(d.path(), s, 47);
+  hashmatch::test::write_clip_pair(d / "a.mp4", d / "b.mp4", s, 47);
   const VideoOptions o = opts_for("cuda", 0.1);
   std::vector<VpdqResult> fresh;
   {
@@ -252,7 +244,7 @@ TEST_F(VideoGpu, H264OnNvdecEndsWithoutADrain) {
   s.frames = 90;
   s.gop = 15;
   s.preset = "veryfast";  // B-frames
-  write_two_clips(d.path(), s, 71);
+  hashmatch::test::write_clip_pair(d / "a.mp4", d / "b.mp4", s, 71);
   for (const bool keyframes : {true, false}) {
     const std::string what = keyframes ? "keyframes-only" : "every frame";
     decoder_pool::clear();
