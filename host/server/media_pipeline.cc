@@ -211,7 +211,8 @@ void MediaPipeline::shutdown() {
   if (queues_) queues_->shutdown();
 }
 
-void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image) {
+void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaFormat format, MediaOutcome* out,
+                           Image* image) {
   MediaHashResult& r = out->result;
   DecodeLimits limits;
   {
@@ -223,7 +224,7 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
       digest_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   r.have_digests = true;
   try {
-    r.format = sniff_format(bytes);
+    r.format = format;
     if (r.format == MediaFormat::kEmpty || bytes.empty()) {
       throw MediaError("empty", "the media is empty (0 bytes)");
     }
@@ -261,9 +262,10 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaOutcome* out, Im
 void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   // 1. Decode on the pool (bounded queue: refused at once when full): videos on the video pool,
   // everything else (images, and what turns out to be bad media) on the decode pool.
+  const MediaFormat format = sniff_format(bytes);
   TaskPool* pool = decoders_.get();
   const char* pool_name = "decode";
-  if (videos_ && is_video_format(sniff_format(bytes))) {
+  if (videos_ && is_video_format(format)) {
     pool = videos_.get();
     pool_name = "video";
   }
@@ -271,9 +273,9 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> decoded = done->get_future();
   const auto t0 = Clock::now();
-  const bool queued = pool->try_submit([this, bytes, out, &image, done] {
+  const bool queued = pool->try_submit([this, bytes, format, out, &image, done] {
     try {
-      decode(bytes, out, &image);
+      decode(bytes, format, out, &image);
       if (out->video && out->result.ok()) hash_video(bytes, out);
     } catch (...) {
       out->result.error = "internal error while decoding";

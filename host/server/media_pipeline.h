@@ -74,7 +74,8 @@ class MediaPipeline {
 
  private:
   static BatcherOptions batcher_options(const ServerConfig& cfg);
-  void decode(std::span<const uint8_t> bytes, MediaOutcome* out, Image* image);
+  // `format`: sniff_format(bytes), taken once in hash() to choose the pool.
+  void decode(std::span<const uint8_t> bytes, MediaFormat format, MediaOutcome* out, Image* image);
   void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out);
   Status submit_blocking(std::vector<Image> frames, std::chrono::steady_clock::time_point deadline,
                          std::shared_ptr<PdqBatcher::Ticket>* t);
