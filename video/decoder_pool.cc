@@ -30,8 +30,26 @@ struct Seen {
   int count = 0;
 };
 
+// The pool's limits from the environment. Read by the threads that give and take decoders, never
+// by the reaper: getenv beside a setenv elsewhere (tests' ScopedEnv) is a data race, and the
+// reaper runs at any time. It uses the limits last read.
+struct Limits {
+  int64_t idle_ms = 60000;
+  int cpu_cap = 8;
+  int gpu_cap = 16;
+};
+
+Limits read_limits() {
+  Limits l;
+  l.idle_ms = idle_ms();
+  l.cpu_cap = cpu_capacity();
+  l.gpu_cap = l.cpu_cap == 0 ? 0 : nvdec::sessions_per_gpu();
+  return l;
+}
+
 struct Pool {
   std::mutex mu;
+  Limits limits;  // last read by a caller (read_limits), for the reaper
   std::condition_variable wake;  // the reaper: a decoder was given back
   std::condition_variable freed;  // a free outside the lock has ended
   bool reaper_started = false;
@@ -55,11 +73,12 @@ void put(std::string& s, const T& v) {
 
 // Idle decoders past their time, and those over the caps (the oldest first), leave the list into
 // `out`, to be freed outside the lock.
+// Caps and idle time: p.limits (callers other than the reaper set them from read_limits first).
 void trim_locked(Pool& p, std::vector<ff::CodecPtr>& out) {
   const auto now = Clock::now();
-  const auto max_idle = std::chrono::milliseconds(idle_ms());
-  const int cpu_cap = cpu_capacity();
-  const int gpu_cap = cpu_cap == 0 ? 0 : nvdec::sessions_per_gpu();
+  const auto max_idle = std::chrono::milliseconds(p.limits.idle_ms);
+  const int cpu_cap = p.limits.cpu_cap;
+  const int gpu_cap = p.limits.gpu_cap;
   int cpu = 0;
   std::vector<std::pair<int, int>> per_device;  // (device, count)
   for (auto it = p.idle.begin(); it != p.idle.end();) {
@@ -123,7 +142,7 @@ void reaper() {
       continue;
     }
     // The list is ordered by `since`, newest first: the oldest expires first.
-    const auto due = p.idle.back().since + std::chrono::milliseconds(idle_ms());
+    const auto due = p.idle.back().since + std::chrono::milliseconds(p.limits.idle_ms);
     if (Clock::now() < due) {
       p.wake.wait_until(lk, due);
       continue;
@@ -210,9 +229,11 @@ ff::CodecPtr take(const Key& key, bool* undrained) {
   if (undrained) *undrained = false;
   std::vector<ff::CodecPtr> dead;
   ff::CodecPtr out;
+  const Limits lim = read_limits();
   {
     Pool& p = pool();
     std::lock_guard<std::mutex> lk(p.mu);
+    p.limits = lim;
     trim_locked(p, dead);
     for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {
       if (it->key == key) {
@@ -244,7 +265,8 @@ std::atomic<int64_t> g_kept_without_drain{0};
 
 void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
   if (!ctx) return;
-  if (cpu_capacity() == 0) return;  // pooling off: freed here
+  const Limits lim = read_limits();
+  if (lim.cpu_cap == 0) return;  // pooling off: freed here
   // FFmpeg raises has_b_frames when a stream reorders more than its headers said: such a decoder
   // would start the next video with a longer reordering delay than a fresh one. Freed.
   if (ctx->has_b_frames != key.video_delay) return;
@@ -267,6 +289,7 @@ void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
       return;
     }
     p.idle.push_front(Idle{key, std::move(ctx), Clock::now(), drained});
+    p.limits = lim;
     trim_locked(p, dead);
     start_reaper_locked(p);
     p.wake.notify_one();
