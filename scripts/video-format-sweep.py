@@ -43,6 +43,8 @@ FORMATS = {
     "vp9_altref.webm": "-c:v libvpx-vp9 -deadline good -cpu-used 4 -auto-alt-ref 1 "
                        "-lag-in-frames 16 -g 50",
     "av1_svt.mkv": "-c:v libsvtav1 -preset 10 -g 50",
+    "vp9.ivf": "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 50",
+    "av1_aom.ivf": "-c:v libaom-av1 -cpu-used 8 -g 50 -lag-in-frames 10",
     "av1_aom.mkv": "-c:v libaom-av1 -cpu-used 8 -g 50 -lag-in-frames 10",
     "mpeg4_bframes.avi": "-c:v mpeg4 -bf 2 -g 50",
     "mpeg4_bframes.mp4": "-c:v mpeg4 -bf 2 -g 50",

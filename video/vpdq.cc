@@ -184,6 +184,8 @@ class Session {
  private:
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
   bool nvdec_for_keyframes(int extra_frames);
+  bool is_ivf() const;
+  bool ivf_cut_short() const;
   void open_decoder(const FrameSink& sink);
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
   bool try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why, bool* gpu_missing);
@@ -236,6 +238,8 @@ class Session {
   int rotate_ = 0;
   int target_w_ = 0, target_h_ = 0;
   int64_t video_packets_ = 0;
+  int64_t first_pts_ = AV_NOPTS_VALUE;  // of the video packets read (the IVF length check)
+  int64_t last_pts_ = AV_NOPTS_VALUE;
   int64_t declared_shortfall_ = 0;  // bytes the file lacks of its container's declared size
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
@@ -345,6 +349,12 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   frame_mod_ = opts_.keyframes_only ? 1 : frame_mod_for(opts_.seconds_per_hash, fps_);
   info().frame_mod = frame_mod_;
 
+  // An IVF written to a pipe has all ones in its length field (FFmpeg's muxer could not seek back
+  // to fill it in): no length, not a video of 2^32 - 1 frames (nor one cut short, ivf_cut_short).
+  if (is_ivf() && st_->duration == int64_t(UINT32_MAX)) {
+    st_->duration = AV_NOPTS_VALUE;
+    fmt->duration = AV_NOPTS_VALUE;
+  }
   double duration = 0;
   if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
     duration = double(fmt->duration) / AV_TIME_BASE;
@@ -536,6 +546,27 @@ void Session::open_decoder(const FrameSink& sink) {
   info().decoder = "cpu";
 }
 
+// An IVF header's length field is a frame count (libvpx's writers) or a duration in time-base units
+// (FFmpeg's muxer, which rounds it from the mean frame interval; all ones when it wrote to a pipe).
+// A file that falls short under both readings, fewer packets than the count and its end more than
+// three frame intervals and 2 % before the duration, was cut short; a complete file of either
+// kind matches one of them.
+bool Session::is_ivf() const {
+  const AVFormatContext* fmt = demux_->get();
+  return fmt->iformat != nullptr && std::strcmp(fmt->iformat->name, "ivf") == 0;
+}
+
+bool Session::ivf_cut_short() const {
+  if (!is_ivf()) return false;
+  const int64_t length = st_->duration;
+  if (length <= 0 || length == AV_NOPTS_VALUE) return false;
+  if (video_packets_ + 1 >= length) return false;
+  if (last_pts_ == AV_NOPTS_VALUE) return true;
+  const int64_t step =
+      video_packets_ > 1 ? std::max<int64_t>(1, (last_pts_ - first_pts_) / (video_packets_ - 1)) : 1;
+  return length - (last_pts_ + step) > 3 * step + length / 50;
+}
+
 bool Session::nvdec_for_keyframes(int extra_frames) {
   if (!nvdec::codec_supported(codec_)) return false;
   const decoder_pool::Key key = decoder_pool::make_key(
@@ -603,6 +634,10 @@ void Session::run(FrameSink& sink) {
       continue;
     }
     if (video_packets_++ == 0) starts_with_key_ = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    if (pkt->pts != AV_NOPTS_VALUE) {
+      if (first_pts_ == AV_NOPTS_VALUE || pkt->pts < first_pts_) first_pts_ = pkt->pts;
+      if (last_pts_ == AV_NOPTS_VALUE || pkt->pts > last_pts_) last_pts_ = pkt->pts;
+    }
     if (opts_.keyframes_only && !(pkt->flags & AV_PKT_FLAG_KEY)) {
       av_packet_unref(pkt.get());
       continue;
@@ -685,6 +720,12 @@ void Session::run(FrameSink& sink) {
                           " frames but only " + std::to_string(video_packets_) +
                           " could be read (truncated file?); " +
                           std::to_string(info().frames_decoded) + " frames decoded");
+  }
+  if (ivf_cut_short()) {
+    fail("truncated", "the IVF header gives a length of " + std::to_string(st_->duration) +
+                          " but the file holds " + std::to_string(video_packets_) +
+                          " frames (truncated file?); " + std::to_string(info().frames_decoded) +
+                          " frames decoded");
   }
   // Matroska/WebM and AVI say at their start how long they are (ff::declared_shortfall).
   if (declared_shortfall_ > 0) {

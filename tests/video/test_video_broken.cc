@@ -214,6 +214,71 @@ TEST(VideoBroken, AviShorterThanItsRiffSizeIsTruncated) {
   EXPECT_EQ(cut.frames.size(), 2u);  // every frame there was hashed
 }
 
+// Where each frame of an IVF file starts: a 32-byte file header, then per frame a 12-byte header
+// (size, timestamp) and its data.
+std::vector<std::size_t> ivf_frame_offsets(const std::vector<uint8_t>& b) {
+  std::vector<std::size_t> out;
+  std::size_t at = 32;
+  while (at + 12 <= b.size()) {
+    out.push_back(at);
+    at += 12 + (std::size_t(b[at]) | std::size_t(b[at + 1]) << 8 | std::size_t(b[at + 2]) << 16 |
+                std::size_t(b[at + 3]) << 24);
+  }
+  return out;
+}
+
+void set_le32(std::vector<uint8_t>& b, std::size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + std::size_t(i)] = uint8_t(v >> (8 * i));
+}
+
+// An IVF header gives the stream's length (a frame count from libvpx's writers, a duration in
+// time-base units from FFmpeg's): a file cut at a frame boundary, which the demuxer cannot see, is
+// truncated. One written to a pipe (length all ones) has no length: neither too long nor cut.
+TEST(VideoBroken, TruncatedIvf) {
+  for (const std::string tb : {"25", "1000"}) {
+    const auto p = make_clip(clip_dir(), "tb" + tb + ".ivf",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v libvpx-vp9 "
+                             "-deadline realtime -cpu-used 8 -g 25 -fps_mode passthrough -enc_time_base 1:" + tb);
+    ASSERT_FALSE(p.empty()) << tb;
+    const auto full = bytes_of(p);
+    const auto offsets = ivf_frame_offsets(full);
+    ASSERT_EQ(offsets.size(), 100u) << tb;
+    const VpdqResult whole = hash_video(VideoInput::memory(full), cpu_opts());
+    ASSERT_TRUE(whole.ok()) << tb << ": " << whole.error;
+    ASSERT_EQ(whole.frames.size(), 4u);
+    EXPECT_NEAR(whole.info.duration_seconds, 4.0, 0.05) << tb;
+
+    const std::vector<uint8_t> cut(full.begin(), full.begin() + std::ptrdiff_t(offsets[50]));
+    const VpdqResult r = hash_video(VideoInput::memory(cut), cpu_opts());
+    EXPECT_EQ(r.error_reason, "truncated") << tb << ": " << r.error;
+    EXPECT_NE(r.error.find("IVF header"), std::string::npos) << r.error;
+    ASSERT_EQ(r.frames.size(), 2u) << tb;
+    for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+
+    // The length field read as a frame count: the whole file is complete.
+    std::vector<uint8_t> counted = full;
+    set_le32(counted, 24, 100);
+    const VpdqResult c = hash_video(VideoInput::memory(counted), cpu_opts());
+    EXPECT_TRUE(c.ok()) << tb << ": " << c.error;
+    if (tb == "25") {  // with one tick a frame the two readings agree
+      const std::vector<uint8_t> ccut(counted.begin(), counted.begin() + std::ptrdiff_t(offsets[80]));
+      EXPECT_EQ(hash_video(VideoInput::memory(ccut), cpu_opts()).error_reason, "truncated");
+    }
+
+    std::vector<uint8_t> piped = full;
+    set_le32(piped, 24, 0xFFFFFFFFu);
+    set_le32(piped, 28, 0xFFFFFFFFu);
+    const VpdqResult pw = hash_video(VideoInput::memory(piped), cpu_opts());
+    ASSERT_TRUE(pw.ok()) << tb << ": " << pw.error;
+    EXPECT_EQ(pw.frames.size(), 4u);
+    EXPECT_EQ(pw.info.duration_seconds, 0.0);
+    piped.resize(offsets[50]);
+    const VpdqResult pc = hash_video(VideoInput::memory(piped), cpu_opts());
+    EXPECT_TRUE(pc.ok()) << tb << ": " << pc.error;
+    EXPECT_EQ(pc.frames.size(), 2u);
+  }
+}
+
 // The picture size grows past the pixel limit mid-stream (MPEG-TS pieces joined): the decoder
 // refuses the larger frames itself; that is reported as the limit, not as damage.
 TEST(VideoBroken, PictureSizeGrowingPastTheLimitMidStream) {
