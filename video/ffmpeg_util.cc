@@ -333,7 +333,8 @@ int64_t ebml_size(const uint8_t* p, int n, int* len) {
 
 constexpr int64_t kDeclaredSlackBytes = 8;
 
-int64_t declared_shortfall(ByteSource& src) {
+int64_t declared_shortfall(ByteSource& src, bool* streamed) {
+  if (streamed) *streamed = false;
   const int64_t size = src.size();
   int64_t end = 0;
   uint8_t h[16];
@@ -342,7 +343,11 @@ int64_t declared_shortfall(ByteSource& src) {
     // The first RIFF chunk (OpenDML files go on in AVIX chunks after it).
     const uint32_t riff = uint32_t(h[4]) | uint32_t(h[5]) << 8 | uint32_t(h[6]) << 16 |
                           uint32_t(h[7]) << 24;
-    if (riff > 4) end = 8 + int64_t(riff);
+    if (riff == 0xFFFFFFFFu) {
+      if (streamed) *streamed = true;
+    } else if (riff > 4) {
+      end = 8 + int64_t(riff);
+    }
   } else if (n >= 5 && h[0] == 0x1a && h[1] == 0x45 && h[2] == 0xdf && h[3] == 0xa3) {
     // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
     int len = 0;

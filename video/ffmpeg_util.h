@@ -176,7 +176,10 @@ class Demuxer {
 // 0 when complete (up to 8 bytes short: writers that count the RIFF header in its size or leave
 // out a pad byte), unknown, or another container (MP4's sample tables say it better: the decode
 // loop compares the packets read with the frames listed). Leaves `src` at offset 0.
-int64_t declared_shortfall(ByteSource& src);
+// `streamed`: set to whether the file was written where its writer could not seek back (an AVI
+// whose RIFF size is all ones, as FFmpeg leaves it on a pipe): its header's frame counts and
+// lengths are placeholders, not the video's.
+int64_t declared_shortfall(ByteSource& src, bool* streamed = nullptr);
 
 // The index of the video stream vPDQ takes: the first one that is not cover art (an attached
 // picture); -1 when there is none.

@@ -241,6 +241,7 @@ class Session {
   int64_t first_pts_ = AV_NOPTS_VALUE;  // of the video packets read (the IVF length check)
   int64_t last_pts_ = AV_NOPTS_VALUE;
   int64_t declared_shortfall_ = 0;  // bytes the file lacks of its container's declared size
+  bool streamed_ = false;  // written to a pipe: the header's lengths are placeholders
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
@@ -295,7 +296,7 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     fail("empty", "empty input (0 bytes)");
   }
   if (src->size() == 0) fail("empty", "empty file (0 bytes)");
-  declared_shortfall_ = ff::declared_shortfall(*src);
+  declared_shortfall_ = ff::declared_shortfall(*src, &streamed_);
   demux_ = std::make_unique<ff::Demuxer>(std::move(src), deadline_);
   // Keyframes-only leaves out the container probe where the header has it all (MP4 H.264: the
   // probe decodes ~7 frames, more than a tenth of the key frames' work); HASHMATCH_VIDEO_FULL_PROBE=1
@@ -351,7 +352,10 @@ void Session::open(std::optional<Clock::time_point> deadline) {
 
   // An IVF written to a pipe has all ones in its length field (FFmpeg's muxer could not seek back
   // to fill it in): no length, not a video of 2^32 - 1 frames (nor one cut short, ivf_cut_short).
-  if (is_ivf() && st_->duration == int64_t(UINT32_MAX)) {
+  // The same for an AVI written to a pipe (ff::declared_shortfall): its frame count is a
+  // placeholder, and FFmpeg's duration too.
+  if (streamed_ || (is_ivf() && st_->duration == int64_t(UINT32_MAX))) {
+    st_->nb_frames = 0;
     st_->duration = AV_NOPTS_VALUE;
     fmt->duration = AV_NOPTS_VALUE;
   }

@@ -279,6 +279,25 @@ TEST(VideoBroken, TruncatedIvf) {
   }
 }
 
+// An AVI written to a pipe: FFmpeg cannot seek back to fill its header in, so the RIFF size is
+// all ones and the frame count a placeholder (2^30). Neither truncated nor too long: the same
+// frames as the same AVI written to a file.
+TEST(VideoBroken, AviWrittenToAPipeIsWhole) {
+  const std::string src = "-f lavfi -i testsrc2=size=160x120:rate=25 -t 3 -c:v mpeg4 -g 25 ";
+  const auto file = make_clip(clip_dir(), "file.avi", src);
+  // make_clip appends the output path: here it follows the shell's redirection.
+  const auto piped = make_clip(clip_dir(), "piped.avi", src + "-f avi pipe:1 | cat >");
+  ASSERT_FALSE(file.empty() || piped.empty());
+  const auto b = bytes_of(piped);
+  ASSERT_GE(b.size(), 8u);
+  ASSERT_EQ(std::vector<uint8_t>(b.begin() + 4, b.begin() + 8), std::vector<uint8_t>(4, 0xFF));
+  const VpdqResult f = hash_video(VideoInput::memory(bytes_of(file)), cpu_opts());
+  const VpdqResult p = hash_video(VideoInput::memory(b), cpu_opts());
+  test::expect_same_result(p, f, "piped AVI");
+  EXPECT_EQ(p.frames.size(), 3u);
+  EXPECT_EQ(p.info.duration_seconds, 0.0);  // unknown
+}
+
 // The picture size grows past the pixel limit mid-stream (MPEG-TS pieces joined): the decoder
 // refuses the larger frames itself; that is reported as the limit, not as damage.
 TEST(VideoBroken, PictureSizeGrowingPastTheLimitMidStream) {
