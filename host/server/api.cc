@@ -259,6 +259,19 @@ void Server::install_routes() {
            bind("/v1/lists/{name}/entries/{id}", admin, &Server::h_delete_entry));
   h.set_error_handler(
       [this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
+  // A client that asks before sending its body (Expect: 100-continue, as curl does for large
+  // uploads) and declares more than limits.max_body_bytes gets its 413 at once, and sends
+  // nothing. Without the Expect header httplib reads and discards such a body before answering
+  // (so that the client, still sending, does not meet a reset connection instead of the answer).
+  h.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string len = req.get_header_value("Content-Length");
+    if (!len.empty() && std::strtoull(len.c_str(), nullptr, 10) > config()->max_body_bytes) {
+      res.status = 413;
+      res.set_header("Connection", "close");  // the body may come anyway: not read
+      return 413;  // httplib answers through on_error (the JSON error body, metrics)
+    }
+    return 100;
+  });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (config()->access_log) {
       log("access " + req.remote_addr + " " + req.method + " " + req.path + " " +
