@@ -64,6 +64,22 @@ FORMATS = {
     "ffv1_gray.mkv": "-c:v ffv1 -pix_fmt gray",
     "ffv1_rgb.mkv": "-c:v ffv1 -pix_fmt bgr0",
     "png.mov": "-c:v png",
+    # Added 2026-11-24: high bit depths, 4:2:2 / 4:4:4, alpha, intermediate and legacy codecs.
+    "vp9_10bit.webm": "-c:v libvpx-vp9 -pix_fmt yuv420p10le -deadline realtime -cpu-used 8 -g 50",
+    "av1_10bit.mkv": "-c:v libaom-av1 -pix_fmt yuv420p10le -cpu-used 8 -g 50",
+    "h264_422_10bit.mov": "-c:v libx264 -preset veryfast -pix_fmt yuv422p10le -g 50",
+    "hevc_444_12bit.mkv": "-c:v libx265 -preset ultrafast -pix_fmt yuv444p12le "
+                          "-x265-params keyint=50:log-level=error",
+    "prores4444_alpha.mov": "-c:v prores_ks -profile:v 4 -pix_fmt yuva444p10le",
+    "dnxhr_720p.mov": "-c:v dnxhd -profile:v dnxhr_sq -vf scale=1280:720",
+    "mpeg2_422.mxf": "-c:v mpeg2video -pix_fmt yuv422p -b:v 10M -g 12 -vf scale=720:576",
+    "qtrle_argb.mov": "-c:v qtrle -pix_fmt argb",
+    "huffyuv.avi": "-c:v huffyuv",
+    "h264_gray.mp4": X264 + " -vf format=gray",
+    "mpeg1.mpg": "-c:v mpeg1video -g 12",
+    "flv1.flv": "-c:v flv1",
+    "msmpeg4v2.avi": "-c:v msmpeg4v2",
+    "raw_bgr24.avi": "-c:v rawvideo -pix_fmt bgr24",
 }
 
 
