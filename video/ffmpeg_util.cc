@@ -63,18 +63,34 @@ DecoderLog* decoder_log_of(void* avcl) {
   return log;
 }
 
+std::string format_message(const char* fmt, va_list vl) {
+  char buf[256];
+  va_list copy;
+  va_copy(copy, vl);
+  std::vsnprintf(buf, sizeof buf, fmt, copy);
+  va_end(copy);
+  std::string msg = buf;
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+// Demuxers' messages for a file shorter than its own structures say (libavformat 59: matroskadec,
+// mov).
+bool says_ended_early(const char* fmt) {
+  return std::strstr(fmt, "ended prematurely") || std::strstr(fmt, "partial file");
+}
+
 void log_callback(void* avcl, int level, const char* fmt, va_list vl) {
   if (level <= AV_LOG_ERROR && level > AV_LOG_QUIET && fmt) {
     if (DecoderLog* log = decoder_log_of(avcl)) {
       if (std::strstr(fmt, "max pixel count")) log->too_many_pixels = true;
+      if (says_ended_early(fmt) && !log->ended_early.exchange(true)) {
+        std::string msg = format_message(fmt, vl);
+        std::lock_guard<std::mutex> lk(log->mu);
+        log->early = std::move(msg);
+      }
       if (log->counting.load(std::memory_order_relaxed) && log->errors++ == 0) {
-        char buf[256];
-        va_list copy;
-        va_copy(copy, vl);
-        std::vsnprintf(buf, sizeof buf, fmt, copy);
-        va_end(copy);
-        std::string msg = buf;
-        while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        std::string msg = format_message(fmt, vl);
         std::lock_guard<std::mutex> lk(log->mu);
         log->first = std::move(msg);
       }

@@ -83,8 +83,12 @@ struct DecoderLog {
   std::atomic<int> errors{0};
   // A frame larger than the decoder's max_pixels (a stream whose picture size grows mid-way).
   std::atomic<bool> too_many_pixels{false};
+  // The demuxer found the file shorter than its own structures say: Matroska's "File ended
+  // prematurely", MP4's "partial file" (a sample past the end). Whether counting or not.
+  std::atomic<bool> ended_early{false};
   std::mutex mu;
   std::string first;  // the first counted message, trimmed
+  std::string early;  // the first message that set ended_early, trimmed
 
   ~DecoderLog() { magic = 0; }
   void attach(AVCodecContext* ctx) { ctx->opaque = this; }
@@ -95,6 +99,10 @@ struct DecoderLog {
   std::string first_message() {
     std::lock_guard<std::mutex> lk(mu);
     return first;
+  }
+  std::string early_message() {
+    std::lock_guard<std::mutex> lk(mu);
+    return early;
   }
 };
 

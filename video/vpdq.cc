@@ -185,6 +185,7 @@ class Session {
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
   bool nvdec_for_keyframes(int extra_frames);
   bool is_ivf() const;
+  void note_problems();
   bool ivf_cut_short() const;
   void open_decoder(const FrameSink& sink);
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
@@ -241,7 +242,11 @@ class Session {
   int64_t first_pts_ = AV_NOPTS_VALUE;  // of the video packets read (the IVF length check)
   int64_t last_pts_ = AV_NOPTS_VALUE;
   int64_t declared_shortfall_ = 0;  // bytes the file lacks of its container's declared size
-  bool streamed_ = false;  // written to a pipe: the header's lengths are placeholders
+  bool streamed_ = false;
+  // The truncation verdict (dlog_.ended_early): video packets read when the demuxer said the file
+  // ended early, and when a first problem (a decode error, a counted FFmpeg error) was seen.
+  int64_t early_packet_ = -1;
+  int64_t problem_packet_ = -1;  // written to a pipe: the header's lengths are placeholders
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
@@ -555,6 +560,12 @@ void Session::open_decoder(const FrameSink& sink) {
 // A file that falls short under both readings, fewer packets than the count and its end more than
 // three frame intervals and 2 % before the duration, was cut short; a complete file of either
 // kind matches one of them.
+void Session::note_problems() {
+  if (problem_packet_ < 0 && (info().decode_errors > 0 || dlog_.errors.load() > 0)) {
+    problem_packet_ = video_packets_;
+  }
+}
+
 bool Session::is_ivf() const {
   const AVFormatContext* fmt = demux_->get();
   return fmt->iformat != nullptr && std::strcmp(fmt->iformat->name, "ivf") == 0;
@@ -626,6 +637,8 @@ void Session::run(FrameSink& sink) {
   for (;;) {
     check_deadline();
     const int err = av_read_frame(fmt, pkt.get());
+    note_problems();
+    if (early_packet_ < 0 && dlog_.ended_early) early_packet_ = video_packets_;
     if (err == AVERROR_EOF) break;
     if (err == AVERROR(EAGAIN)) continue;
     if (err < 0) {
@@ -702,6 +715,7 @@ void Session::run(FrameSink& sink) {
       ++key_packets_;
     }
     send(pkt.get(), sink);
+    note_problems();
     ++packets_sent_;
     av_packet_unref(pkt.get());
   }
@@ -735,6 +749,17 @@ void Session::run(FrameSink& sink) {
   if (declared_shortfall_ > 0) {
     fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
                           " bytes before the end its container declares (truncated file?); " +
+                          std::to_string(info().frames_decoded) + " frames decoded");
+  }
+  // The demuxer found the file shorter than its own structures say (a Matroska element or an MP4
+  // sample running past the end: a cut fragmented MP4, a cut Matroska of unknown size), with no
+  // damage seen before the last packet it read: truncated, whatever the decoder made of that
+  // packet (MP4's demuxer says so only at the read after the cut sample). Damage seen earlier
+  // (a broken element size can run past the end too) gets the damage verdict below.
+  const int64_t early_at = early_packet_ >= 0 ? early_packet_ : video_packets_;
+  if (dlog_.ended_early && (problem_packet_ < 0 || problem_packet_ + 1 >= early_at)) {
+    fail("truncated", "the file ends early (truncated?): the demuxer says '" +
+                          dlog_.early_message() + "'; " +
                           std::to_string(info().frames_decoded) + " frames decoded");
   }
   if (info().frames_decoded == 0) {

@@ -150,6 +150,47 @@ TEST(VideoBroken, DamagedMatroskaClusterIsFoundFromTheDemuxer) {
   }
 }
 
+// Files written as a stream (to a pipe, a live recording): a fragmented MP4 or a Matroska/WebM
+// Segment of unknown size declares no length of its own. Cut short, the demuxer finds an element
+// or a sample running past the end ("partial file", "File ended prematurely"): truncated, with
+// the frames before the cut, however many, and whatever the decoder made of the cut packet. The
+// same file damaged in the middle before the cut is corrupt: damage came first.
+TEST(VideoBroken, TruncatedStreamWrittenFiles) {
+  const std::string src = "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 ";
+  const std::string x264 = "-c:v libx264 -preset ultrafast -g 25 ";
+  struct Case {
+    const char* name;
+    std::string args;
+  };
+  for (const Case& c :
+       {Case{"frag.mp4", src + x264 + "-movflags frag_keyframe+empty_moov -f mp4 pipe:1 | cat >"},
+        Case{"live.mkv", src + x264 + "-f matroska pipe:1 | cat >"},
+        Case{"live.webm", src + "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 25 "
+                                "-f webm pipe:1 | cat >"}}) {
+    const auto p = make_clip(clip_dir(), c.name, c.args);
+    ASSERT_FALSE(p.empty()) << c.name;
+    const auto full = bytes_of(p);
+    const VpdqResult whole = hash_video(VideoInput::memory(full), cpu_opts());
+    ASSERT_TRUE(whole.ok()) << c.name << ": " << whole.error;
+    ASSERT_EQ(whole.frames.size(), 4u) << c.name;
+    for (const int percent : {37, 62, 81}) {
+      const std::string what = std::string(c.name) + " cut at " + std::to_string(percent) + " %";
+      const std::vector<uint8_t> cut(full.begin(), full.begin() + std::ptrdiff_t(full.size() * percent / 100));
+      const VpdqResult r = hash_video(VideoInput::memory(cut), cpu_opts());
+      EXPECT_EQ(r.error_reason, "truncated") << what << ": " << r.error;
+      EXPECT_NE(r.error.find("ends early"), std::string::npos) << what << ": " << r.error;
+      ASSERT_GE(r.frames.size(), 1u) << what;
+      EXPECT_LT(r.info.frames_decoded, whole.info.frames_decoded) << what;
+      for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash) << what;
+    }
+    std::vector<uint8_t> damaged(full.begin(), full.begin() + std::ptrdiff_t(full.size() * 81 / 100));
+    std::mt19937 rng(11);
+    for (std::size_t i = full.size() * 30 / 100; i < full.size() * 30 / 100 + 400; ++i) damaged[i] = uint8_t(rng());
+    const VpdqResult d = hash_video(VideoInput::memory(damaged), cpu_opts());
+    EXPECT_EQ(d.error_reason, "corrupt") << c.name << " damaged, then cut: " << d.error;
+  }
+}
+
 // A stream-copy trim (`ffmpeg -ss 1.3 -c copy`): the MP4 keeps the packets from the key frame
 // before the cut and an edit list that makes the decoder drop them. Fewer frames come out than the
 // container lists, all of them read: not truncated.
