@@ -242,11 +242,11 @@ class Session {
   int64_t first_pts_ = AV_NOPTS_VALUE;  // of the video packets read (the IVF length check)
   int64_t last_pts_ = AV_NOPTS_VALUE;
   int64_t declared_shortfall_ = 0;  // bytes the file lacks of its container's declared size
-  bool streamed_ = false;
+  bool streamed_ = false;  // written to a pipe: the header's lengths are placeholders
   // The truncation verdict (dlog_.ended_early): video packets read when the demuxer said the file
   // ended early, and when a first problem (a decode error, a counted FFmpeg error) was seen.
   int64_t early_packet_ = -1;
-  int64_t problem_packet_ = -1;  // written to a pipe: the header's lengths are placeholders
+  int64_t problem_packet_ = -1;
   int64_t key_packets_ = 0;  // keyframes-only: key packets sent to the decoder
   bool starts_with_key_ = true;             // the first video packet is a key packet
   int64_t first_key_ts_ = AV_NOPTS_VALUE;   // keyframes-only: the first frame's timestamp
@@ -555,11 +555,7 @@ void Session::open_decoder(const FrameSink& sink) {
   info().decoder = "cpu";
 }
 
-// An IVF header's length field is a frame count (libvpx's writers) or a duration in time-base units
-// (FFmpeg's muxer, which rounds it from the mean frame interval; all ones when it wrote to a pipe).
-// A file that falls short under both readings, fewer packets than the count and its end more than
-// three frame intervals and 2 % before the duration, was cut short; a complete file of either
-// kind matches one of them.
+// Remembers when the first problem was seen (early_packet_ beside it: the truncation verdict).
 void Session::note_problems() {
   if (problem_packet_ < 0 && (info().decode_errors > 0 || dlog_.errors.load() > 0)) {
     problem_packet_ = video_packets_;
@@ -571,6 +567,11 @@ bool Session::is_ivf() const {
   return fmt->iformat != nullptr && std::strcmp(fmt->iformat->name, "ivf") == 0;
 }
 
+// An IVF header's length field is a frame count (libvpx's writers) or a duration in time-base units
+// (FFmpeg's muxer, which rounds it from the mean frame interval; all ones when it wrote to a pipe).
+// A file that falls short under both readings, fewer packets than the count and its end more than
+// three frame intervals and 2 % before the duration, was cut short; a complete file of either
+// kind matches one of them.
 bool Session::ivf_cut_short() const {
   if (!is_ivf()) return false;
   const int64_t length = st_->duration;
