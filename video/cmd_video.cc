@@ -34,7 +34,8 @@ constexpr const char* kUsage =
     "  match / compare: one JSON line per input; vPDQ's rule: frames of quality < F dropped\n"
     "  on both sides (after keeping one frame per distinct hash), q% = share of the query's\n"
     "  frames with a frame of the other within distance D (inclusive), c% the other way; a match\n"
-    "  iff q% >= Pq and c% >= Pc.\n"
+    "  iff q% >= Pq and c% >= Pc. A damaged or truncated video: its error, and `match` still\n"
+    "  matches the frames hashed before the problem (exit code 1); `add` and `compare` refuse it.\n"
     "match options:\n"
     "  --quality F            default 50\n"
     "  --distance D           default 31 (a match is distance <= D)\n"
@@ -98,7 +99,9 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
     l.error = "not a video (" + std::string(media_format_name(r.format)) + ")";
     l.error_reason = "not_video";
   }
-  if (l.error.empty()) {
+  // A damaged or truncated video keeps the frames hashed before the problem (hash_media_file):
+  // `video match` still matches them, as `hashmatch match` does; `add` and `compare` refuse it.
+  if (r.extra.contains("vpdq")) {
     for (const auto& f : r.extra["vpdq"]) {
       l.frames.push_back({f.at("frame").get<int64_t>(), f.at("quality").get<int>(),
                           Hash256::from_hex(f.at("pdq").get<std::string>()),
@@ -236,8 +239,10 @@ int run_match(const Argv& argv) {
       ++failed;
       j["error"] = l.error;
       j["error_reason"] = l.error_reason;
-      print_line(j);
-      continue;
+      if (l.frames.empty()) {
+        print_line(j);
+        continue;
+      }
     }
     j["frames"] = l.frames.size();
     j["video_matches"] = video_matches_json(index.match(l.frames, a.flag("all")));

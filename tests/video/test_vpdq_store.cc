@@ -11,6 +11,7 @@
 #include "host/common/error.h"
 #include "host/lists/list_store.h"
 #include "tests/testutil/testutil.h"
+#include "video/synth_clip.h"
 #include "video/vpdq_io.h"
 #include "video/vpdq_store.h"
 
@@ -421,6 +422,47 @@ TEST(VideoCli, VpdqFilesAreReadAlikeEverywhere) {
   const auto n = cli.lines("name.out");
   ASSERT_EQ(n.size(), 1u);
   EXPECT_EQ(n[0]["error_reason"], "invalid_argument") << n[0];
+}
+
+// A truncated copy of a listed video: `video match` says the error and still matches the frames
+// hashed before the cut, as `hashmatch match` does; `video add` and `compare` refuse it.
+TEST(VideoCli, TruncatedVideoStillMatchesItsFrames) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 150;  // 5 s at 30 fps: 5 hashed frames
+  write_synth_clip(cli.d / "full.mkv", s);
+  const auto full = test::read_file(cli.d / "full.mkv");
+  test::write_file(cli.d / "cut.mkv", std::vector<uint8_t>(full.begin(), full.begin() + std::ptrdiff_t(full.size() * 7 / 10)));
+  const std::string cut = "'" + (cli.d / "cut.mkv").string() + "'";
+  ASSERT_EQ(cli.run("video add " + db + " --list known --id full '" + (cli.d / "full.mkv").string() + "'", "add.out"), 0);
+
+  EXPECT_NE(cli.run("video match " + db + " " + cut, "vm.out"), 0);
+  const auto vm = cli.lines("vm.out");
+  ASSERT_EQ(vm.size(), 1u);
+  EXPECT_EQ(vm[0]["error_reason"], "truncated") << vm[0];
+  ASSERT_TRUE(vm[0].contains("video_matches")) << vm[0];
+  EXPECT_GE(vm[0]["frames"].get<int>(), 2);
+  EXPECT_LT(vm[0]["frames"].get<int>(), 5);
+  ASSERT_EQ(vm[0]["video_matches"].size(), 1u) << vm[0];
+  EXPECT_EQ(vm[0]["video_matches"][0]["id"], "full");
+  EXPECT_EQ(vm[0]["video_matches"][0]["match"], true);
+  EXPECT_EQ(vm[0]["video_matches"][0]["query_match_percent"], 100.0);
+
+  EXPECT_NE(cli.run("match " + db + " " + cut, "m.out"), 0);
+  const auto m = cli.lines("m.out");
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]["error_reason"], "truncated");
+  ASSERT_EQ(m[0]["video_matches"].size(), 1u) << m[0];
+  EXPECT_EQ(m[0]["video_matches"][0]["compared_match_percent"],
+            vm[0]["video_matches"][0]["compared_match_percent"]);
+
+  EXPECT_NE(cli.run("video add " + db + " --list known --id cut " + cut, "addcut.out"), 0);
+  EXPECT_EQ(cli.lines("addcut.out")[0]["error_reason"], "truncated");
+  EXPECT_NE(cli.run("video compare " + cut + " '" + (cli.d / "full.mkv").string() + "'", "cmp.out"), 0);
+  EXPECT_EQ(cli.lines("cmp.out")[0]["error_reason"], "truncated");
 }
 
 // Which inputs are vPDQ files, and the reasons given when one cannot be used.
