@@ -641,7 +641,18 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     }
   }
   for (const auto& [l, n] : exact_by_list) metrics_->add_matches(l, n);
-  if (!r.ok()) throw_bad_media(r, {{"matches", matches}});
+  if (!r.ok()) {
+    json details = json::object();
+    // A damaged or truncated video keeps the frames hashed before the problem: they are matched
+    // too (frame and listed-video matches, and the vpdq_match summary), as `hashmatch match` does.
+    if (out.video && !out.video_frames.empty()) {
+      json partial = json::object();
+      match_video(out, opts, *cfg, partial, matches);
+      details["vpdq_match"] = partial["vpdq_match"];
+    }
+    details["matches"] = matches;
+    throw_bad_media(r, std::move(details));
+  }
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
   if (out.video) {
     match_video(out, opts, *cfg, j, matches);

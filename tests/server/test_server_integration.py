@@ -760,6 +760,24 @@ def step_video(c):
     r = wait_for(broken_listed, 20, "the broken file's md5 match", interval=0.2)
     validate(r, "/v1/match", "POST")
     check(r.json["error"]["code"] == "bad_media" and r.json["error"]["reason"] != "", repr(r))
+    # A truncated copy that keeps some frames (the video in Matroska, cut at 70 %): the error, and
+    # the frames hashed before the cut still match the listed video.
+    ffmpeg = shutil.which("ffmpeg")
+    check(ffmpeg is not None, "ffmpeg CLI missing")
+    mkv = os.path.join(c.work, "listed.mkv")
+    out = subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", path, "-map", "0:v", "-c", "copy",
+                          mkv], capture_output=True, timeout=120)
+    check(out.returncode == 0, out.stderr.decode())
+    with open(mkv, "rb") as f:
+        whole = f.read()
+    r = call(p, "POST", "/v1/match?lists=videos", template="/v1/match", body=whole[: len(whole) * 7 // 10],
+             token=c.tokens["matcher"], expect=400)
+    e = r.json["error"]
+    check(e["code"] == "bad_media" and e["reason"] == "truncated", repr(e))
+    v = [x for x in e.get("matches", []) if x["algo"] == "vpdq" and x["id"] == "listed-video"]
+    check(len(v) == 1 and v[0]["vpdq"]["query_match_percent"] == 100
+          and 0 < v[0]["vpdq"]["query_frames"] < v[0]["vpdq"]["compared_frames"], repr(e))
+    check(e["vpdq_match"]["videos_matched"] == 1, repr(e.get("vpdq_match")))
 
 
 def step_audit_log(c):
