@@ -6,7 +6,9 @@ extern "C" {
 #include <libavutil/mem.h>
 }
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
@@ -349,6 +351,24 @@ int64_t ebml_size(const uint8_t* p, int n, int* len) {
 
 constexpr int64_t kDeclaredSlackBytes = 8;
 
+// FLV: the `filesize` number in the onMetaData script tag at the start (AMF0: the key's 16-bit
+// length and name, then type 0 and a big-endian double), as FFmpeg's muxer writes it when it can
+// seek back; 0 when absent (written to a pipe) or not a plausible size.
+int64_t flv_declared_size(ByteSource& src) {
+  uint8_t b[4096];
+  const int n = read_at(src, 0, b, sizeof b);
+  static constexpr uint8_t kKey[] = {0x00, 0x08, 'f', 'i', 'l', 'e', 's', 'i', 'z', 'e', 0x00};
+  const uint8_t* end = b + n;
+  const uint8_t* at = std::search(static_cast<const uint8_t*>(b), end, std::begin(kKey), std::end(kKey));
+  if (end - at < static_cast<std::ptrdiff_t>(sizeof kKey + 8)) return 0;
+  uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits = (bits << 8) | at[sizeof kKey + std::size_t(i)];
+  double v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  if (!(v >= 13 && v < 1e15) || v != std::floor(v)) return 0;
+  return static_cast<int64_t>(v);
+}
+
 int64_t declared_shortfall(ByteSource& src, bool* streamed) {
   if (streamed) *streamed = false;
   const int64_t size = src.size();
@@ -364,6 +384,8 @@ int64_t declared_shortfall(ByteSource& src, bool* streamed) {
     } else if (riff > 4) {
       end = 8 + int64_t(riff);
     }
+  } else if (n >= 9 && std::memcmp(h, "FLV", 3) == 0) {
+    end = flv_declared_size(src);
   } else if (n >= 5 && h[0] == 0x1a && h[1] == 0x45 && h[2] == 0xdf && h[3] == 0xa3) {
     // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
     int len = 0;

@@ -233,6 +233,28 @@ TEST(VideoBroken, TruncatedMatroskaAndWebm) {
   }
 }
 
+// An FLV written to a file says in its onMetaData how long it is (`filesize`); one written to a
+// pipe does not, and is not judged by it.
+TEST(VideoBroken, TruncatedFlv) {
+  const auto p = make_clip(clip_dir(), "t.flv",
+                           "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v libx264 -preset "
+                           "ultrafast -g 25");
+  ASSERT_FALSE(p.empty());
+  const auto full = bytes_of(p);
+  const VpdqResult whole = hash_video(VideoInput::memory(full), cpu_opts());
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  ASSERT_EQ(whole.frames.size(), 4u);
+  const std::vector<uint8_t> cut(full.begin(), full.begin() + std::ptrdiff_t(full.size() * 6 / 10));
+  const VpdqResult r = hash_video(VideoInput::memory(cut), cpu_opts());
+  EXPECT_EQ(r.error_reason, "truncated") << r.error;
+  EXPECT_NE(r.error.find("bytes before the end"), std::string::npos) << r.error;
+  ASSERT_GE(r.frames.size(), 1u);
+  for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+  std::vector<uint8_t> longer = full;
+  longer.resize(full.size() + 100, 0);
+  EXPECT_TRUE(hash_video(VideoInput::memory(longer), cpu_opts()).ok());
+}
+
 // An AVI's first RIFF chunk says how long it is: a file shorter than that by more than a writer's
 // rounding (8 bytes: the RIFF header counted in its own size, a missing pad byte) was cut.
 TEST(VideoBroken, AviShorterThanItsRiffSizeIsTruncated) {
