@@ -645,6 +645,8 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     json details = json::object();
     // A damaged or truncated video keeps the frames hashed before the problem: they are matched
     // too (frame and listed-video matches, and the vpdq_match summary), as `hashmatch match` does.
+    // A matcher that refuses them (overloaded) gets the request refused (429/503, retried later)
+    // rather than an answer without them.
     if (out.video && !out.video_frames.empty()) {
       json partial = json::object();
       match_video(out, opts, *cfg, partial, matches);
