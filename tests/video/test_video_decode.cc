@@ -450,6 +450,22 @@ TEST(VideoSniff, RecognisesVideoContainers) {
     EXPECT_TRUE(r.ok()) << c.file << ": " << r.error;
     EXPECT_EQ(r.frames.size(), 1u) << c.file;
   }
+  // MXF with a run-in (SMPTE 377M: up to 64 KiB before the header partition pack): recognised
+  // and hashed as without it; a key past the first 64 KiB is not looked for.
+  {
+    const auto mxf = test::read_file(clip_dir() / "s.mxf");
+    for (const std::size_t run_in : {std::size_t(1), std::size_t(2000), std::size_t(65536)}) {
+      std::vector<uint8_t> b(run_in, 0);
+      b.insert(b.end(), mxf.begin(), mxf.end());
+      EXPECT_EQ(sniff_format(b), MediaFormat::kMxf) << run_in;
+      const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+      EXPECT_TRUE(r.ok()) << run_in << ": " << r.error;
+      EXPECT_EQ(r.frames.size(), 1u) << run_in;
+    }
+    std::vector<uint8_t> far(65537, 0);
+    far.insert(far.end(), mxf.begin(), mxf.end());
+    EXPECT_EQ(sniff_format(far), MediaFormat::kUnknown);
+  }
   // A QuickTime file whose first atom is moov (no ftyp): recognised by content.
   std::vector<uint8_t> mov = {0, 0, 0, 8, 'm', 'o', 'o', 'v', 0, 0, 0, 8, 'm', 'd', 'a', 't'};
   EXPECT_EQ(sniff_format(mov), MediaFormat::kMp4);
