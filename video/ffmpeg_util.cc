@@ -351,6 +351,34 @@ int64_t ebml_size(const uint8_t* p, int n, int* len) {
 
 constexpr int64_t kDeclaredSlackBytes = 8;
 
+// MP4/QuickTime: where the last top-level box that starts inside the file says it ends (32-bit
+// sizes, 64-bit ones, 0 for "to the end of the file"); 0 when the boxes end within the file or a
+// size is malformed. A file cut inside its mdat (an MP4 whose index comes last, cut before it)
+// declares an end past the file's.
+int64_t mp4_declared_end(ByteSource& src, int64_t size) {
+  int64_t pos = 0;
+  for (int boxes = 0; boxes < 100000 && pos + 8 <= size; ++boxes) {
+    uint8_t b[16];
+    const int n = read_at(src, pos, b, sizeof b);
+    if (n < 8) return 0;
+    uint64_t len = uint64_t(b[0]) << 24 | uint64_t(b[1]) << 16 | uint64_t(b[2]) << 8 | b[3];
+    if (len == 0) return 0;  // to the end of the file
+    if (len == 1) {
+      if (n < 16) return 0;
+      len = 0;
+      for (int i = 8; i < 16; ++i) len = (len << 8) | b[i];
+      if (len < 16) return 0;
+    } else if (len < 8) {
+      return 0;
+    }
+    if (len > uint64_t(INT64_MAX) - uint64_t(pos)) return 0;
+    const int64_t end = pos + static_cast<int64_t>(len);
+    if (end > size) return end;
+    pos = end;
+  }
+  return 0;
+}
+
 // FLV: the `filesize` number in the onMetaData script tag at the start (AMF0: the key's 16-bit
 // length and name, then type 0 and a big-endian double), as FFmpeg's muxer writes it when it can
 // seek back; 0 when absent (written to a pipe) or not a plausible size.
@@ -386,6 +414,10 @@ int64_t declared_shortfall(ByteSource& src, bool* streamed) {
     }
   } else if (n >= 9 && std::memcmp(h, "FLV", 3) == 0) {
     end = flv_declared_size(src);
+  } else if (n >= 8 && (std::memcmp(h + 4, "ftyp", 4) == 0 || std::memcmp(h + 4, "moov", 4) == 0 ||
+                        std::memcmp(h + 4, "mdat", 4) == 0 || std::memcmp(h + 4, "wide", 4) == 0 ||
+                        std::memcmp(h + 4, "free", 4) == 0)) {
+    end = mp4_declared_end(src, size);
   } else if (n >= 5 && h[0] == 0x1a && h[1] == 0x45 && h[2] == 0xdf && h[3] == 0xa3) {
     // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
     int len = 0;

@@ -181,7 +181,8 @@ class Demuxer {
 
 // How many bytes the file lacks of the size its container declares at the start: a Matroska/WebM
 // Segment's size (unless written as unknown, as live recorders do), an AVI's first RIFF chunk, an
-// FLV's onMetaData `filesize` (FFmpeg writes it when it can seek back).
+// FLV's onMetaData `filesize` (FFmpeg writes it when it can seek back), the end of an MP4's last
+// top-level box (a cut mdat).
 // 0 when complete (up to 8 bytes short: writers that count the RIFF header in its size or leave
 // out a pad byte), unknown, or another container (MP4's sample tables say it better: the decode
 // loop compares the packets read with the frames listed). Leaves `src` at offset 0.

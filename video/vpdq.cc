@@ -313,6 +313,13 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   // no frame rate ...): that is a timeout, not a broken file.
   if (demux_->timed_out()) check_deadline();
   if (err < 0) {
+    // A container that cannot be read because the file stops inside it (an MP4 whose index comes
+    // last, cut before it): truncated.
+    if (declared_shortfall_ > 0) {
+      fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
+                            " bytes before the end its container declares (truncated file?), "
+                            "and FFmpeg cannot read it: " + ff::error_string(err));
+    }
     if (err == AVERROR_INVALIDDATA) {
       fail("corrupt", "not a video FFmpeg can read (broken or truncated container): " +
                           ff::error_string(err));
