@@ -17,6 +17,7 @@ extern "C" {
 #include <string_view>
 
 #include "host/common/error.h"
+#include "host/image/decode.h"
 
 namespace hashmatch::video::ff {
 
@@ -403,34 +404,42 @@ int64_t declared_shortfall(ByteSource& src, bool* streamed) {
   int64_t end = 0;
   uint8_t h[16];
   const int n = read_at(src, 0, h, sizeof h);
-  if (n >= 12 && std::memcmp(h, "RIFF", 4) == 0 && std::memcmp(h + 8, "AVI ", 4) == 0) {
-    // The first RIFF chunk (OpenDML files go on in AVIX chunks after it).
-    const uint32_t riff = uint32_t(h[4]) | uint32_t(h[5]) << 8 | uint32_t(h[6]) << 16 |
-                          uint32_t(h[7]) << 24;
-    if (riff == 0xFFFFFFFFu) {
-      if (streamed) *streamed = true;
-    } else if (riff > 4) {
-      end = 8 + int64_t(riff);
-    }
-  } else if (n >= 9 && std::memcmp(h, "FLV", 3) == 0) {
-    end = flv_declared_size(src);
-  } else if (n >= 8 && (std::memcmp(h + 4, "ftyp", 4) == 0 || std::memcmp(h + 4, "moov", 4) == 0 ||
-                        std::memcmp(h + 4, "mdat", 4) == 0 || std::memcmp(h + 4, "wide", 4) == 0 ||
-                        std::memcmp(h + 4, "free", 4) == 0)) {
-    end = mp4_declared_end(src, size);
-  } else if (n >= 5 && h[0] == 0x1a && h[1] == 0x45 && h[2] == 0xdf && h[3] == 0xa3) {
-    // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
-    int len = 0;
-    const int64_t header = ebml_size(h + 4, n - 4, &len);
-    if (header >= 0) {
-      const int64_t seg = 4 + len + header;
-      uint8_t s[12];
-      const int m = read_at(src, seg, s, sizeof s);
-      if (m >= 5 && s[0] == 0x18 && s[1] == 0x53 && s[2] == 0x80 && s[3] == 0x67) {
-        const int64_t body = ebml_size(s + 4, m - 4, &len);
-        if (body >= 0) end = seg + 4 + len + body;
+  // The container as the rest of the project tells it (sniff_format).
+  switch (sniff_format({h, static_cast<std::size_t>(n)})) {
+    case MediaFormat::kAvi: {
+      // The first RIFF chunk (OpenDML files go on in AVIX chunks after it).
+      const uint32_t riff = uint32_t(h[4]) | uint32_t(h[5]) << 8 | uint32_t(h[6]) << 16 |
+                            uint32_t(h[7]) << 24;
+      if (riff == 0xFFFFFFFFu) {
+        if (streamed) *streamed = true;
+      } else if (riff > 4) {
+        end = 8 + int64_t(riff);
       }
+      break;
     }
+    case MediaFormat::kFlv:
+      end = flv_declared_size(src);
+      break;
+    case MediaFormat::kMp4:
+      end = mp4_declared_end(src, size);
+      break;
+    case MediaFormat::kMatroska: {
+      // The EBML header element, then the Segment (ID 18 53 80 67) with its size.
+      int len = 0;
+      const int64_t header = ebml_size(h + 4, n - 4, &len);
+      if (header >= 0) {
+        const int64_t seg = 4 + len + header;
+        uint8_t s[12];
+        const int m = read_at(src, seg, s, sizeof s);
+        if (m >= 5 && s[0] == 0x18 && s[1] == 0x53 && s[2] == 0x80 && s[3] == 0x67) {
+          const int64_t body = ebml_size(s + 4, m - 4, &len);
+          if (body >= 0) end = seg + 4 + len + body;
+        }
+      }
+      break;
+    }
+    default:
+      break;
   }
   src.seek(0, SEEK_SET);
   // A few bytes short is a writer's rounding, not a cut: some AVI writers count the RIFF header

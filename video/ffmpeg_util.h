@@ -182,10 +182,10 @@ class Demuxer {
 // How many bytes the file lacks of the size its container declares at the start: a Matroska/WebM
 // Segment's size (unless written as unknown, as live recorders do), an AVI's first RIFF chunk, an
 // FLV's onMetaData `filesize` (FFmpeg writes it when it can seek back), the end of an MP4's last
-// top-level box (a cut mdat).
-// 0 when complete (up to 8 bytes short: writers that count the RIFF header in its size or leave
-// out a pad byte), unknown, or another container (MP4's sample tables say it better: the decode
-// loop compares the packets read with the frames listed). Leaves `src` at offset 0.
+// top-level box (a cut mdat; an MP4 cut after its index is told better by its sample tables: the
+// decode loop compares the packets read with the frames listed). The container is told by
+// sniff_format. 0 when complete (up to 8 bytes short: writers that count the RIFF header in its
+// size or leave out a pad byte), unknown, or another container. Leaves `src` at offset 0.
 // `streamed`: set to whether the file was written where its writer could not seek back (an AVI
 // whose RIFF size is all ones, as FFmpeg leaves it on a pipe): its header's frame counts and
 // lengths are placeholders, not the video's.
