@@ -99,9 +99,6 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   if (starts_with(d, "DKIF") && d.size() >= 32) return MediaFormat::kIvf;  // VP8/VP9/AV1
   if (starts_with(d, "YUV4MPEG2 ")) return MediaFormat::kY4m;
   if (starts_with(d, std::string_view("nut/multimedia container\0", 25))) return MediaFormat::kNut;
-  // MXF: the header partition pack's key (SMPTE 377M); after a run-in: below.
-  if (starts_with(d, "\x06\x0E\x2B\x34\x02\x05\x01\x01\x0D\x01\x02\x01\x01\x02"))
-    return MediaFormat::kMxf;
   if (starts_with(d, std::string_view("\x00\x00\x01\xB0", 4))) return MediaFormat::kMpeg4;
   if (const MediaFormat es = sniff_annex_b(d); es != MediaFormat::kUnknown) return es;
   if (starts_with(d, std::string_view("\x00\x00\x01\xBA", 4))) return MediaFormat::kMpegPs;
@@ -121,8 +118,9 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   if (starts_with(d, std::string_view("\x00\x00\x01\x00", 4))) return MediaFormat::kIco;
   if (starts_with(d, "%PDF")) return MediaFormat::kPdf;
   if (starts_with(d, "<svg") || starts_with(d, "<?xml")) return MediaFormat::kSvg;
-  // MXF with a run-in: SMPTE 377M allows up to 64 KiB before the header partition pack (FFmpeg's
-  // demuxer skips it). Looked for last, and only in the first 64 KiB.
+  // MXF: the header partition pack's key (SMPTE 377M), at the start or after a run-in of up to
+  // 64 KiB (FFmpeg's demuxer skips it). Looked for last (no magic above matches an MXF file's
+  // first bytes, 06 0E 2B 34), and only in the first 64 KiB.
   {
     static constexpr std::string_view kMxfHeader("\x06\x0E\x2B\x34\x02\x05\x01\x01\x0D\x01\x02\x01\x01\x02", 14);
     const std::size_t n = std::min<std::size_t>(d.size(), 65536 + kMxfHeader.size());
