@@ -186,6 +186,12 @@ class Session {
   bool nvdec_for_keyframes(int extra_frames);
   bool is_ivf() const;
   void note_problems();
+  // The file is shorter than its container declares (declared_shortfall_): truncated; `tail`
+  // ends the message.
+  [[noreturn]] void fail_short_of_declared(const std::string& tail) const {
+    fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
+                          " bytes before the end its container declares (truncated file?)" + tail);
+  }
   bool ivf_cut_short() const;
   void open_decoder(const FrameSink& sink);
   // *gpu_missing: false when the GPU is there but this stream or the slots kept it from NVDEC.
@@ -316,9 +322,7 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     // A container that cannot be read because the file stops inside it (an MP4 whose index comes
     // last, cut before it): truncated.
     if (declared_shortfall_ > 0) {
-      fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
-                            " bytes before the end its container declares (truncated file?), "
-                            "and FFmpeg cannot read it: " + ff::error_string(err));
+      fail_short_of_declared(", and FFmpeg cannot read it: " + ff::error_string(err));
     }
     if (err == AVERROR_INVALIDDATA) {
       fail("corrupt", "not a video FFmpeg can read (broken or truncated container): " +
@@ -753,11 +757,9 @@ void Session::run(FrameSink& sink) {
                           " frames (truncated file?); " + std::to_string(info().frames_decoded) +
                           " frames decoded");
   }
-  // Matroska/WebM and AVI say at their start how long they are (ff::declared_shortfall).
+  // Matroska/WebM, AVI, FLV and MP4 say how long they are (ff::declared_shortfall).
   if (declared_shortfall_ > 0) {
-    fail("truncated", "the file ends " + std::to_string(declared_shortfall_) +
-                          " bytes before the end its container declares (truncated file?); " +
-                          std::to_string(info().frames_decoded) + " frames decoded");
+    fail_short_of_declared("; " + std::to_string(info().frames_decoded) + " frames decoded");
   }
   // The demuxer found the file shorter than its own structures say (a Matroska element or an MP4
   // sample running past the end: a cut fragmented MP4, a cut Matroska of unknown size), with no
