@@ -57,7 +57,7 @@ cuda::Stream make_stream(int device) {
 // a buffer comes back only after the kernels that read it finished (the hasher waits for them), or
 // unread (a cancelled batch) with at most its copy still queued on the decoders' stream, where
 // every later copy into it is queued too (one FFmpeg CUDA device, its null stream). The tokens
-// handed out hold the pool weakly: one released after the pool is gone frees its buffer instead.
+// handed out hold the pool (the pools live as long as the process anyway).
 class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
  public:
   using Buffer = cuda::DeviceBuffer<uint8_t>;
@@ -81,10 +81,8 @@ class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
       cuda::DeviceGuard g(device_);
       b = std::make_unique<Buffer>(bytes);
     }
-    std::weak_ptr<FrameBuffers> pool = weak_from_this();
-    return std::shared_ptr<Buffer>(b.release(), [pool](Buffer* p) {
-      std::unique_ptr<Buffer> owned(p);
-      if (auto live = pool.lock()) live->give(std::move(owned));
+    return std::shared_ptr<Buffer>(b.release(), [pool = shared_from_this()](Buffer* p) {
+      pool->give(std::unique_ptr<Buffer>(p));
     });
   }
 
