@@ -122,7 +122,8 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   // 64 KiB (FFmpeg's demuxer skips it). Looked for last (no magic above matches an MXF file's
   // first bytes, 06 0E 2B 34), and only in the first 64 KiB.
   {
-    static constexpr std::string_view kMxfHeader("\x06\x0E\x2B\x34\x02\x05\x01\x01\x0D\x01\x02\x01\x01\x02", 14);
+    static constexpr std::string_view kMxfHeader(
+        "\x06\x0E\x2B\x34\x02\x05\x01\x01\x0D\x01\x02\x01\x01\x02", 14);
     const std::size_t n = std::min<std::size_t>(d.size(), 65536 + kMxfHeader.size());
     const std::string_view head(reinterpret_cast<const char*>(d.data()), n);
     if (head.find(kMxfHeader) != std::string_view::npos) return MediaFormat::kMxf;
