@@ -12,6 +12,7 @@
 #include "kernels/pdq/gpu_pdq.h"
 #include "kernels/rt/cuda_rt.h"
 #include "video/gpu_pdq_sink.h"
+#include "video/sized_recycler.h"
 
 namespace hashmatch::video {
 namespace {
@@ -57,7 +58,10 @@ cuda::Stream make_stream(int device) {
 // a buffer comes back only after the kernels that read it finished (the hasher waits for them), or
 // unread (a cancelled batch) with at most its copy still queued on the decoders' stream, where
 // every later copy into it is queued too (one FFmpeg CUDA device, its null stream). The tokens
-// handed out hold the pool (the pools live as long as the process anyway).
+// handed out hold the pool (the pools live as long as the process anyway). What is kept free,
+// and what goes first, is video/sized_recycler.h's policy: per sink copying frames now, what one
+// sink turns over (two batches of 64 and the one being filled) and at most 1 GiB; the oldest free
+// buffers beyond that are freed, whatever their size.
 class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
  public:
   using Buffer = cuda::DeviceBuffer<uint8_t>;
@@ -66,43 +70,41 @@ class FrameBuffers : public std::enable_shared_from_this<FrameBuffers> {
   // A buffer of `bytes` (a free one of that size when there is one), returned to the pool when
   // the last copy of the pointer goes.
   std::shared_ptr<Buffer> take(std::size_t bytes) {
-    std::unique_ptr<Buffer> b;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      auto it = std::find_if(free_.begin(), free_.end(),
-                             [&](const std::unique_ptr<Buffer>& f) { return f->size() == bytes; });
-      if (it != free_.end()) {
-        b = std::move(*it);
-        free_.erase(it);
-        free_bytes_ -= bytes;
-      }
-    }
+    std::unique_ptr<Buffer> b = free_.take(bytes);
     if (!b) {
       cuda::DeviceGuard g(device_);
       b = std::make_unique<Buffer>(bytes);
     }
-    return std::shared_ptr<Buffer>(b.release(), [pool = shared_from_this()](Buffer* p) {
-      pool->give(std::unique_ptr<Buffer>(p));
+    return std::shared_ptr<Buffer>(b.release(), [pool = shared_from_this()](Buffer* p) noexcept {
+      try {
+        pool->release(pool->free_.give(std::unique_ptr<Buffer>(p)));
+      } catch (...) {  // a failed free: the memory stays allocated, nothing else is wrong
+      }
     });
   }
 
- private:
-  // Kept free: what one sink turns over (two batches of 64 and the one being filled), at most
-  // 1 GiB (idle buffers stay allocated, as the pooled hashers' do).
-  static constexpr std::size_t kMaxFree = 2 * 64 + 2;
-  static constexpr std::size_t kMaxFreeBytes = std::size_t(1) << 30;
-  void give(std::unique_ptr<Buffer> b) {
-    std::lock_guard<std::mutex> lk(mu_);
-    if (free_.size() < kMaxFree && free_bytes_ + b->size() <= kMaxFreeBytes) {
-      free_bytes_ += b->size();
-      free_.push_back(std::move(b));
+  // A sink started / stopped copying frames (the caps are per such sink).
+  void add_user() { free_.add_user(); }
+  void remove_user() noexcept {
+    try {
+      release(free_.remove_user());
+    } catch (...) {  // a failed free: the memory stays allocated, nothing else is wrong
     }
   }
 
+ private:
+  static constexpr std::size_t kMaxFree = 2 * 64 + 2;
+  static constexpr std::size_t kMaxFreeBytes = std::size_t(1) << 30;
+
+  // Frees what the caps dropped (outside the recycler's lock: cudaFree synchronises the device).
+  void release(std::vector<std::unique_ptr<Buffer>> dropped) {
+    if (dropped.empty()) return;
+    cuda::DeviceGuard g(device_);
+    dropped.clear();
+  }
+
   int device_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Buffer>> free_;
-  std::size_t free_bytes_ = 0;
+  SizedRecycler<Buffer> free_{kMaxFree, kMaxFreeBytes};
 };
 
 // The frame-buffer pool of `device` (never destroyed: no CUDA frees after the runtime's exit).
@@ -124,6 +126,10 @@ class CudaFrameHasher : public DeviceFrameHasher {
   std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) override {
     if (src.format != PixelFormat::kNv12) return nullptr;
     cuda::DeviceGuard g(device_);
+    if (!copying_) {
+      buffers_->add_user();
+      copying_ = true;
+    }
     const std::size_t pitch = (static_cast<std::size_t>(src.width) + 255) / 256 * 256;
     const std::size_t rows = static_cast<std::size_t>(src.height);
     const std::size_t crows = (rows + 1) / 2;
@@ -145,6 +151,7 @@ class CudaFrameHasher : public DeviceFrameHasher {
   }
 
   ~CudaFrameHasher() override {
+    if (copying_) buffers_->remove_user();
     std::lock_guard<std::mutex> lk(pool().mu);
     auto& v = pool().idle[device_];
     if (v.size() < kPoolPerDevice) v.push_back(std::move(hasher_));
@@ -198,6 +205,7 @@ class CudaFrameHasher : public DeviceFrameHasher {
   std::unique_ptr<pdq::GpuBatchHasher> hasher_;
   cuda::Stream stream_;
   std::shared_ptr<FrameBuffers> buffers_;
+  bool copying_ = false;  // counted as a user of buffers_
 };
 
 }  // namespace

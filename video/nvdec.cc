@@ -30,22 +30,31 @@ struct DeviceEntry {
   bool tried = false;
 };
 
-std::mutex g_dev_mu;
-std::map<int, DeviceEntry> g_devices;
+// The process's NVDEC state, never destroyed: a Slot released by a thread still running at the
+// exit (a server's workers, a scan's pool) must not find its mutex and counts gone.
+struct State {
+  std::mutex dev_mu;
+  std::map<int, DeviceEntry> devices;
 
-std::mutex g_slot_mu;
-std::condition_variable g_slot_cv;
-std::vector<int> g_active;  // active sessions per GPU
-bool g_gpus_listed = false;
-std::string g_no_gpu_why;
+  std::mutex slot_mu;
+  std::condition_variable slot_cv;
+  std::vector<int> active;  // active sessions per GPU
+  bool gpus_listed = false;
+  std::string no_gpu_why;
+};
 
-void list_once() {
-  if (g_gpus_listed) return;
-  g_gpus_listed = true;
+State& state() {
+  static State* s = new State;
+  return *s;
+}
+
+void list_once(State& st) {
+  if (st.gpus_listed) return;
+  st.gpus_listed = true;
   std::string why;
   const auto gpus = list_gpus(&why);
-  g_active.assign(gpus.size(), 0);
-  if (gpus.empty()) g_no_gpu_why = why.empty() ? "no GPU" : why;
+  st.active.assign(gpus.size(), 0);
+  if (gpus.empty()) st.no_gpu_why = why.empty() ? "no GPU" : why;
 }
 
 }  // namespace
@@ -54,8 +63,9 @@ int sessions_per_gpu() { return env_int("HASHMATCH_NVDEC_SESSIONS", 16, 1, 256);
 int decoder_threads() { return env_int("HASHMATCH_NVDEC_THREADS", 1, 1, 64); }
 
 ff::BufferPtr device_context(int device, std::string* why) {
-  std::lock_guard<std::mutex> lk(g_dev_mu);
-  DeviceEntry& e = g_devices[device];
+  State& st = state();
+  std::lock_guard<std::mutex> lk(st.dev_mu);
+  DeviceEntry& e = st.devices[device];
   if (!e.tried) {
     e.tried = true;
     AVDictionary* opts = nullptr;
@@ -94,11 +104,12 @@ bool codec_supported(const AVCodec* codec) {
 
 Slot::~Slot() {
   if (device_ < 0) return;
+  State& st = state();
   {
-    std::lock_guard<std::mutex> lk(g_slot_mu);
-    --g_active[std::size_t(device_)];
+    std::lock_guard<std::mutex> lk(st.slot_mu);
+    --st.active[std::size_t(device_)];
   }
-  g_slot_cv.notify_one();
+  st.slot_cv.notify_one();
 }
 
 Slot& Slot::operator=(Slot&& o) noexcept {
@@ -114,10 +125,11 @@ std::optional<Slot> try_acquire(std::string* why,
                                 std::optional<std::chrono::steady_clock::time_point> wait_until,
                                 bool* busy) {
   if (busy) *busy = false;
-  std::unique_lock<std::mutex> lk(g_slot_mu);
-  list_once();
-  if (g_active.empty()) {
-    if (why) *why = g_no_gpu_why;
+  State& st = state();
+  std::unique_lock<std::mutex> lk(st.slot_mu);
+  list_once(st);
+  if (st.active.empty()) {
+    if (why) *why = st.no_gpu_why;
     return std::nullopt;
   }
   const int cap = sessions_per_gpu();
@@ -126,12 +138,12 @@ std::optional<Slot> try_acquire(std::string* why,
   bool timed_out = false;
   for (;;) {
     int best = -1;
-    for (std::size_t d = 0; d < g_active.size(); ++d) {
-      if (g_active[d] < cap && (best < 0 || g_active[d] < g_active[std::size_t(best)]))
+    for (std::size_t d = 0; d < st.active.size(); ++d) {
+      if (st.active[d] < cap && (best < 0 || st.active[d] < st.active[std::size_t(best)]))
         best = static_cast<int>(d);
     }
     if (best >= 0) {
-      ++g_active[std::size_t(best)];
+      ++st.active[std::size_t(best)];
       return Slot(best);
     }
     if (!wait_until || timed_out) {
@@ -139,7 +151,7 @@ std::optional<Slot> try_acquire(std::string* why,
       if (busy) *busy = true;
       return std::nullopt;
     }
-    timed_out = g_slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout;
+    timed_out = st.slot_cv.wait_until(lk, *wait_until) == std::cv_status::timeout;
   }
 }
 
