@@ -2,10 +2,12 @@
 
 extern "C" {
 #include <libavutil/hwcontext.h>
+#include <libavutil/pixdesc.h>
 }
 
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -41,6 +43,9 @@ struct State {
   std::vector<int> active;  // active sessions per GPU
   bool gpus_listed = false;
   std::string no_gpu_why;
+
+  std::mutex refused_mu;
+  std::deque<std::string> refused;  // codec parameters NVDEC refused, newest last
 };
 
 State& state() {
@@ -100,6 +105,70 @@ bool codec_supported(const AVCodec* codec) {
         cfg->device_type == AV_HWDEVICE_TYPE_CUDA && cfg->pix_fmt == AV_PIX_FMT_CUDA)
       return true;
   }
+}
+
+bool stream_supported(const AVCodecParameters* par, std::string* why) {
+  if (par->codec_id == AV_CODEC_ID_H264) {
+    // An MP4's H.264 stream is decoded without FFmpeg's probe (ff::header_complete), so its pixel
+    // format is not known yet: its profile tells (avcC: version 1, then profile_idc). NVDEC
+    // decodes the 8-bit 4:2:0 profiles only; High 10, High 4:2:2, High 4:4:4 and CAVLC 4:4:4 go
+    // to the CPU.
+    int profile = par->profile == FF_PROFILE_UNKNOWN ? -1 : (par->profile & 0xFF);
+    if (profile < 0 && par->extradata && par->extradata_size >= 4 && par->extradata[0] == 1) {
+      profile = par->extradata[1];
+    }
+    if (profile == 110 || profile == 122 || profile == 244 || profile == 44) {
+      if (why) *why = "NVDEC does not decode H.264 profile " + std::to_string(profile) +
+                      " (High 10, 4:2:2 or 4:4:4)";
+      return false;
+    }
+  }
+  const auto fmt = static_cast<AVPixelFormat>(par->format);
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  if (!d) return true;  // not known before decoding: tried
+  const char* name = d->name;
+  const auto refuse = [&](const char* what) {
+    if (why) {
+      *why = std::string("NVDEC does not decode ") + avcodec_get_name(par->codec_id) + " " + name +
+             " (" + what + ")";
+    }
+    return false;
+  };
+  if (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_HWACCEL)) {
+    return refuse("not YUV");
+  }
+  if (d->nb_components < 3) return true;  // grey: FFmpeg's hwaccels decide (tried)
+  const bool c420 = d->log2_chroma_w == 1 && d->log2_chroma_h == 1;
+  const bool c444 = d->log2_chroma_w == 0 && d->log2_chroma_h == 0;
+  const int depth = d->comp[0].depth;
+  const AVCodecID id = par->codec_id;
+  if (!c420 && !(c444 && id == AV_CODEC_ID_HEVC)) {
+    return refuse(d->log2_chroma_w == 1 && d->log2_chroma_h == 0 ? "4:2:2" : "chroma layout");
+  }
+  int max_depth = 8;
+  if (id == AV_CODEC_ID_HEVC || id == AV_CODEC_ID_VP9) max_depth = 12;
+  if (id == AV_CODEC_ID_AV1) max_depth = 10;
+  if (depth > max_depth) return refuse("bit depth");
+  return true;
+}
+
+void note_refused(const std::string& params) {
+  State& st = state();
+  std::lock_guard<std::mutex> lk(st.refused_mu);
+  for (const std::string& p : st.refused) {
+    if (p == params) return;
+  }
+  if (st.refused.size() >= 256) st.refused.pop_front();
+  st.refused.push_back(params);
+}
+
+bool refused(const std::string& params) {
+  State& st = state();
+  std::lock_guard<std::mutex> lk(st.refused_mu);
+  for (const std::string& p : st.refused) {
+    if (p == params) return true;
+  }
+  return false;
 }
 
 Slot::~Slot() {

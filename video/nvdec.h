@@ -22,6 +22,21 @@ ff::BufferPtr device_context(int device, std::string* why);
 // True when FFmpeg's decoder `codec` can decode to AV_PIX_FMT_CUDA frames from a device context.
 bool codec_supported(const AVCodec* codec);
 
+// Whether NVDEC can take a stream of these parameters, judged from its pixel format as FFmpeg
+// 5.1's CUDA hwaccel and an H100's NVDEC see it: 4:2:0 at the bit depths the codec's NVDEC reads
+// (8 bits; HEVC and VP9 also 10 and 12, AV1 10), and HEVC 4:4:4; never 4:2:2, RGB or other
+// layouts. A stream of unknown format is tried. Otherwise false with the reason in *why: such a
+// stream would fall back to FFmpeg's software decoder inside the hwaccel, with the NVDEC session's
+// single decoder thread, holding a session slot. Sizes are not judged here (the GPU's limits):
+// a stream NVDEC refuses at its first frame is decoded again on the CPU (video/vpdq.cc) and
+// remembered (note_refused).
+bool stream_supported(const AVCodecParameters* par, std::string* why);
+
+// Streams NVDEC refused at their first frame, by their codec parameters (decoder_pool::Key::params):
+// later videos of such a stream go to the CPU at once. The last 256 are remembered.
+void note_refused(const std::string& params);
+bool refused(const std::string& params);
+
 // A held NVDEC session slot on one device; released by the destructor.
 class Slot {
  public:

@@ -176,12 +176,21 @@ class Session {
   // The video showed damage on a decoder kept without a drain: error concealment may have drawn
   // on the previous video's pictures, so the result depends on what came before; hash_video
   // decodes it again on a fresh decoder (the result a fresh run gives, every time).
+  // NVDEC refused the stream at its first frame (on_frame): to be decoded again on the CPU.
+  bool nvdec_refused() const { return nvdec_refused_; }
   bool damaged_on_undrained_decoder() const {
     return taken_undrained_ && (r_->info.decode_errors > 0 || r_->info.corrupt_frames > 0 ||
                                 dlog_.errors.load() > 0);
   }
 
  private:
+  // The stream's codec parameters as the decoder pool keys them (nvdec::refused).
+  const std::string& stream_params() {
+    if (stream_params_.empty()) {
+      stream_params_ = decoder_pool::make_key(st_->codecpar, st_->time_base, 0, 0, 0, 0, 0).params;
+    }
+    return stream_params_;
+  }
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
   bool nvdec_for_keyframes(int extra_frames);
   bool is_ivf() const;
@@ -235,9 +244,11 @@ class Session {
   ff::BufferPtr hw_device_;
   ff::CodecPtr dec_;
   decoder_pool::Key pool_key_;  // what dec_ was opened for
+  std::string stream_params_;   // stream_params()
   bool reusable_ = false;       // set once the video decoded to its end without a problem
   bool nvdec_ = false;
   bool sw_fallback_ = false;    // the NVDEC decoder fell back to FFmpeg's software decoder
+  bool nvdec_refused_ = false;  // ... at the first frame (nvdec_refused())
   bool slice_threads_ = false;  // keyframes-only: a CPU decoder with slice threads (open GOPs)
   bool keyframe_ticket_ = false;  // counted in g_keyframe_nvdec
   double fps_ = 0;
@@ -404,6 +415,11 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
   *gpu_missing = false;
   if (!nvdec::codec_supported(codec)) {
     *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
+    return false;
+  }
+  if (!nvdec::stream_supported(st_->codecpar, why)) return false;
+  if (nvdec::refused(stream_params())) {
+    *why = "NVDEC refused an earlier video of this stream (profile, bit depth or size)";
     return false;
   }
   std::optional<std::chrono::steady_clock::time_point> wait;
@@ -595,7 +611,10 @@ bool Session::ivf_cut_short() const {
 }
 
 bool Session::nvdec_for_keyframes(int extra_frames) {
-  if (!nvdec::codec_supported(codec_)) return false;
+  if (!nvdec::codec_supported(codec_) || !nvdec::stream_supported(st_->codecpar, nullptr) ||
+      nvdec::refused(stream_params())) {
+    return false;
+  }
   const decoder_pool::Key key = decoder_pool::make_key(
       st_->codecpar, st_->time_base, 0, nvdec::decoder_threads(), AVDISCARD_NONKEY, extra_frames,
       static_cast<int64_t>(limits_.max_pixels));
@@ -888,10 +907,14 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     info().width = frame->width;
     info().height = frame->height;
     if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
+      // NVDEC refused the stream and FFmpeg's software decoder took over inside the hwaccel, with
+      // the NVDEC session's decoder threads (one by default) and its slot: the video is decoded
+      // again on a CPU decoder of its own (hash_video), and later ones of this stream go there
+      // at once. No frame has reached the sink yet.
       sw_fallback_ = true;
-      info().decoder = "cpu";
-      info().note = "NVDEC refused this stream (profile, bit depth or size): FFmpeg decoded it "
-                    "on the CPU";
+      nvdec_refused_ = true;
+      nvdec::note_refused(stream_params());
+      fail("unsupported", "NVDEC refused this stream");
     }
   } else if (nvdec_ && frame->format != AV_PIX_FMT_CUDA) {
     // A later fallback: an H.264 decoder reset before an open-GOP key frame negotiates its format
@@ -1108,6 +1131,17 @@ void discard(FrameSink& sink) {
   }
 }
 
+VideoOptions cpu_decoder_of(const VideoOptions& opts) {
+  VideoOptions o = opts;
+  o.decoder = "cpu";
+  return o;
+}
+
+void note_nvdec_refused(VpdqResult& r) {
+  const std::string n = "NVDEC refused this stream (profile, bit depth or size): decoded on the CPU";
+  r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
+}
+
 void note_exact_mode(VpdqResult& r) {
   const std::string n = "keyframes-only: the key packets after the first give no picture on their "
                         "own (intra refresh): hashed in exact mode";
@@ -1124,6 +1158,14 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
     s->open(deadline);
     s->run(sink);
   }, r);
+  if (s->nvdec_refused()) {
+    discard(sink);
+    const Clock::time_point left = s->deadline();
+    s.reset();  // its NVDEC slot goes before the CPU pass
+    VpdqResult c = hash_video_into(in, cpu_decoder_of(opts), limits, sink, left, fresh_decoder);
+    note_nvdec_refused(c);
+    return c;
+  }
   if (s->damaged_on_undrained_decoder()) {
     discard(sink);  // the frames come again from a fresh decoder
     const Clock::time_point left = s->deadline();
@@ -1190,6 +1232,15 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     }
     s->run(*sink);
   }, r);
+  if (s->nvdec_refused()) {
+    if (sink) discard(*sink);
+    sink.reset();
+    const Clock::time_point left = s->deadline();
+    s.reset();  // its NVDEC slot goes before the CPU pass
+    VpdqResult c = hash_video_auto(in, cpu_decoder_of(opts), limits, left, fresh_decoder);
+    note_nvdec_refused(c);
+    return c;
+  }
   if (s->damaged_on_undrained_decoder()) {
     if (sink) discard(*sink);  // the frames come again from a fresh decoder, with a sink of its own
     sink.reset();

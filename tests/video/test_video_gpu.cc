@@ -280,6 +280,32 @@ TEST_F(VideoGpu, H264OnNvdecEndsWithoutADrain) {
   decoder_pool::clear();
 }
 
+// A stream NVDEC refuses at its first frame (H.264 wider than NVDEC's 4,096: the pixel format
+// passes nvdec::stream_supported, the size does not) is decoded again on a CPU decoder of its
+// own, with the CPU's result and a note; a later video of the stream goes to the CPU at once.
+TEST_F(VideoGpu, StreamRefusedByNvdecIsDecodedAgainOnTheCpu) {
+  hashmatch::test::TempDir d;
+  SynthClipSpec s;
+  s.width = 4160;
+  s.height = 64;
+  s.frames = 30;
+  write_synth_clip(d / "wide.mp4", s);
+  const VpdqResult cpu = hash_video(VideoInput::file(d / "wide.mp4"), opts_for("cpu", 0.1));
+  ASSERT_TRUE(cpu.ok()) << cpu.error;
+  for (const char* dec : {"cuda", "auto"}) {
+    const VpdqResult a = hash_video(VideoInput::file(d / "wide.mp4"), opts_for(dec, 0.1));
+    ASSERT_TRUE(a.ok()) << dec << ": " << a.error;
+    if (a.info.decoder == "nvdec") {  // this GPU decodes such a width: nothing refused
+      std::printf("[ refused ] %s: NVDEC decoded the 4160-wide stream\n", dec);
+    } else {
+      EXPECT_EQ(a.info.decoder, "cpu");
+      EXPECT_NE(a.info.note.find("NVDEC refused"), std::string::npos) << a.info.note;
+      std::printf("[ refused ] %s: %s\n", dec, a.info.note.c_str());
+    }
+    hashmatch::test::expect_same_result(a, cpu, std::string("refused stream, ") + dec);
+  }
+}
+
 TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;
