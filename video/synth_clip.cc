@@ -1,6 +1,7 @@
 #include "video/synth_clip.h"
 
 extern "C" {
+#include <libavcodec/bsf.h>
 #include <libavutil/opt.h>
 }
 
@@ -67,6 +68,10 @@ void draw(AVFrame* f, int t, int pattern, int depth) {
   }
 }
 
+struct BsfFreer {
+  void operator()(AVBSFContext* b) const noexcept { av_bsf_free(&b); }
+};
+
 }  // namespace
 
 void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& spec) {
@@ -128,6 +133,18 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
   st->time_base = enc->time_base;
   st->avg_frame_rate = enc->framerate;
   check(avcodec_parameters_from_context(st->codecpar, enc.get()), "stream parameters");
+  std::unique_ptr<AVBSFContext, BsfFreer> bsf;
+  AVRational pkt_tb = enc->time_base;  // of the packets written
+  if (!spec.bsf.empty()) {
+    AVBSFContext* b = nullptr;
+    check(av_bsf_list_parse_str(spec.bsf.c_str(), &b), "bitstream filter " + spec.bsf);
+    bsf.reset(b);
+    check(avcodec_parameters_copy(bsf->par_in, st->codecpar), "bitstream filter parameters");
+    bsf->time_base_in = enc->time_base;
+    check(av_bsf_init(bsf.get()), "bitstream filter " + spec.bsf);
+    check(avcodec_parameters_copy(st->codecpar, bsf->par_out), "bitstream filter parameters");
+    pkt_tb = bsf->time_base_out;
+  }
   if (!(out->oformat->flags & AVFMT_NOFILE)) {
     check(avio_open(&out->pb, path.string().c_str(), AVIO_FLAG_WRITE), "opening " + path.string());
   }
@@ -139,14 +156,32 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
   frame->height = spec.height;
   check(av_frame_get_buffer(frame.get(), 0), "frame buffer");
   ff::PacketPtr pkt = ff::make_packet();
+  auto write = [&](AVPacket* p) {
+    av_packet_rescale_ts(p, pkt_tb, st->time_base);
+    p->stream_index = st->index;
+    check(av_interleaved_write_frame(out.get(), p), "writing a packet");
+  };
+  // Through the bitstream filters, if any; null: their end.
+  auto filter = [&](AVPacket* p) {
+    if (!bsf) {
+      if (p) write(p);
+      return;
+    }
+    check(av_bsf_send_packet(bsf.get(), p), "bitstream filter");
+    for (;;) {
+      const int r = av_bsf_receive_packet(bsf.get(), pkt.get());
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+      check(r, "bitstream filter");
+      write(pkt.get());
+    }
+  };
+  ff::PacketPtr encoded = ff::make_packet();
   auto drain = [&] {
     for (;;) {
-      const int r = avcodec_receive_packet(enc.get(), pkt.get());
+      const int r = avcodec_receive_packet(enc.get(), encoded.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       check(r, "encoding");
-      av_packet_rescale_ts(pkt.get(), enc->time_base, st->time_base);
-      pkt->stream_index = st->index;
-      check(av_interleaved_write_frame(out.get(), pkt.get()), "writing a packet");
+      filter(encoded.get());
     }
   };
   for (int t = 0; t < spec.frames; ++t) {
@@ -158,6 +193,7 @@ void write_synth_clip(const std::filesystem::path& path, const SynthClipSpec& sp
   }
   check(avcodec_send_frame(enc.get(), nullptr), "flushing the encoder");
   drain();
+  filter(nullptr);
   check(av_write_trailer(out.get()), "writing the trailer");
 }
 
@@ -170,6 +206,13 @@ SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height) {
   s.gop = 250;
   s.open_gop = 1;
   s.preset = "veryfast";
+  return s;
+}
+
+SynthClipSpec top_left_crop_spec() {
+  SynthClipSpec s;
+  s.frames = 30;
+  s.bsf = "h264_metadata=crop_left=64:crop_top=4";
   return s;
 }
 

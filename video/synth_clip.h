@@ -25,6 +25,8 @@ struct SynthClipSpec {
   bool intra_refresh = false;   // x264: periodic intra refresh instead of key frames (the key
                                 // packets after the first are P pictures with recovery points)
   std::string params;           // further x264-params / x265-params ("ref=16:bframes=0")
+  std::string bsf;              // bitstream filters on the way to the file, as ffmpeg's -bsf:v
+                                // ("h264_metadata=crop_left=64:crop_top=4")
 };
 
 // A 600-frame clip with open GOPs of 250 frames (x264 also cuts at scene changes), B-frames
@@ -34,6 +36,10 @@ SynthClipSpec open_gop_spec(const std::string& encoder, int width, int height);
 // A 150-frame 320x240 x264 clip with intra refresh every 30 frames: one IDR picture, then key
 // packets that are P pictures with recovery points (keyframes-only switches to the exact mode).
 SynthClipSpec intra_refresh_spec();
+
+// A 30-frame 640x360 x264 clip whose parameter sets crop 64 columns at the left and 4 rows at
+// the top (h264_metadata): decoded, 576x356.
+SynthClipSpec top_left_crop_spec();
 
 // Encodes the clip into `path`; the container follows the extension (.mp4, .mkv, .webm, .avi,
 // .ts). Throws hashmatch::Error naming the failing step.

@@ -977,7 +977,9 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
 
   const AVFrame* src = frame;
   if (frame->format == AV_PIX_FMT_CUDA) {
-    if (sink.wants_device_frames()) {
+    // FFmpeg crops hardware frames at the right and bottom only: one with a top or left crop goes
+    // the host path, which crops it as the software decoder does (as_software_frame).
+    if (sink.wants_device_frames() && frame->crop_top == 0 && frame->crop_left == 0) {
       auto* fc = reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data);
       auto* dc = static_cast<AVCUDADeviceContext*>(fc->device_ctx->hwctx);
       DeviceFrame df;
@@ -1027,11 +1029,11 @@ const AVFrame* Session::device_to_host(const AVFrame* hw) {
   if (err < 0) throw Error("copying an NVDEC frame to the host failed: " + ff::error_string(err));
   sw_frame_->width = hw->width;
   sw_frame_->height = hw->height;
-  av_frame_copy_props(sw_frame_.get(), hw);
-  if (!semi_planar_to_planar(sw_frame_.get(), dec_->sw_pix_fmt, &planar_, planar_frame_.get())) {
-    return sw_frame_.get();  // swscale converts whatever it is
-  }
-  return planar_frame_.get();
+  av_frame_copy_props(sw_frame_.get(), hw);  // crop_top / crop_left among them
+  // Formats other than NV12 / P01x are left as they are: swscale converts whatever it is.
+  const int crop_flags = (dec_->flags & AV_CODEC_FLAG_UNALIGNED) ? AV_FRAME_CROP_UNALIGNED : 0;
+  return as_software_frame(sw_frame_.get(), dec_->sw_pix_fmt, crop_flags, &planar_,
+                           planar_frame_.get());
 }
 
 void Session::to_host_rgb(const AVFrame* src, Image* out) {

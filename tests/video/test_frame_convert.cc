@@ -4,8 +4,15 @@
 
 #include <cstring>
 #include <random>
+#include <string>
+#include <vector>
 
+#include "tests/video/clips.h"
 #include "video/frame_convert.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
 
 namespace hashmatch::video {
 namespace {
@@ -107,6 +114,163 @@ TEST(FrameConvert, OtherCombinationsAreLeftToSwscale) {
   EXPECT_FALSE(semi_planar_to_planar(semi.get(), AV_PIX_FMT_YUV420P10, &storage, out.get()));
   semi->format = AV_PIX_FMT_YUV420P;
   EXPECT_FALSE(semi_planar_to_planar(semi.get(), AV_PIX_FMT_YUV420P, &storage, out.get()));
+}
+
+}  // namespace
+}  // namespace hashmatch::video
+
+namespace hashmatch::video {
+namespace {
+
+// Every frame of `path`'s first video stream from FFmpeg's software decoder; apply_cropping 0
+// leaves the cropping fields unapplied (the full coded picture, as NVDEC's surfaces hold it).
+std::vector<ff::FramePtr> decode_all(const std::string& path, bool apply_cropping) {
+  std::vector<ff::FramePtr> out;
+  AVFormatContext* fmt = nullptr;
+  if (avformat_open_input(&fmt, path.c_str(), nullptr, nullptr) < 0) return out;
+  avformat_find_stream_info(fmt, nullptr);
+  const int s = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  const AVCodec* codec = s >= 0 ? avcodec_find_decoder(fmt->streams[s]->codecpar->codec_id) : nullptr;
+  AVCodecContext* ctx = codec ? avcodec_alloc_context3(codec) : nullptr;
+  if (ctx && avcodec_parameters_to_context(ctx, fmt->streams[s]->codecpar) >= 0) {
+    ctx->apply_cropping = apply_cropping ? 1 : 0;
+    ctx->thread_count = 1;
+    if (avcodec_open2(ctx, codec, nullptr) >= 0) {
+      AVPacket* pkt = av_packet_alloc();
+      ff::FramePtr f = ff::make_frame();
+      auto drain = [&] {
+        while (avcodec_receive_frame(ctx, f.get()) >= 0) {
+          out.push_back(ff::FramePtr(av_frame_clone(f.get())));
+          av_frame_unref(f.get());
+        }
+      };
+      while (av_read_frame(fmt, pkt) >= 0) {
+        if (pkt->stream_index == s) {
+          avcodec_send_packet(ctx, pkt);
+          drain();
+        }
+        av_packet_unref(pkt);
+      }
+      avcodec_send_packet(ctx, nullptr);
+      drain();
+      av_packet_free(&pkt);
+    }
+  }
+  avcodec_free_context(&ctx);
+  avformat_close_input(&fmt);
+  return out;
+}
+
+// What NVDEC and FFmpeg's hwaccel hand over for a software frame `raw` decoded without cropping:
+// the picture as NV12 / P010 (16-bit samples in the high bits), copied to the host with
+// av_hwframe_transfer_data's buffers, its right and bottom crop applied, its top and left crop
+// left in the fields.
+ff::FramePtr as_nvdec_would(const AVFrame* raw) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(raw->format));
+  const int depth = d->comp[0].depth;
+  const int bps = depth > 8 ? 2 : 1;
+  ff::FramePtr f = ff::make_frame();
+  f->format = bps == 1 ? AV_PIX_FMT_NV12 : AV_PIX_FMT_P010;
+  f->width = raw->width;
+  f->height = raw->height;
+  EXPECT_GE(av_frame_get_buffer(f.get(), 0), 0);
+  const int cw = (raw->width + 1) / 2, ch = (raw->height + 1) / 2;
+  for (int y = 0; y < raw->height; ++y) {
+    for (int x = 0; x < raw->width; ++x) {
+      if (bps == 1) {
+        f->data[0][std::size_t(y) * f->linesize[0] + x] = raw->data[0][std::size_t(y) * raw->linesize[0] + x];
+      } else {
+        const auto* s = reinterpret_cast<const uint16_t*>(raw->data[0] + std::size_t(y) * raw->linesize[0]);
+        reinterpret_cast<uint16_t*>(f->data[0] + std::size_t(y) * f->linesize[0])[x] = uint16_t(s[x] << (16 - depth));
+      }
+    }
+  }
+  for (int y = 0; y < ch; ++y) {
+    for (int x = 0; x < cw; ++x) {
+      for (int c = 0; c < 2; ++c) {
+        const uint8_t* plane = raw->data[1 + c] + std::size_t(y) * raw->linesize[1 + c];
+        uint8_t* row = f->data[1] + std::size_t(y) * f->linesize[1];
+        if (bps == 1) {
+          row[2 * x + c] = plane[x];
+        } else {
+          reinterpret_cast<uint16_t*>(row)[2 * x + c] =
+              uint16_t(reinterpret_cast<const uint16_t*>(plane)[x] << (16 - depth));
+        }
+      }
+    }
+  }
+  EXPECT_GE(av_frame_copy_props(f.get(), raw), 0);  // the crop fields come with the properties
+  f->width -= static_cast<int>(raw->crop_right);
+  f->height -= static_cast<int>(raw->crop_bottom);
+  f->crop_right = f->crop_bottom = 0;
+  return f;
+}
+
+struct CropCase {
+  const char* name;
+  const char* args;
+  int left, top;  // the crop the clip's parameter sets carry
+};
+
+// A stream cropped at the top and left (H.264 frame cropping, as h264_metadata writes it): the
+// NVDEC host path must give exactly the software decoder's cropped picture, a small left crop
+// dropped for alignment as the software decoder drops it (64: kept; 16: dropped).
+TEST(FrameConvert, TopAndLeftCropAsTheSoftwareDecoderAppliesIt) {
+  const std::string src = "-f lavfi -i testsrc2=size=328x240:rate=25 -frames:v 4 -c:v libx264 -preset ultrafast ";
+  const CropCase cases[] = {
+      {"crop64.mp4", "-bsf:v h264_metadata=crop_left=64:crop_top=2", 64, 2},
+      {"crop16.mp4", "-bsf:v h264_metadata=crop_left=16:crop_top=6", 16, 6},
+      {"crop10bit.mkv", "-pix_fmt yuv420p10le -bsf:v h264_metadata=crop_left=64:crop_top=4", 64, 4},
+      {"nocrop.mp4", "", 0, 0},
+  };
+  for (const CropCase& c : cases) {
+    const auto path = test::make_clip(test::clip_dir(), c.name, src + c.args);
+    ASSERT_FALSE(path.empty()) << c.name;
+    const auto want = decode_all(path.string(), true);
+    const auto raw = decode_all(path.string(), false);
+    ASSERT_EQ(want.size(), 4u) << c.name;
+    ASSERT_EQ(raw.size(), want.size()) << c.name;
+    EXPECT_EQ(raw[0]->crop_left, std::size_t(c.left)) << c.name;
+    EXPECT_EQ(raw[0]->crop_top, std::size_t(c.top)) << c.name;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      ff::FramePtr hw = as_nvdec_would(raw[i].get());
+      ff::FramePtr planar = ff::make_frame();
+      std::vector<uint8_t> storage;
+      const AVFrame* got = as_software_frame(hw.get(), static_cast<AVPixelFormat>(raw[i]->format), 0,
+                                             &storage, planar.get());
+      const AVFrame* w = want[i].get();
+      ASSERT_EQ(got->format, w->format) << c.name;
+      ASSERT_EQ(got->width, w->width) << c.name << " frame " << i;
+      ASSERT_EQ(got->height, w->height) << c.name << " frame " << i;
+      const int bps = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(w->format))->comp[0].depth > 8 ? 2 : 1;
+      for (int p = 0; p < 3; ++p) {
+        const int pw = p == 0 ? w->width : (w->width + 1) / 2;
+        const int ph = p == 0 ? w->height : (w->height + 1) / 2;
+        for (int y = 0; y < ph; ++y) {
+          ASSERT_EQ(std::memcmp(got->data[p] + std::size_t(y) * got->linesize[p],
+                                w->data[p] + std::size_t(y) * w->linesize[p], std::size_t(pw) * bps),
+                    0)
+              << c.name << " frame " << i << " plane " << p << " row " << y;
+        }
+      }
+    }
+  }
+}
+
+// The GPU tests' cropped clip (write_synth_clip with h264_metadata) carries the crop.
+TEST(FrameConvert, SyntheticClipCarriesTheCropOfItsBitstreamFilter) {
+  const auto path = test::clip_dir() / "synth_crop.mp4";
+  SynthClipSpec s = top_left_crop_spec();
+  s.frames = 3;
+  write_synth_clip(path, s);
+  const auto raw = decode_all(path.string(), false);
+  ASSERT_EQ(raw.size(), 3u);
+  EXPECT_EQ(raw[0]->crop_left, 64u);
+  EXPECT_EQ(raw[0]->crop_top, 4u);
+  const auto cropped = decode_all(path.string(), true);
+  ASSERT_EQ(cropped.size(), 3u);
+  EXPECT_EQ(cropped[0]->width, 640 - 64);
+  EXPECT_EQ(cropped[0]->height, 360 - 4);
 }
 
 }  // namespace

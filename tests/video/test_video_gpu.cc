@@ -306,6 +306,23 @@ TEST_F(VideoGpu, StreamRefusedByNvdecIsDecodedAgainOnTheCpu) {
   }
 }
 
+// FFmpeg crops NVDEC frames at the right and bottom only: a stream cropped at the top and left
+// (H.264 frame cropping) must still hash as on the CPU (video/frame_convert.h, as_software_frame).
+TEST_F(VideoGpu, TopAndLeftCroppedStreamHashesAsOnTheCpu) {
+  hashmatch::test::TempDir d;
+  write_synth_clip(d / "crop.mp4", top_left_crop_spec());
+  const VpdqResult cpu = hash_video(VideoInput::file(d / "crop.mp4"), opts_for("cpu", 0.1));
+  ASSERT_TRUE(cpu.ok()) << cpu.error;
+  EXPECT_EQ(cpu.info.width, 640 - 64);
+  EXPECT_EQ(cpu.info.height, 360 - 4);
+  const VpdqResult gpu = hash_video(VideoInput::file(d / "crop.mp4"), opts_for("cuda", 0.1));
+  ASSERT_TRUE(gpu.ok()) << gpu.error;
+  ASSERT_EQ(gpu.info.decoder, "nvdec") << gpu.info.note;
+  EXPECT_EQ(gpu.info.width, cpu.info.width);
+  EXPECT_EQ(gpu.info.height, cpu.info.height);
+  hashmatch::test::expect_same_result(gpu, cpu, "top/left cropped H.264 on NVDEC");
+}
+
 TEST_F(VideoGpu, ParallelSessionsShareTheDecoders) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;

@@ -263,6 +263,27 @@ TEST_F(VideoGpuPdq, FramesTheGpuSinkCannotTakeGoTheHostWay) {
   }
 }
 
+// A frame cropped at the top or left (FFmpeg leaves that crop of a hardware frame to the user)
+// goes the host way, where it is cropped as the software decoder crops it.
+TEST_F(VideoGpuPdq, TopAndLeftCroppedFramesGoTheHostWay) {
+  hashmatch::test::TempDir d;
+  write_synth_clip(d / "crop.mp4", top_left_crop_spec());
+  TeeSink sink([] {
+    GpuPdqSinkOptions o;
+    o.mode = VideoPdqMode::kCuda;
+    return o;
+  }());
+  const VpdqResult r = hash_video(VideoInput::file(d / "crop.mp4"), opts("cuda", "cuda"), {}, sink);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.info.decoder, "nvdec") << r.info.note;
+  EXPECT_EQ(sink.inner().device_frames(), 0);
+  EXPECT_EQ(sink.host_frames, 30);
+  const VpdqResult cpu = hash_video(VideoInput::file(d / "crop.mp4"), opts("cpu", "cpu"));
+  ASSERT_TRUE(cpu.ok()) << cpu.error;
+  EXPECT_EQ(r.info.width, cpu.info.width);
+  expect_near_host_path(r.frames, cpu.frames, "top/left cropped, cuda");
+}
+
 TEST_F(VideoGpuPdq, BatchSizeDoesNotChangeResults) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;
