@@ -23,6 +23,7 @@ struct Idle {
   ff::CodecPtr ctx;
   Clock::time_point since;
   bool drained = true;  // false: kept without a drain (give's `drained`)
+  int pending_pushes = 0;  // push copies still in it (give's `pending_pushes`)
 };
 
 struct Seen {
@@ -225,8 +226,9 @@ Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, 
   return k;
 }
 
-ff::CodecPtr take(const Key& key, bool* undrained) {
+ff::CodecPtr take(const Key& key, bool* undrained, int* pending_pushes) {
   if (undrained) *undrained = false;
+  if (pending_pushes) *pending_pushes = 0;
   std::vector<ff::CodecPtr> dead;
   ff::CodecPtr out;
   const Limits lim = read_limits();
@@ -239,6 +241,7 @@ ff::CodecPtr take(const Key& key, bool* undrained) {
       if (it->key == key) {
         out = std::move(it->ctx);
         if (undrained) *undrained = !it->drained;
+        if (pending_pushes) *pending_pushes = it->drained ? 0 : it->pending_pushes;
         p.idle.erase(it);
         break;
       }
@@ -263,7 +266,7 @@ namespace {
 
 std::atomic<int64_t> g_kept_without_drain{0};
 
-void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
+void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained, int pending_pushes) {
   if (!ctx) return;
   const Limits lim = read_limits();
   if (lim.cpu_cap == 0) return;  // pooling off: freed here
@@ -288,7 +291,7 @@ void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
       (void)ctx.release();  // a video that ended during the exit: left to the process's end
       return;
     }
-    p.idle.push_front(Idle{key, std::move(ctx), Clock::now(), drained});
+    p.idle.push_front(Idle{key, std::move(ctx), Clock::now(), drained, drained ? 0 : pending_pushes});
     p.limits = lim;
     trim_locked(p, dead);
     start_reaper_locked(p);
@@ -299,9 +302,9 @@ void give_or_throw(const Key& key, ff::CodecPtr ctx, bool drained) {
 
 }  // namespace
 
-void give(const Key& key, ff::CodecPtr ctx, bool drained) noexcept {
+void give(const Key& key, ff::CodecPtr ctx, bool drained, int pending_pushes) noexcept {
   try {
-    give_or_throw(key, std::move(ctx), drained);
+    give_or_throw(key, std::move(ctx), drained, pending_pushes);
   } catch (...) {
     // Out of memory or threads: the decoder (freed with ctx, or left in the pool) is lost to
     // reuse, nothing else. give runs in the decode session's destructor and must not throw.

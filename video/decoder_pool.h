@@ -60,7 +60,9 @@ Key make_key(const AVCodecParameters* par, AVRational pkt_timebase, int device, 
 // An idle decoder for `key` (removed from the pool), or null. `undrained`: set to whether it was
 // kept without a drain (give's `drained` false): a damaged video decoded on it may conceal its
 // damage from the previous video's pictures, and is decoded again on a fresh decoder (vpdq.cc).
-ff::CodecPtr take(const Key& key, bool* undrained = nullptr);
+// `pending_pushes`: set to how many push copies such a decoder still holds (give's
+// `pending_pushes`): the first frames it gives are those copies, to be dropped.
+ff::CodecPtr take(const Key& key, bool* undrained = nullptr, int* pending_pushes = nullptr);
 
 // True when an idle decoder for `key` is there now (it may be gone by the time take() runs);
 // `any_device`: an NVDEC decoder on any GPU (key.device is ignored, CPU decoders are not counted).
@@ -71,7 +73,8 @@ bool has_idle(const Key& key, bool any_device = false);
 // when pooling is off, the pool is full, or its reordering delay grew past key.video_delay while
 // decoding. `drained` false: every frame of the video came out without a drain (H.264,
 // video/vpdq.cc), and the decoder is kept as it is, not flushed.
-void give(const Key& key, ff::CodecPtr ctx, bool drained = true) noexcept;
+// `pending_pushes`: the push copies (vpdq.cc) sent that have not come out yet (drained = false).
+void give(const Key& key, ff::CodecPtr ctx, bool drained = true, int pending_pushes = 0) noexcept;
 
 // Decoders kept without a flush (drained = false) since the process started.
 int64_t kept_without_drain();

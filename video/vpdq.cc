@@ -141,7 +141,7 @@ NoDrain no_drain_mode() {
 // far from any real timestamp (AV_NOPTS_VALUE is INT64_MIN).
 constexpr int64_t kPushPts = INT64_MIN + 4096;
 constexpr int kMaxPushes = 32;
-bool is_push_frame(const AVFrame* f) { return f->pts >= kPushPts && f->pts < kPushPts + kMaxPushes; }
+bool is_push_ts(int64_t ts) { return ts >= kPushPts && ts < kPushPts + kMaxPushes; }
 
 // The decode session of one video.
 class Session {
@@ -154,7 +154,7 @@ class Session {
   ~Session() {
     if (reusable_ && dec_) {
       ff::DecoderLog::detach(dec_.get());
-      decoder_pool::give(pool_key_, std::move(dec_), /*drained=*/!undrained_);
+      decoder_pool::give(pool_key_, std::move(dec_), /*drained=*/!undrained_, pushes_pending_);
     }
     if (keyframe_ticket_) --g_keyframe_nvdec;
   }
@@ -209,7 +209,7 @@ class Session {
   // A decoder kept for `key` (decoder_pool::take), or null; none for a fresh-decoder session.
   ff::CodecPtr take_pooled(const decoder_pool::Key& key) {
     if (fresh_decoder_) return nullptr;
-    return decoder_pool::take(key, &taken_undrained_);
+    return decoder_pool::take(key, &taken_undrained_, &pushes_pending_);
   }
   // Non-key frames are discarded by the decoder in keyframes-only mode.
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
@@ -218,6 +218,11 @@ class Session {
   // H.264: the last frames out without a drain (NoDrain above); false when that does not apply
   // or frames are still in the decoder (then it is drained as usual).
   bool end_without_drain(FrameSink& sink);
+  // avcodec_flush_buffers: the decoder holds nothing after it, push copies included.
+  void flush_decoder() {
+    avcodec_flush_buffers(dec_.get());
+    pushes_pending_ = 0;
+  }
   void send(AVPacket* pkt, FrameSink& sink);
   void receive_all(FrameSink& sink);
   void on_frame(AVFrame* frame, FrameSink& sink);
@@ -281,6 +286,11 @@ class Session {
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
   bool fresh_decoder_ = false;    // never take a decoder from the pool
   bool taken_undrained_ = false;  // dec_ came from the pool, kept there without a drain
+  // Push copies sent to dec_ (here or by the video before it on a kept decoder) whose frames have
+  // not come out: only that many frames with a push timestamp are dropped, so a real frame whose
+  // timestamp falls in that range (a container can say anything) is never taken for one.
+  int pushes_pending_ = 0;
+  bool push_range_seen_ = false;  // a packet of this video had a push timestamp: no pushing
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
   ff::FramePtr frame_, sw_frame_;
@@ -705,8 +715,9 @@ void Session::run(FrameSink& sink) {
     if (packets_sent_ == 0 && info().decoder_reused && codec_->id == AV_CODEC_ID_H264 &&
         !idr_with_pts) {
       send(nullptr, sink);
-      avcodec_flush_buffers(dec_.get());
+      flush_decoder();
     }
+    if (is_push_ts(pkt->pts) || is_push_ts(pkt->dts)) push_range_seen_ = true;
     if (idr_with_pts) {
       if (!last_idr_) last_idr_ = ff::make_packet();
       av_packet_unref(last_idr_.get());
@@ -731,7 +742,7 @@ void Session::run(FrameSink& sink) {
           return;
         }
         if (info().frames_decoded > decoded_at_key_) keys_without_picture_ = 0;
-        avcodec_flush_buffers(dec_.get());
+        flush_decoder();
         // Frame threads cannot overlap key frames decoded one at a time: slice threads (HEVC
         // wavefront rows, H.264 slices) can still split each of them (+30 to +48 % for a lone
         // 2-thread session on x265 1080p clips, docs/performance.md).
@@ -834,7 +845,8 @@ void Session::run(FrameSink& sink) {
 bool Session::end_without_drain(FrameSink& sink) {
   // Only for a clean H.264 video with an IDR picture (last_idr_), and where the decoder may be
   // kept.
-  if (!last_idr_ || needs_exact_ || info().decode_errors > 0 || decoder_pool::cpu_capacity() == 0) {
+  if (!last_idr_ || needs_exact_ || info().decode_errors > 0 || decoder_pool::cpu_capacity() == 0 ||
+      push_range_seen_) {
     return false;
   }
   const NoDrain mode = no_drain_mode();
@@ -858,6 +870,7 @@ bool Session::end_without_drain(FrameSink& sink) {
     copy->pts = copy->dts = kPushPts + i;
     // A copy the decoder does not take ends the pushing (the drain that follows gives the rest).
     if (avcodec_send_packet(dec_.get(), copy.get()) < 0) return false;
+    ++pushes_pending_;
     receive_all(sink);
   }
 }
@@ -883,7 +896,8 @@ void Session::receive_all(FrameSink& sink) {
       decode_error(err);
       return;
     }
-    if (is_push_frame(frame_.get())) {
+    if (pushes_pending_ > 0 && is_push_ts(frame_->pts)) {
+      --pushes_pending_;
       // A copy pushed in to end a video without a drain: not a frame of any video. The
       // timestamp guess starts afresh after it, as on a fresh decoder.
       av_frame_unref(frame_.get());

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -238,6 +240,100 @@ TEST_F(DecoderPool, H264EndsWithoutADrain) {
         test::expect_same_result(pa2, fa, what + " again");
       }
     }
+  }
+}
+
+// EBML: the length of a variable-size integer from its first byte (1..8; 0: invalid).
+int vint_length(uint8_t b) {
+  for (int n = 1; n <= 8; ++n) {
+    if (b & (0x80 >> (n - 1))) return n;
+  }
+  return 0;
+}
+
+uint64_t vint_value(const uint8_t* p, int n) {
+  uint64_t v = p[0] & (0xFF >> n);
+  for (int i = 1; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// A Matroska file (one frame per Cluster, ffmpeg's Cluster layout: the Timecode first) with the
+// Timecode of every Cluster for which `patch(i)` says so set to `tc` (8 bytes, sizes rewritten,
+// the Segment's size made unknown).
+std::vector<uint8_t> with_cluster_timecodes(const std::vector<uint8_t>& mkv, uint64_t tc,
+                                            const std::function<bool(int)>& patch) {
+  const uint8_t kSegment[] = {0x18, 0x53, 0x80, 0x67};
+  const auto seg = std::search(mkv.begin(), mkv.end(), std::begin(kSegment), std::end(kSegment));
+  EXPECT_NE(seg, mkv.end());
+  std::size_t i = static_cast<std::size_t>(seg - mkv.begin()) + 4;
+  std::vector<uint8_t> out(mkv.begin(), mkv.begin() + static_cast<std::ptrdiff_t>(i));
+  const int seg_len = vint_length(mkv[i]);
+  out.push_back(0x01);  // unknown size
+  for (int k = 0; k < 7; ++k) out.push_back(0xFF);
+  i += static_cast<std::size_t>(seg_len);
+  int cluster = 0;
+  while (i < mkv.size()) {
+    const int id_len = vint_length(mkv[i]);
+    const int size_len = vint_length(mkv[i + static_cast<std::size_t>(id_len)]);
+    const std::size_t body = i + static_cast<std::size_t>(id_len + size_len);
+    const uint64_t size = vint_value(&mkv[i + static_cast<std::size_t>(id_len)], size_len);
+    const bool is_cluster = id_len == 4 && mkv[i] == 0x1F && mkv[i + 1] == 0x43 &&
+                            mkv[i + 2] == 0xB6 && mkv[i + 3] == 0x75;
+    if (!is_cluster || !patch(cluster++)) {
+      out.insert(out.end(), mkv.begin() + static_cast<std::ptrdiff_t>(i),
+                 mkv.begin() + static_cast<std::ptrdiff_t>(body + size));
+    } else {
+      EXPECT_EQ(mkv[body], 0xE7);  // Timecode first
+      const int tl = vint_length(mkv[body + 1]);
+      const std::size_t rest = body + 1 + static_cast<std::size_t>(tl) + vint_value(&mkv[body + 1], tl);
+      std::vector<uint8_t> children = {0xE7, 0x88};
+      for (int k = 7; k >= 0; --k) children.push_back(static_cast<uint8_t>(tc >> (8 * k)));
+      children.insert(children.end(), mkv.begin() + static_cast<std::ptrdiff_t>(rest),
+                      mkv.begin() + static_cast<std::ptrdiff_t>(body + size));
+      out.insert(out.end(), {0x1F, 0x43, 0xB6, 0x75, 0x01});
+      for (int k = 6; k >= 0; --k) out.push_back(static_cast<uint8_t>(children.size() >> (8 * k)));
+      out.insert(out.end(), children.begin(), children.end());
+    }
+    i = body + size;
+  }
+  return out;
+}
+
+// End-of-video push copies carry sentinel timestamps (INT64_MIN + 4096 ...), but a container can
+// give a real frame any timestamp: such frames are frames, on a fresh decoder and on one kept
+// without a drain whose push copies come out first (only as many frames are dropped as copies were
+// pushed). Matroska Cluster timecodes set to 2^63 + 4096 ms land in that range.
+TEST_F(DecoderPool, FramesWithThePushCopiesTimestampsAreFrames) {
+  ScopedEnv env("HASHMATCH_H264_NO_DRAIN", "all");
+  const auto clean = test::make_clip(test::clip_dir(), "push_ts.mkv",
+                                     "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v libx264 "
+                                     "-preset veryfast -g 25 -cluster_size_limit 1 -write_crc32 0");
+  ASSERT_FALSE(clean.empty());
+  const std::vector<uint8_t> bytes = test::read_file(clean);
+  test::TempDir d;
+  const uint64_t tc = (uint64_t(1) << 63) + 4096;
+  test::write_file(d / "even.mkv", with_cluster_timecodes(bytes, tc, [](int c) { return c % 2 == 0; }));
+  test::write_file(d / "all.mkv", with_cluster_timecodes(bytes, tc, [](int) { return true; }));
+  const VideoOptions o = cpu_opts(0, 1);  // every frame: a push copy counted as a frame shows
+  const VpdqResult want = fresh(clean, o);
+  ASSERT_TRUE(want.ok()) << want.error;
+  ASSERT_EQ(want.info.frames_decoded, 50);
+  ASSERT_EQ(want.frames.size(), 50u);
+  for (const char* f : {"even.mkv", "all.mkv"}) {
+    const VpdqResult a = fresh(d / f, o);
+    ASSERT_TRUE(a.ok()) << f << ": " << a.error;
+    EXPECT_EQ(a.info.frames_decoded, 50) << f;
+    test::expect_same_result(a, want, std::string(f) + " on a fresh decoder");
+    // After the clean clip, on its decoder kept without a drain (copies pushed, still in it).
+    decoder_pool::clear();
+    const int64_t kept0 = decoder_pool::kept_without_drain();
+    const VpdqResult c = hash_video(VideoInput::file(clean), o);
+    ASSERT_TRUE(c.ok()) << c.error;
+    EXPECT_EQ(decoder_pool::kept_without_drain() - kept0, 1) << f;
+    const VpdqResult k = hash_video(VideoInput::file(d / f), o);
+    EXPECT_TRUE(k.info.decoder_reused) << f;
+    EXPECT_EQ(k.info.frames_decoded, 50) << f;
+    test::expect_same_result(k, want, std::string(f) + " after a clip on its kept decoder");
   }
 }
 
