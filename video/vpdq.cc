@@ -224,7 +224,8 @@ class Session {
     pushes_pending_ = 0;
   }
   void send(AVPacket* pkt, FrameSink& sink);
-  void receive_all(FrameSink& sink);
+  // `draining`: a null packet was sent (the decoder's last frames).
+  void receive_all(FrameSink& sink, bool draining = false);
   void on_frame(AVFrame* frame, FrameSink& sink);
   void to_host_rgb(const AVFrame* src, Image* out);
   const AVFrame* device_to_host(const AVFrame* hw);
@@ -885,16 +886,22 @@ void Session::send(AVPacket* pkt, FrameSink& sink) {
     if (err < 0 && err != AVERROR_EOF) decode_error(err);
     break;
   }
-  receive_all(sink);
+  receive_all(sink, pkt == nullptr);
 }
 
-void Session::receive_all(FrameSink& sink) {
+void Session::receive_all(FrameSink& sink, bool draining) {
+  int errors = 0;
   for (;;) {
     const int err = avcodec_receive_frame(dec_.get(), frame_.get());
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
     if (err < 0) {
       decode_error(err);
-      return;
+      // While draining, the frames after a failed one are still there: under frame threads each
+      // thread's frame comes out on its own call (stopping at the error lost those of the other
+      // threads, so the frames decoded depended on the thread count). Otherwise the next packet
+      // sent brings them out.
+      if (!draining || ++errors > 64) return;
+      continue;
     }
     if (pushes_pending_ > 0 && is_push_ts(frame_->pts)) {
       --pushes_pending_;

@@ -141,6 +141,40 @@ TEST(VideoBroken, DamageIsFoundEveryTimeWithFrameThreads) {
   }
 }
 
+// A slice near the end that refers to a parameter set that does not exist: the drain at the end
+// gives the error of that frame, then the frames after it. The frames decoded (and hashed) must
+// not depend on the decoder's thread count (under frame threads the drain stopped at the error,
+// and the frames still in the other threads were lost: 94 of 99 with 8 threads).
+TEST(VideoBroken, FramesAfterAFailedOneInTheDrainAreKept) {
+  const auto es = make_clip(clip_dir(), "drain.h264",
+                            "-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 100 -g 250 "
+                            "-c:v libx264 -preset ultrafast -bsf:v h264_mp4toannexb");
+  ASSERT_FALSE(es.empty());
+  std::vector<uint8_t> b = bytes_of(es);
+  std::vector<std::size_t> slices;  // the byte after each slice NAL's header
+  for (std::size_t i = 0; i + 4 < b.size(); ++i) {
+    if (b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1) {
+      const int type = b[i + 3] & 0x1F;
+      if (type == 1 || type == 5) slices.push_back(i + 4);
+    }
+  }
+  ASSERT_EQ(slices.size(), 100u);
+  b[slices[slices.size() - 6]] = 0xCC;  // first_mb 0, a P slice, PPS id 5 (none)
+  test::TempDir d;
+  test::write_file(d / "bad.h264", b);
+  const auto mkv = make_clip(d.path(), "bad.mkv", "-i " + (d / "bad.h264").string() + " -c copy");
+  ASSERT_FALSE(mkv.empty());
+  VideoOptions o = cpu_opts();
+  o.seconds_per_hash = 0;  // every frame
+  for (const int threads : {1, 3, 8}) {
+    o.threads = threads;
+    const VpdqResult r = hash_video(VideoInput::file(mkv), o);
+    EXPECT_EQ(r.error_reason, "corrupt") << threads << ": " << r.error;
+    EXPECT_EQ(r.info.frames_decoded, 99) << threads << " threads";
+    EXPECT_EQ(r.frames.size(), 99u) << threads << " threads";
+  }
+}
+
 // Damage in a Matroska cluster's header: the demuxer skips the cluster, its frames are simply gone
 // and the decoder has nothing to complain about; the demuxer's error tells it.
 TEST(VideoBroken, DamagedMatroskaClusterIsFoundFromTheDemuxer) {
