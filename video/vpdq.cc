@@ -48,8 +48,9 @@ double env_double(const char* name, double fallback) {
   if (!v || !*v) return fallback;
   char* end = nullptr;
   const double x = std::strtod(v, &end);
-  if (end == v || *end || !(x > 0)) {
-    throw InvalidArgument(std::string(name) + " must be a positive number, got '" + v + "'");
+  if (end == v || *end || !(x > 0) || x > 1e9) {
+    throw InvalidArgument(std::string(name) + " must be a positive number of at most 1e9, got '" +
+                          v + "'");
   }
   return x;
 }
@@ -312,7 +313,10 @@ void Session::check_deadline() const {
 
 void Session::open(std::optional<Clock::time_point> deadline) {
   ff::init_logging();
-  const double budget = opts_.time_budget_seconds > 0 ? opts_.time_budget_seconds : 1e9;
+  // None or past 1e9 s (~32 years): 1e9 s, which the clock's nanoseconds hold.
+  const double budget = opts_.time_budget_seconds > 0 && opts_.time_budget_seconds < 1e9
+                            ? opts_.time_budget_seconds
+                            : 1e9;
   deadline_ = deadline ? *deadline
                        : Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget * 1e6));
 
@@ -616,9 +620,12 @@ bool Session::ivf_cut_short() const {
   if (length <= 0 || length == AV_NOPTS_VALUE) return false;
   if (video_packets_ + 1 >= length) return false;
   if (last_pts_ == AV_NOPTS_VALUE) return true;
-  const int64_t step =
-      video_packets_ > 1 ? std::max<int64_t>(1, (last_pts_ - first_pts_) / (video_packets_ - 1)) : 1;
-  return length - (last_pts_ + step) > 3 * step + length / 50;
+  // In 128 bits: a container's timestamps can be anything.
+  using Wide = __int128;
+  const Wide step = video_packets_ > 1
+                        ? std::max<Wide>(1, (Wide(last_pts_) - first_pts_) / (video_packets_ - 1))
+                        : 1;
+  return Wide(length) - (Wide(last_pts_) + step) > 3 * step + length / 50;
 }
 
 bool Session::nvdec_for_keyframes(int extra_frames) {
@@ -776,8 +783,16 @@ void Session::run(FrameSink& sink) {
   // A container that lists more frames than the file holds was cut short. Packets read, not
   // frames decoded: decoders rightly drop some (the pre-roll before an edit list's start, frames
   // before the first key frame of a stream cut mid-GOP), and damage has its own verdict below.
-  if (st_->nb_frames > 0 && video_packets_ + 1 < st_->nb_frames) {
-    fail("truncated", "the container lists " + std::to_string(st_->nb_frames) +
+  // MP4/MOV: the frame count is the sum of the time-to-sample table's counts, which nothing
+  // checks against the sample-size table the demuxer's index is built from (a count raised by a
+  // hand made a complete file 'truncated'): the smaller of the two is what the file must hold.
+  int64_t listed = st_->nb_frames;
+  if (listed > 0 && std::strcmp(demux_->get()->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") == 0) {
+    const int entries = avformat_index_get_entries_count(st_);
+    if (entries > 0) listed = std::min<int64_t>(listed, entries);
+  }
+  if (listed > 0 && video_packets_ + 1 < listed) {
+    fail("truncated", "the container lists " + std::to_string(listed) +
                           " frames but only " + std::to_string(video_packets_) +
                           " could be read (truncated file?); " +
                           std::to_string(info().frames_decoded) + " frames decoded");
@@ -959,8 +974,11 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       const int64_t start = !starts_with_key_ ? first_key_ts_
                             : st_->start_time != AV_NOPTS_VALUE ? st_->start_time
                                                                 : 0;
-      const double sec = double(ts - start) * av_q2d(st_->time_base);
-      number = std::max<int64_t>(0, std::llround(sec * fps_));
+      // The difference in 128 bits and the number clamped: a container's timestamps can be
+      // anything (2^62 is past any duration limit).
+      const double sec = double(static_cast<__int128>(ts) - start) * av_q2d(st_->time_base);
+      const double x = sec * fps_;
+      number = !(x > 0) ? 0 : x >= 0x1p62 ? int64_t(1) << 62 : std::llround(x);
     } else {
       number = std::max<int64_t>(0, video_packets_ - 1);
     }
@@ -1173,6 +1191,12 @@ void note_exact_mode(VpdqResult& r) {
 
 using DeadlineOpt = std::optional<Clock::time_point>;
 
+// A second pass on a fresh decoder (damage seen on a decoder kept without a drain) only with time
+// left for it: a first pass that ran out of its budget keeps the frames it hashed.
+bool worth_a_second_pass(const Session& s, const VpdqResult& r) {
+  return r.error_reason != "timeout" && Clock::now() < s.deadline();
+}
+
 VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                            FrameSink& sink, DeadlineOpt deadline, bool fresh_decoder = false) {
   VpdqResult r;
@@ -1189,7 +1213,7 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_on_undrained_decoder()) {
+  if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     discard(sink);  // the frames come again from a fresh decoder
     const Clock::time_point left = s->deadline();
     s.reset();
@@ -1264,7 +1288,7 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_on_undrained_decoder()) {
+  if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     if (sink) discard(*sink);  // the frames come again from a fresh decoder, with a sink of its own
     sink.reset();
     const Clock::time_point left = s->deadline();

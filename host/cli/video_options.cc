@@ -16,8 +16,9 @@ static double double_from_env(const char* name, double fallback) {
   if (!v || !*v) return fallback;
   char* end = nullptr;
   const double x = std::strtod(v, &end);
-  if (end == v || *end || !(x >= 0)) {
-    throw InvalidArgument(std::string(name) + " must be a number of seconds >= 0, got '" + v + "'");
+  if (end == v || *end || !(x >= 0) || x > 1e9) {
+    throw InvalidArgument(std::string(name) + " must be a number of seconds in 0..1e9, got '" + v +
+                          "'");
   }
   return x;
 }

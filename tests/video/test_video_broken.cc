@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "host/common/error.h"
@@ -53,6 +54,32 @@ TEST(VideoBroken, TruncatedAfterTheIndexKeepsTheFramesBefore) {
   ASSERT_GE(r.frames.size(), 2u);
   EXPECT_LT(r.frames.size(), whole.frames.size());
   for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+}
+
+// An MP4's frame count is the sum of its time-to-sample (stts) counts; raised by a hand on a
+// complete file, it must not make the file 'truncated' (the sample-size table, which the
+// demuxer's index follows, says how many frames there are). A cut file still is truncated.
+TEST(VideoBroken, InflatedSttsCountIsNotTruncation) {
+  ASSERT_FALSE(faststart().empty());
+  auto b = bytes_of(faststart());
+  const VpdqResult whole = hash_video(VideoInput::memory(b), cpu_opts());
+  ASSERT_TRUE(whole.ok()) << whole.error;
+  const uint8_t tag[] = {'s', 't', 't', 's'};
+  const auto at = std::search(b.begin(), b.end(), std::begin(tag), std::end(tag));
+  ASSERT_NE(at, b.end());
+  const std::size_t entry = static_cast<std::size_t>(at - b.begin()) + 4 + 4 + 4;  // + flags, count
+  ASSERT_EQ(b[entry - 1], 1);  // one entry: 100 frames of one duration (x264, constant rate)
+  const uint32_t frames = uint32_t(b[entry]) << 24 | uint32_t(b[entry + 1]) << 16 |
+                          uint32_t(b[entry + 2]) << 8 | b[entry + 3];
+  ASSERT_EQ(frames, 100u);
+  b[entry + 1] = 0x0F;  // 100 -> 983,140
+  const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.info.frames_decoded, 100);
+  ASSERT_EQ(r.frames.size(), whole.frames.size());
+  for (std::size_t i = 0; i < r.frames.size(); ++i) EXPECT_EQ(r.frames[i].hash, whole.frames[i].hash);
+  const std::vector<uint8_t> cut(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() * 55 / 100));
+  EXPECT_EQ(hash_video(VideoInput::memory(cut), cpu_opts()).error_reason, "truncated");
 }
 
 // Keyframes-only reads every packet but decodes the key ones: the cut is found from the packets
@@ -541,6 +568,19 @@ TEST(VideoBroken, TimeBudget) {
     const VpdqResult t = hash_video(VideoInput::file(ts), o);
     if (!t.ok()) { EXPECT_EQ(t.error_reason, "timeout") << budget << " s: " << t.error; }
   }
+  // Budgets past what the clock holds are no budget (they overflowed into the past: every video
+  // a timeout); the environment refuses them with a clear error.
+  for (const double huge : {1e10, 1e300, std::numeric_limits<double>::infinity()}) {
+    o.time_budget_seconds = huge;
+    const VpdqResult h = hash_video(VideoInput::file(faststart()), o);
+    EXPECT_TRUE(h.ok()) << huge << " s: " << h.error;
+  }
+  for (const char* bad : {"1e10", "inf", "nan", "-1", "0"}) {
+    test::ScopedEnv env("HASHMATCH_VIDEO_TIME_BUDGET", bad);
+    EXPECT_THROW(video_options_from_env(), InvalidArgument) << bad;
+  }
+  test::ScopedEnv ok("HASHMATCH_VIDEO_TIME_BUDGET", "1e9");
+  EXPECT_EQ(video_options_from_env().time_budget_seconds, 1e9);
 }
 
 TEST(VideoBroken, BadDecoderOptionIsAnArgumentError) {
