@@ -47,7 +47,9 @@ VideoMatchResult match_hash_sets(std::span<const Hash256> query, std::span<const
   r.compared_matched = count_matched(compared, query, limit);
   r.query_match_percent = 100.0 * double(r.query_matched) / double(r.query_frames);
   r.compared_match_percent = 100.0 * double(r.compared_matched) / double(r.compared_frames);
-  r.match = r.query_match_percent >= opts.query_match_percent &&
+  // At least one frame in common: with P_q = P_c = 0 the percentages alone would make every
+  // pair a match, which no index lookup (VideoIndex, vpdq_store.h) can reproduce.
+  r.match = r.query_matched > 0 && r.query_match_percent >= opts.query_match_percent &&
             r.compared_match_percent >= opts.compared_match_percent;
   return r;
 }

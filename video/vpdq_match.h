@@ -6,7 +6,9 @@
 //   2. q% = share of the query's remaining frames that have some frame of the other video within
 //      distance D (default 31); c% = the same the other way round.
 //   3. Match iff q% >= query_match_percent (P_q, default 80) and c% >= compared_match_percent
-//      (P_c, default 0). A side left with no frame gives 0% and no match.
+//      (P_c, default 0). A side left with no frame gives 0% and no match; so does a pair with no
+//      frame in common (differs from the reference only for P_q = 0, where its rule makes every
+//      pair a match and an index lookup could not agree with it).
 // The distance test is `distance <= D`, as python-threatexchange's vPDQ signal and PDQ itself
 // (Hash256's pdq_match); `strict_less` gives the reference C++ brute matcher's `distance < D`.
 // (Between PDQ hashes of 128 set bits distances are even, so with D = 31 both agree.)

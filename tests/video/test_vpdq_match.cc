@@ -81,6 +81,15 @@ TEST(VpdqMatch, PercentagesAndThresholds) {
   EXPECT_FALSE(match_videos(frames_of(q), frames_of(c), o).match);
   o.compared_match_percent = 80;
   EXPECT_TRUE(match_videos(frames_of(q), frames_of(c), o).match);
+  // Thresholds of 0: a pair still needs a frame in common (as a store's index lookup finds it).
+  o.query_match_percent = 0;
+  o.compared_match_percent = 0;
+  EXPECT_TRUE(match_videos(frames_of(q), frames_of(c), o).match);
+  std::vector<Hash256> other;
+  for (int i = 0; i < 5; ++i) other.push_back(random_hash(rng));
+  const auto none = match_videos(frames_of(q), frames_of(other), o);
+  EXPECT_EQ(none.query_matched, 0u);
+  EXPECT_FALSE(none.match);
 }
 
 TEST(VpdqMatch, QualityFilterAndDedupe) {

@@ -245,6 +245,10 @@ TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
           const std::string id = "v" + std::to_string(v);
           if (want.query_matched == 0) {
             EXPECT_EQ(by_id.count(id), 0u) << id;
+            // Thresholds of 0 do not make a pair without a frame in common a match.
+            VideoMatchOptions zero = o;
+            zero.query_match_percent = 0;
+            EXPECT_FALSE(match_videos(query, stored[std::size_t(v)], zero).match) << id;
             continue;
           }
           ASSERT_EQ(by_id.count(id), 1u) << id;
