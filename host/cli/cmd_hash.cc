@@ -182,12 +182,17 @@ int cmd_hash(const Argv& argv) {
       }
       return hash_media_file(files[i], opts, *tl_hasher);
     };
-    ordered_parallel_map<MediaHashResult>(files.size(), jobs, work,
-                                          [&](std::size_t, MediaHashResult& r) { emit(r); });
+    // Each line out as it is ready (a pipe or file reader sees the progress; a process killed
+    // late keeps what it printed): one write per file, small beside hashing it.
+    ordered_parallel_map<MediaHashResult>(files.size(), jobs, work, [&](std::size_t, MediaHashResult& r) {
+      emit(r);
+      std::cout.flush();
+    });
     tl_hasher = nullptr;
   } else {
     // Decode workers -> in-order collector -> GPU batches. Memory stays bounded: the map keeps at
-    // most jobs * 4 decoded results waiting, the collector at most gpu_batch images or 256 MP.
+    // most jobs * 4 decoded results waiting, the collector at most gpu_batch images or 256 MP,
+    // and 2 x gpu_batch results in all.
     struct Decoded {
       MediaHashResult r;
       std::optional<Image> img;
@@ -221,6 +226,7 @@ int cmd_hash(const Argv& argv) {
         for (std::size_t k = 0; k < owners.size(); ++k) pending[owners[k]].r.pdq = hashes[k];
       }
       for (Decoded& d : pending) emit(d.r);
+      std::cout.flush();  // the batch's lines out now (as above)
       pending.clear();
       pending_images = pending_pixels = 0;
     };
@@ -235,7 +241,11 @@ int cmd_hash(const Argv& argv) {
         pending_pixels += d.img->pixel_count();
       }
       pending.push_back(std::move(d));
-      if (pending_images >= static_cast<std::size_t>(gpu_batch) || pending_pixels >= kMaxBatchPixels) {
+      // A result without an image (a video, an error, a file that is no media) waits only for
+      // the images before it: out at once when none is waiting, and never more than a batch's
+      // worth of results held (a folder of videos printed nothing until the end before).
+      if (pending_images == 0 || pending_images >= static_cast<std::size_t>(gpu_batch) ||
+          pending_pixels >= kMaxBatchPixels || pending.size() >= 2 * static_cast<std::size_t>(gpu_batch)) {
         flush();
       }
     });

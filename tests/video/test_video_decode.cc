@@ -1,12 +1,18 @@
 // Decoding and vPDQ sampling on clips generated at test time (FFmpeg lavfi sources) in several
 // codecs and containers; memory vs file input; keyframes-only; rotation; the CLI's vPDQ output;
 // video-level matching of a clip against its re-encode and a trimmed cut.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "host/media/hash_media.h"
 #include "host/pdq/pdq.h"
@@ -370,6 +376,48 @@ TEST(VideoCli, HashPrintsTheReferenceLinesAndJson) {
   const VpdqResult small = hash_video(VideoInput::file(h264_clip()), o);
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(j.at("vpdq")[3].at("pdq").get<std::string>(), small.frames[3].hash.to_hex());
+}
+
+// `hashmatch hash` prints each line as it is ready, videos included, on the CPU path and on the
+// batched (GPU) path, which held back every result without an image until a batch of images
+// filled or the run ended. The last input is a FIFO nobody writes to yet: both videos' lines must
+// be in the output file before it is written (the command is started in the background).
+TEST(VideoCli, HashPrintsEachVideosLineAsItIsReady) {
+  ASSERT_FALSE(h264_clip().empty());
+  test::TempDir d;
+  const auto fifo = d / "wait";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* env : {"", "HASHMATCH_HASH_BATCHED=1 "}) {
+    const auto out = d / "out.txt";
+    const std::string cmd = std::string(env) + "timeout 60 " + HASHMATCH_BINARY +
+                            " hash --jobs 1 --video-decoder cpu '" + h264_clip().string() + "' '" +
+                            h264_clip().string() + "' '" + fifo.string() + "' > '" + out.string() +
+                            "' 2>/dev/null &";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::size_t lines = 0;
+    for (int i = 0; i < 300 && lines < 2; ++i) {  // up to 30 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto text = test::read_file(out);
+      lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    }
+    EXPECT_EQ(lines, 2u) << env << "lines before the last input could be read";
+    // Lets the command read its last input and end (without blocking should it be gone).
+    for (int i = 0; i < 300; ++i) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) {
+        EXPECT_EQ(::write(fd, "not media\n", 10), 10);
+        ::close(fd);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (int i = 0; i < 300 && lines < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto text = test::read_file(out);
+      lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    }
+    EXPECT_EQ(lines, 3u) << env;
+  }
 }
 
 TEST(VideoMatching, ReencodeAndTrimMatchUnrelatedDoesNot) {
