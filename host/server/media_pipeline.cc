@@ -343,13 +343,20 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
   vo.threads = vc.video_threads;
   vo.time_budget_seconds = vc.video_time_budget.count();
   vo.max_duration_seconds = vc.video_max_duration.count();
-  const auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget);
+  // A budget of 0 is none (as for the decoding): a full queue is waited for, not a 429 at once.
+  const auto deadline = vc.video_time_budget.count() > 0
+                            ? Clock::now() + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget)
+                            : Clock::time_point::max();
+  // Chunks no larger than the queue can take with the others outstanding (a chunk larger than
+  // the whole queue is refused as too large: every video a 413 with max_queue_frames below
+  // max_batch_frames).
+  const int chunk = std::max(1, std::min(vc.max_batch_frames,
+                                         vc.max_queue_frames / static_cast<int>(QueueSink::kMaxPending + 2)));
   QueueSink sink(
       [this, deadline](std::vector<Image> frames, std::shared_ptr<QueueSink::Ticket>* t) {
         return submit_blocking(std::move(frames), deadline, t);
       },
-      static_cast<std::size_t>(std::max(1, vc.max_batch_frames)),
+      static_cast<std::size_t>(chunk),
       // The chunks outstanding and the one filling stay within the queue's byte limit.
       vc.max_queue_bytes / (QueueSink::kMaxPending + 2));
   video::VpdqResult v =

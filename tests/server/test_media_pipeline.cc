@@ -110,3 +110,37 @@ TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
 
 }  // namespace
 }  // namespace hashmatch::server
+
+namespace hashmatch::server {
+namespace {
+
+// A frame queue smaller than a batch: a video's chunks fit the queue (a chunk larger than the
+// whole queue was refused as too large, every video a 413), and with no time budget a full queue
+// is waited for (it was a 429 at once: the deadline for retries was 'now').
+TEST(MediaPipeline, VideosFitASmallQueueAndWaitForItWithoutABudget) {
+  test::TempDir d;
+  const std::vector<uint8_t> video = clip(d, "v.mp4", 90);
+  for (const int budget : {120, 0}) {
+    ServerConfig cfg = one_of_each();
+    cfg.video_sessions = 4;
+    cfg.video_queue = 4;
+    cfg.max_queue_frames = 8;  // below max_batch_frames
+    cfg.batches_in_flight = 1;
+    cfg.video_time_budget = std::chrono::seconds(budget);
+    ASSERT_LT(cfg.max_queue_frames, cfg.max_batch_frames);
+    monitoring::Metrics metrics;
+    MediaPipeline p(cfg, metrics);
+    std::vector<MediaOutcome> outs(4);
+    std::vector<std::thread> ts;
+    for (auto& o : outs) ts.emplace_back([&p, &video, &o] { p.hash(video, &o); });
+    for (auto& t : ts) t.join();
+    for (const MediaOutcome& o : outs) {
+      EXPECT_TRUE(o.status.ok()) << "budget " << budget << ": " << o.status.message;
+      EXPECT_TRUE(o.result.ok()) << o.result.error;
+      EXPECT_EQ(o.video_frames.size(), 90u) << "budget " << budget;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hashmatch::server
