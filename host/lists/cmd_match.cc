@@ -1,10 +1,12 @@
 // hashmatch match: match PDQ hashes or files against the hash lists of a database.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "host/cli/args.h"
@@ -46,7 +48,9 @@ constexpr const char* kUsage =
     "query;\n"
     "                      a match reports the variant that matched\n"
     "  --backend B         PDQ matcher: auto (default), cpu or cuda\n"
-    "  --jobs N            hashing threads for FILES (default: all cores, or HASHMATCH_THREADS)\n";
+    "  --jobs N            hashing threads for FILES (default: all cores, or HASHMATCH_THREADS)\n"
+    "  --vpdq-*, --video-* how videos among FILES are hashed, as for `hashmatch hash` (see\n"
+    "                      `hashmatch hash --help`; their HASHMATCH_VIDEO_* variables too)\n";
 
 constexpr std::size_t kBatch = 4096;  // --pdq-file queries matched per call
 
@@ -249,7 +253,7 @@ int run_pdq_file(Ctx& c, const std::string& path) {
   return c.failed ? 1 : 0;
 }
 
-int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
+int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const VideoOptions& video) {
   std::vector<std::pair<std::string, std::string>> walk_errors;
   const std::vector<std::string> files = expand_paths(inputs, &walk_errors);
   for (const auto& [path, msg] : walk_errors) {
@@ -259,6 +263,12 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs) {
   HashOptions hopts;
   hopts.limits = decode_limits_from_env();
   hopts.dihedral = c.qopts.dihedral;
+  hopts.video = video;
+  // Videos in parallel share the cores, as in `hashmatch hash`.
+  if (hopts.video.threads == 0 && files.size() > 1 && jobs > 1) {
+    const int in_flight = static_cast<int>(std::min<std::size_t>(files.size(), std::size_t(jobs)));
+    hopts.video.threads = std::max(1, default_jobs() / in_flight);
+  }
   thread_local pdq::PdqHasher* tl_hasher = nullptr;
   std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
   std::mutex hashers_mu;
@@ -310,8 +320,11 @@ void set_video_matcher_factory(VideoMatcherFactory factory) {
 }
 
 int cmd_match(const Argv& argv) {
-  Args a(argv, {"db", "list", "threshold", "pdq", "pdq-file", "backend", "jobs"},
-         {"dihedral", "help"});
+  std::set<std::string> values = {"db", "list", "threshold", "pdq", "pdq-file", "backend", "jobs"};
+  std::set<std::string> flags = {"dihedral", "help"};
+  values.insert(video_value_options().begin(), video_value_options().end());
+  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  Args a(argv, values, flags);
   if (a.flag("help")) {
     std::printf("%s", kUsage);
     return 0;
@@ -347,7 +360,9 @@ int cmd_match(const Argv& argv) {
   } else if (pdq_file) {
     rc = run_pdq_file(c, *pdq_file);
   } else {
-    rc = run_files(c, a.positional(), jobs);
+    VideoOptions video;
+    parse_video_options(a, &video);
+    rc = run_files(c, a.positional(), jobs, video);
   }
   std::cout.flush();
   return rc;

@@ -351,6 +351,15 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_EQ(f[0]["video_matches"][0]["query_match_percent"], 100.0);
   EXPECT_TRUE(f[1]["matches"].empty());
   EXPECT_TRUE(f[1]["video_matches"].empty());
+  // The video options of `hashmatch hash` reach `match FILES`.
+  const std::string grey = (vids / "pattern-sd-grey-bar.mp4").string();
+  ASSERT_EQ(run("match --db '" + db + "' --vpdq-every-frame '" + grey + "'", "every.txt"), 0);
+  const auto every = lines("every.txt");
+  ASSERT_EQ(every.size(), 1u);
+  EXPECT_GT(every[0]["vpdq"].size(), f[1]["vpdq"].size());
+  EXPECT_EQ(every[0]["video"]["frame_mod"], 1);
+  EXPECT_NE(run("match --db '" + db + "' --video-max-seconds 1 '" + grey + "'", "limit.txt"), 0);
+  EXPECT_EQ(lines("limit.txt")[0]["error_reason"], "too_long");
 
   // A video's frames against listed images (PDQ entries): one match per entry, with the share of
   // the video's distinct frames that matched it, as `hashmatch scan` reports it.
