@@ -54,14 +54,20 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
       if (keep) mf.bytes.reserve(static_cast<std::size_t>(st.st_size));
     }
     total += static_cast<uint64_t>(n);
-    if (keep || (!streamed_video && total <= limits.max_file_bytes)) {
-      mf.bytes.insert(mf.bytes.end(), chunk.begin(), chunk.begin() + n);
-    }
-    if (total > limits.max_file_bytes && !mf.bytes.empty()) {
+    // Only a file within the limit is kept (one known to be larger was copied up to the limit,
+    // with the vector's growth on top, and then thrown away).
+    if (keep) mf.bytes.insert(mf.bytes.end(), chunk.begin(), chunk.begin() + n);
+    if (total > limits.max_file_bytes && keep) {
       // The file grew past the limit while being read: stop keeping bytes.
+      keep = false;
       mf.bytes.clear();
       mf.bytes.shrink_to_fit();
     }
+  }
+  if (!keep && !streamed_video && total > 0 && total <= limits.max_file_bytes) {
+    // Larger than the limit when it was opened, within it when read to its end: it shrank.
+    throw IoError("the file changed while it was read (" + std::to_string(st.st_size) + " bytes, then " +
+                  std::to_string(total) + ")");
   }
   if (total == 0) mf.format = MediaFormat::kEmpty;
   mf.size = total;

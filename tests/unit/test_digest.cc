@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 #include "host/common/digest.h"
@@ -68,6 +69,29 @@ TEST(MediaFile, LargeFileDigestsStreamedBytesNotKept) {
       digest_bytes(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
   EXPECT_EQ(mf.digests.sha256, expect.sha256);
   EXPECT_EQ(mf.digests.md5, expect.md5);
+}
+
+// ... and without being copied up to the limit first: reading a 64 MiB file over a 48 MiB limit
+// raises the peak resident memory by far less than the limit (it was ~100 MB: the bytes up to the
+// limit and the vector's growth).
+TEST(MediaFile, LargeFileIsNotBufferedUpToTheLimit) {
+  test::TempDir dir;
+  {
+    std::vector<uint8_t> data(64u << 20);
+    std::mt19937 rng(5);
+    for (std::size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<uint8_t>(rng());
+    test::write_file(dir / "big.bin", data);
+  }
+  DecodeLimits limits;
+  limits.max_file_bytes = 48u << 20;
+  if (!test::reset_peak_rss()) GTEST_SKIP() << "cannot reset the peak resident memory here";
+  const long base = test::current_rss_kib();
+  const MediaFile mf = read_media_file(dir / "big.bin", limits);
+  const long growth = test::peak_rss_kib() - base;
+  std::printf("[ memory   ] 64 MiB file over a 48 MiB limit: peak RSS growth %ld KiB\n", growth);
+  EXPECT_TRUE(mf.too_large);
+  EXPECT_TRUE(mf.bytes.empty());
+  EXPECT_LT(growth, 16 * 1024);
 }
 
 // A video above max_video_bytes_in_memory is left in its file (the decoder streams it): no bytes
