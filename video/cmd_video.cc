@@ -312,11 +312,13 @@ int cmd_video(const Argv& argv) {
 namespace hashmatch::cli {
 
 void register_video_list_matcher() {
-  set_video_matcher_factory([](const std::string& db, const std::vector<std::string>& lists)
-                                -> VideoFileMatcher {
+  set_video_matcher_factory([](const std::string& db, const std::vector<std::string>& lists,
+                                std::optional<int> threshold) -> VideoFileMatcher {
     auto store = std::make_shared<ListStore>(db, /*create=*/false);
     video::VpdqStore vs(*store);
-    auto index = std::make_shared<const video::VideoIndex>(vs, lists);
+    video::VideoMatchOptions vo;
+    if (threshold) vo.distance_threshold = *threshold;
+    auto index = std::make_shared<const video::VideoIndex>(vs, lists, vo);
     if (index->videos() == 0) return nullptr;  // no listed video: nothing to add
     return [index](const MediaHashResult& r) -> nlohmann::ordered_json {
       std::vector<VpdqFrame> frames;

@@ -166,6 +166,9 @@ int cmd_hash(const Argv& argv) {
       std::cout << r.pdq->hashes[0].to_hex() << ',' << r.pdq->quality << ',' << r.path << '\n';
     } else if (!r.ok()) {
       std::cerr << r.path << ": " << r.error << '\n';
+    } else if (r.extra.count("vpdq")) {
+      // Said, as --format vpdq says it of an image: a line nobody sees is no answer.
+      std::cerr << r.path << ": a video (no PDQ line; --format vpdq or json gives its frames)\n";
     }
   };
 

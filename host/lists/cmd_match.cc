@@ -43,7 +43,8 @@ constexpr const char* kUsage =
     "                      (video_matches)\n"
     "options:\n"
     "  --threshold T       PDQ threshold (0..256, inclusive) for every list instead of each "
-    "list's\n"
+    "list's,\n"
+    "                      and the frames' distance threshold of video_matches (default 31)\n"
     "  --dihedral          also match the 8 dihedral variants (rotations and flips) of each "
     "query;\n"
     "                      a match reports the variant that matched\n"
@@ -274,7 +275,9 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const Vi
   std::mutex hashers_mu;
   // Videos: vPDQ frames matched video-level against the listed videos (when video/ is built).
   VideoFileMatcher video_matcher;
-  if (video_matcher_factory()) video_matcher = video_matcher_factory()(c.db, c.qopts.lists);
+  if (video_matcher_factory()) {
+    video_matcher = video_matcher_factory()(c.db, c.qopts.lists, c.qopts.threshold);
+  }
   // Hashing and matching run on the workers (the snapshot is immutable); lines come out in order.
   auto work = [&](std::size_t i) -> nlohmann::ordered_json {
     if (!tl_hasher) {

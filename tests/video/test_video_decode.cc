@@ -376,6 +376,14 @@ TEST(VideoCli, HashPrintsTheReferenceLinesAndJson) {
   const VpdqResult small = hash_video(VideoInput::file(h264_clip()), o);
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(j.at("vpdq")[3].at("pdq").get<std::string>(), small.frames[3].hash.to_hex());
+
+  // --format pdq has no line for a video: it says so on stderr instead of printing nothing.
+  const std::string perr = (clip_dir() / "cli_pdq.err").string();
+  const std::string pcmd = std::string(HASHMATCH_BINARY) + " hash --video-decoder cpu --format pdq '" +
+                           h264_clip().string() + "' > /dev/null 2> '" + perr + "'";
+  ASSERT_EQ(std::system(pcmd.c_str()), 0);
+  const auto ptext = test::read_file(perr);
+  EXPECT_NE(std::string(ptext.begin(), ptext.end()).find("a video (no PDQ line"), std::string::npos);
 }
 
 // `hashmatch hash` prints each line as it is ready, videos included, on the CPU path and on the

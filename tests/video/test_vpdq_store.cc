@@ -351,6 +351,13 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_EQ(f[0]["video_matches"][0]["query_match_percent"], 100.0);
   EXPECT_TRUE(f[1]["matches"].empty());
   EXPECT_TRUE(f[1]["video_matches"].empty());
+  // --threshold is the frames' distance threshold for the video-level matches too (as in scan).
+  const std::string grey_chair = (vids / "chair-22-sd-grey-bar.mp4").string();
+  ASSERT_EQ(run("match --db '" + db + "' '" + grey_chair + "'", "t31.txt"), 0);
+  ASSERT_EQ(lines("t31.txt")[0]["video_matches"].size(), 1u);
+  EXPECT_EQ(lines("t31.txt")[0]["video_matches"][0]["id"], "chair-orig-22-sd-bar");
+  ASSERT_EQ(run("match --db '" + db + "' --threshold 0 '" + grey_chair + "'", "t0.txt"), 0);
+  EXPECT_TRUE(lines("t0.txt")[0]["video_matches"].empty());
   // The video options of `hashmatch hash` reach `match FILES`.
   const std::string grey = (vids / "pattern-sd-grey-bar.mp4").string();
   ASSERT_EQ(run("match --db '" + db + "' --vpdq-every-frame '" + grey + "'", "every.txt"), 0);
