@@ -76,6 +76,13 @@ pack)
       strip "$bundle/py/$ver/"*.so
     fi
   done
+  # The GPU machine's python3 is 3.12: without py/3.12 the video targets would run without
+  # their reference anchor, said only in info.txt. ALLOW_NO_ANCHOR=1 packs anyway.
+  if [ ! -d "$bundle/py/3.12" ] && [ "${ALLOW_NO_ANCHOR:-0}" != 1 ]; then
+    echo "pack: no vpdq for Python 3.12 (py/3.12): set VPDQ_PYTHONS / VPDQ_PYTHONPATH as above," \
+      "or ALLOW_NO_ANCHOR=1" >&2
+    exit 1
+  fi
   if [ ! -d "$bundle/samples" ]; then
     samples=$(mktemp -d)
     bash scripts/gen-samples.sh "$samples" 2 >/dev/null
@@ -108,6 +115,11 @@ run)
     timeout -k 10 "$T" "$@" >"$logs/$name.log" 2>&1
     local rc=$?
     [ $rc -eq 0 ] || status=1
+    # Each step's log and JSON to $OUT at once: a device call killed at its limit still brings
+    # back the steps it finished (the archive below is made only at the end).
+    mkdir -p "$OUT/steps"
+    cp "$logs/$name.log" "$OUT/steps/" 2>/dev/null
+    cp "$logs"/*.json "$OUT/steps/" 2>/dev/null
     local tail
     tail=$(grep -E '^\[  (PASSED|FAILED)  \] [0-9]+ test|^\[  SKIPPED \] [0-9]+ test' "$logs/$name.log" | tr '\n' ' ')
     summary+=("$name: exit $rc, $((SECONDS - t0)) s ${tail}")

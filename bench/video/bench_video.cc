@@ -6,7 +6,17 @@
 // back, swscale, CPU PDQ: vPDQ-exact) or `gpu` (--video-pdq cuda, video/gpu_pdq_sink.h: NVDEC
 // frames hashed in device memory, no copy back; skipped for the cpu decoder) or `none` (frames
 // decoded and converted to RGB, not hashed: the decoding ceiling). The reference vPDQ hasher
-// (Python `vpdq` from PyPI) runs on the same clips in the same run when available.
+// (Python `vpdq` from PyPI) runs on the same clips in the same run when available: one process,
+// then one per core side by side (its decoder is effectively single-threaded on x264's
+// one-slice frames), each hash count checked.
+//
+// Clips: the synthetic pattern (video/synth_clip.h), x264/x265 `veryfast`, CRF 23, B-frames,
+// key frames exactly every --gop frames (scene-cut detection off; the clip's key frames, size
+// and bit rate are printed and in the JSON). One clip, hashed over and over: the decoder pool's
+// best case, and a lower bit rate than typical camera material (1080p ~2.9 Mbit/s).
+// Each mode/decoder/sink is warmed up untimed with one video first. Exit code 1 when a video
+// failed, when a `cuda` or (exact) `auto` row used no NVDEC, when a hash count is off, or when a
+// GPU row was skipped for want of a GPU with HASHMATCH_REQUIRE_GPU=1.
 //
 //   bench_video [--seconds 10] [--width 1920] [--height 1080] [--fps 30] [--gop 60]
 //               [--codecs h264,hevc] [--decoders cpu,cuda,auto] [--modes exact,keyframes,every]
@@ -18,7 +28,8 @@
 // from the first start to the last finish is taken, median of the repeats: the slowest session
 // sets the time. --feed queue: S sessions take the next of N videos (default 4 x S) whenever they
 // finish one, as `hashmatch scan` feeds them: a backlog's view of a mix of NVDEC and CPU
-// sessions. CPU sessions get max(1, cores / S) decoder threads each. Decoders are kept open across
+// sessions. CPU sessions get max(1, cores / C) decoder threads each, C the sessions decoding on
+// the CPU (S, less the NVDEC sessions `auto` can get: 16 per GPU, 8 for keyframes-only). Decoders are kept open across
 // videos of the same stream parameters (video/decoder_pool.h; HASHMATCH_DECODER_POOL=0 turns
 // that off, for comparison). Figures printed as a table and written as JSON.
 //
@@ -29,11 +40,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,6 +59,7 @@
 
 #include "kernels/rt/device.h"
 #include "video/decoder_pool.h"
+#include "video/ffmpeg_util.h"
 #include "video/frame_sink.h"
 #include "video/synth_clip.h"
 #include "video/vpdq.h"
@@ -132,6 +146,22 @@ std::vector<uint8_t> slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Key packets of the clip's first video stream.
+int count_key_packets(const std::vector<uint8_t>& bytes) {
+  ff::Demuxer d(std::make_unique<ff::MemorySource>(bytes),
+                ff::Demuxer::Clock::now() + std::chrono::seconds(60));
+  if (d.open(false) < 0) return -1;
+  const int vs = ff::first_video_stream(d.get());
+  if (vs < 0) return -1;
+  ff::PacketPtr pkt = ff::make_packet();
+  int keys = 0;
+  while (av_read_frame(d.get(), pkt.get()) >= 0) {
+    if (pkt->stream_index == vs && (pkt->flags & AV_PKT_FLAG_KEY)) ++keys;
+    av_packet_unref(pkt.get());
+  }
+  return keys;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -167,11 +197,28 @@ VpdqResult hash_one(const std::vector<uint8_t>& clip, const VideoOptions& o, boo
 
 // fixed: each of `streams` sessions hashes the clip once. queue: `streams` sessions share
 // `videos` copies of the clip, each taking the next when done.
+// NVDEC sessions a run of `auto` can get: per GPU HASHMATCH_NVDEC_SESSIONS (16), or for
+// keyframes-only HASHMATCH_NVDEC_KEYFRAME_SESSIONS (8).
+int nvdec_capacity(int gpus, bool keyframes) {
+  const char* v = std::getenv(keyframes ? "HASHMATCH_NVDEC_KEYFRAME_SESSIONS" : "HASHMATCH_NVDEC_SESSIONS");
+  const int per = v && *v ? std::atoi(v) : (keyframes ? 8 : 16);
+  return keyframes ? std::max(0, per) : std::max(0, per) * gpus;
+}
+
 Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int streams,
-                bool null_sink, bool queue, int videos) {
+                bool null_sink, bool queue, int videos, int gpus) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   VideoOptions o = base;
-  o.threads = std::max(1, cores / streams);
+  // The cores are shared by the sessions that decode on the CPU: with `auto` the NVDEC sessions
+  // (one decoder thread each) leave theirs to the others (24 streams with 16 on NVDEC: the 8 CPU
+  // sessions got one thread each, half the cores idle).
+  int cpu_sessions = streams;
+  if (base.decoder == "auto" && gpus > 0) {
+    cpu_sessions = std::max(1, streams - nvdec_capacity(gpus, base.keyframes_only));
+  } else if (base.decoder == "cuda") {
+    cpu_sessions = streams;  // NVDEC decoding; the threads hash
+  }
+  o.threads = std::max(1, cores / cpu_sessions);
   const int total = queue ? (videos > 0 ? videos : 4 * streams) : streams;
   std::vector<VpdqResult> results(static_cast<std::size_t>(total));
   std::atomic<int> next{0};
@@ -203,8 +250,11 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
   return r;
 }
 
-// The reference hasher in a child process; returns {seconds, frames hashed} or seconds < 0.
-std::pair<double, int64_t> run_anchor(const std::string& python, const fs::path& clip) {
+// The reference hasher in `processes` child processes started together, each hashing the clip
+// once (its decoder is effectively single-threaded on x264's one-slice frames, so the machine's
+// throughput takes one process per core); returns {the slowest one's seconds, frames hashed by
+// each} or seconds < 0. The Python start and import are outside each process's timing.
+std::pair<double, int64_t> run_anchor(const std::string& python, const fs::path& clip, int processes) {
   const std::string script =
       "import time, vpdq\n"
       "t = time.perf_counter()\n"
@@ -213,13 +263,25 @@ std::pair<double, int64_t> run_anchor(const std::string& python, const fs::path&
   const fs::path sp = fs::temp_directory_path() / "hashmatch_bench_vpdq.py";
   std::ofstream(sp) << script;
   const std::string cmd = python + " '" + sp.string() + "' 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, 0};
-  double secs = -1;
-  long long n = 0;
-  if (std::fscanf(p, "%lf %lld", &secs, &n) != 2) secs = -1;
-  pclose(p);
-  return {secs, n};
+  std::vector<FILE*> ps;
+  for (int i = 0; i < processes; ++i) {
+    if (FILE* p = popen(cmd.c_str(), "r")) ps.push_back(p);
+  }
+  if (ps.empty()) return {-1, 0};
+  double slowest = 0;
+  long long hashes = -1;
+  bool ok = static_cast<int>(ps.size()) == processes;
+  for (FILE* p : ps) {
+    double secs = -1;
+    long long n = 0;
+    if (std::fscanf(p, "%lf %lld", &secs, &n) != 2 || secs < 0) ok = false;
+    if (hashes >= 0 && n != hashes) ok = false;  // every process hashes the same clip
+    hashes = n;
+    slowest = std::max(slowest, secs);
+    pclose(p);
+  }
+  if (!ok) return {-1, 0};
+  return {slowest, hashes};
 }
 
 // Resident memory of this process, MB.
@@ -272,6 +334,10 @@ int main(int argc, char** argv) {
               a.width, a.height, a.seconds, a.fps, a.gop, cores, a.queue ? "queue" : "fixed",
               std::getenv("HASHMATCH_DECODER_POOL") ? std::getenv("HASHMATCH_DECODER_POOL") : "default",
               gpus.empty() ? ("no GPU (" + why + ")").c_str() : gpus[0].name.c_str());
+  int exit_code = 0;
+  const char* rg = std::getenv("HASHMATCH_REQUIRE_GPU");
+  const bool require_gpu = rg && std::string(rg) == "1";
+  std::set<std::string> warmed;  // mode/decoder/sink groups warmed up
   nlohmann::json out;
   out["device"] = gpus.empty() ? "cpu only" : gpus[0].name;
   out["cpu_threads"] = cores;
@@ -289,18 +355,30 @@ int main(int argc, char** argv) {
     spec.frames = static_cast<int>(a.seconds * a.fps);
     spec.gop = a.gop;
     spec.preset = "veryfast";
-    const fs::path clip = fs::path(a.clips) / ("bench_" + codec + "_" + std::to_string(a.width) +
-                                               "x" + std::to_string(a.height) + "_" +
-                                               std::to_string(spec.frames) + "f_g" +
-                                               std::to_string(a.gop) +
-                                               (codec == "hevc" ? ".mkv" : ".mp4"));
+    // Key frames every `gop` frames exactly: x264 and x265 also cut at scene changes, and the
+    // synthetic pattern has them (a "GOP 60" 1080p clip had key frames at 0, 49, 97 ...).
+    if (codec == "h264" || codec == "hevc") spec.params = "scenecut=0";
+    const std::string name = "bench_" + codec + "_" + std::to_string(a.width) + "x" +
+                             std::to_string(a.height) + "_" + std::to_string(a.fps) + "fps_" +
+                             std::to_string(spec.frames) + "f_g" + std::to_string(a.gop) + "_sc0" +
+                             (codec == "hevc" ? ".mkv" : ".mp4");
+    const fs::path clip = fs::path(a.clips) / name;
     if (!fs::exists(clip)) {
       std::printf("# generating %s ...\n", clip.string().c_str());
       std::fflush(stdout);
-      write_synth_clip(clip, spec);
+      // Written under another name first: a run killed while writing leaves no half clip behind.
+      const fs::path part = fs::path(a.clips) / (name + ".part" + (codec == "hevc" ? ".mkv" : ".mp4"));
+      write_synth_clip(part, spec);
+      fs::rename(part, clip);
     }
     const std::vector<uint8_t> bytes = slurp(clip);
     const double video_seconds = double(spec.frames) / a.fps;
+    const int key_frames = count_key_packets(bytes);
+    std::printf("# %s: %zu bytes (%.2f Mbit/s), %d key frames in %d frames\n", clip.filename().c_str(),
+                bytes.size(), double(bytes.size()) * 8 / video_seconds / 1e6, key_frames, spec.frames);
+    out["clip_" + codec] = {{"file", clip.filename().string()}, {"bytes", bytes.size()},
+                            {"mbit_per_second", double(bytes.size()) * 8 / video_seconds / 1e6},
+                            {"key_frames", key_frames}, {"frames", spec.frames}};
     if (!a.pool_memory.empty()) {
       if (decoder_pool::cpu_capacity() < 8) {
         std::fprintf(stderr, "--pool-memory needs HASHMATCH_DECODER_POOL >= 8\n");
@@ -326,7 +404,12 @@ int main(int argc, char** argv) {
 
     for (const std::string& mode : a.modes) {
       for (const std::string& dec : a.decoders) {
-        if (dec != "cpu" && gpus.empty()) continue;  // nothing to measure without a GPU
+        if (dec != "cpu" && gpus.empty()) {  // nothing to measure without a GPU
+          std::printf("%-5s %-9s %-5s skipped: no GPU (%s)\n", codec.c_str(), mode.c_str(), dec.c_str(),
+                      why.c_str());
+          if (require_gpu) exit_code = 1;
+          continue;
+        }
         for (const std::string& sink : a.sinks) {
           if (sink != "host" && sink != "gpu" && sink != "auto" && sink != "none") {
             std::fprintf(stderr, "unknown sink %s (auto, host, gpu, none)\n", sink.c_str());
@@ -339,15 +422,23 @@ int main(int argc, char** argv) {
             o.keyframes_only = mode == "keyframes";
             if (mode == "every") o.seconds_per_hash = 0;
             o.pdq = sink == "gpu" ? "cuda" : sink == "host" ? "cpu" : "auto";
+            // Untimed, once per mode, decoder and sink: the CUDA context, the first NVDEC
+            // decoders and the CPU decoders' first allocations are not the throughput.
+            const std::string group = mode + "/" + dec + "/" + sink;
+            if (warmed.insert(group).second) (void)run_streams(bytes, o, 1, sink == "none", false, 0, int(gpus.size()));
             std::vector<double> walls;
             Run last;
             for (int r = 0; r < a.repeats; ++r) {
-              last = run_streams(bytes, o, s, sink == "none", a.queue, a.videos);
+              last = run_streams(bytes, o, s, sink == "none", a.queue, a.videos, int(gpus.size()));
               walls.push_back(last.wall);
             }
             const double wall = median(walls);
             const double fps = double(last.frames) / wall;
-            const double vss = video_seconds * last.videos / wall;
+            // Videos hashed to their end (a failed one's frames are in frames/s, not its seconds).
+            const double vss = video_seconds * (last.videos - last.failed) / wall;
+            if (last.failed > 0) exit_code = 1;
+            if (dec == "cuda" && last.nvdec == 0) exit_code = 1;  // NVDEC asked for, none used
+            if (dec == "auto" && mode != "keyframes" && last.nvdec == 0) exit_code = 1;
             char sessions[48];
             std::snprintf(sessions, sizeof sessions, "%dg+%dc/%dr", last.nvdec, last.cpu, last.reused);
             std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %12s %7d %s\n", codec.c_str(),
@@ -358,8 +449,11 @@ int main(int argc, char** argv) {
                                       {"sink", sink}, {"streams", s}, {"wall_seconds_median", wall},
                                       {"frames_decoded", last.frames}, {"frames_hashed", last.hashed},
                                       {"frames_per_second", fps}, {"video_seconds_per_second", vss},
-                                      {"nvdec_sessions", last.nvdec}, {"cpu_sessions", last.cpu},
-                                      {"gpu_pdq_sessions", last.gpu_pdq},
+                                      {"nvdec_videos", last.nvdec}, {"cpu_videos", last.cpu},
+                                      {"gpu_pdq_videos", last.gpu_pdq},
+                                      {"key_frames_per_video", mode == "keyframes" && last.videos > 0
+                                                                   ? double(last.frames) / last.videos
+                                                                   : 0.0},
                                       {"feed", a.queue ? "queue" : "fixed"}, {"videos", last.videos},
                                       {"decoders_reused", last.reused},
                                       {"failed", last.failed}, {"note", last.note}});
@@ -368,32 +462,46 @@ int main(int argc, char** argv) {
       }
     }
     if (a.anchor) {
-      std::vector<double> secs;
-      int64_t n = 0;
-      for (int r = 0; r < a.repeats; ++r) {
-        const auto [t, k] = run_anchor(a.python, clip);
-        if (t < 0) break;
-        secs.push_back(t);
-        n = k;
+      // One process, then one per core side by side (the machine's throughput with the
+      // reference, to set beside ours with every core and NVDEC).
+      nlohmann::json anchor = {{"tool", "vpdq (PyPI), computeHash(seconds_per_hash=1)"}};
+      const int want_hashes = static_cast<int>(std::ceil(video_seconds));
+      for (const int procs : {1, std::max(1, cores)}) {
+        std::vector<double> secs;
+        int64_t n = 0;
+        for (int r = 0; r < a.repeats; ++r) {
+          const auto [t, k] = run_anchor(a.python, clip, procs);
+          if (t < 0) break;
+          secs.push_back(t);
+          n = k;
+        }
+        if (secs.empty()) break;
+        const double t = median(secs);
+        std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %9s %7s reference vpdq (Python, %d "
+                    "process(es), %lld hashes each%s)\n",
+                    codec.c_str(), "exact", "vpdq", "-", procs, procs * spec.frames / t,
+                    procs * video_seconds / t, "-", "-", procs, static_cast<long long>(n),
+                    n == want_hashes ? "" : ", UNEXPECTED COUNT");
+        anchor[procs == 1 ? "one_process" : "one_per_core"] = {
+            {"processes", procs}, {"seconds_median", t},
+            {"frames_per_second", procs * spec.frames / t},
+            {"video_seconds_per_second", procs * video_seconds / t}, {"hashes_each", n},
+            {"hashes_expected", want_hashes}};
+        if (n != want_hashes) exit_code = 1;
       }
-      if (secs.empty()) {
+      if (!anchor.contains("one_process")) {
         std::printf("%-5s reference vpdq (Python): not available with %s (pip install vpdq)\n",
                     codec.c_str(), a.python.c_str());
         out["anchor_" + codec] = "unavailable";
       } else {
-        const double t = median(secs);
-        std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %9s %7s reference vpdq (Python, %lld "
-                    "hashes)\n",
-                    codec.c_str(), "exact", "vpdq", "-", 1, spec.frames / t, video_seconds / t, "-", "-",
-                    static_cast<long long>(n));
-        out["anchor_" + codec] = {{"tool", "vpdq (PyPI), computeHash(seconds_per_hash=1)"},
-                                  {"seconds_median", t}, {"frames_per_second", spec.frames / t},
-                                  {"video_seconds_per_second", video_seconds / t},
-                                  {"hashes", n}};
+        out["anchor_" + codec] = anchor;
       }
     }
   }
   std::ofstream(a.json) << out.dump(2) << '\n';
-  std::printf("# wrote %s\n", a.json.c_str());
-  return 0;
+  std::printf("# wrote %s%s\n", a.json.c_str(),
+              exit_code ? " (exit 1: failed videos, a GPU decoder that used no NVDEC, or no GPU "
+                          "with HASHMATCH_REQUIRE_GPU=1)"
+                        : "");
+  return exit_code;
 }
