@@ -115,11 +115,9 @@ run)
     timeout -k 10 "$T" "$@" >"$logs/$name.log" 2>&1
     local rc=$?
     [ $rc -eq 0 ] || status=1
-    # Each step's log and JSON to $OUT at once: a device call killed at its limit still brings
-    # back the steps it finished (the archive below is made only at the end).
-    mkdir -p "$OUT/steps"
-    cp "$logs/$name.log" "$OUT/steps/" 2>/dev/null
-    cp "$logs"/*.json "$OUT/steps/" 2>/dev/null
+    # The logs so far to $OUT at once, as one archive (the device tool brings back few files): a
+    # device call killed at its limit still brings back the steps it finished.
+    tar -C "$(dirname "$logs")" -czf "$OUT/partial.tar.gz" "$(basename "$logs")" 2>/dev/null
     local tail
     tail=$(grep -E '^\[  (PASSED|FAILED)  \] [0-9]+ test|^\[  SKIPPED \] [0-9]+ test' "$logs/$name.log" | tr '\n' ' ')
     summary+=("$name: exit $rc, $((SECONDS - t0)) s ${tail}")
@@ -316,7 +314,8 @@ run)
     head -2 "$logs/info.txt"
     printf '%s\n' "${summary[@]}"
   } | tee "$logs/summary.txt"
-  tar -C "$(dirname "$logs")" -czf "$OUT/gpu-all.tar.gz" gpu-all
+  rm -f "$OUT/partial.tar.gz"
+  tar -C "$(dirname "$logs")" -czf "$OUT/gpu-all.tar.gz" "$(basename "$logs")"
   cp "$logs/summary.txt" "$OUT/"
   exit $status
   ;;

@@ -5,6 +5,7 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -45,7 +46,10 @@ struct State {
   std::string no_gpu_why;
 
   std::mutex refused_mu;
-  std::deque<std::string> refused;  // codec parameters NVDEC refused, newest last
+  // Codec parameters NVDEC refused, newest last, with when: a refusal may be passing (a decoder
+  // that failed to start for want of memory or sessions looks the same), so it is believed for
+  // 10 minutes, then NVDEC is tried again.
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> refused;
 };
 
 State& state() {
@@ -152,21 +156,28 @@ bool stream_supported(const AVCodecParameters* par, std::string* why) {
   return true;
 }
 
+constexpr std::chrono::minutes kRefusalKept{10};
+
 void note_refused(const std::string& params) {
   State& st = state();
   std::lock_guard<std::mutex> lk(st.refused_mu);
-  for (const std::string& p : st.refused) {
-    if (p == params) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [p, when] : st.refused) {
+    if (p == params) {
+      when = now;
+      return;
+    }
   }
   if (st.refused.size() >= 256) st.refused.pop_front();
-  st.refused.push_back(params);
+  st.refused.emplace_back(params, now);
 }
 
 bool refused(const std::string& params) {
   State& st = state();
   std::lock_guard<std::mutex> lk(st.refused_mu);
-  for (const std::string& p : st.refused) {
-    if (p == params) return true;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [p, when] : st.refused) {
+    if (p == params) return now - when < kRefusalKept;
   }
   return false;
 }

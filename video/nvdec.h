@@ -33,7 +33,9 @@ bool codec_supported(const AVCodec* codec);
 bool stream_supported(const AVCodecParameters* par, std::string* why);
 
 // Streams NVDEC refused at their first frame, by their codec parameters (decoder_pool::Key::params):
-// later videos of such a stream go to the CPU at once. The last 256 are remembered.
+// later videos of such a stream go to the CPU at once, for 10 minutes from the last refusal (a
+// refusal may be passing: a hardware decoder that could not start for want of memory looks the
+// same). The last 256 are remembered.
 void note_refused(const std::string& params);
 bool refused(const std::string& params);
 

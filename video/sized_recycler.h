@@ -51,8 +51,9 @@ class SizedRecycler {
     std::vector<Ptr> dropped;
     if (!b) return dropped;
     std::lock_guard<std::mutex> lk(mu_);
-    free_bytes_ += b->size();
-    free_.push_front(std::move(b));
+    const std::size_t bytes = b->size();
+    free_.push_front(std::move(b));  // may throw: then nothing was counted
+    free_bytes_ += bytes;
     trim_locked(dropped);
     return dropped;
   }
@@ -88,9 +89,10 @@ class SizedRecycler {
   void trim_locked(std::vector<Ptr>& dropped) {
     const std::size_t n = std::max<std::size_t>(1, users_);
     while (!free_.empty() && (free_.size() > max_count_ * n || free_bytes_ > max_bytes_ * n)) {
-      free_bytes_ -= free_.back()->size();
-      dropped.push_back(std::move(free_.back()));
+      const std::size_t bytes = free_.back()->size();
+      dropped.push_back(std::move(free_.back()));  // may throw: then nothing moved
       free_.pop_back();
+      free_bytes_ -= bytes;
     }
   }
 

@@ -155,7 +155,8 @@ class Session {
   ~Session() {
     if (reusable_ && dec_) {
       ff::DecoderLog::detach(dec_.get());
-      decoder_pool::give(pool_key_, std::move(dec_), /*drained=*/!undrained_, pushes_pending_);
+      decoder_pool::give(pool_key_, std::move(dec_), /*drained=*/!undrained_,
+                         pushes_carried_ + pushes_pending_);
     }
     if (keyframe_ticket_) --g_keyframe_nvdec;
   }
@@ -210,7 +211,7 @@ class Session {
   // A decoder kept for `key` (decoder_pool::take), or null; none for a fresh-decoder session.
   ff::CodecPtr take_pooled(const decoder_pool::Key& key) {
     if (fresh_decoder_) return nullptr;
-    return decoder_pool::take(key, &taken_undrained_, &pushes_pending_);
+    return decoder_pool::take(key, &taken_undrained_, &pushes_carried_);
   }
   // Non-key frames are discarded by the decoder in keyframes-only mode.
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
@@ -222,7 +223,7 @@ class Session {
   // avcodec_flush_buffers: the decoder holds nothing after it, push copies included.
   void flush_decoder() {
     avcodec_flush_buffers(dec_.get());
-    pushes_pending_ = 0;
+    pushes_pending_ = pushes_carried_ = 0;
   }
   void send(AVPacket* pkt, FrameSink& sink);
   // `draining`: a null packet was sent (the decoder's last frames).
@@ -291,7 +292,11 @@ class Session {
   // Push copies sent to dec_ (here or by the video before it on a kept decoder) whose frames have
   // not come out: only that many frames with a push timestamp are dropped, so a real frame whose
   // timestamp falls in that range (a container can say anything) is never taken for one.
-  int pushes_pending_ = 0;
+  int pushes_pending_ = 0;  // sent here
+  // ... and by the video before on a decoder kept without a drain: those come out before any
+  // frame of this video, so the first frame of this video ends them (copies the decoder
+  // discarded, an IDR with no_output_of_prior_pics, must not leave a count behind).
+  int pushes_carried_ = 0;
   bool push_range_seen_ = false;  // a packet of this video had a push timestamp: no pushing
   int first_decode_error_frame_ = -1;
   std::string first_decode_error_;
@@ -428,11 +433,17 @@ void Session::open(std::optional<Clock::time_point> deadline) {
 bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string* why,
                              bool* gpu_missing) {
   *gpu_missing = false;
+  // A codec or stream NVDEC cannot take on a machine without a GPU: nothing to say per video
+  // (gpu_missing), as for any other video there.
   if (!nvdec::codec_supported(codec)) {
     *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
+    *gpu_missing = !gpu_available();
     return false;
   }
-  if (!nvdec::stream_supported(st_->codecpar, why)) return false;
+  if (!nvdec::stream_supported(st_->codecpar, why)) {
+    *gpu_missing = !gpu_available();
+    return false;
+  }
   if (nvdec::refused(stream_params())) {
     *why = "NVDEC refused an earlier video of this stream (profile, bit depth or size)";
     return false;
@@ -918,8 +929,10 @@ void Session::receive_all(FrameSink& sink, bool draining) {
       if (!draining || ++errors > 64) return;
       continue;
     }
-    if (pushes_pending_ > 0 && is_push_ts(frame_->pts)) {
-      --pushes_pending_;
+    const bool push_ts = is_push_ts(frame_->pts);
+    if (!push_ts) pushes_carried_ = 0;
+    if (push_ts && (pushes_carried_ > 0 || pushes_pending_ > 0)) {
+      --(pushes_carried_ > 0 ? pushes_carried_ : pushes_pending_);
       // A copy pushed in to end a video without a drain: not a frame of any video. The
       // timestamp guess starts afresh after it, as on a fresh decoder.
       av_frame_unref(frame_.get());
@@ -1048,6 +1061,11 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       }
     }
     src = device_to_host(frame);
+    // A top or left crop is applied only here (as_software_frame): the picture's size is this.
+    if (n == 0) {
+      info().width = src->width;
+      info().height = src->height;
+    }
   }
   Image rgb = sink.take_buffer();
   to_host_rgb(src, &rgb);

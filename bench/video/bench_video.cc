@@ -14,7 +14,8 @@
 // key frames exactly every --gop frames (scene-cut detection off; the clip's key frames, size
 // and bit rate are printed and in the JSON). One clip, hashed over and over: the decoder pool's
 // best case, and a lower bit rate than typical camera material (1080p ~2.9 Mbit/s).
-// Each mode/decoder/sink is warmed up untimed with one video first. Exit code 1 when a video
+// Each mode/decoder/sink/stream count is warmed up untimed first (up to 8 videos side by side,
+// with the timed run's threads, so that their decoders are the pool's). Exit code 1 when a video
 // failed, when a `cuda` or (exact) `auto` row used no NVDEC, when a hash count is off, or when a
 // GPU row was skipped for want of a GPU with HASHMATCH_REQUIRE_GPU=1.
 //
@@ -205,10 +206,14 @@ int nvdec_capacity(int gpus, bool keyframes) {
   return keyframes ? std::max(0, per) : std::max(0, per) * gpus;
 }
 
+// `threads_as_for`: the threads are those of a run of that many streams (a warm-up with fewer
+// streams leaves decoders the timed run can take from the pool: the pool keys on the threads).
 Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int streams,
-                bool null_sink, bool queue, int videos, int gpus) {
+                bool null_sink, bool queue, int videos, int gpus, int threads_as_for = 0) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   VideoOptions o = base;
+  const int run_streams_count = streams;
+  if (threads_as_for > 0) streams = threads_as_for;
   // The cores are shared by the sessions that decode on the CPU: with `auto` the NVDEC sessions
   // (one decoder thread each) leave theirs to the others (24 streams with 16 on NVDEC: the 8 CPU
   // sessions got one thread each, half the cores idle).
@@ -219,6 +224,7 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
     cpu_sessions = streams;  // NVDEC decoding; the threads hash
   }
   o.threads = std::max(1, cores / cpu_sessions);
+  streams = run_streams_count;
   const int total = queue ? (videos > 0 ? videos : 4 * streams) : streams;
   std::vector<VpdqResult> results(static_cast<std::size_t>(total));
   std::atomic<int> next{0};
@@ -424,8 +430,11 @@ int main(int argc, char** argv) {
             o.pdq = sink == "gpu" ? "cuda" : sink == "host" ? "cpu" : "auto";
             // Untimed, once per mode, decoder and sink: the CUDA context, the first NVDEC
             // decoders and the CPU decoders' first allocations are not the throughput.
-            const std::string group = mode + "/" + dec + "/" + sink;
-            if (warmed.insert(group).second) (void)run_streams(bytes, o, 1, sink == "none", false, 0, int(gpus.size()));
+            const std::string group = mode + "/" + dec + "/" + sink + "/" + std::to_string(s);
+            if (warmed.insert(group).second) {  // a few videos, with the timed run's threads
+              const int w = std::min(s, 8);
+              (void)run_streams(bytes, o, w, sink == "none", true, w, int(gpus.size()), s);
+            }
             std::vector<double> walls;
             Run last;
             for (int r = 0; r < a.repeats; ++r) {

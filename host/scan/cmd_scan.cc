@@ -2,7 +2,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -211,9 +210,6 @@ int cmd_scan(const std::vector<std::string>& argv) {
   o.hash.dihedral = args.flag("dihedral");
   parse_video_options(args, &o.hash.video);
   o.jobs = static_cast<int>(args.get_int("jobs", default_jobs(), 1, 4096));
-  // Videos decoded side by side share the cores (as in `hashmatch hash`): with FFmpeg's own
-  // choice each of the jobs would start a thread per core, for decoding and again for hashing.
-  if (o.hash.video.threads == 0 && o.jobs > 1) o.hash.video.threads = std::max(1, default_jobs() / o.jobs);
   o.window = static_cast<std::size_t>(args.get_int("window", 0, 0, 1 << 24));
   const bool quiet = args.flag("quiet");
   o.progress = quiet ? scan::ProgressMode::kOff

@@ -616,6 +616,15 @@ TEST(VideoBroken, AutoWithoutGpuSaysNothingPerVideo) {
   EXPECT_EQ(r.info.decoder, "cpu");
   EXPECT_EQ(r.frames.size(), 4u);
   EXPECT_EQ(r.info.note, "");
+  // Nor for a stream NVDEC could not take anyway (4:2:2), or a codec it does not decode.
+  for (const char* c : {"-c:v libx264 -preset ultrafast -pix_fmt yuv422p", "-c:v mjpeg"}) {
+    const auto p = make_clip(clip_dir(), std::string("nogpu") + (c[5] == 'm' ? ".avi" : ".mp4"),
+                             std::string("-f lavfi -i testsrc2=size=160x120:rate=25 -t 1 ") + c);
+    ASSERT_FALSE(p.empty());
+    const VpdqResult q = hash_video(VideoInput::file(p), o);
+    ASSERT_TRUE(q.ok()) << c << ": " << q.error;
+    EXPECT_EQ(q.info.note, "") << c;
+  }
 }
 
 // Through host/media: videos found by content get digests and the vPDQ array; broken videos an
