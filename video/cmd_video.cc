@@ -145,8 +145,7 @@ nlohmann::ordered_json result_json(const video::VideoMatchResult& r) {
 }
 
 Args parse(const Argv& argv, std::set<std::string> values, std::set<std::string> flags) {
-  values.insert(video_value_options().begin(), video_value_options().end());
-  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  add_video_option_names(&values, &flags);
   flags.insert("help");
   return Args(argv, values, flags);
 }

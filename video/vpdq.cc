@@ -193,6 +193,9 @@ class Session {
     }
     return stream_params_;
   }
+  // Whether NVDEC can take this stream at all: its codec, its format (nvdec::stream_supported),
+  // no recent refusal (nvdec::refused); otherwise false with the reason in *why (when given).
+  bool nvdec_can_take(const AVCodec* codec, std::string* why);
   // keyframes-only with decoder auto: whether NVDEC takes this video (video/decoder_pool.h).
   bool nvdec_for_keyframes(int extra_frames);
   bool is_ivf() const;
@@ -435,17 +438,8 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
   *gpu_missing = false;
   // A codec or stream NVDEC cannot take on a machine without a GPU: nothing to say per video
   // (gpu_missing), as for any other video there.
-  if (!nvdec::codec_supported(codec)) {
-    *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
+  if (!nvdec_can_take(codec, why)) {
     *gpu_missing = !gpu_available();
-    return false;
-  }
-  if (!nvdec::stream_supported(st_->codecpar, why)) {
-    *gpu_missing = !gpu_available();
-    return false;
-  }
-  if (nvdec::refused(stream_params())) {
-    *why = "NVDEC refused an earlier video of this stream (profile, bit depth or size)";
     return false;
   }
   std::optional<std::chrono::steady_clock::time_point> wait;
@@ -639,11 +633,21 @@ bool Session::ivf_cut_short() const {
   return Wide(length) - (Wide(last_pts_) + step) > 3 * step + length / 50;
 }
 
-bool Session::nvdec_for_keyframes(int extra_frames) {
-  if (!nvdec::codec_supported(codec_) || !nvdec::stream_supported(st_->codecpar, nullptr) ||
-      nvdec::refused(stream_params())) {
+bool Session::nvdec_can_take(const AVCodec* codec, std::string* why) {
+  if (!nvdec::codec_supported(codec)) {
+    if (why) *why = "NVDEC (FFmpeg CUDA hwaccel) does not decode " + info().codec;
     return false;
   }
+  if (!nvdec::stream_supported(st_->codecpar, why)) return false;
+  if (nvdec::refused(stream_params())) {
+    if (why) *why = "NVDEC refused an earlier video of this stream (profile, bit depth or size)";
+    return false;
+  }
+  return true;
+}
+
+bool Session::nvdec_for_keyframes(int extra_frames) {
+  if (!nvdec_can_take(codec_, nullptr)) return false;
   const decoder_pool::Key key = decoder_pool::make_key(
       st_->codecpar, st_->time_base, 0, nvdec::decoder_threads(), AVDISCARD_NONKEY, extra_frames,
       static_cast<int64_t>(limits_.max_pixels));
@@ -1196,15 +1200,18 @@ VideoOptions cpu_decoder_of(const VideoOptions& opts) {
   return o;
 }
 
-void note_nvdec_refused(VpdqResult& r) {
-  const std::string n = "NVDEC refused this stream (profile, bit depth or size): decoded on the CPU";
+// Says why a video was hashed again, before what its second pass said.
+void prepend_note(VpdqResult& r, const std::string& n) {
   r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
 }
 
+void note_nvdec_refused(VpdqResult& r) {
+  prepend_note(r, "NVDEC refused this stream (profile, bit depth or size): decoded on the CPU");
+}
+
 void note_exact_mode(VpdqResult& r) {
-  const std::string n = "keyframes-only: the key packets after the first give no picture on their "
-                        "own (intra refresh): hashed in exact mode";
-  r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
+  prepend_note(r, "keyframes-only: the key packets after the first give no picture on their own "
+                  "(intra refresh): hashed in exact mode");
 }
 
 using DeadlineOpt = std::optional<Clock::time_point>;

@@ -220,8 +220,6 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
   int cpu_sessions = streams;
   if (base.decoder == "auto" && gpus > 0) {
     cpu_sessions = std::max(1, streams - nvdec_capacity(gpus, base.keyframes_only));
-  } else if (base.decoder == "cuda") {
-    cpu_sessions = streams;  // NVDEC decoding; the threads hash
   }
   o.threads = std::max(1, cores / cpu_sessions);
   streams = run_streams_count;

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -69,8 +68,7 @@ int cmd_hash(const Argv& argv) {
   std::set<std::string> values = {"format", "pdq-prescale", "jobs", "max-file-bytes",
                                   "max-pixels", "backend", "gpu-batch"};
   std::set<std::string> flags = {"dihedral", "help"};
-  values.insert(video_value_options().begin(), video_value_options().end());
-  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  add_video_option_names(&values, &flags);
   Args args(argv, values, flags);
   if (args.flag("help")) {
     std::printf("%s", kUsage);
@@ -123,12 +121,7 @@ int cmd_hash(const Argv& argv) {
 
   std::vector<std::pair<std::string, std::string>> walk_errors;
   const std::vector<std::string> files = expand_paths(args.positional(), &walk_errors);
-  // Videos in parallel share the cores: each gets its slice of them for decoding and hashing
-  // (one video alone gets them all), unless --video-threads says otherwise.
-  if (opts.video.threads == 0 && files.size() > 1 && jobs > 1) {
-    const int in_flight = static_cast<int>(std::min<std::size_t>(files.size(), std::size_t(jobs)));
-    opts.video.threads = std::max(1, default_jobs() / in_flight);
-  }
+  share_video_threads(&opts.video, files.size(), jobs);
   int failed = 0;
   for (const auto& [path, msg] : walk_errors) {
     ++failed;

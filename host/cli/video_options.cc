@@ -1,5 +1,6 @@
 // The video options shared by the commands that hash media (hash, match, video, scan, serve):
 // --vpdq-*, --video-* and their HASHMATCH_VIDEO_* environment variables.
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -7,6 +8,7 @@
 #include "host/cli/args.h"
 #include "host/cli/commands.h"
 #include "host/common/error.h"
+#include "host/common/parallel.h"
 #include "host/media/hash_media.h"
 
 namespace hashmatch::cli {
@@ -63,16 +65,17 @@ void parse_video_options(const Args& args, VideoOptions* v) {
   v->max_duration_seconds = get_seconds(args, "video-max-seconds", v->max_duration_seconds);
 }
 
-const std::set<std::string>& video_value_options() {
-  static const std::set<std::string> s = {"vpdq-seconds-per-hash", "vpdq-size", "video-decoder", "video-pdq",
-                                          "video-threads", "video-time-budget",
-                                          "video-max-seconds"};
-  return s;
+void add_video_option_names(std::set<std::string>* values, std::set<std::string>* flags) {
+  values->insert({"vpdq-seconds-per-hash", "vpdq-size", "video-decoder", "video-pdq", "video-threads",
+                  "video-time-budget", "video-max-seconds"});
+  flags->insert({"vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"});
 }
 
-const std::set<std::string>& video_flag_options() {
-  static const std::set<std::string> s = {"vpdq-every-frame", "vpdq-keyframes-only", "vpdq-rotate"};
-  return s;
+void share_video_threads(VideoOptions* v, std::size_t files, int jobs) {
+  if (v->threads == 0 && files > 1 && jobs > 1) {
+    const int in_flight = static_cast<int>(std::min<std::size_t>(files, std::size_t(jobs)));
+    v->threads = std::max(1, default_jobs() / in_flight);
+  }
 }
 
 }  // namespace hashmatch::cli

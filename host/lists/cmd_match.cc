@@ -1,5 +1,4 @@
 // hashmatch match: match PDQ hashes or files against the hash lists of a database.
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -265,11 +264,7 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const Vi
   hopts.limits = decode_limits_from_env();
   hopts.dihedral = c.qopts.dihedral;
   hopts.video = video;
-  // Videos in parallel share the cores, as in `hashmatch hash`.
-  if (hopts.video.threads == 0 && files.size() > 1 && jobs > 1) {
-    const int in_flight = static_cast<int>(std::min<std::size_t>(files.size(), std::size_t(jobs)));
-    hopts.video.threads = std::max(1, default_jobs() / in_flight);
-  }
+  share_video_threads(&hopts.video, files.size(), jobs);
   thread_local pdq::PdqHasher* tl_hasher = nullptr;
   std::vector<std::unique_ptr<pdq::PdqHasher>> hashers;
   std::mutex hashers_mu;
@@ -325,8 +320,7 @@ void set_video_matcher_factory(VideoMatcherFactory factory) {
 int cmd_match(const Argv& argv) {
   std::set<std::string> values = {"db", "list", "threshold", "pdq", "pdq-file", "backend", "jobs"};
   std::set<std::string> flags = {"dihedral", "help"};
-  values.insert(video_value_options().begin(), video_value_options().end());
-  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  add_video_option_names(&values, &flags);
   Args a(argv, values, flags);
   if (a.flag("help")) {
     std::printf("%s", kUsage);

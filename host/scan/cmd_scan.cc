@@ -173,8 +173,7 @@ int cmd_scan(const std::vector<std::string>& argv) {
       "backend",     "jpeg-decoder", "batch",          "jobs",      "pdq-prescale",
       "max-file-bytes", "max-pixels", "progress",      "progress-interval", "window"};
   std::set<std::string> flags = {"dihedral", "quiet", "help"};
-  values.insert(video_value_options().begin(), video_value_options().end());
-  flags.insert(video_flag_options().begin(), video_flag_options().end());
+  add_video_option_names(&values, &flags);
 #ifdef HM_SCAN_WITH_TRIAGE
   triage::add_cluster_option_names(triage::ClusterCommand::kScan, &values, &flags);
   const char* cluster_usage = triage::cluster_options_usage(triage::ClusterCommand::kScan);
