@@ -3,6 +3,7 @@
 #include "video/vpdq.h"
 
 extern "C" {
+#include <libavutil/cpu.h>
 #include <libavutil/display.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/hwcontext_cuda.h>
@@ -600,6 +601,7 @@ void Session::open_decoder(const FrameSink& sink) {
   }
   open_cpu_decoder(codec_);
   info().decoder = "cpu";
+  info().decoder_threads = std::max(1, dec_->thread_count);
 }
 
 // Remembers when the first problem was seen (early_packet_ beside it: the truncation verdict).
@@ -1343,15 +1345,50 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
   return r;
 }
 
+// Videos of this process being hashed with automatic threads (VideoOptions::threads 0) now.
+std::atomic<int> g_auto_thread_videos{0};
+
+// Automatic threads: a video hashed alone gets FFmpeg's choice of decoder threads (all the cores)
+// and up to 8 hashing threads; one that starts beside others (a scan's jobs, the server's video
+// sessions) gets its share of the cores, max(1, cores / videos in flight), for both. Otherwise N
+// videos in flight each start a thread per core: N x (cores + 1) decoder threads, and as many
+// frame contexts in memory. Explicit threads are left as they are.
+class AutoThreads {
+ public:
+  explicit AutoThreads(const VideoOptions& opts) : opts_(&opts) {
+    if (opts.threads > 0) return;
+    counted_ = true;
+    const int in_flight = ++g_auto_thread_videos;
+    if (in_flight > 1) {
+      shared_ = opts;
+      shared_->threads = std::max(1, av_cpu_count() / in_flight);
+      opts_ = &*shared_;
+    }
+  }
+  ~AutoThreads() {
+    if (counted_) --g_auto_thread_videos;
+  }
+  AutoThreads(const AutoThreads&) = delete;
+  AutoThreads& operator=(const AutoThreads&) = delete;
+  const VideoOptions& opts() const { return *opts_; }
+
+ private:
+  const VideoOptions* opts_;
+  std::optional<VideoOptions> shared_;
+  bool counted_ = false;
+};
+
 }  // namespace
 
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                       FrameSink& sink) {
-  return hash_video_into(in, opts, limits, sink, std::nullopt);
+  const AutoThreads threads(opts);
+  return hash_video_into(in, threads.opts(), limits, sink, std::nullopt);
 }
 
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
-  return hash_video_auto(in, opts, limits, std::nullopt);
+  const AutoThreads threads(opts);
+  return hash_video_auto(in, threads.opts(), limits, std::nullopt);
 }
 
 }  // namespace hashmatch::video

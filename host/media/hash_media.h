@@ -28,7 +28,8 @@ struct VideoOptions {
   // Which PDQ hashes NVDEC frames (video/gpu_pdq_sink.h): auto (the GPU PDQ without a copy back
   // when every frame is hashed; else the host path, vPDQ-exact) | cpu | cuda (HASHMATCH_VIDEO_PDQ)
   std::string pdq = "auto";
-  int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic)
+  int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic:
+                                 // all the cores for a video alone, a share beside others)
   double time_budget_seconds = 600;       // wall-clock limit per video (HASHMATCH_VIDEO_TIME_BUDGET)
   double max_duration_seconds = 24 * 3600;  // longer videos are refused (HASHMATCH_VIDEO_MAX_SECONDS)
   uint64_t max_frames = 10'000'000;       // decoded frames per video

@@ -1,8 +1,18 @@
 // Synthetic clips encoded in-process (libavcodec) and several decode sessions in parallel.
 #include <gtest/gtest.h>
 
+extern "C" {
+#include <libavutil/cpu.h>
+}
+
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include "host/common/error.h"
 #include "tests/testutil/testutil.h"
+#include "video/cpu_pdq_sink.h"
+#include "video/frame_sink.h"
 #include "video/synth_clip.h"
 #include "video/video_pool.h"
 #include "video/vpdq_match.h"
@@ -92,6 +102,81 @@ TEST(VideoPool, ParallelSessionsGiveTheSerialResultsInOrder) {
   }
   EXPECT_FALSE(par[2].ok());
   EXPECT_EQ(par[0].frames.size(), 5u);  // frameMod (int)(0.25 * 30) = 7: frames 0, 7, 14, 21, 28
+}
+
+// A sink that holds the decode loop at the video's first frame until released (the video stays
+// in flight meanwhile); hashes on the CPU.
+class GateSink : public FrameSink {
+ public:
+  void push_host(const FrameInfo& info, Image&& rgb) override {
+    if (!entered_) {
+      entered_ = true;
+      in_.set_value();
+      out_.get_future().wait();
+    }
+    inner_.push_host(info, std::move(rgb));
+  }
+  std::vector<VpdqFrame> finish() override { return inner_.finish(); }
+  // Waits (up to a minute) for the video to reach its first frame.
+  bool wait_entered() {
+    return in_.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  }
+  void release() { out_.set_value(); }
+
+ private:
+  CpuPdqSink inner_{1};
+  bool entered_ = false;
+  std::promise<void> in_, out_;
+};
+
+// Automatic threads (VideoOptions::threads 0): a video hashed alone decodes with FFmpeg's choice
+// of threads (all the cores); one that starts while another is in flight gets its share,
+// max(1, cores / 2) beside one other, with the same hashes. Explicit threads stay as asked.
+TEST(VideoThreads, AutomaticThreadsAreSharedBetweenVideosInFlight) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 30;
+  write_synth_clip(d / "a.mp4", s);
+  VideoOptions o = cpu_opts(0.25);
+  o.threads = 0;
+  const VideoInput in = VideoInput::file(d / "a.mp4");
+  const int cores = av_cpu_count();
+
+  const VpdqResult alone = hash_video(in, o);
+  ASSERT_TRUE(alone.ok()) << alone.error;
+  ASSERT_GT(alone.info.decoder_threads, 0);
+  if (cores > 1) EXPECT_GT(alone.info.decoder_threads, 1);
+
+  GateSink gate;
+  VpdqResult held;
+  std::thread first([&] { held = hash_video(in, o, {}, gate); });
+  const bool entered = gate.wait_entered();
+  VpdqResult beside, explicit3;
+  if (entered) {
+    beside = hash_video(in, o);
+    VideoOptions three = o;
+    three.threads = 3;
+    explicit3 = hash_video(in, three);
+  }
+  if (entered) gate.release();
+  first.join();
+  ASSERT_TRUE(entered) << "the first video never reached its first frame";
+  ASSERT_TRUE(held.ok() && beside.ok() && explicit3.ok()) << held.error << beside.error;
+  EXPECT_EQ(held.info.decoder_threads, alone.info.decoder_threads);
+  EXPECT_EQ(beside.info.decoder_threads, std::max(1, cores / 2));
+  EXPECT_EQ(explicit3.info.decoder_threads, 3);
+  for (const VpdqResult* r : {&held, &beside, &explicit3}) {
+    ASSERT_EQ(r->frames.size(), alone.frames.size());
+    for (std::size_t k = 0; k < alone.frames.size(); ++k) {
+      EXPECT_EQ(r->frames[k].hash, alone.frames[k].hash) << k;
+    }
+  }
+  // Both done: a video alone has every core again.
+  const VpdqResult after = hash_video(in, o);
+  ASSERT_TRUE(after.ok()) << after.error;
+  EXPECT_EQ(after.info.decoder_threads, alone.info.decoder_threads);
 }
 
 }  // namespace
