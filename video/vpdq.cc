@@ -145,6 +145,19 @@ constexpr int64_t kPushPts = INT64_MIN + 4096;
 constexpr int kMaxPushes = 32;
 bool is_push_ts(int64_t ts) { return ts >= kPushPts && ts < kPushPts + kMaxPushes; }
 
+// Adds the seconds from construction to the end of the scope to `acc` (VideoTimes).
+class StageClock {
+ public:
+  explicit StageClock(double& acc) : acc_(acc), t0_(Clock::now()) {}
+  ~StageClock() { acc_ += std::chrono::duration<double>(Clock::now() - t0_).count(); }
+  StageClock(const StageClock&) = delete;
+  StageClock& operator=(const StageClock&) = delete;
+
+ private:
+  double& acc_;
+  Clock::time_point t0_;
+};
+
 // The decode session of one video.
 class Session {
  public:
@@ -226,6 +239,7 @@ class Session {
   bool end_without_drain(FrameSink& sink);
   // avcodec_flush_buffers: the decoder holds nothing after it, push copies included.
   void flush_decoder() {
+    const StageClock c(info().times.decode);
     avcodec_flush_buffers(dec_.get());
     pushes_pending_ = pushes_carried_ = 0;
   }
@@ -321,6 +335,7 @@ void Session::check_deadline() const {
 }
 
 void Session::open(std::optional<Clock::time_point> deadline) {
+  const StageClock c(info().times.open);
   ff::init_logging();
   // None or past 1e9 s (~32 years): 1e9 s, which the clock's nanoseconds hold.
   const double budget = opts_.time_budget_seconds > 0 && opts_.time_budget_seconds < 1e9
@@ -689,7 +704,10 @@ void Session::check_pixel_refusal() {
 }
 
 void Session::run(FrameSink& sink) {
-  open_decoder(sink);
+  {
+    const StageClock c(info().times.decoder);
+    open_decoder(sink);
+  }
   dlog_.attach(dec_.get());
   AVFormatContext* fmt = demux_->get();
   frame_ = ff::make_frame();
@@ -702,7 +720,11 @@ void Session::run(FrameSink& sink) {
   int read_err = 0;
   for (;;) {
     check_deadline();
-    const int err = av_read_frame(fmt, pkt.get());
+    int err;
+    {
+      const StageClock c(info().times.demux);
+      err = av_read_frame(fmt, pkt.get());
+    }
     note_problems();
     if (early_packet_ < 0 && dlog_.ended_early) early_packet_ = video_packets_;
     if (err == AVERROR_EOF) break;
@@ -772,6 +794,7 @@ void Session::run(FrameSink& sink) {
         // wavefront rows, H.264 slices) can still split each of them (+30 to +48 % for a lone
         // 2-thread session on x265 1080p clips, docs/performance.md).
         if (!nvdec_ && !slice_threads_ && dec_->active_thread_type == FF_THREAD_FRAME) {
+          const StageClock c(info().times.decoder);
           reopen_with_slice_threads();
         }
       }
@@ -910,7 +933,11 @@ bool Session::end_without_drain(FrameSink& sink) {
 
 void Session::send(AVPacket* pkt, FrameSink& sink) {
   for (int tries = 0;; ++tries) {
-    const int err = avcodec_send_packet(dec_.get(), pkt);
+    int err;
+    {
+      const StageClock c(info().times.decode);
+      err = avcodec_send_packet(dec_.get(), pkt);
+    }
     if (err == AVERROR(EAGAIN) && tries < 2) {
       receive_all(sink);  // the decoder's output is full: drain it, then send again
       continue;
@@ -924,7 +951,11 @@ void Session::send(AVPacket* pkt, FrameSink& sink) {
 void Session::receive_all(FrameSink& sink, bool draining) {
   int errors = 0;
   for (;;) {
-    const int err = avcodec_receive_frame(dec_.get(), frame_.get());
+    int err;
+    {
+      const StageClock c(info().times.decode);
+      err = avcodec_receive_frame(dec_.get(), frame_.get());
+    }
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
     if (err < 0) {
       decode_error(err);
@@ -1061,12 +1092,18 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
           AVFrame* f = static_cast<AVFrame*>(p);
           av_frame_free(&f);
         });
-        sink.push_device(fi, df);
+        {
+          const StageClock c(info().times.sink);
+          sink.push_device(fi, df);
+        }
         ++info().frames_hashed;
         return;
       }
     }
-    src = device_to_host(frame);
+    {
+      const StageClock c(info().times.copy);
+      src = device_to_host(frame);
+    }
     // A top or left crop is applied only here (as_software_frame): the picture's size is this.
     if (n == 0) {
       info().width = src->width;
@@ -1074,11 +1111,17 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     }
   }
   Image rgb = sink.take_buffer();
-  to_host_rgb(src, &rgb);
-  if (rotate_) rgb = rotate_rgb(rgb, rotate_);
+  {
+    const StageClock c(info().times.convert);
+    to_host_rgb(src, &rgb);
+    if (rotate_) rgb = rotate_rgb(rgb, rotate_);
+  }
   fi.target_width = rgb.width;
   fi.target_height = rgb.height;
-  sink.push_host(fi, std::move(rgb));
+  {
+    const StageClock c(info().times.sink);
+    sink.push_host(fi, std::move(rgb));
+  }
   ++info().frames_hashed;
 }
 
@@ -1168,6 +1211,7 @@ void run_guarded(RunFn&& fn, VpdqResult& r) {
 }
 
 void collect(FrameSink& sink, VpdqResult& r) {
+  const StageClock c(r.info.times.finish);
   try {
     r.frames = sink.finish();
   } catch (const std::exception& e) {
@@ -1382,13 +1426,19 @@ class AutoThreads {
 
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                       FrameSink& sink) {
+  const auto t0 = Clock::now();
   const AutoThreads threads(opts);
-  return hash_video_into(in, threads.opts(), limits, sink, std::nullopt);
+  VpdqResult r = hash_video_into(in, threads.opts(), limits, sink, std::nullopt);
+  r.info.times.total = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
 }
 
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
+  const auto t0 = Clock::now();
   const AutoThreads threads(opts);
-  return hash_video_auto(in, threads.opts(), limits, std::nullopt);
+  VpdqResult r = hash_video_auto(in, threads.opts(), limits, std::nullopt);
+  r.info.times.total = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
 }
 
 }  // namespace hashmatch::video

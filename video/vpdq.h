@@ -37,6 +37,22 @@ struct VpdqFrame {
 };
 
 // What was learnt about the video while hashing it.
+// Where a video's wall time went, seconds, as the decode thread sees it (benchmarks and
+// diagnosis; not in the JSON output). Stages overlap nothing: total minus their sum is the rest
+// (sink set-up, a second pass's first try, bookkeeping).
+struct VideoTimes {
+  double total = 0;     // hash_video, start to end
+  double open = 0;      // the container opened and probed, the stream checked (Session::open)
+  double decoder = 0;   // decoder set-up: from the pool or new, CPU or NVDEC; slice-thread reopen
+  double demux = 0;     // packets read (av_read_frame)
+  double decode = 0;    // avcodec_send_packet / avcodec_receive_frame / flushes
+  double copy = 0;      // NVDEC frames copied to the host
+  double convert = 0;   // frames converted to RGB by swscale (and rotated)
+  double sink = 0;      // frames handed to the sink (waits while its queue is full)
+  double finish = 0;    // the sink's last hashes (FrameSink::finish)
+  double stages() const { return open + decoder + demux + decode + copy + convert + sink + finish; }
+};
+
 struct VideoInfo {
   std::string container;    // FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
   std::string codec;        // e.g. "h264"
@@ -59,6 +75,7 @@ struct VideoInfo {
   std::string pdq;          // "cuda" when the GPU PDQ sink hashed NVDEC frames in device memory
                             // (not vPDQ-exact: video/gpu_pdq_sink.h); empty: the host PDQ
   std::string note;         // why the decoder differs from the one asked for, etc.
+  VideoTimes times;         // where the wall time went (the pass that gave this result)
 };
 
 // The outcome for one video. Never throws for bad media: `error`/`error_reason` are set and

@@ -32,7 +32,9 @@
 // sessions. CPU sessions get max(1, cores / C) decoder threads each, C the sessions decoding on
 // the CPU (S, less the NVDEC sessions `auto` can get: 16 per GPU, 8 for keyframes-only). Decoders are kept open across
 // videos of the same stream parameters (video/decoder_pool.h; HASHMATCH_DECODER_POOL=0 turns
-// that off, for comparison). Figures printed as a table and written as JSON.
+// that off, for comparison). Figures printed as a table and written as JSON; under each row, where
+// a video's time went (VideoInfo::times: open, decoder set-up, demux, decode, copy back, RGB
+// conversion, sink, finish; ms per video) and how busy the sessions were.
 //
 // --pool-memory T1,T2,...: instead of the throughput table, what an idle pooled CPU decoder costs
 // in memory: 8 sessions hash the clip side by side with T decoder threads each, with pooling off
@@ -173,7 +175,33 @@ struct Run {
   int64_t frames = 0, hashed = 0;
   int videos = 0, nvdec = 0, cpu = 0, failed = 0, gpu_pdq = 0, reused = 0;
   std::string note;
+  VideoTimes times;  // summed over the videos
 };
+
+// Where a video's time went (VideoInfo::times), ms per video, and how busy the sessions were:
+// the videos' summed time over streams x wall (below 1: sessions waited for work or to start).
+nlohmann::json stage_json(const Run& r, int streams) {
+  const double n = std::max(1, r.videos);
+  const VideoTimes& t = r.times;
+  auto ms = [&](double x) { return std::round(x / n * 1e5) / 100; };
+  return {{"total", ms(t.total)},     {"open", ms(t.open)},       {"decoder", ms(t.decoder)},
+          {"demux", ms(t.demux)},     {"decode", ms(t.decode)},   {"copy", ms(t.copy)},
+          {"convert", ms(t.convert)}, {"sink", ms(t.sink)},       {"finish", ms(t.finish)},
+          {"other", ms(t.total - t.stages())},
+          {"sessions_busy", r.wall > 0 ? t.total / (r.wall * std::max(1, streams)) : 0.0}};
+}
+
+void add_times(VideoTimes& a, const VideoTimes& b) {
+  a.total += b.total;
+  a.open += b.open;
+  a.decoder += b.decoder;
+  a.demux += b.demux;
+  a.decode += b.decode;
+  a.copy += b.copy;
+  a.convert += b.convert;
+  a.sink += b.sink;
+  a.finish += b.finish;
+}
 
 // Sink `none`: frames decoded and converted to RGB, then dropped (no PDQ).
 class NullSink : public FrameSink {
@@ -249,6 +277,7 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
     (x.info.decoder == "nvdec" ? r.nvdec : r.cpu)++;
     r.gpu_pdq += x.info.pdq == "cuda";
     r.reused += x.info.decoder_reused;
+    add_times(r.times, x.info.times);
     if (r.note.empty() && !x.info.note.empty() && x.info.decoder != base.decoder) r.note = x.info.note;
   }
   return r;
@@ -451,6 +480,16 @@ int main(int argc, char** argv) {
             std::printf("%-5s %-9s %-5s %-4s %7d %12.0f %14.1f %12s %7d %s\n", codec.c_str(),
                         mode.c_str(), dec.c_str(), sink.c_str(), s, fps, vss, sessions, last.gpu_pdq,
                         last.failed ? ("FAILED: " + last.note).c_str() : last.note.substr(0, 60).c_str());
+            const nlohmann::json stages = stage_json(last, s);
+            std::printf("      ms per video: open %.1f, decoder %.1f, demux %.1f, decode %.1f, copy "
+                        "%.1f, convert %.1f, sink %.1f, finish %.1f, other %.1f = %.1f; sessions "
+                        "busy %.0f %%\n",
+                        stages["open"].get<double>(), stages["decoder"].get<double>(),
+                        stages["demux"].get<double>(), stages["decode"].get<double>(),
+                        stages["copy"].get<double>(), stages["convert"].get<double>(),
+                        stages["sink"].get<double>(), stages["finish"].get<double>(),
+                        stages["other"].get<double>(), stages["total"].get<double>(),
+                        100 * stages["sessions_busy"].get<double>());
             std::fflush(stdout);
             out["results"].push_back({{"codec", codec}, {"mode", mode}, {"decoder", dec},
                                       {"sink", sink}, {"streams", s}, {"wall_seconds_median", wall},
@@ -463,6 +502,7 @@ int main(int argc, char** argv) {
                                                                    : 0.0},
                                       {"feed", a.queue ? "queue" : "fixed"}, {"videos", last.videos},
                                       {"decoders_reused", last.reused},
+                                      {"ms_per_video", stages},
                                       {"failed", last.failed}, {"note", last.note}});
           }
         }

@@ -147,7 +147,9 @@ TEST(VideoThreads, AutomaticThreadsAreSharedBetweenVideosInFlight) {
   const VpdqResult alone = hash_video(in, o);
   ASSERT_TRUE(alone.ok()) << alone.error;
   ASSERT_GT(alone.info.decoder_threads, 0);
-  if (cores > 1) EXPECT_GT(alone.info.decoder_threads, 1);
+  if (cores > 1) {
+    EXPECT_GT(alone.info.decoder_threads, 1);
+  }
 
   GateSink gate;
   VpdqResult held;
@@ -177,6 +179,51 @@ TEST(VideoThreads, AutomaticThreadsAreSharedBetweenVideosInFlight) {
   const VpdqResult after = hash_video(in, o);
   ASSERT_TRUE(after.ok()) << after.error;
   EXPECT_EQ(after.info.decoder_threads, alone.info.decoder_threads);
+}
+
+// A sink that takes its time: `push_ms` per frame handed over, `finish_ms` in finish().
+class SlowSink : public FrameSink {
+ public:
+  SlowSink(int push_ms, int finish_ms) : push_ms_(push_ms), finish_ms_(finish_ms) {}
+  void push_host(const FrameInfo& info, Image&& rgb) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(push_ms_));
+    inner_.push_host(info, std::move(rgb));
+  }
+  std::vector<VpdqFrame> finish() override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(finish_ms_));
+    return inner_.finish();
+  }
+
+ private:
+  CpuPdqSink inner_{1};
+  int push_ms_, finish_ms_;
+};
+
+// VideoInfo::times puts the time where it went: the sink's waits under `sink` and `finish`, the
+// decoding and conversion under theirs, and the stages within the total.
+TEST(VideoTimes, EachStageGetsItsOwnTime) {
+  test::TempDir d;
+  SynthClipSpec s;
+  s.width = 320;
+  s.height = 240;
+  s.frames = 30;
+  write_synth_clip(d / "a.mp4", s);
+  SlowSink slow(20, 50);
+  const VpdqResult r = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts(0.25), {}, slow);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.frames.size(), 5u);  // frames 0, 7, 14, 21, 28
+  const VideoTimes& t = r.info.times;
+  EXPECT_GE(t.sink, 5 * 0.020);
+  EXPECT_GE(t.finish, 0.050);
+  EXPECT_LT(t.finish, t.sink);  // the pushes' sleeps are not counted under finish
+  EXPECT_GT(t.open, 0);
+  EXPECT_GT(t.decoder, 0);
+  EXPECT_GT(t.demux, 0);
+  EXPECT_GT(t.decode, 0);
+  EXPECT_GT(t.convert, 0);
+  EXPECT_EQ(t.copy, 0);  // no NVDEC frame
+  EXPECT_LE(t.stages(), t.total);
+  EXPECT_GE(t.total, t.sink + t.finish);
 }
 
 }  // namespace
