@@ -5,6 +5,16 @@
 #include <cmath>
 #include <cstring>
 
+// The two loops that take most of a hash (luma, the Jarosz filter) are built twice on x86-64: for
+// AVX2 and for the baseline, picked at load time by the CPU (GCC function multi-versioning). The
+// same IEEE operations either way (no FMA: AVX2 does not imply it, and contraction is off), so the
+// hashes are the same bit for bit; only the vector width differs.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HM_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define HM_AVX2_CLONES
+#endif
+
 namespace hashmatch::pdq {
 
 const std::array<float, kDct * kDownsampled>& dct_matrix() {
@@ -23,7 +33,7 @@ const std::array<float, kDct * kDownsampled>& dct_matrix() {
   return d;
 }
 
-void luma_from_image(const Image& img, float* out) {
+HM_AVX2_CLONES void luma_from_image(const Image& img, float* out) {
   const std::size_t n = img.pixel_count();
   const uint8_t* p = img.pixels.data();
   if (img.channels == 1) {
@@ -78,7 +88,8 @@ namespace {
 // box_1d applied to every column at once, sweeping rows: each column sees exactly the sequence of
 // float operations box_1d(in + j, out + j, rows, cols, window) performs, but memory is read row by
 // row (cache friendly, vectorisable across columns).
-void box_columns(const float* in, float* out, int rows, int cols, int window, float* sum) {
+[[gnu::always_inline]] inline void box_columns(const float* in, float* out, int rows, int cols,
+                                               int window, float* sum) {
   const int half = (window + 2) / 2;
   const int phase1 = half - 1;
   const int phase2 = window - half + 1;
@@ -126,16 +137,114 @@ void box_columns(const float* in, float* out, int rows, int cols, int window, fl
   }
 }
 
+// Rows filtered kRowGroup at a time (box_rows): one running sum per row, kept side by side.
+constexpr int kRowGroup = 8;
+
+// kRowGroup floats side by side (GCC vector extension: one AVX register, two SSE ones); +, -
+// and / work lane by lane, each lane's IEEE operation as on a lone float. The helpers are always
+// inlined (no call passes a Lanes value: GCC's note that AVX vectors change the calling convention
+// without AVX does not apply; the warning is off until box_lanes' end).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
+[[gnu::always_inline]] inline Lanes load_lanes(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+[[gnu::always_inline]] inline void store_lanes(float* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
+
+// box_1d over the kRowGroup interleaved lines of `in` (sample j of line g at in[j * kRowGroup +
+// g]), `length` samples each, into `out` laid out the same way. Each line sees exactly box_1d's
+// sequence of float operations (box_columns' loop with a fixed width): the lines' running sums
+// are independent, so the adds and divisions of the group go side by side (vectorised), where
+// box_1d along one row waits on every add of its single sum.
+[[gnu::always_inline]] inline void box_lanes(const float* in, float* out, int length, int window) {
+  constexpr int G = kRowGroup;
+  const int half = (window + 2) / 2;
+  const int phase1 = half - 1;
+  const int phase2 = window - half + 1;
+  const int phase3 = length - window;
+  const int phase4 = half - 1;
+  Lanes sum = {};
+  int li = 0, ri = 0, oi = 0, count = 0;
+  for (int i = 0; i < phase1; ++i, ++ri) {
+    sum = sum + load_lanes(in + std::size_t(ri) * G);
+    ++count;
+  }
+  for (int i = 0; i < phase2; ++i, ++ri, ++oi) {
+    ++count;
+    const float c = static_cast<float>(count);
+    sum = sum + load_lanes(in + std::size_t(ri) * G);
+    store_lanes(out + std::size_t(oi) * G, sum / c);
+  }
+  {
+    const float c = static_cast<float>(count);
+    for (int i = 0; i < phase3; ++i, ++ri, ++li, ++oi) {
+      sum = sum + load_lanes(in + std::size_t(ri) * G);
+      sum = sum - load_lanes(in + std::size_t(li) * G);
+      store_lanes(out + std::size_t(oi) * G, sum / c);
+    }
+  }
+  for (int i = 0; i < phase4; ++i, ++li, ++oi) {
+    --count;
+    const float c = static_cast<float>(count);
+    sum = sum - load_lanes(in + std::size_t(li) * G);
+    store_lanes(out + std::size_t(oi) * G, sum / c);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+// box_1d along every row (the same results): groups of kRowGroup rows interleaved into `lanes`
+// (2 x kRowGroup x cols floats), filtered by box_lanes and written back; the last rows < kRowGroup
+// one by one.
+[[gnu::always_inline]] inline void box_rows(const float* in, float* out, int rows, int cols,
+                                            int window, float* lanes) {
+  constexpr int G = kRowGroup;
+  float* lin = lanes;
+  float* lout = lanes + std::size_t(G) * cols;
+  int r = 0;
+  for (; r + G <= rows; r += G) {
+    // In and out in G x G blocks (transposes the compiler does in registers), then the columns
+    // past the last whole block.
+    const float* src = in + std::size_t(r) * cols;
+    int j = 0;
+    for (; j + G <= cols; j += G) {
+      for (int k = 0; k < G; ++k) {
+        for (int g = 0; g < G; ++g)
+          lin[std::size_t(j + k) * G + g] = src[std::size_t(g) * cols + j + k];
+      }
+    }
+    for (; j < cols; ++j) {
+      for (int g = 0; g < G; ++g) lin[std::size_t(j) * G + g] = src[std::size_t(g) * cols + j];
+    }
+    box_lanes(lin, lout, cols, window);
+    float* dst = out + std::size_t(r) * cols;
+    for (j = 0; j + G <= cols; j += G) {
+      for (int g = 0; g < G; ++g) {
+        for (int k = 0; k < G; ++k)
+          dst[std::size_t(g) * cols + j + k] = lout[std::size_t(j + k) * G + g];
+      }
+    }
+    for (; j < cols; ++j) {
+      for (int g = 0; g < G; ++g) dst[std::size_t(g) * cols + j] = lout[std::size_t(j) * G + g];
+    }
+  }
+  for (; r < rows; ++r) {
+    box_1d(in + std::size_t(r) * cols, out + std::size_t(r) * cols, cols, 1, window);
+  }
+}
+
 }  // namespace
 
-void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
+HM_AVX2_CLONES void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
   const int window_along_rows = jarosz_window(cols);
   const int window_along_cols = jarosz_window(rows);
   std::vector<float> sums(cols);
+  std::vector<float> lanes(2 * std::size_t(kRowGroup) * cols);
   for (int pass = 0; pass < kJaroszPasses; ++pass) {
-    for (int i = 0; i < rows; ++i) {
-      box_1d(buf + std::size_t(i) * cols, tmp + std::size_t(i) * cols, cols, 1, window_along_rows);
-    }
+    box_rows(buf, tmp, rows, cols, window_along_rows, lanes.data());
     box_columns(tmp, buf, rows, cols, window_along_cols, sums.data());
   }
 }

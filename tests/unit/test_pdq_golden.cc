@@ -3,8 +3,10 @@
 // The reference data is read in place from ../shared/testdata.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "host/image/decode.h"
@@ -150,7 +152,8 @@ TEST(PdqEdgeCases, DeterministicAndGreyEqualsExpandedForThisPipeline) {
   grey.height = 61;
   grey.channels = 1;
   grey.pixels.resize(grey.pixel_count());
-  for (std::size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = static_cast<uint8_t>((i * 37) ^ (i >> 3));
+  for (std::size_t i = 0; i < grey.pixels.size(); ++i)
+    grey.pixels[i] = static_cast<uint8_t>((i * 37) ^ (i >> 3));
   pdq::PdqHasher hasher;
   const pdq::PdqDihedral a = hasher.hash_dihedral(grey);
   const pdq::PdqDihedral b = hasher.hash_dihedral(grey);
@@ -159,6 +162,54 @@ TEST(PdqEdgeCases, DeterministicAndGreyEqualsExpandedForThisPipeline) {
   // reference behaviour; here both paths must at least be within a few bits.
   const pdq::PdqDihedral c = hasher.hash_dihedral(to_rgb(grey));
   EXPECT_LE(hamming_distance(a.hashes[0], c.hashes[0]), 8);
+}
+
+// The reference's Jarosz filter, one line at a time: box_1d along each row, then along each
+// column, kJaroszPasses times.
+void jarosz_one_line_at_a_time(std::vector<float>& buf, int rows, int cols) {
+  std::vector<float> tmp(buf.size());
+  const int wr = pdq::jarosz_window(cols);
+  const int wc = pdq::jarosz_window(rows);
+  for (int pass = 0; pass < pdq::kJaroszPasses; ++pass) {
+    for (int i = 0; i < rows; ++i) {
+      pdq::box_1d(buf.data() + std::size_t(i) * cols, tmp.data() + std::size_t(i) * cols, cols, 1,
+                  wr);
+    }
+    for (int j = 0; j < cols; ++j) pdq::box_1d(tmp.data() + j, buf.data() + j, rows, cols, wc);
+  }
+}
+
+// jarosz_filter (rows in groups side by side, columns swept row by row, AVX2 or not) gives the
+// reference's one-line-at-a-time results bit for bit, for sizes around the group of 8 rows and
+// the 8-column blocks, windows 1 to 15 (1080p included); and luma_from_image the reference's
+// formula.
+TEST(PdqEdgeCases, FastFilterAndLumaAreTheReferenceBitForBit) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> value(0.0f, 255.0f);
+  std::vector<std::pair<int, int>> sizes = {
+      {1, 1},   {1, 9},   {9, 1},   {7, 7},    {8, 8},     {9, 17},     {15, 16},
+      {16, 15}, {17, 23}, {64, 64}, {65, 130}, {200, 131}, {257, 1031}, {1080, 1920}};
+  for (const auto& [rows, cols] : sizes) {
+    std::vector<float> a(std::size_t(rows) * cols);
+    for (float& x : a) x = value(rng);
+    std::vector<float> b = a, tmp(a.size());
+    pdq::jarosz_filter(a.data(), tmp.data(), rows, cols);
+    jarosz_one_line_at_a_time(b, rows, cols);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << rows << "x" << cols;
+  }
+  Image rgb;
+  rgb.width = 333;
+  rgb.height = 7;
+  rgb.channels = 3;
+  rgb.pixels.resize(rgb.pixel_count() * 3);
+  for (uint8_t& p : rgb.pixels) p = static_cast<uint8_t>(rng());
+  std::vector<float> luma(rgb.pixel_count());
+  pdq::luma_from_image(rgb, luma.data());
+  for (std::size_t i = 0; i < rgb.pixel_count(); ++i) {
+    const float r = rgb.pixels[3 * i], g = rgb.pixels[3 * i + 1], b = rgb.pixels[3 * i + 2];
+    const float want = 0.299f * r + 0.587f * g + 0.114f * b;
+    ASSERT_EQ(std::memcmp(&luma[i], &want, sizeof want), 0) << i;
+  }
 }
 
 }  // namespace
