@@ -396,10 +396,13 @@ TEST(VideoCli, HashPrintsEachVideosLineAsItIsReady) {
   const auto fifo = d / "wait";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   for (const char* env : {"", "HASHMATCH_HASH_BATCHED=1 "}) {
-    const auto out = d / "out.txt";
+    // A file of its own per run, there before the command starts and appended to: the polling
+    // below never reads the previous run's lines, nor a file the shell has not created yet.
+    const auto out = d / (std::string("out") + (*env ? "-batched" : "") + ".txt");
+    test::write_file(out, {});
     const std::string cmd = std::string(env) + "timeout 60 " + HASHMATCH_BINARY +
                             " hash --jobs 1 --video-decoder cpu '" + h264_clip().string() + "' '" +
-                            h264_clip().string() + "' '" + fifo.string() + "' > '" + out.string() +
+                            h264_clip().string() + "' '" + fifo.string() + "' >> '" + out.string() +
                             "' 2>/dev/null &";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     std::size_t lines = 0;
