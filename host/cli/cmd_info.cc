@@ -2,6 +2,7 @@
 
 #include "host/cli/args.h"
 #include "host/cli/commands.h"
+#include "host/pdq/pdq.h"
 #include "host/version.h"
 #include "kernels/rt/device.h"
 #if HM_KERNELS_PDQ
@@ -19,6 +20,7 @@ int cmd_info(const Argv& argv) {
   std::printf("hashmatch %s\n", kVersion);
   std::printf("backends: cpu%s\n", cuda_compiled() ? (", cuda (CUDA " + cuda_runtime_version() + ")").c_str() : "");
   std::printf("cuda architectures: %s\n", cuda_compiled() ? kCudaArchitectures : "none");
+  std::printf("pdq cpu: %s\n", pdq::cpu_simd());
 #if HM_KERNELS_PDQ
   std::printf("pdq gpu: compiled in\n");
   std::printf("nvjpeg: %s\n", pdq::nvjpeg_status().c_str());

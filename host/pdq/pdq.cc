@@ -33,6 +33,14 @@ const std::array<float, kDct * kDownsampled>& dct_matrix() {
   return d;
 }
 
+const char* cpu_simd() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  return __builtin_cpu_supports("avx2") ? "avx2" : "baseline";
+#else
+  return "baseline";
+#endif
+}
+
 HM_AVX2_CLONES void luma_from_image(const Image& img, float* out) {
   const std::size_t n = img.pixel_count();
   const uint8_t* p = img.pixels.data();

@@ -49,6 +49,10 @@ inline int decimation_index(int i, int n) {
 // out: [height][width] float, row-major.
 void luma_from_image(const Image& img, float* out);
 
+// Which build of the luma and filter loops this CPU runs: "avx2" or "baseline" (pdq.cc: the same
+// hashes either way).
+const char* cpu_simd();
+
 // One box-filter pass over a 1-D vector with a stride, exactly as the reference's box1DFloat.
 void box_1d(const float* in, float* out, int length, int stride, int window);
 

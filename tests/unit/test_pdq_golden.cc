@@ -197,6 +197,12 @@ TEST(PdqEdgeCases, FastFilterAndLumaAreTheReferenceBitForBit) {
     jarosz_one_line_at_a_time(b, rows, cols);
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << rows << "x" << cols;
   }
+  // The build of the loops this CPU runs, as `hashmatch info` prints it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  EXPECT_STREQ(pdq::cpu_simd(), __builtin_cpu_supports("avx2") ? "avx2" : "baseline");
+#else
+  EXPECT_STREQ(pdq::cpu_simd(), "baseline");
+#endif
   Image rgb;
   rgb.width = 333;
   rgb.height = 7;
