@@ -1302,8 +1302,11 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
   return r;
 }
 
+// `auto_share`: the video's share of the cores when it was asked for automatic threads and
+// started beside other videos (AutoThreads below; opts.threads is then that share): it stands
+// for the cores in the hashing threads' rule. 0 otherwise.
 VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-                           DeadlineOpt deadline, bool fresh_decoder = false) {
+                           DeadlineOpt deadline, int auto_share, bool fresh_decoder = false) {
   VpdqResult r;
   auto s = std::make_unique<Session>(in, opts, limits, &r, fresh_decoder);
   std::unique_ptr<FrameSink> sink;
@@ -1315,12 +1318,16 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     const VideoPdqMode mode = parse_video_pdq(opts.pdq);  // a bad option throws before any work
     s->open(deadline);
     // Hashing threads: with one hash per second, hashing is a small share of the work and one
-    // thread beside the decoder is plenty; every-frame hashing needs the cores.
+    // thread beside the decoder is plenty; every-frame hashing needs the cores (the video's
+    // share of them beside other videos), up to 8.
     int threads = opts.threads;
-    if (threads <= 0) {
-      const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (threads <= 0 || auto_share > 0) {
+      const int hw = auto_share > 0
+                         ? auto_share
+                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
       threads = s->frame_mod() <= 2 ? std::min(hw, 8) : 1;
     }
+    r.info.hash_threads = threads;
     // NVDEC frames to the GPU PDQ without a copy back (video/gpu_pdq_sink.h), or the host path.
     const PdqSinkChoice choice = choose_pdq_sink(opts, s->frame_mod(), gpu_pdq_built());
     pdq_forced = mode == VideoPdqMode::kCuda;
@@ -1355,7 +1362,7 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     sink.reset();
     const Clock::time_point left = s->deadline();
     s.reset();  // its NVDEC slot goes before the CPU pass
-    VpdqResult c = hash_video_auto(in, cpu_decoder_of(opts), limits, left, fresh_decoder);
+    VpdqResult c = hash_video_auto(in, cpu_decoder_of(opts), limits, left, auto_share, fresh_decoder);
     note_nvdec_refused(c);
     return c;
   }
@@ -1364,14 +1371,14 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     sink.reset();
     const Clock::time_point left = s->deadline();
     s.reset();
-    return hash_video_auto(in, opts, limits, left, /*fresh_decoder=*/true);
+    return hash_video_auto(in, opts, limits, left, auto_share, /*fresh_decoder=*/true);
   }
   if (s->needs_exact_mode() && r.ok()) {
     if (sink) discard(*sink);  // the exact pass hashes every frame again, with a sink of its own
     sink.reset();
     const Clock::time_point left = s->deadline();
     s.reset();  // its decoder (an NVDEC slot, a keyframes ticket) goes before the exact pass
-    VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, left);
+    VpdqResult e = hash_video_auto(in, exact_mode_of(opts), limits, left, auto_share);
     note_exact_mode(e);
     return e;
   }
@@ -1392,20 +1399,38 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
 // Videos of this process being hashed with automatic threads (VideoOptions::threads 0) now.
 std::atomic<int> g_auto_thread_videos{0};
 
-// Automatic threads: a video hashed alone gets FFmpeg's choice of decoder threads (all the cores)
-// and up to 8 hashing threads; one that starts beside others (a scan's jobs, the server's video
-// sessions) gets its share of the cores, max(1, cores / videos in flight), for both. Otherwise N
-// videos in flight each start a thread per core: N x (cores + 1) decoder threads, and as many
-// frame contexts in memory. Explicit threads are left as they are.
+// FFmpeg's own cap on the threads it picks (MAX_AUTO_THREADS).
+constexpr int kMaxAutoThreads = 16;
+
+// The decoder threads of a video with automatic threads that starts with `in_flight` such videos
+// (itself included, > 1): its share of the cores FFmpeg would give one video, rounded down to a
+// power of two (decoders are pooled by thread count: few distinct counts, more reuse).
+int shared_threads(int in_flight) {
+  const int cores = std::min(av_cpu_count(), kMaxAutoThreads);
+  const int share = std::max(1, cores / std::max(1, in_flight));
+  int p = 1;
+  while (p * 2 <= share) p *= 2;
+  return p;
+}
+
+// Automatic threads: a video hashed alone gets FFmpeg's choice of decoder threads (a thread per
+// core, at most 16) and up to 8 hashing threads when every frame is hashed (one at one hash per
+// second); one that starts beside others (a scan's jobs, the server's video sessions) gets its
+// share of those cores (shared_threads) for its decoder, and the same rule with the share in
+// place of the cores for its hashing threads. Otherwise N videos in flight each start a thread
+// per core: N x (cores + 1) decoder threads, and as many frame contexts in memory. Explicit
+// threads are left as they are. The share is fixed at the video's start.
 class AutoThreads {
  public:
   explicit AutoThreads(const VideoOptions& opts) : opts_(&opts) {
     if (opts.threads > 0) return;
-    counted_ = true;
+    std::optional<VideoOptions> copy(opts);  // before the count: a copy that throws counts nothing
     const int in_flight = ++g_auto_thread_videos;
+    counted_ = true;
     if (in_flight > 1) {
-      shared_ = opts;
-      shared_->threads = std::max(1, av_cpu_count() / in_flight);
+      share_ = shared_threads(in_flight);
+      shared_ = std::move(copy);
+      shared_->threads = share_;
       opts_ = &*shared_;
     }
   }
@@ -1415,10 +1440,13 @@ class AutoThreads {
   AutoThreads(const AutoThreads&) = delete;
   AutoThreads& operator=(const AutoThreads&) = delete;
   const VideoOptions& opts() const { return *opts_; }
+  // The share given (0: explicit threads, or a video alone).
+  int share() const { return share_; }
 
  private:
   const VideoOptions* opts_;
   std::optional<VideoOptions> shared_;
+  int share_ = 0;
   bool counted_ = false;
 };
 
@@ -1436,7 +1464,7 @@ VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const Deco
 VpdqResult hash_video(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits) {
   const auto t0 = Clock::now();
   const AutoThreads threads(opts);
-  VpdqResult r = hash_video_auto(in, threads.opts(), limits, std::nullopt);
+  VpdqResult r = hash_video_auto(in, threads.opts(), limits, std::nullopt, threads.share());
   r.info.times.total = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }

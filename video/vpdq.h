@@ -69,8 +69,10 @@ struct VideoInfo {
   int logged_errors = 0;    // errors FFmpeg logged (decoder, demuxer) after the first frame: damage
   std::string decoder;      // "cpu" or "nvdec"
   int decoder_threads = 0;  // a CPU decoder's threads (0 on NVDEC): VideoOptions::threads; with 0
-                            // there all the cores for a video hashed alone, and a share of them
-                            // for one hashed beside others in this process (hash_video)
+                            // there FFmpeg's choice (a thread per core, at most 16) for a video
+                            // hashed alone, and a share of those for one hashed beside others in
+                            // this process (hash_video)
+  int hash_threads = 0;     // the host PDQ's threads (hash_video without a sink of the caller's)
   bool decoder_reused = false;  // a decoder kept open from an earlier video (video/decoder_pool.h)
   std::string pdq;          // "cuda" when the GPU PDQ sink hashed NVDEC frames in device memory
                             // (not vPDQ-exact: video/gpu_pdq_sink.h); empty: the host PDQ

@@ -29,7 +29,7 @@ struct VideoOptions {
   // when every frame is hashed; else the host path, vPDQ-exact) | cpu | cuda (HASHMATCH_VIDEO_PDQ)
   std::string pdq = "auto";
   int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic:
-                                 // all the cores for a video alone, a share beside others)
+                                 // FFmpeg's choice for a video alone, a share beside others)
   double time_budget_seconds = 600;       // wall-clock limit per video (HASHMATCH_VIDEO_TIME_BUDGET)
   double max_duration_seconds = 24 * 3600;  // longer videos are refused (HASHMATCH_VIDEO_MAX_SECONDS)
   uint64_t max_frames = 10'000'000;       // decoded frames per video

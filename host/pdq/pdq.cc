@@ -3,16 +3,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
-// The two loops that take most of a hash (luma, the Jarosz filter) are built twice on x86-64: for
-// AVX2 and for the baseline, picked at load time by the CPU (GCC function multi-versioning). The
-// same IEEE operations either way (no FMA: AVX2 does not imply it, and contraction is off), so the
+// The two loops that take most of a hash (luma, the Jarosz filter) are built twice on x86-64 with
+// GCC: for AVX2 and for the baseline, the CPU picking at run time (detail::use_avx2). The same
+// IEEE operations either way (no FMA: AVX2 does not imply it, and contraction is off), so the
 // hashes are the same bit for bit; only the vector width differs.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HM_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#define HM_PDQ_AVX2 1
 #else
-#define HM_AVX2_CLONES
+#define HM_PDQ_AVX2 0
 #endif
 
 namespace hashmatch::pdq {
@@ -33,15 +35,9 @@ const std::array<float, kDct * kDownsampled>& dct_matrix() {
   return d;
 }
 
-const char* cpu_simd() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  return __builtin_cpu_supports("avx2") ? "avx2" : "baseline";
-#else
-  return "baseline";
-#endif
-}
+namespace {
 
-HM_AVX2_CLONES void luma_from_image(const Image& img, float* out) {
+[[gnu::always_inline]] inline void luma_impl(const Image& img, float* out) {
   const std::size_t n = img.pixel_count();
   const uint8_t* p = img.pixels.data();
   if (img.channels == 1) {
@@ -53,6 +49,8 @@ HM_AVX2_CLONES void luma_from_image(const Image& img, float* out) {
     out[i] = 0.299f * r + 0.587f * g + 0.114f * b;
   }
 }
+
+}  // namespace
 
 void box_1d(const float* in, float* out, int length, int stride, int window) {
   const int half = (window + 2) / 2;
@@ -149,18 +147,15 @@ namespace {
 constexpr int kRowGroup = 8;
 
 // kRowGroup floats side by side (GCC vector extension: one AVX register, two SSE ones); +, -
-// and / work lane by lane, each lane's IEEE operation as on a lone float. The helpers are always
-// inlined (no call passes a Lanes value: GCC's note that AVX vectors change the calling convention
-// without AVX does not apply; the warning is off until box_lanes' end).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
+// and / work lane by lane, each lane's IEEE operation as on a lone float. Passed by reference
+// only (a vector argument by value would have a calling convention that differs with AVX).
 typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
-[[gnu::always_inline]] inline Lanes load_lanes(const float* p) {
-  Lanes v;
+[[gnu::always_inline]] inline void load_lanes(Lanes& v, const float* p) {
   std::memcpy(&v, p, sizeof v);
-  return v;
 }
-[[gnu::always_inline]] inline void store_lanes(float* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
+[[gnu::always_inline]] inline void store_lanes(float* p, const Lanes& v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // box_1d over the kRowGroup interleaved lines of `in` (sample j of line g at in[j * kRowGroup +
 // g]), `length` samples each, into `out` laid out the same way. Each line sees exactly box_1d's
@@ -174,35 +169,41 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
   const int phase2 = window - half + 1;
   const int phase3 = length - window;
   const int phase4 = half - 1;
-  Lanes sum = {};
+  Lanes sum = {}, r, l, o;
   int li = 0, ri = 0, oi = 0, count = 0;
   for (int i = 0; i < phase1; ++i, ++ri) {
-    sum = sum + load_lanes(in + std::size_t(ri) * G);
+    load_lanes(r, in + std::size_t(ri) * G);
+    sum += r;
     ++count;
   }
   for (int i = 0; i < phase2; ++i, ++ri, ++oi) {
     ++count;
     const float c = static_cast<float>(count);
-    sum = sum + load_lanes(in + std::size_t(ri) * G);
-    store_lanes(out + std::size_t(oi) * G, sum / c);
+    load_lanes(r, in + std::size_t(ri) * G);
+    sum += r;
+    o = sum / c;
+    store_lanes(out + std::size_t(oi) * G, o);
   }
   {
     const float c = static_cast<float>(count);
     for (int i = 0; i < phase3; ++i, ++ri, ++li, ++oi) {
-      sum = sum + load_lanes(in + std::size_t(ri) * G);
-      sum = sum - load_lanes(in + std::size_t(li) * G);
-      store_lanes(out + std::size_t(oi) * G, sum / c);
+      load_lanes(r, in + std::size_t(ri) * G);
+      load_lanes(l, in + std::size_t(li) * G);
+      sum += r;
+      sum -= l;
+      o = sum / c;
+      store_lanes(out + std::size_t(oi) * G, o);
     }
   }
   for (int i = 0; i < phase4; ++i, ++li, ++oi) {
     --count;
     const float c = static_cast<float>(count);
-    sum = sum - load_lanes(in + std::size_t(li) * G);
-    store_lanes(out + std::size_t(oi) * G, sum / c);
+    load_lanes(l, in + std::size_t(li) * G);
+    sum -= l;
+    o = sum / c;
+    store_lanes(out + std::size_t(oi) * G, o);
   }
 }
-
-#pragma GCC diagnostic pop
 
 // box_1d along every row (the same results): groups of kRowGroup rows interleaved into `lanes`
 // (2 x kRowGroup x cols floats), filtered by box_lanes and written back; the last rows < kRowGroup
@@ -244,9 +245,7 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
   }
 }
 
-}  // namespace
-
-HM_AVX2_CLONES void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
+[[gnu::always_inline]] inline void jarosz_impl(float* buf, float* tmp, int rows, int cols) {
   const int window_along_rows = jarosz_window(cols);
   const int window_along_cols = jarosz_window(rows);
   std::vector<float> sums(cols);
@@ -254,6 +253,61 @@ HM_AVX2_CLONES void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
   for (int pass = 0; pass < kJaroszPasses; ++pass) {
     box_rows(buf, tmp, rows, cols, window_along_rows, lanes.data());
     box_columns(tmp, buf, rows, cols, window_along_cols, sums.data());
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+void luma_from_image_baseline(const Image& img, float* out) { luma_impl(img, out); }
+void jarosz_filter_baseline(float* buf, float* tmp, int rows, int cols) {
+  jarosz_impl(buf, tmp, rows, cols);
+}
+
+#if HM_PDQ_AVX2
+bool avx2_supported() { return __builtin_cpu_supports("avx2"); }
+bool use_avx2() {
+  // HASHMATCH_PDQ_SIMD=baseline keeps the baseline build (comparisons; the same hashes).
+  static const bool yes = [] {
+    const char* v = std::getenv("HASHMATCH_PDQ_SIMD");
+    return !(v && std::string_view(v) == "baseline") && avx2_supported();
+  }();
+  return yes;
+}
+__attribute__((target("avx2"))) void luma_from_image_avx2(const Image& img, float* out) {
+  luma_impl(img, out);
+}
+__attribute__((target("avx2"))) void jarosz_filter_avx2(float* buf, float* tmp, int rows,
+                                                        int cols) {
+  jarosz_impl(buf, tmp, rows, cols);
+}
+#else
+bool avx2_supported() { return false; }
+bool use_avx2() { return false; }
+void luma_from_image_avx2(const Image& img, float* out) { luma_impl(img, out); }
+void jarosz_filter_avx2(float* buf, float* tmp, int rows, int cols) {
+  jarosz_impl(buf, tmp, rows, cols);
+}
+#endif
+
+}  // namespace detail
+
+const char* cpu_simd() { return detail::use_avx2() ? "avx2" : "baseline"; }
+
+void luma_from_image(const Image& img, float* out) {
+  if (detail::use_avx2()) {
+    detail::luma_from_image_avx2(img, out);
+  } else {
+    detail::luma_from_image_baseline(img, out);
+  }
+}
+
+void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
+  if (detail::use_avx2()) {
+    detail::jarosz_filter_avx2(buf, tmp, rows, cols);
+  } else {
+    detail::jarosz_filter_baseline(buf, tmp, rows, cols);
   }
 }
 

@@ -53,6 +53,18 @@ void luma_from_image(const Image& img, float* out);
 // hashes either way).
 const char* cpu_simd();
 
+namespace detail {
+// The two builds of luma_from_image and jarosz_filter (which pick one by the CPU), for tests that
+// compare each with the reference. The AVX2 ones only where use_avx2() (x86-64 with AVX2, built
+// by GCC, and HASHMATCH_PDQ_SIMD is not "baseline"; elsewhere they are the baseline).
+bool avx2_supported();  // this build has the AVX2 loops and this CPU runs them
+bool use_avx2();        // ... and they are used (HASHMATCH_PDQ_SIMD)
+void luma_from_image_baseline(const Image& img, float* out);
+void jarosz_filter_baseline(float* buf, float* tmp, int rows, int cols);
+void luma_from_image_avx2(const Image& img, float* out);
+void jarosz_filter_avx2(float* buf, float* tmp, int rows, int cols);
+}  // namespace detail
+
 // One box-filter pass over a 1-D vector with a stride, exactly as the reference's box1DFloat.
 void box_1d(const float* in, float* out, int length, int stride, int window);
 

@@ -98,7 +98,8 @@ TEST(VideoPool, ParallelSessionsGiveTheSerialResultsInOrder) {
     EXPECT_EQ(par[i].ok(), one.ok()) << i;
     EXPECT_EQ(par[i].error_reason, one.error_reason) << i;
     ASSERT_EQ(par[i].frames.size(), one.frames.size()) << i;
-    for (std::size_t k = 0; k < one.frames.size(); ++k) EXPECT_EQ(par[i].frames[k].hash, one.frames[k].hash);
+    for (std::size_t k = 0; k < one.frames.size(); ++k)
+      EXPECT_EQ(par[i].frames[k].hash, one.frames[k].hash);
   }
   EXPECT_FALSE(par[2].ok());
   EXPECT_EQ(par[0].frames.size(), 5u);  // frameMod (int)(0.25 * 30) = 7: frames 0, 7, 14, 21, 28
@@ -129,56 +130,86 @@ class GateSink : public FrameSink {
   std::promise<void> in_, out_;
 };
 
+// FFmpeg's core count forced for a scope (av_cpu_force_count; the share and FFmpeg's own choice
+// both follow it), restored after.
+struct ForcedCores {
+  explicit ForcedCores(int n) { av_cpu_force_count(n); }
+  ~ForcedCores() { av_cpu_force_count(0); }
+};
+
 // Automatic threads (VideoOptions::threads 0): a video hashed alone decodes with FFmpeg's choice
-// of threads (all the cores); one that starts while another is in flight gets its share,
-// max(1, cores / 2) beside one other, with the same hashes. Explicit threads stay as asked.
+// of threads (a thread per core, at most 16) and one hashing thread at one hash per second; one
+// that starts while another is in flight gets its share of the same cores, a power of two, for
+// its decoder, and at most that many hashing threads (one at one hash per second, up to 8 for
+// every frame), with the same hashes. Explicit threads stay as asked. On this machine's cores and
+// on 64 forced ones (where an uncapped share would exceed what FFmpeg gives a video alone).
 TEST(VideoThreads, AutomaticThreadsAreSharedBetweenVideosInFlight) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 240;
-  s.frames = 30;
-  write_synth_clip(d / "a.mp4", s);
-  VideoOptions o = cpu_opts(0.25);
-  o.threads = 0;
-  const VideoInput in = VideoInput::file(d / "a.mp4");
-  const int cores = av_cpu_count();
+  for (const int force : {0, 64}) {
+    // A clip of its own per core count: a decoder kept from the other (decoder_pool.h, keyed on
+    // the stream and the threads asked for, 0 for automatic) has the other count's threads.
+    SynthClipSpec s;
+    s.width = force ? 352 : 320;
+    s.height = 240;
+    s.frames = 30;
+    const auto path = d / ("a" + std::to_string(force) + ".mp4");
+    write_synth_clip(path, s);
+    const VideoInput in = VideoInput::file(path);
+    const ForcedCores forced(force);
+    const int cores = av_cpu_count();
+    SCOPED_TRACE("cores " + std::to_string(cores));
+    VideoOptions o = cpu_opts(0.25);
+    o.threads = 0;
+    VideoOptions every = o;
+    every.seconds_per_hash = 0;
 
-  const VpdqResult alone = hash_video(in, o);
-  ASSERT_TRUE(alone.ok()) << alone.error;
-  ASSERT_GT(alone.info.decoder_threads, 0);
-  if (cores > 1) {
-    EXPECT_GT(alone.info.decoder_threads, 1);
-  }
-
-  GateSink gate;
-  VpdqResult held;
-  std::thread first([&] { held = hash_video(in, o, {}, gate); });
-  const bool entered = gate.wait_entered();
-  VpdqResult beside, explicit3;
-  if (entered) {
-    beside = hash_video(in, o);
-    VideoOptions three = o;
-    three.threads = 3;
-    explicit3 = hash_video(in, three);
-  }
-  if (entered) gate.release();
-  first.join();
-  ASSERT_TRUE(entered) << "the first video never reached its first frame";
-  ASSERT_TRUE(held.ok() && beside.ok() && explicit3.ok()) << held.error << beside.error;
-  EXPECT_EQ(held.info.decoder_threads, alone.info.decoder_threads);
-  EXPECT_EQ(beside.info.decoder_threads, std::max(1, cores / 2));
-  EXPECT_EQ(explicit3.info.decoder_threads, 3);
-  for (const VpdqResult* r : {&held, &beside, &explicit3}) {
-    ASSERT_EQ(r->frames.size(), alone.frames.size());
-    for (std::size_t k = 0; k < alone.frames.size(); ++k) {
-      EXPECT_EQ(r->frames[k].hash, alone.frames[k].hash) << k;
+    const VpdqResult alone = hash_video(in, o);
+    ASSERT_TRUE(alone.ok()) << alone.error;
+    ASSERT_GT(alone.info.decoder_threads, 0);
+    EXPECT_LE(alone.info.decoder_threads, 16);
+    if (cores > 1) {
+      EXPECT_GT(alone.info.decoder_threads, 1);
     }
+    EXPECT_EQ(alone.info.hash_threads, 1);
+
+    GateSink gate;
+    VpdqResult held;
+    std::thread first([&] { held = hash_video(in, o, {}, gate); });
+    const bool entered = gate.wait_entered();
+    VpdqResult beside, beside_every, explicit3;
+    if (entered) {
+      beside = hash_video(in, o);
+      beside_every = hash_video(in, every);
+      VideoOptions three = o;
+      three.threads = 3;
+      explicit3 = hash_video(in, three);
+    }
+    gate.release();  // also when never entered: a late first frame does not wait for ever
+    first.join();
+    ASSERT_TRUE(entered) << "the first video never reached its first frame";
+    ASSERT_TRUE(held.ok() && beside.ok() && beside_every.ok() && explicit3.ok())
+        << held.error << beside.error << beside_every.error << explicit3.error;
+    // Beside one other: half of min(cores, 16), rounded down to a power of two.
+    int share = 1;
+    while (share * 2 <= std::max(1, std::min(cores, 16) / 2)) share *= 2;
+    EXPECT_EQ(held.info.decoder_threads, alone.info.decoder_threads);
+    EXPECT_EQ(beside.info.decoder_threads, share);
+    EXPECT_LE(beside.info.decoder_threads, alone.info.decoder_threads);
+    EXPECT_EQ(beside.info.hash_threads, 1);
+    EXPECT_EQ(beside_every.info.decoder_threads, share);
+    EXPECT_EQ(beside_every.info.hash_threads, std::min(share, 8));
+    EXPECT_EQ(explicit3.info.decoder_threads, 3);
+    for (const VpdqResult* r : {&held, &beside, &explicit3}) {
+      ASSERT_EQ(r->frames.size(), alone.frames.size());
+      for (std::size_t k = 0; k < alone.frames.size(); ++k) {
+        EXPECT_EQ(r->frames[k].hash, alone.frames[k].hash) << k;
+      }
+    }
+    // Both done: a video alone has every core again.
+    const VpdqResult after = hash_video(in, o);
+    ASSERT_TRUE(after.ok()) << after.error;
+    EXPECT_EQ(after.info.decoder_threads, alone.info.decoder_threads);
   }
-  // Both done: a video alone has every core again.
-  const VpdqResult after = hash_video(in, o);
-  ASSERT_TRUE(after.ok()) << after.error;
-  EXPECT_EQ(after.info.decoder_threads, alone.info.decoder_threads);
 }
 
 // A sink that takes its time: `push_ms` per frame handed over, `finish_ms` in finish().
