@@ -35,6 +35,7 @@ pack)
     exes+=("$(find "$BUILD" -name "$t" -type f -perm -u+x | head -1)")
   done
   excl=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$excl")"  # a clone can lack .git/info
   grep -qx "/$bundle/" "$excl" 2>/dev/null || echo "/$bundle/" >>"$excl"
   rm -rf "$bundle"
   bash ../shared/scripts/device-bundle.sh "$bundle" "${exes[@]}"

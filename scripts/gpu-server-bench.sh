@@ -21,7 +21,9 @@ bundle=devbundle
 if [ "$cmd" = prepare ]; then
   cmake -S . -B build -G Ninja >/dev/null
   cmake --build build -j"$(nproc)" --target hashmatch bench_server test_server_gpu
-  grep -qx "/$bundle/" .git/info/exclude 2>/dev/null || echo "/$bundle/" >> "$(git rev-parse --git-path info/exclude)"
+  excl=$(git rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$excl")"  # a clone can lack .git/info
+  grep -qx "/$bundle/" "$excl" 2>/dev/null || echo "/$bundle/" >> "$excl"
   rm -rf "$bundle"
   ../shared/scripts/device-bundle.sh "$bundle" build/hashmatch build/bench_server \
     build/tests/server/test_server_gpu
