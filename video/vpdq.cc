@@ -1428,9 +1428,8 @@ class AutoThreads {
     const int in_flight = ++g_auto_thread_videos;
     counted_ = true;
     if (in_flight > 1) {
-      share_ = shared_threads(in_flight);
       shared_ = std::move(copy);
-      shared_->threads = share_;
+      shared_->threads = shared_threads(in_flight);
       opts_ = &*shared_;
     }
   }
@@ -1441,12 +1440,11 @@ class AutoThreads {
   AutoThreads& operator=(const AutoThreads&) = delete;
   const VideoOptions& opts() const { return *opts_; }
   // The share given (0: explicit threads, or a video alone).
-  int share() const { return share_; }
+  int share() const { return shared_ ? shared_->threads : 0; }
 
  private:
   const VideoOptions* opts_;
-  std::optional<VideoOptions> shared_;
-  int share_ = 0;
+  std::optional<VideoOptions> shared_;  // the options with the share, when one was given
   bool counted_ = false;
 };
 

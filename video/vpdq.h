@@ -36,7 +36,6 @@ struct VpdqFrame {
   double timestamp = 0;  // seconds: frame_number / fps
 };
 
-// What was learnt about the video while hashing it.
 // Where a video's wall time went, seconds, as the decode thread sees it (benchmarks and
 // diagnosis; not in the JSON output). Stages overlap nothing: total minus their sum is the rest
 // (sink set-up, a second pass's first try, bookkeeping).
@@ -51,8 +50,22 @@ struct VideoTimes {
   double sink = 0;      // frames handed to the sink (waits while its queue is full)
   double finish = 0;    // the sink's last hashes (FrameSink::finish)
   double stages() const { return open + decoder + demux + decode + copy + convert + sink + finish; }
+  // Sums (several videos' times, benchmarks).
+  VideoTimes& operator+=(const VideoTimes& o) {
+    total += o.total;
+    open += o.open;
+    decoder += o.decoder;
+    demux += o.demux;
+    decode += o.decode;
+    copy += o.copy;
+    convert += o.convert;
+    sink += o.sink;
+    finish += o.finish;
+    return *this;
+  }
 };
 
+// What was learnt about the video while hashing it.
 struct VideoInfo {
   std::string container;    // FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
   std::string codec;        // e.g. "h264"

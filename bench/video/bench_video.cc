@@ -191,18 +191,6 @@ nlohmann::json stage_json(const Run& r, int streams) {
           {"sessions_busy", r.wall > 0 ? t.total / (r.wall * std::max(1, streams)) : 0.0}};
 }
 
-void add_times(VideoTimes& a, const VideoTimes& b) {
-  a.total += b.total;
-  a.open += b.open;
-  a.decoder += b.decoder;
-  a.demux += b.demux;
-  a.decode += b.decode;
-  a.copy += b.copy;
-  a.convert += b.convert;
-  a.sink += b.sink;
-  a.finish += b.finish;
-}
-
 // Sink `none`: frames decoded and converted to RGB, then dropped (no PDQ).
 class NullSink : public FrameSink {
  public:
@@ -240,17 +228,14 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
                 bool null_sink, bool queue, int videos, int gpus, int threads_as_for = 0) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   VideoOptions o = base;
-  const int run_streams_count = streams;
-  if (threads_as_for > 0) streams = threads_as_for;
   // The cores are shared by the sessions that decode on the CPU: with `auto` the NVDEC sessions
   // (one decoder thread each) leave theirs to the others (24 streams with 16 on NVDEC: the 8 CPU
   // sessions got one thread each, half the cores idle).
-  int cpu_sessions = streams;
+  int cpu_sessions = threads_as_for > 0 ? threads_as_for : streams;
   if (base.decoder == "auto" && gpus > 0) {
-    cpu_sessions = std::max(1, streams - nvdec_capacity(gpus, base.keyframes_only));
+    cpu_sessions = std::max(1, cpu_sessions - nvdec_capacity(gpus, base.keyframes_only));
   }
   o.threads = std::max(1, cores / cpu_sessions);
-  streams = run_streams_count;
   const int total = queue ? (videos > 0 ? videos : 4 * streams) : streams;
   std::vector<VpdqResult> results(static_cast<std::size_t>(total));
   std::atomic<int> next{0};
@@ -277,7 +262,7 @@ Run run_streams(const std::vector<uint8_t>& clip, const VideoOptions& base, int 
     (x.info.decoder == "nvdec" ? r.nvdec : r.cpu)++;
     r.gpu_pdq += x.info.pdq == "cuda";
     r.reused += x.info.decoder_reused;
-    add_times(r.times, x.info.times);
+    r.times += x.info.times;
     if (r.note.empty() && !x.info.note.empty() && x.info.decoder != base.decoder) r.note = x.info.note;
   }
   return r;

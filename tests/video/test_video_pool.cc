@@ -105,6 +105,16 @@ TEST(VideoPool, ParallelSessionsGiveTheSerialResultsInOrder) {
   EXPECT_EQ(par[0].frames.size(), 5u);  // frameMod (int)(0.25 * 30) = 7: frames 0, 7, 14, 21, 28
 }
 
+// A 30-frame clip of `width` x 240 (the synthetic pattern, x264) written to `path`.
+std::filesystem::path write_short_clip(const std::filesystem::path& path, int width) {
+  SynthClipSpec s;
+  s.width = width;
+  s.height = 240;
+  s.frames = 30;
+  write_synth_clip(path, s);
+  return path;
+}
+
 // A sink that holds the decode loop at the video's first frame until released (the video stays
 // in flight meanwhile); hashes on the CPU.
 class GateSink : public FrameSink {
@@ -148,13 +158,8 @@ TEST(VideoThreads, AutomaticThreadsAreSharedBetweenVideosInFlight) {
   for (const int force : {0, 64}) {
     // A clip of its own per core count: a decoder kept from the other (decoder_pool.h, keyed on
     // the stream and the threads asked for, 0 for automatic) has the other count's threads.
-    SynthClipSpec s;
-    s.width = force ? 352 : 320;
-    s.height = 240;
-    s.frames = 30;
     const auto path = d / ("a" + std::to_string(force) + ".mp4");
-    write_synth_clip(path, s);
-    const VideoInput in = VideoInput::file(path);
+    const VideoInput in = VideoInput::file(write_short_clip(path, force ? 352 : 320));
     const ForcedCores forced(force);
     const int cores = av_cpu_count();
     SCOPED_TRACE("cores " + std::to_string(cores));
@@ -234,13 +239,9 @@ class SlowSink : public FrameSink {
 // decoding and conversion under theirs, and the stages within the total.
 TEST(VideoTimes, EachStageGetsItsOwnTime) {
   test::TempDir d;
-  SynthClipSpec s;
-  s.width = 320;
-  s.height = 240;
-  s.frames = 30;
-  write_synth_clip(d / "a.mp4", s);
   SlowSink slow(20, 50);
-  const VpdqResult r = hash_video(VideoInput::file(d / "a.mp4"), cpu_opts(0.25), {}, slow);
+  const VpdqResult r =
+      hash_video(VideoInput::file(write_short_clip(d / "a.mp4", 320)), cpu_opts(0.25), {}, slow);
   ASSERT_TRUE(r.ok()) << r.error;
   ASSERT_EQ(r.frames.size(), 5u);  // frames 0, 7, 14, 21, 28
   const VideoTimes& t = r.info.times;
