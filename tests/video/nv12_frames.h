@@ -8,9 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "video/ffmpeg_util.h"
 #include "video/frame_sink.h"
 
 namespace hashmatch::video::test {
+
+// Every frame of `path`'s first video stream from FFmpeg's software decoder (one thread), in
+// output order; `apply_cropping` false leaves the cropping fields unapplied (the full coded
+// picture, as NVDEC's surfaces hold it). `fps` (when given): the stream's frame rate as vPDQ takes
+// it. Empty, with ADD_FAILURE, when the file cannot be opened or has no video stream.
+std::vector<ff::FramePtr> decode_frames(const std::string& path, bool apply_cropping = true,
+                                        double* fps = nullptr);
 
 struct Nv12Frame {
   FrameInfo info;     // frame_number from 0, timestamp (float)n / (float)fps, own size

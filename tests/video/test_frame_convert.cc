@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/video/clips.h"
+#include "tests/video/nv12_frames.h"
 #include "video/frame_convert.h"
 
 extern "C" {
@@ -122,45 +123,6 @@ TEST(FrameConvert, OtherCombinationsAreLeftToSwscale) {
 namespace hashmatch::video {
 namespace {
 
-// Every frame of `path`'s first video stream from FFmpeg's software decoder; apply_cropping 0
-// leaves the cropping fields unapplied (the full coded picture, as NVDEC's surfaces hold it).
-std::vector<ff::FramePtr> decode_all(const std::string& path, bool apply_cropping) {
-  std::vector<ff::FramePtr> out;
-  AVFormatContext* fmt = nullptr;
-  if (avformat_open_input(&fmt, path.c_str(), nullptr, nullptr) < 0) return out;
-  avformat_find_stream_info(fmt, nullptr);
-  const int s = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  const AVCodec* codec = s >= 0 ? avcodec_find_decoder(fmt->streams[s]->codecpar->codec_id) : nullptr;
-  AVCodecContext* ctx = codec ? avcodec_alloc_context3(codec) : nullptr;
-  if (ctx && avcodec_parameters_to_context(ctx, fmt->streams[s]->codecpar) >= 0) {
-    ctx->apply_cropping = apply_cropping ? 1 : 0;
-    ctx->thread_count = 1;
-    if (avcodec_open2(ctx, codec, nullptr) >= 0) {
-      AVPacket* pkt = av_packet_alloc();
-      ff::FramePtr f = ff::make_frame();
-      auto drain = [&] {
-        while (avcodec_receive_frame(ctx, f.get()) >= 0) {
-          out.push_back(ff::FramePtr(av_frame_clone(f.get())));
-          av_frame_unref(f.get());
-        }
-      };
-      while (av_read_frame(fmt, pkt) >= 0) {
-        if (pkt->stream_index == s) {
-          avcodec_send_packet(ctx, pkt);
-          drain();
-        }
-        av_packet_unref(pkt);
-      }
-      avcodec_send_packet(ctx, nullptr);
-      drain();
-      av_packet_free(&pkt);
-    }
-  }
-  avcodec_free_context(&ctx);
-  avformat_close_input(&fmt);
-  return out;
-}
-
 // What NVDEC and FFmpeg's hwaccel hand over for a software frame `raw` decoded without cropping:
 // the picture as NV12 / P010 (16-bit samples in the high bits), copied to the host with
 // av_hwframe_transfer_data's buffers, its right and bottom crop applied, its top and left crop
@@ -224,10 +186,10 @@ TEST(FrameConvert, TopAndLeftCropAsTheSoftwareDecoderAppliesIt) {
       {"nocrop.mp4", "", 0, 0},
   };
   for (const CropCase& c : cases) {
-    const auto path = test::make_clip(test::clip_dir(), c.name, src + c.args);
+    const auto path = hashmatch::test::make_clip(hashmatch::test::clip_dir(), c.name, src + c.args);
     ASSERT_FALSE(path.empty()) << c.name;
-    const auto want = decode_all(path.string(), true);
-    const auto raw = decode_all(path.string(), false);
+    const auto want = test::decode_frames(path.string(), true);
+    const auto raw = test::decode_frames(path.string(), false);
     ASSERT_EQ(want.size(), 4u) << c.name;
     ASSERT_EQ(raw.size(), want.size()) << c.name;
     EXPECT_EQ(raw[0]->crop_left, std::size_t(c.left)) << c.name;
@@ -259,15 +221,15 @@ TEST(FrameConvert, TopAndLeftCropAsTheSoftwareDecoderAppliesIt) {
 
 // The GPU tests' cropped clip (write_synth_clip with h264_metadata) carries the crop.
 TEST(FrameConvert, SyntheticClipCarriesTheCropOfItsBitstreamFilter) {
-  const auto path = test::clip_dir() / "synth_crop.mp4";
+  const auto path = hashmatch::test::clip_dir() / "synth_crop.mp4";
   SynthClipSpec s = top_left_crop_spec();
   s.frames = 3;
   write_synth_clip(path, s);
-  const auto raw = decode_all(path.string(), false);
+  const auto raw = test::decode_frames(path.string(), false);
   ASSERT_EQ(raw.size(), 3u);
   EXPECT_EQ(raw[0]->crop_left, 64u);
   EXPECT_EQ(raw[0]->crop_top, 4u);
-  const auto cropped = decode_all(path.string(), true);
+  const auto cropped = test::decode_frames(path.string(), true);
   ASSERT_EQ(cropped.size(), 3u);
   EXPECT_EQ(cropped[0]->width, 640 - 64);
   EXPECT_EQ(cropped[0]->height, 360 - 4);
