@@ -326,11 +326,15 @@ class Session {
 
 void Session::check_deadline() const {
   if (Clock::now() > deadline_) {
-    char budget[32];
-    std::snprintf(budget, sizeof budget, "%g", opts_.time_budget_seconds);
-    fail("timeout", std::string("decoding took longer than the time budget of ") + budget +
-                        " s; " + std::to_string(r_->info.frames_decoded) +
-                        " frames decoded by then");
+    char budget[96];
+    std::snprintf(budget, sizeof budget, "%g s", opts_.time_budget_seconds);
+    if (opts_.waited_seconds > 0) {
+      const std::size_t n = std::strlen(budget);
+      std::snprintf(budget + n, sizeof budget - n, " (%.1f s of it waiting to start)",
+                    opts_.waited_seconds);
+    }
+    fail("timeout", std::string("decoding took longer than the time budget of ") + budget + "; " +
+                        std::to_string(r_->info.frames_decoded) + " frames decoded by then");
   }
 }
 
@@ -341,8 +345,18 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   const double budget = opts_.time_budget_seconds > 0 && opts_.time_budget_seconds < 1e9
                             ? opts_.time_budget_seconds
                             : 1e9;
+  // The time it waited to start counts (a first pass; a second one has its first's deadline).
+  const double left = budget - std::max(0.0, opts_.waited_seconds);
+  if (!deadline && left <= 0) {
+    char why[160];
+    std::snprintf(why, sizeof why,
+                  "waited %.1f s to start, past the time budget of %g s: not decoded (worth "
+                  "retrying when less busy)",
+                  opts_.waited_seconds, opts_.time_budget_seconds);
+    fail("timeout", why);
+  }
   deadline_ = deadline ? *deadline
-                       : Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget * 1e6));
+                       : Clock::now() + std::chrono::microseconds(static_cast<int64_t>(left * 1e6));
 
   std::unique_ptr<ff::ByteSource> src;
   if (!in_.bytes.empty()) {

@@ -31,6 +31,9 @@ struct VideoOptions {
   int threads = 0;               // CPU decoder threads and hashing threads per video (0: automatic:
                                  // FFmpeg's choice for a video alone, a share beside others)
   double time_budget_seconds = 600;       // wall-clock limit per video (HASHMATCH_VIDEO_TIME_BUDGET)
+  // Time the video already waited before its hashing began (the server's video queue): counted
+  // against time_budget_seconds, so that a request's wait and decoding together stay within it.
+  double waited_seconds = 0;
   double max_duration_seconds = 24 * 3600;  // longer videos are refused (HASHMATCH_VIDEO_MAX_SECONDS)
   uint64_t max_frames = 10'000'000;       // decoded frames per video
   int max_decode_errors = 100;   // packets that fail to decode before the video is given up

@@ -273,10 +273,10 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> decoded = done->get_future();
   const auto t0 = Clock::now();
-  const bool queued = pool->try_submit([this, bytes, format, out, &image, done] {
+  const bool queued = pool->try_submit([this, bytes, format, out, &image, done, t0] {
     try {
       decode(bytes, format, out, &image);
-      if (out->video && out->result.ok()) hash_video(bytes, out);
+      if (out->video && out->result.ok()) hash_video(bytes, out, t0);
     } catch (...) {
       out->result.error = "internal error while decoding";
       out->result.error_reason = "internal";
@@ -328,7 +328,8 @@ Status MediaPipeline::submit_blocking(std::vector<Image> frames, Clock::time_poi
   }
 }
 
-void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out) {
+void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out,
+                               Clock::time_point queued) {
 #if HM_VIDEO
   ServerConfig vc;
   DecodeLimits limits;
@@ -342,11 +343,15 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
   vo.decoder = vc.video_decoder;
   vo.threads = vc.video_threads;
   vo.time_budget_seconds = vc.video_time_budget.count();
+  // The budget counts from the request's arrival: the wait for a video session is part of it (a
+  // video queue of 64 behind a few sessions could otherwise hold a request for many budgets).
+  vo.waited_seconds = since(queued);
   vo.max_duration_seconds = vc.video_max_duration.count();
   // A budget of 0 is none (as for the decoding): a full queue is waited for, not a 429 at once.
-  const auto deadline = vc.video_time_budget.count() > 0
-                            ? Clock::now() + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget)
-                            : Clock::time_point::max();
+  const auto deadline =
+      vc.video_time_budget.count() > 0
+          ? queued + std::chrono::duration_cast<Clock::duration>(vc.video_time_budget)
+          : Clock::time_point::max();
   // Chunks no larger than the queue can take with the others outstanding (a chunk larger than
   // the whole queue is refused as too large: every video a 413 with max_queue_frames below
   // max_batch_frames).
@@ -379,6 +384,7 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
   }
 #else
   (void)bytes;
+  (void)queued;
   out->result.error = "video is not supported by this build";
   out->result.error_reason = "unsupported";
 #endif

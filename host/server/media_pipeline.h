@@ -76,7 +76,9 @@ class MediaPipeline {
   static BatcherOptions batcher_options(const ServerConfig& cfg);
   // `format`: sniff_format(bytes), taken once in hash() to choose the pool.
   void decode(std::span<const uint8_t> bytes, MediaFormat format, MediaOutcome* out, Image* image);
-  void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out);
+  // `queued`: when the request was put in the video queue (its wait counts against the budget).
+  void hash_video(std::span<const uint8_t> bytes, MediaOutcome* out,
+                  std::chrono::steady_clock::time_point queued);
   Status submit_blocking(std::vector<Image> frames, std::chrono::steady_clock::time_point deadline,
                          std::shared_ptr<PdqBatcher::Ticket>* t);
 

@@ -47,6 +47,22 @@ ServerConfig one_of_each() {
   return cfg;
 }
 
+// Hashes a video on a thread of its own (one that holds the only video session for a while).
+struct InBackground {
+  InBackground(MediaPipeline& p, const std::vector<uint8_t>& video)
+      : t([this, &p, &video] {
+          p.hash(video, &out);
+          done = true;
+        }) {}
+  ~InBackground() { join(); }
+  void join() {
+    if (t.joinable()) t.join();
+  }
+  MediaOutcome out;
+  std::atomic<bool> done{false};
+  std::thread t;  // last: starts once out and done are there
+};
+
 TEST(MediaPipeline, AnImageDoesNotWaitBehindAVideo) {
   test::TempDir d;
   const std::vector<uint8_t> video = clip(d, "long.mp4", 600);
@@ -54,21 +70,17 @@ TEST(MediaPipeline, AnImageDoesNotWaitBehindAVideo) {
   monitoring::Metrics metrics;
   MediaPipeline p(one_of_each(), metrics);
 
-  MediaOutcome v;
-  std::atomic<bool> video_done{false};
-  std::thread t([&] {
-    p.hash(video, &v);
-    video_done = true;
-  });
+  InBackground bg(p, video);
+  const MediaOutcome& v = bg.out;
   std::this_thread::sleep_for(300ms);  // the video is being decoded
-  ASSERT_FALSE(video_done) << "the video ended before the image was sent: the test needs a longer one";
+  ASSERT_FALSE(bg.done) << "the video ended before the image was sent: the test needs a longer one";
   MediaOutcome i;
   p.hash(img, &i);
-  EXPECT_FALSE(video_done) << "the image was decoded only after the video";
+  EXPECT_FALSE(bg.done) << "the image was decoded only after the video";
   EXPECT_TRUE(i.status.ok()) << i.status.message;
   EXPECT_TRUE(i.result.ok()) << i.result.error;
   EXPECT_FALSE(i.video);
-  t.join();
+  bg.join();
   EXPECT_TRUE(v.status.ok()) << v.status.message;
   EXPECT_TRUE(v.result.ok()) << v.result.error;
   EXPECT_TRUE(v.video);
@@ -83,16 +95,13 @@ TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
   monitoring::Metrics metrics;
   MediaPipeline p(one_of_each(), metrics);
 
-  MediaOutcome first, queued;
-  std::atomic<bool> first_done{false};
-  std::thread t1([&] {
-    p.hash(long_video, &first);
-    first_done = true;
-  });
+  InBackground bg(p, long_video);
+  const MediaOutcome& first = bg.out;
   std::this_thread::sleep_for(300ms);  // the only session is busy
+  MediaOutcome queued;
   std::thread t2([&] { p.hash(short_video, &queued); });
   std::this_thread::sleep_for(200ms);  // the one place in the video queue is taken
-  ASSERT_FALSE(first_done) << "the first video ended too early: the test needs a longer one";
+  ASSERT_FALSE(bg.done) << "the first video ended too early: the test needs a longer one";
   MediaOutcome refused;
   p.hash(short_video, &refused);
   EXPECT_EQ(refused.status.code, Status::kQueueFull);
@@ -101,11 +110,56 @@ TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
   p.hash(img, &i);
   EXPECT_TRUE(i.status.ok()) << i.status.message;
   EXPECT_TRUE(i.result.ok()) << i.result.error;
-  t1.join();
+  bg.join();
   t2.join();
   EXPECT_TRUE(first.status.ok()) << first.status.message;
   EXPECT_TRUE(queued.status.ok()) << queued.status.message;
   EXPECT_EQ(queued.video_frames.size(), 30u);
+}
+
+// video.time_budget counts from the request's arrival: a video that waited in the video queue
+// past it is a timeout (504) at once, not decoded for another whole budget; one that waited less
+// gets what is left. The budget is lowered (reconfigure) while the first video, which took the
+// old one, holds the only session.
+TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
+  test::TempDir d;
+  const std::vector<uint8_t> long_video = clip(d, "long.mp4", 1200);
+  const std::vector<uint8_t> short_video = clip(d, "short.mp4", 30);
+  monitoring::Metrics metrics;
+  ServerConfig cfg = one_of_each();
+  MediaPipeline p(cfg, metrics);
+
+  InBackground bg(p, long_video);
+  const MediaOutcome& first = bg.out;
+  std::this_thread::sleep_for(100ms);  // the only session is busy
+  ASSERT_FALSE(bg.done) << "the first video ended too early: the test needs a longer one";
+  const double budget = 0.1;
+  cfg.video_time_budget = Seconds(budget);
+  p.reconfigure(cfg);
+  const auto sent = std::chrono::steady_clock::now();
+  MediaOutcome waited;
+  std::thread t2([&] { p.hash(short_video, &waited); });
+  bg.join();
+  const double held =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  t2.join();
+  ASSERT_GT(held, budget + 0.1) << "the first video ended too early: the test needs a longer one";
+  EXPECT_TRUE(first.status.ok()) << first.status.message;
+  EXPECT_TRUE(first.result.ok()) << first.result.error;  // its budget was the one it started with
+  EXPECT_EQ(first.video_frames.size(), 1200u);
+  EXPECT_TRUE(waited.status.ok()) << waited.status.message;
+  EXPECT_EQ(waited.result.error_reason, "timeout") << waited.result.error;
+  EXPECT_NE(waited.result.error.find("waited"), std::string::npos) << waited.result.error;
+  EXPECT_TRUE(waited.video_frames.empty());
+  EXPECT_TRUE(waited.result.have_digests);  // the digests are known all the same
+
+  // Alone, with a budget it fits in: hashed.
+  cfg.video_time_budget = Seconds(60);
+  p.reconfigure(cfg);
+  MediaOutcome alone;
+  p.hash(short_video, &alone);
+  EXPECT_TRUE(alone.result.ok()) << alone.result.error;
+  EXPECT_EQ(alone.video_frames.size(), 30u);
 }
 
 }  // namespace

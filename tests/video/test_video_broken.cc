@@ -583,6 +583,30 @@ TEST(VideoBroken, TimeBudget) {
   EXPECT_EQ(video_options_from_env().time_budget_seconds, 1e9);
 }
 
+// The time a video waited to start (the server's video queue) counts against its budget: past
+// it, a timeout before anything is opened; within it, the decoding gets what is left.
+TEST(VideoBroken, TimeWaitedCountsAgainstTheBudget) {
+  ASSERT_FALSE(faststart().empty());
+  VideoOptions o = cpu_opts();
+  o.time_budget_seconds = 30;
+  o.waited_seconds = 31;
+  VpdqResult r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_EQ(r.error_reason, "timeout") << r.error;
+  EXPECT_NE(r.error.find("waited 31.0 s to start, past the time budget of 30 s"), std::string::npos)
+      << r.error;
+  EXPECT_EQ(r.info.frames_decoded, 0);
+  EXPECT_TRUE(r.frames.empty());
+  o.waited_seconds = 30 - 1e-5;  // 10 us left
+  r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_EQ(r.error_reason, "timeout") << r.error;
+  EXPECT_NE(r.error.find("time budget of 30 s (30.0 s of it waiting to start)"), std::string::npos)
+      << r.error;
+  o.waited_seconds = 1;  // 29 s left: plenty
+  r = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(r.frames.empty());
+}
+
 TEST(VideoBroken, BadDecoderOptionIsAnArgumentError) {
   ASSERT_FALSE(faststart().empty());
   VideoOptions o = cpu_opts();
