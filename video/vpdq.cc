@@ -194,12 +194,17 @@ class Session {
   // decodes it again on a fresh decoder (the result a fresh run gives, every time).
   // NVDEC refused the stream at its first frame (on_frame): to be decoded again on the CPU.
   bool nvdec_refused() const { return nvdec_refused_; }
-  bool damaged_on_undrained_decoder() const {
-    return taken_undrained_ && (r_->info.decode_errors > 0 || r_->info.corrupt_frames > 0 ||
-                                dlog_.errors.load() > 0);
-  }
+  bool damaged_on_undrained_decoder() const { return taken_undrained_ && damaged(); }
+  // The video showed damage on a CPU decoder with frame threads: FFmpeg's error concealment then
+  // draws on pictures the other threads may or may not have finished, so the hashes of the
+  // damaged part differ from run to run (and from the reference's); hash_video decodes it again
+  // on one decoder thread (the same hashes every time, as the reference decodes).
+  bool damaged_under_frame_threads() const { return frame_threads_ && damaged(); }
 
  private:
+  bool damaged() const {
+    return r_->info.decode_errors > 0 || r_->info.corrupt_frames > 0 || dlog_.errors.load() > 0;
+  }
   // The stream's codec parameters as the decoder pool keys them (nvdec::refused).
   const std::string& stream_params() {
     if (stream_params_.empty()) {
@@ -302,6 +307,7 @@ class Session {
   std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
+  bool frame_threads_ = false;    // a CPU decoder with more than one frame thread decoded
   int64_t packets_sent_ = 0;      // video packets sent to the decoder
   ff::PacketPtr last_idr_;        // H.264: the last IDR picture with a timestamp sent
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
@@ -631,6 +637,7 @@ void Session::open_decoder(const FrameSink& sink) {
   open_cpu_decoder(codec_);
   info().decoder = "cpu";
   info().decoder_threads = std::max(1, dec_->thread_count);
+  frame_threads_ = (dec_->active_thread_type & FF_THREAD_FRAME) != 0 && dec_->thread_count > 1;
 }
 
 // Remembers when the first problem was seen (early_packet_ beside it: the truncation verdict).
@@ -1265,6 +1272,20 @@ void prepend_note(VpdqResult& r, const std::string& n) {
   r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
 }
 
+// A damaged stream decoded with frame threads: the options of its second pass, on one decoder
+// thread (Session::damaged_under_frame_threads).
+VideoOptions one_decoder_thread(const VideoOptions& opts) {
+  VideoOptions o = opts;
+  o.threads = 1;
+  return o;
+}
+
+void note_one_thread(VpdqResult& r) {
+  prepend_note(r,
+               "damaged stream: decoded again on one thread (frame threads conceal damage "
+               "differently from run to run)");
+}
+
 void note_nvdec_refused(VpdqResult& r) {
   prepend_note(r, "NVDEC refused this stream (profile, bit depth or size): decoded on the CPU");
 }
@@ -1297,6 +1318,14 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
     VpdqResult c = hash_video_into(in, cpu_decoder_of(opts), limits, sink, left, fresh_decoder);
     note_nvdec_refused(c);
     return c;
+  }
+  if (s->damaged_under_frame_threads() && worth_a_second_pass(*s, r)) {
+    discard(sink);  // the frames come again from a fresh decoder on one thread
+    const Clock::time_point left = s->deadline();
+    s.reset();
+    VpdqResult o = hash_video_into(in, one_decoder_thread(opts), limits, sink, left, true);
+    note_one_thread(o);
+    return o;
   }
   if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     discard(sink);  // the frames come again from a fresh decoder
@@ -1379,6 +1408,20 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     VpdqResult c = hash_video_auto(in, cpu_decoder_of(opts), limits, left, auto_share, fresh_decoder);
     note_nvdec_refused(c);
     return c;
+  }
+  if (s->damaged_under_frame_threads() && worth_a_second_pass(*s, r)) {
+    if (sink) discard(*sink);  // the frames come again from a fresh decoder on one thread
+    sink.reset();
+    const Clock::time_point left = s->deadline();
+    s.reset();
+    // The hashing threads stay what they were: the share, the explicit count or the cores.
+    const int hashing = auto_share > 0 ? auto_share
+                        : opts.threads > 0
+                            ? opts.threads
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    VpdqResult o = hash_video_auto(in, one_decoder_thread(opts), limits, left, hashing, true);
+    note_one_thread(o);
+    return o;
   }
   if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     if (sink) discard(*sink);  // the frames come again from a fresh decoder, with a sink of its own

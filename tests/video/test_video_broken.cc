@@ -168,6 +168,52 @@ TEST(VideoBroken, DamageIsFoundEveryTimeWithFrameThreads) {
   }
 }
 
+// Frame threads conceal damage differently from run to run (the concealment draws on pictures the
+// other threads may not have finished): a damaged stream decoded with them is decoded again on
+// one thread, so its hashes are the same every time and the same as with one thread. A clean
+// stream keeps its threads.
+TEST(VideoBroken, DamagedStreamHashesTheSameEveryTimeWhateverTheThreads) {
+  ASSERT_FALSE(faststart().empty());
+  auto b = bytes_of(faststart());
+  std::mt19937 rng(5);
+  for (int k = 0; k < 12; ++k) {  // damage spread over the second half
+    const std::size_t at = b.size() / 2 + std::size_t(k) * (b.size() / 30);
+    for (std::size_t i = at; i < at + 200 && i < b.size(); ++i) b[i] ^= uint8_t(rng() | 1);
+  }
+  VideoOptions o = cpu_opts();
+  o.seconds_per_hash = 0;  // every frame
+  o.threads = 1;
+  const VpdqResult one = hash_video(VideoInput::memory(b), o);
+  ASSERT_GT(one.info.logged_errors + one.info.decode_errors + one.info.corrupt_frames, 0)
+      << "the damage went unseen: " << one.error;
+  ASSERT_GT(one.frames.size(), 50u) << one.error;
+  EXPECT_EQ(one.info.note.find("decoded again"), std::string::npos) << one.info.note;
+  for (const int threads : {4, 0}) {
+    o.threads = threads;
+    for (int run = 0; run < 4; ++run) {
+      const VpdqResult r = hash_video(VideoInput::memory(b), o);
+      EXPECT_EQ(r.error_reason, one.error_reason) << r.error;
+      EXPECT_NE(r.info.note.find("damaged stream: decoded again on one thread"), std::string::npos)
+          << threads << " threads: " << r.info.note;
+      EXPECT_EQ(r.info.decoder_threads, 1);
+      ASSERT_EQ(r.frames.size(), one.frames.size()) << threads << " threads, run " << run;
+      int differ = 0;
+      for (std::size_t i = 0; i < r.frames.size(); ++i) {
+        differ += r.frames[i].frame_number != one.frames[i].frame_number ||
+                  r.frames[i].hash != one.frames[i].hash ||
+                  r.frames[i].quality != one.frames[i].quality;
+      }
+      EXPECT_EQ(differ, 0) << threads << " threads, run " << run << ": frames unlike one thread's";
+    }
+  }
+  // A clean stream keeps its frame threads and is decoded once.
+  o.threads = 4;
+  const VpdqResult clean = hash_video(VideoInput::file(faststart()), o);
+  EXPECT_TRUE(clean.ok()) << clean.error;
+  EXPECT_EQ(clean.info.decoder_threads, 4);
+  EXPECT_EQ(clean.info.note.find("decoded again"), std::string::npos) << clean.info.note;
+}
+
 // A slice near the end that refers to a parameter set that does not exist: the drain at the end
 // gives the error of that frame, then the frames after it. The frames decoded (and hashed) must
 // not depend on the decoder's thread count (under frame threads the drain stopped at the error,
