@@ -189,17 +189,18 @@ class Session {
   // Keyframes-only stopped early: key packets give no picture on their own (H.264 intra refresh:
   // recovery points on P pictures), so the video is to be hashed in exact mode (hash_video does).
   bool needs_exact_mode() const { return needs_exact_; }
+  // NVDEC refused the stream at its first frame (on_frame): to be decoded again on the CPU.
+  bool nvdec_refused() const { return nvdec_refused_; }
   // The video showed damage on a decoder kept without a drain: error concealment may have drawn
   // on the previous video's pictures, so the result depends on what came before; hash_video
   // decodes it again on a fresh decoder (the result a fresh run gives, every time).
-  // NVDEC refused the stream at its first frame (on_frame): to be decoded again on the CPU.
-  bool nvdec_refused() const { return nvdec_refused_; }
   bool damaged_on_undrained_decoder() const { return taken_undrained_ && damaged(); }
-  // The video showed damage on a CPU decoder with frame threads: FFmpeg's error concealment then
-  // draws on pictures the other threads may or may not have finished, so the hashes of the
-  // damaged part differ from run to run (and from the reference's); hash_video decodes it again
-  // on one decoder thread (the same hashes every time, as the reference decodes).
-  bool damaged_under_frame_threads() const { return frame_threads_ && damaged(); }
+  // The video showed damage on a CPU decoder with several threads: FFmpeg's error concealment
+  // then depends on them (under frame threads it draws on pictures the other threads may or may
+  // not have finished: the hashes of the damaged part differ from run to run; under slice
+  // threads it differs with their count), so hash_video decodes it again on one decoder thread:
+  // the same hashes every time, whatever the thread count.
+  bool damaged_under_threads() const { return threaded_ && damaged(); }
 
  private:
   bool damaged() const {
@@ -307,7 +308,7 @@ class Session {
   std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
-  bool frame_threads_ = false;    // a CPU decoder with more than one frame thread decoded
+  bool threaded_ = false;         // a CPU decoder with several (frame or slice) threads decoded
   int64_t packets_sent_ = 0;      // video packets sent to the decoder
   ff::PacketPtr last_idr_;        // H.264: the last IDR picture with a timestamp sent
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
@@ -637,7 +638,7 @@ void Session::open_decoder(const FrameSink& sink) {
   open_cpu_decoder(codec_);
   info().decoder = "cpu";
   info().decoder_threads = std::max(1, dec_->thread_count);
-  frame_threads_ = (dec_->active_thread_type & FF_THREAD_FRAME) != 0 && dec_->thread_count > 1;
+  threaded_ = dec_->active_thread_type != 0 && dec_->thread_count > 1;
 }
 
 // Remembers when the first problem was seen (early_packet_ beside it: the truncation verdict).
@@ -1272,8 +1273,8 @@ void prepend_note(VpdqResult& r, const std::string& n) {
   r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
 }
 
-// A damaged stream decoded with frame threads: the options of its second pass, on one decoder
-// thread (Session::damaged_under_frame_threads).
+// A damaged stream decoded with several threads: the options of its second pass, on one decoder
+// thread (Session::damaged_under_threads).
 VideoOptions one_decoder_thread(const VideoOptions& opts) {
   VideoOptions o = opts;
   o.threads = 1;
@@ -1282,8 +1283,8 @@ VideoOptions one_decoder_thread(const VideoOptions& opts) {
 
 void note_one_thread(VpdqResult& r) {
   prepend_note(r,
-               "damaged stream: decoded again on one thread (frame threads conceal damage "
-               "differently from run to run)");
+               "damaged stream: decoded again on one thread (with several threads FFmpeg "
+               "conceals damage differently from run to run and by thread count)");
 }
 
 void note_nvdec_refused(VpdqResult& r) {
@@ -1319,7 +1320,7 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_under_frame_threads() && worth_a_second_pass(*s, r)) {
+  if (s->damaged_under_threads() && worth_a_second_pass(*s, r)) {
     discard(sink);  // the frames come again from a fresh decoder on one thread
     const Clock::time_point left = s->deadline();
     s.reset();
@@ -1409,7 +1410,7 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_under_frame_threads() && worth_a_second_pass(*s, r)) {
+  if (s->damaged_under_threads() && worth_a_second_pass(*s, r)) {
     if (sink) discard(*sink);  // the frames come again from a fresh decoder on one thread
     sink.reset();
     const Clock::time_point left = s->deadline();

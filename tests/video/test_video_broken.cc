@@ -168,6 +168,26 @@ TEST(VideoBroken, DamageIsFoundEveryTimeWithFrameThreads) {
   }
 }
 
+// Bytes XORed with non-zero values at 12 places over the second half (concealment, few failed
+// packets).
+void damage_second_half(std::vector<uint8_t>& b) {
+  std::mt19937 rng(5);
+  for (int k = 0; k < 12; ++k) {
+    const std::size_t at = b.size() / 2 + std::size_t(k) * (b.size() / 30);
+    for (std::size_t i = at; i < at + 200 && i < b.size(); ++i) b[i] ^= uint8_t(rng() | 1);
+  }
+}
+
+// Frames of `a` unlike those of `b` (number, hash or quality), both of the same length.
+int frames_unlike(const VpdqResult& a, const VpdqResult& b) {
+  int n = 0;
+  for (std::size_t i = 0; i < a.frames.size() && i < b.frames.size(); ++i) {
+    n += a.frames[i].frame_number != b.frames[i].frame_number ||
+         a.frames[i].hash != b.frames[i].hash || a.frames[i].quality != b.frames[i].quality;
+  }
+  return n;
+}
+
 // Frame threads conceal damage differently from run to run (the concealment draws on pictures the
 // other threads may not have finished): a damaged stream decoded with them is decoded again on
 // one thread, so its hashes are the same every time and the same as with one thread. A clean
@@ -175,11 +195,7 @@ TEST(VideoBroken, DamageIsFoundEveryTimeWithFrameThreads) {
 TEST(VideoBroken, DamagedStreamHashesTheSameEveryTimeWhateverTheThreads) {
   ASSERT_FALSE(faststart().empty());
   auto b = bytes_of(faststart());
-  std::mt19937 rng(5);
-  for (int k = 0; k < 12; ++k) {  // damage spread over the second half
-    const std::size_t at = b.size() / 2 + std::size_t(k) * (b.size() / 30);
-    for (std::size_t i = at; i < at + 200 && i < b.size(); ++i) b[i] ^= uint8_t(rng() | 1);
-  }
+  damage_second_half(b);
   VideoOptions o = cpu_opts();
   o.seconds_per_hash = 0;  // every frame
   o.threads = 1;
@@ -197,13 +213,8 @@ TEST(VideoBroken, DamagedStreamHashesTheSameEveryTimeWhateverTheThreads) {
           << threads << " threads: " << r.info.note;
       EXPECT_EQ(r.info.decoder_threads, 1);
       ASSERT_EQ(r.frames.size(), one.frames.size()) << threads << " threads, run " << run;
-      int differ = 0;
-      for (std::size_t i = 0; i < r.frames.size(); ++i) {
-        differ += r.frames[i].frame_number != one.frames[i].frame_number ||
-                  r.frames[i].hash != one.frames[i].hash ||
-                  r.frames[i].quality != one.frames[i].quality;
-      }
-      EXPECT_EQ(differ, 0) << threads << " threads, run " << run << ": frames unlike one thread's";
+      EXPECT_EQ(frames_unlike(r, one), 0)
+          << threads << " threads, run " << run << ": frames unlike one thread's";
     }
   }
   // A clean stream keeps its frame threads and is decoded once.
@@ -212,6 +223,39 @@ TEST(VideoBroken, DamagedStreamHashesTheSameEveryTimeWhateverTheThreads) {
   EXPECT_TRUE(clean.ok()) << clean.error;
   EXPECT_EQ(clean.info.decoder_threads, 4);
   EXPECT_EQ(clean.info.note.find("decoded again"), std::string::npos) << clean.info.note;
+}
+
+// Keyframes-only decodes the key frames of an open-GOP stream with slice threads (from its second
+// key frame, or from the start on a decoder kept from an earlier video of the stream), and on a
+// damaged stream of several slices per picture their concealment changes with the slice thread
+// count (2, 3 and 4 threads gave three different outputs): decoded again on one thread, every
+// count gives one thread's frames.
+TEST(VideoBroken, DamagedKeyFramesHashTheSameWhateverTheSliceThreads) {
+  const auto clip = make_clip(clip_dir(), "slices-open-gop.mp4",
+                              "-f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -g 5 -c:v libx264 "
+                              "-preset veryfast -x264-params slices=4:open-gop=1:keyint-min=5 "
+                              "-pix_fmt yuv420p -movflags +faststart");
+  ASSERT_FALSE(clip.empty());
+  auto b = bytes_of(clip);
+  damage_second_half(b);
+  VideoOptions o = cpu_opts();
+  o.keyframes_only = true;
+  o.threads = 1;
+  const VpdqResult one = hash_video(VideoInput::memory(b), o);
+  ASSERT_GT(one.info.logged_errors + one.info.decode_errors + one.info.corrupt_frames, 0)
+      << "the damage went unseen: " << one.error;
+  ASSERT_GT(one.frames.size(), 10u) << one.error;
+  for (const int threads : {2, 3, 4}) {
+    o.threads = threads;
+    // The clean clip first: its decoder switches to slice threads and is kept (decoder pool), so
+    // the damaged one, of the same stream parameters, is decoded with slice threads from the start.
+    ASSERT_TRUE(hash_video(VideoInput::file(clip), o).ok());
+    const VpdqResult r = hash_video(VideoInput::memory(b), o);
+    EXPECT_NE(r.info.note.find("damaged stream: decoded again on one thread"), std::string::npos)
+        << threads << " threads: " << r.info.note;
+    ASSERT_EQ(r.frames.size(), one.frames.size()) << threads << " threads";
+    EXPECT_EQ(frames_unlike(r, one), 0) << threads << " threads: key frames unlike one thread's";
+  }
 }
 
 // A slice near the end that refers to a parameter set that does not exist: the drain at the end
