@@ -92,7 +92,9 @@ void log_callback(void* avcl, int level, const char* fmt, va_list vl) {
         std::lock_guard<std::mutex> lk(log->mu);
         log->early = std::move(msg);
       }
-      if (log->counting.load(std::memory_order_relaxed) && log->errors++ == 0) {
+      if (!log->counting.load(std::memory_order_relaxed)) {
+        if (log->armed.load(std::memory_order_relaxed)) ++log->uncounted;
+      } else if (log->errors++ == 0) {
         std::string msg = format_message(fmt, vl);
         std::lock_guard<std::mutex> lk(log->mu);
         log->first = std::move(msg);

@@ -81,6 +81,12 @@ struct DecoderLog {
   // over) is not damage of the video.
   std::atomic<bool> counting{false};
   std::atomic<int> errors{0};
+  // Errors logged before counting began but once armed (the first key packet sent). Not damage,
+  // but under frame threads a damaged packet's error can be logged before the frame of an earlier
+  // packet comes out, and whether it is depends on the threads' timing
+  // (Session::damaged_under_threads).
+  std::atomic<bool> armed{false};
+  std::atomic<int> uncounted{0};
   // A frame larger than the decoder's max_pixels (a stream whose picture size grows mid-way).
   std::atomic<bool> too_many_pixels{false};
   // The demuxer found the file shorter than its own structures say: Matroska's "File ended

@@ -199,8 +199,14 @@ class Session {
   // then depends on them (under frame threads it draws on pictures the other threads may or may
   // not have finished: the hashes of the damaged part differ from run to run; under slice
   // threads it differs with their count), so hash_video decodes it again on one decoder thread:
-  // the same hashes every time, whatever the thread count.
-  bool damaged_under_threads() const { return threaded_ && damaged(); }
+  // the same hashes every time, whatever the thread count. Errors logged before the first frame
+  // but after the first key packet was sent count here (not as damage): under frame threads a
+  // damaged packet among the first few can log before the first frame comes out or after, as the
+  // threads' timing has it (keyframes-only, where a frame comes out only a few key frames later,
+  // saw one clip's damage in 9 runs of 12); on one thread the verdict is the same every time.
+  bool damaged_under_threads() const {
+    return threaded_ && (damaged() || dlog_.uncounted.load() > 0);
+  }
 
  private:
   bool damaged() const {
@@ -308,7 +314,7 @@ class Session {
   std::deque<std::pair<int64_t, int64_t>> key_index_;
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
-  bool threaded_ = false;         // a CPU decoder with several (frame or slice) threads decoded
+  bool threaded_ = false;         // a CPU decoder with several threads decoded
   int64_t packets_sent_ = 0;      // video packets sent to the decoder
   ff::PacketPtr last_idr_;        // H.264: the last IDR picture with a timestamp sent
   bool undrained_ = false;        // every frame came out without a drain (end_without_drain)
@@ -638,7 +644,12 @@ void Session::open_decoder(const FrameSink& sink) {
   open_cpu_decoder(codec_);
   info().decoder = "cpu";
   info().decoder_threads = std::max(1, dec_->thread_count);
-  threaded_ = dec_->active_thread_type != 0 && dec_->thread_count > 1;
+  // Frame or slice threads; or a decoder with threads of its own (libdav1d), whose thread count
+  // is left as asked (0: its own choice).
+  threaded_ =
+      dec_->active_thread_type != 0
+          ? dec_->thread_count > 1
+          : (dec_->codec->capabilities & AV_CODEC_CAP_OTHER_THREADS) && dec_->thread_count != 1;
 }
 
 // Remembers when the first problem was seen (early_packet_ beside it: the truncation verdict).
@@ -826,6 +837,9 @@ void Session::run(FrameSink& sink) {
       decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
+    // From the first key packet on, errors the decoder logs before its first frame are worth a
+    // second look (damaged_under_threads); those of packets before it are a cut stream's.
+    if (pkt->flags & AV_PKT_FLAG_KEY) dlog_.armed = true;
     send(pkt.get(), sink);
     note_problems();
     ++packets_sent_;
