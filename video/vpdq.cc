@@ -1287,10 +1287,11 @@ void prepend_note(VpdqResult& r, const std::string& n) {
   r.info.note = r.info.note.empty() ? n : n + "; " + r.info.note;
 }
 
-// A damaged stream decoded with several threads: the options of its second pass, on one decoder
-// thread (Session::damaged_under_threads).
+// A damaged stream decoded on the CPU with several threads: the options of its second pass, on
+// one CPU decoder thread (Session::damaged_under_threads). On the CPU again: with decoder `auto`
+// the second pass could otherwise find an NVDEC session free and conceal the damage its own way.
 VideoOptions one_decoder_thread(const VideoOptions& opts) {
-  VideoOptions o = opts;
+  VideoOptions o = cpu_decoder_of(opts);
   o.threads = 1;
   return o;
 }
