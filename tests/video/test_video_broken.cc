@@ -17,6 +17,10 @@
 #include "video/ffmpeg_util.h"
 #include "video/vpdq.h"
 
+extern "C" {
+#include <libavutil/cpu.h>
+}
+
 namespace hashmatch::video {
 namespace {
 
@@ -201,8 +205,12 @@ TEST(VideoBroken, DamagedStreamHashesTheSameEveryTimeWhateverTheThreads) {
     for (int run = 0; run < 4; ++run) {
       const VpdqResult r = hash_video(VideoInput::memory(b), o);
       EXPECT_EQ(r.error_reason, one.error_reason) << r.error;
-      EXPECT_NE(r.info.note.find("damaged stream: decoded again on one thread"), std::string::npos)
-          << threads << " threads: " << r.info.note;
+      // Automatic threads on a one-core machine are one thread already: decoded once.
+      if (threads != 0 || av_cpu_count() > 1) {
+        EXPECT_NE(r.info.note.find("damaged stream: decoded again on one thread"),
+                  std::string::npos)
+            << threads << " threads: " << r.info.note;
+      }
       EXPECT_EQ(r.info.decoder_threads, 1);
       test::expect_same_outcome(
           r, one,
