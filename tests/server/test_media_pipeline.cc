@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "monitoring/metrics.h"
 #include "tests/testutil/testutil.h"
 #include "video/synth_clip.h"
+#include "video/vpdq.h"
 
 namespace hashmatch::server {
 namespace {
@@ -167,6 +169,45 @@ TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
 
 namespace hashmatch::server {
 namespace {
+
+// A damaged video decoded with frame threads is decoded again on one thread (video/vpdq.cc); in
+// the server its frames of the first pass are in the PDQ queue's sink already: they are dropped
+// and the second pass's sent again, so the answer is the same every time and the same as one
+// thread's on the CPU path.
+TEST(MediaPipeline, ADamagedVideoGivesTheSameFramesEveryTime) {
+  test::TempDir d;
+  std::vector<uint8_t> video = clip(d, "damaged.mp4", 120);
+  std::mt19937 rng(5);
+  for (int k = 0; k < 12; ++k) {
+    const std::size_t at = video.size() / 2 + std::size_t(k) * (video.size() / 30);
+    for (std::size_t i = at; i < at + 200 && i < video.size(); ++i) video[i] ^= uint8_t(rng() | 1);
+  }
+  VideoOptions o;
+  o.decoder = "cpu";
+  o.threads = 1;
+  o.seconds_per_hash = 0;
+  const video::VpdqResult one = video::hash_video(video::VideoInput::memory(video), o);
+  ASSERT_FALSE(one.ok()) << "the damage went unseen";
+  ASSERT_GT(one.frames.size(), 60u) << one.error;
+  ServerConfig cfg = one_of_each();
+  cfg.video_threads = 4;
+  monitoring::Metrics metrics;
+  MediaPipeline p(cfg, metrics);
+  for (int run = 0; run < 3; ++run) {
+    MediaOutcome out;
+    p.hash(video, &out);
+    ASSERT_TRUE(out.status.ok()) << out.status.message;
+    EXPECT_EQ(out.result.error_reason, one.error_reason) << out.result.error;
+    ASSERT_EQ(out.video_frames.size(), one.frames.size()) << "run " << run;
+    int differ = 0;
+    for (std::size_t i = 0; i < one.frames.size(); ++i) {
+      differ += out.video_frames[i].frame_number != one.frames[i].frame_number ||
+                out.video_frames[i].hash != one.frames[i].hash ||
+                out.video_frames[i].quality != one.frames[i].quality;
+    }
+    EXPECT_EQ(differ, 0) << "run " << run << ": frames unlike one thread's";
+  }
+}
 
 // A frame queue smaller than a batch: a video's chunks fit the queue (a chunk larger than the
 // whole queue was refused as too large, every video a 413), and with no time budget a full queue
