@@ -186,6 +186,8 @@ class Session {
 
   int frame_mod() const { return frame_mod_; }
   Clock::time_point deadline() const { return deadline_; }
+  // Seconds since open() began.
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - opened_).count(); }
   // Keyframes-only stopped early: key packets give no picture on their own (H.264 intra refresh:
   // recovery points on P pictures), so the video is to be hashed in exact mode (hash_video does).
   bool needs_exact_mode() const { return needs_exact_; }
@@ -275,6 +277,7 @@ class Session {
   ff::DecoderLog dlog_;
 
   Clock::time_point deadline_;
+  Clock::time_point opened_ = Clock::now();
   std::unique_ptr<ff::Demuxer> demux_;
   AVStream* st_ = nullptr;
   const AVCodec* codec_ = nullptr;
@@ -352,6 +355,7 @@ void Session::check_deadline() const {
 }
 
 void Session::open(std::optional<Clock::time_point> deadline) {
+  opened_ = Clock::now();
   const StageClock c(info().times.open);
   ff::init_logging();
   // None or past 1e9 s (~32 years): 1e9 s, which the clock's nanoseconds hold.
@@ -837,9 +841,12 @@ void Session::run(FrameSink& sink) {
       decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
-    // From the first key packet on, errors the decoder logs before its first frame are worth a
-    // second look (damaged_under_threads); those of packets before it are a cut stream's.
-    if (pkt->flags & AV_PKT_FLAG_KEY) dlog_.armed = true;
+    // From the first key packet that starts a sequence on, errors the decoder logs before its
+    // first frame are worth a second look (damaged_under_threads). Those of packets before it are
+    // a cut stream's, and so are those after an open-GOP key frame: a stream cut there starts
+    // with leading pictures whose references were cut away (FFmpeg's H.264 decoder logs for them
+    // under frame threads, and the video is clean).
+    if (starts_sequence) dlog_.armed = true;
     send(pkt.get(), sink);
     note_problems();
     ++packets_sent_;
@@ -1319,6 +1326,24 @@ bool worth_a_second_pass(const Session& s, const VpdqResult& r) {
   return r.error_reason != "timeout" && Clock::now() < s.deadline();
 }
 
+// The one-thread pass of a damaged stream (Session::damaged_under_threads) only where it should
+// fit in the time left: it may take the first pass's time times the first pass's decoder
+// threads. Otherwise the first pass's result stays, said in its note: a whole result whose
+// hashes may vary is worth more than a one-thread pass cut short by the budget.
+bool time_for_one_thread(const Session& s, const VpdqResult& r) {
+  if (r.error_reason == "timeout") return false;
+  const double need = 1.25 * s.elapsed() * std::max(1, r.info.decoder_threads);
+  return Clock::now() +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(need)) <
+         s.deadline();
+}
+
+void note_not_one_thread(VpdqResult& r) {
+  prepend_note(r, "damaged stream decoded with " + std::to_string(r.info.decoder_threads) +
+                      " threads, not again on one (too little of the time budget left): its "
+                      "hashes may differ from run to run");
+}
+
 VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
                            FrameSink& sink, DeadlineOpt deadline, bool fresh_decoder = false) {
   VpdqResult r;
@@ -1335,13 +1360,16 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_under_threads() && worth_a_second_pass(*s, r)) {
-    discard(sink);  // the frames come again from a fresh decoder on one thread
-    const Clock::time_point left = s->deadline();
-    s.reset();
-    VpdqResult o = hash_video_into(in, one_decoder_thread(opts), limits, sink, left, true);
-    note_one_thread(o);
-    return o;
+  if (s->damaged_under_threads()) {
+    if (time_for_one_thread(*s, r)) {
+      discard(sink);  // the frames come again from a fresh decoder on one thread
+      const Clock::time_point left = s->deadline();
+      s.reset();
+      VpdqResult o = hash_video_into(in, one_decoder_thread(opts), limits, sink, left, true);
+      note_one_thread(o);
+      return o;
+    }
+    if (r.error_reason != "timeout") note_not_one_thread(r);
   }
   if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     discard(sink);  // the frames come again from a fresh decoder
@@ -1364,8 +1392,11 @@ VpdqResult hash_video_into(const VideoInput& in, const VideoOptions& opts, const
 // `auto_share`: the video's share of the cores when it was asked for automatic threads and
 // started beside other videos (AutoThreads below; opts.threads is then that share): it stands
 // for the cores in the hashing threads' rule. 0 otherwise.
-VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const DecodeLimits& limits,
-                           DeadlineOpt deadline, int auto_share, bool fresh_decoder = false) {
+// `hash_threads`: the hashing threads to use as they are (a second pass keeping its first's); 0:
+// by the rule below.
+VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts,
+                           const DecodeLimits& limits, DeadlineOpt deadline, int auto_share,
+                           bool fresh_decoder = false, int hash_threads = 0) {
   VpdqResult r;
   auto s = std::make_unique<Session>(in, opts, limits, &r, fresh_decoder);
   std::unique_ptr<FrameSink> sink;
@@ -1379,8 +1410,8 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     // Hashing threads: with one hash per second, hashing is a small share of the work and one
     // thread beside the decoder is plenty; every-frame hashing needs the cores (the video's
     // share of them beside other videos), up to 8.
-    int threads = opts.threads;
-    if (threads <= 0 || auto_share > 0) {
+    int threads = hash_threads > 0 ? hash_threads : opts.threads;
+    if (hash_threads <= 0 && (threads <= 0 || auto_share > 0)) {
       const int hw = auto_share > 0
                          ? auto_share
                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -1425,19 +1456,19 @@ VpdqResult hash_video_auto(const VideoInput& in, const VideoOptions& opts, const
     note_nvdec_refused(c);
     return c;
   }
-  if (s->damaged_under_threads() && worth_a_second_pass(*s, r)) {
-    if (sink) discard(*sink);  // the frames come again from a fresh decoder on one thread
-    sink.reset();
-    const Clock::time_point left = s->deadline();
-    s.reset();
-    // The hashing threads stay what they were: the share, the explicit count or the cores.
-    const int hashing = auto_share > 0 ? auto_share
-                        : opts.threads > 0
-                            ? opts.threads
-                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    VpdqResult o = hash_video_auto(in, one_decoder_thread(opts), limits, left, hashing, true);
-    note_one_thread(o);
-    return o;
+  if (s->damaged_under_threads()) {
+    if (time_for_one_thread(*s, r)) {
+      if (sink) discard(*sink);  // the frames come again from a fresh decoder on one thread
+      sink.reset();
+      const Clock::time_point left = s->deadline();
+      s.reset();
+      // The hashing threads stay what they were.
+      VpdqResult o = hash_video_auto(in, one_decoder_thread(opts), limits, left, auto_share,
+                                     /*fresh_decoder=*/true, r.info.hash_threads);
+      note_one_thread(o);
+      return o;
+    }
+    if (r.error_reason != "timeout") note_not_one_thread(r);
   }
   if (s->damaged_on_undrained_decoder() && worth_a_second_pass(*s, r)) {
     if (sink) discard(*sink);  // the frames come again from a fresh decoder, with a sink of its own

@@ -297,6 +297,59 @@ TEST(VideoBroken, DecoderLogIgnoresSetsAsideOrCounts) {
   ff::DecoderLog::detach(ctx.get());
 }
 
+// A clean stream cut at an open-GOP key frame (stream copy from a point in the middle) starts
+// with leading pictures whose references were cut away; under frame threads FFmpeg's H.264
+// decoder logs errors for them before its first frame. That is a cut, not damage: the video is
+// decoded once, with its threads (it was decoded again on one thread, "damaged stream").
+TEST(VideoBroken, CleanStreamCutAtAnOpenGopKeyFrameIsDecodedOnce) {
+  const auto whole = make_clip(clip_dir(), "open-gop-whole.mp4",
+                               "-f lavfi -i testsrc2=size=320x240:rate=25 -t 10 -c:v libx264 "
+                               "-preset veryfast -bf 3 -g 50 -x264-params open-gop=1");
+  ASSERT_FALSE(whole.empty());
+  const auto cut =
+      make_clip(clip_dir(), "open-gop-cut.mp4", "-ss 3 -i '" + whole.string() + "' -c copy");
+  ASSERT_FALSE(cut.empty());
+  VideoOptions o = cpu_opts();
+  o.threads = 1;
+  const VpdqResult one = hash_video(VideoInput::file(cut), o);
+  ASSERT_TRUE(one.ok()) << one.error;
+  o.threads = 2;
+  for (int run = 0; run < 3; ++run) {
+    const VpdqResult r = hash_video(VideoInput::file(cut), o);
+    EXPECT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.info.note, "") << "run " << run;
+    EXPECT_EQ(r.info.decoder_threads, 2) << "run " << run;
+    test::expect_same_result(r, one, "2 threads against one, run " + std::to_string(run));
+  }
+}
+
+// The one-thread pass may take the first pass's time times its threads: where that does not fit
+// in what is left of the budget, the first pass's whole result stays, and its note says so (a
+// pass cut short by the budget would keep only part of the frames).
+TEST(VideoBroken, NoOneThreadPassWithoutTheTimeForIt) {
+  ASSERT_FALSE(faststart().empty());
+  auto b = bytes_of(faststart());
+  damage_second_half(b);
+  VideoOptions o = cpu_opts();
+  o.seconds_per_hash = 0;
+  o.threads = 8;
+  const VpdqResult full = hash_video(VideoInput::memory(b), o);  // decoded twice, as above
+  ASSERT_EQ(full.error_reason, "corrupt") << full.error;
+  // Each pass's time, from the full run: the budget holds the first pass four times over, and
+  // the one-thread pass would need ten times it (1.25 x 8 threads).
+  VideoOptions one_pass = o;
+  one_pass.threads = 1;
+  const double t1 = std::max(hash_video(VideoInput::memory(b), one_pass).info.times.total, 0.01);
+  o.time_budget_seconds = 4 * t1;
+  const VpdqResult r = hash_video(VideoInput::memory(b), o);
+  EXPECT_EQ(r.error_reason, "corrupt") << r.error;
+  EXPECT_NE(r.info.note.find("not again on one (too little of the time budget left)"),
+            std::string::npos)
+      << r.info.note;
+  EXPECT_EQ(r.info.decoder_threads, 8);
+  EXPECT_EQ(r.frames.size(), full.frames.size());
+}
+
 // Keyframes-only decodes the key frames of an open-GOP stream with slice threads (from its second
 // key frame, or from the start on a decoder kept from an earlier video of the stream), and on a
 // damaged stream of several slices per picture their concealment changes with the slice thread
