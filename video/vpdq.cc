@@ -202,10 +202,11 @@ class Session {
   // not have finished: the hashes of the damaged part differ from run to run; under slice
   // threads it differs with their count), so hash_video decodes it again on one decoder thread:
   // the same hashes every time, whatever the thread count. Errors logged before the first frame
-  // but after the first key packet was sent count here (not as damage): under frame threads a
-  // damaged packet among the first few can log before the first frame comes out or after, as the
-  // threads' timing has it (keyframes-only, where a frame comes out only a few key frames later,
-  // saw one clip's damage in 9 runs of 12); on one thread the verdict is the same every time.
+  // but after the first key packet that starts a sequence was sent (DecoderLog::armed, in run())
+  // count here (not as damage): under frame threads a damaged packet among the first few can log
+  // before the first frame comes out or after, as the threads' timing has it (keyframes-only,
+  // where a frame comes out only a few key frames later, saw one clip's damage in 9 runs of 12);
+  // on one thread the verdict is the same every time.
   bool damaged_under_threads() const {
     return threaded_ && (damaged() || dlog_.uncounted.load() > 0);
   }
