@@ -94,8 +94,9 @@ namespace {
 // box_1d applied to every column at once, sweeping rows: each column sees exactly the sequence of
 // float operations box_1d(in + j, out + j, rows, cols, window) performs, but memory is read row by
 // row (cache friendly, vectorisable across columns).
-[[gnu::always_inline]] inline void box_columns(const float* in, float* out, int rows, int cols,
-                                               int window, float* sum) {
+[[gnu::always_inline]] inline void box_columns(const float* __restrict in, float* __restrict out,
+                                               int rows, int cols, int window,
+                                               float* __restrict sum) {
   const int half = (window + 2) / 2;
   const int phase1 = half - 1;
   const int phase2 = window - half + 1;
@@ -162,7 +163,8 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
 // sequence of float operations (box_columns' loop with a fixed width): the lines' running sums
 // are independent, so the adds and divisions of the group go side by side (vectorised), where
 // box_1d along one row waits on every add of its single sum.
-[[gnu::always_inline]] inline void box_lanes(const float* in, float* out, int length, int window) {
+[[gnu::always_inline]] inline void box_lanes(const float* __restrict in, float* __restrict out,
+                                             int length, int window) {
   constexpr int G = kRowGroup;
   const int half = (window + 2) / 2;
   const int phase1 = half - 1;
@@ -208,8 +210,9 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
 // box_1d along every row (the same results): groups of kRowGroup rows interleaved into `lanes`
 // (2 x kRowGroup x cols floats), filtered by box_lanes and written back; the last rows < kRowGroup
 // one by one.
-[[gnu::always_inline]] inline void box_rows(const float* in, float* out, int rows, int cols,
-                                            int window, float* lanes) {
+[[gnu::always_inline]] inline void box_rows(const float* __restrict in, float* __restrict out,
+                                            int rows, int cols, int window,
+                                            float* __restrict lanes) {
   constexpr int G = kRowGroup;
   float* lin = lanes;
   float* lout = lanes + std::size_t(G) * cols;
@@ -245,14 +248,19 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
   }
 }
 
-[[gnu::always_inline]] inline void jarosz_impl(float* buf, float* tmp, int rows, int cols) {
+// `work`: jarosz_work_floats(cols) floats, the column sums then the row groups' lanes. The box
+// loops take their pointers __restrict: buf, tmp and work never overlap, and without the promise
+// GCC reloads the running sums on every store (a 1080p hash took 4.8 ms against 3.8; when the
+// sums and lanes were vectors allocated here, it knew that of them by itself).
+[[gnu::always_inline]] inline void jarosz_impl(float* buf, float* tmp, float* work, int rows,
+                                               int cols) {
   const int window_along_rows = jarosz_window(cols);
   const int window_along_cols = jarosz_window(rows);
-  std::vector<float> sums(cols);
-  std::vector<float> lanes(2 * std::size_t(kRowGroup) * cols);
+  float* sums = work;
+  float* lanes = work + cols;
   for (int pass = 0; pass < kJaroszPasses; ++pass) {
-    box_rows(buf, tmp, rows, cols, window_along_rows, lanes.data());
-    box_columns(tmp, buf, rows, cols, window_along_cols, sums.data());
+    box_rows(buf, tmp, rows, cols, window_along_rows, lanes);
+    box_columns(tmp, buf, rows, cols, window_along_cols, sums);
   }
 }
 
@@ -261,8 +269,8 @@ typedef float Lanes __attribute__((vector_size(kRowGroup * sizeof(float))));
 namespace detail {
 
 void luma_from_image_baseline(const Image& img, float* out) { luma_impl(img, out); }
-void jarosz_filter_baseline(float* buf, float* tmp, int rows, int cols) {
-  jarosz_impl(buf, tmp, rows, cols);
+void jarosz_filter_baseline(float* buf, float* tmp, float* work, int rows, int cols) {
+  jarosz_impl(buf, tmp, work, rows, cols);
 }
 
 #if HM_PDQ_AVX2
@@ -278,16 +286,16 @@ bool use_avx2() {
 __attribute__((target("avx2"))) void luma_from_image_avx2(const Image& img, float* out) {
   luma_impl(img, out);
 }
-__attribute__((target("avx2"))) void jarosz_filter_avx2(float* buf, float* tmp, int rows,
-                                                        int cols) {
-  jarosz_impl(buf, tmp, rows, cols);
+__attribute__((target("avx2"))) void jarosz_filter_avx2(float* buf, float* tmp, float* work,
+                                                        int rows, int cols) {
+  jarosz_impl(buf, tmp, work, rows, cols);
 }
 #else
 bool avx2_supported() { return false; }
 bool use_avx2() { return false; }
 void luma_from_image_avx2(const Image& img, float* out) { luma_impl(img, out); }
-void jarosz_filter_avx2(float* buf, float* tmp, int rows, int cols) {
-  jarosz_impl(buf, tmp, rows, cols);
+void jarosz_filter_avx2(float* buf, float* tmp, float* work, int rows, int cols) {
+  jarosz_impl(buf, tmp, work, rows, cols);
 }
 #endif
 
@@ -303,12 +311,21 @@ void luma_from_image(const Image& img, float* out) {
   }
 }
 
-void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
+std::size_t jarosz_work_floats(int cols) {
+  return (1 + 2 * std::size_t(kRowGroup)) * std::size_t(std::max(cols, 0));
+}
+
+void jarosz_filter(float* buf, float* tmp, float* work, int rows, int cols) {
   if (detail::use_avx2()) {
-    detail::jarosz_filter_avx2(buf, tmp, rows, cols);
+    detail::jarosz_filter_avx2(buf, tmp, work, rows, cols);
   } else {
-    detail::jarosz_filter_baseline(buf, tmp, rows, cols);
+    detail::jarosz_filter_baseline(buf, tmp, work, rows, cols);
   }
+}
+
+void jarosz_filter(float* buf, float* tmp, int rows, int cols) {
+  std::vector<float> work(jarosz_work_floats(cols));
+  jarosz_filter(buf, tmp, work.data(), rows, cols);
 }
 
 int quality_64x64(const float* a) {
@@ -411,7 +428,8 @@ bool PdqHasher::downsample(float* luma, int rows, int cols, int* quality) {
     std::memcpy(a64_.data(), luma, sizeof(float) * kDownsampled * kDownsampled);
   } else {
     tmp_.resize(std::size_t(rows) * cols);
-    jarosz_filter(luma, tmp_.data(), rows, cols);
+    work_.resize(jarosz_work_floats(cols));
+    jarosz_filter(luma, tmp_.data(), work_.data(), rows, cols);
     for (int i = 0; i < kDownsampled; ++i) {
       const int si = decimation_index(i, rows);
       for (int j = 0; j < kDownsampled; ++j) {

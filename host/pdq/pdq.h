@@ -60,15 +60,19 @@ namespace detail {
 bool avx2_supported();  // this build has the AVX2 loops and this CPU runs them
 bool use_avx2();        // ... and they are used (HASHMATCH_PDQ_SIMD)
 void luma_from_image_baseline(const Image& img, float* out);
-void jarosz_filter_baseline(float* buf, float* tmp, int rows, int cols);
+void jarosz_filter_baseline(float* buf, float* tmp, float* work, int rows, int cols);
 void luma_from_image_avx2(const Image& img, float* out);
-void jarosz_filter_avx2(float* buf, float* tmp, int rows, int cols);
+void jarosz_filter_avx2(float* buf, float* tmp, float* work, int rows, int cols);
 }  // namespace detail
 
 // One box-filter pass over a 1-D vector with a stride, exactly as the reference's box1DFloat.
 void box_1d(const float* in, float* out, int length, int stride, int window);
 
-// The tent filter in place on `buf` (rows x cols, row-major); `tmp` is scratch of the same size.
+// The tent filter in place on `buf` (rows x cols, row-major); `tmp` is scratch of the same size,
+// `work` scratch of jarosz_work_floats(cols) floats (PdqHasher keeps both between images; the
+// overload without `work` allocates it).
+std::size_t jarosz_work_floats(int cols);
+void jarosz_filter(float* buf, float* tmp, float* work, int rows, int cols);
 void jarosz_filter(float* buf, float* tmp, int rows, int cols);
 
 // Image-domain quality (0..100) of the 64 x 64 buffer.
@@ -103,7 +107,7 @@ class PdqHasher {
   float* luma_for(const Image& img, int* rows, int* cols);
 
   int prescale_;
-  std::vector<float> luma_, tmp_;
+  std::vector<float> luma_, tmp_, work_;
   std::array<float, kDownsampled * kDownsampled> a64_{};
   std::array<float, kDct * kDct> b16_{};
 };

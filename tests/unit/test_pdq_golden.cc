@@ -3,9 +3,11 @@
 // The reference data is read in place from ../shared/testdata.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -186,10 +188,13 @@ void jarosz_one_line_at_a_time(std::vector<float>& buf, int rows, int cols) {
 // blocks, windows 1 to 15 (1080p included); and both builds of luma_from_image the reference's
 // formula.
 TEST(PdqEdgeCases, FastFilterAndLumaAreTheReferenceBitForBit) {
-  using Filter = void (*)(float*, float*, int, int);
+  using Filter = void (*)(float*, float*, float*, int, int);
   using Luma = void (*)(const Image&, float*);
   std::vector<std::pair<const char*, Filter>> filters = {
-      {"dispatch", pdq::jarosz_filter}, {"baseline", pdq::detail::jarosz_filter_baseline}};
+      {"dispatch", pdq::jarosz_filter},
+      {"dispatch, allocating its work", [](float* buf, float* tmp, float*, int rows,
+                                           int cols) { pdq::jarosz_filter(buf, tmp, rows, cols); }},
+      {"baseline", pdq::detail::jarosz_filter_baseline}};
   std::vector<std::pair<const char*, Luma>> lumas = {
       {"dispatch", pdq::luma_from_image}, {"baseline", pdq::detail::luma_from_image_baseline}};
   if (pdq::detail::avx2_supported()) {
@@ -203,14 +208,19 @@ TEST(PdqEdgeCases, FastFilterAndLumaAreTheReferenceBitForBit) {
   std::vector<std::pair<int, int>> sizes = {{1, 1},   {1, 9},    {9, 1},     {7, 7},     {8, 8},
                                             {9, 17},  {15, 16},  {16, 15},   {17, 23},   {64, 64},
                                             {65, 130}, {200, 131}, {257, 1031}, {1080, 1920}};
+  std::vector<float> work;
   for (const auto& [rows, cols] : sizes) {
     std::vector<float> input(std::size_t(rows) * cols);
     for (float& x : input) x = value(rng);
     std::vector<float> want = input;
     jarosz_one_line_at_a_time(want, rows, cols);
     for (const auto& [name, filter] : filters) {
+      // The work buffer as a hasher keeps it between images: sized for the widest image so far,
+      // holding what the last one left (here NaNs: nothing may be read before it is written).
       std::vector<float> got = input, tmp(input.size());
-      filter(got.data(), tmp.data(), rows, cols);
+      work.resize(std::max(work.size(), pdq::jarosz_work_floats(cols)));
+      std::fill(work.begin(), work.end(), std::numeric_limits<float>::quiet_NaN());
+      filter(got.data(), tmp.data(), work.data(), rows, cols);
       EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
           << name << " " << rows << "x" << cols;
     }
