@@ -80,6 +80,13 @@ FORMATS = {
     "flv1.flv": "-c:v flv1",
     "msmpeg4v2.avi": "-c:v msmpeg4v2",
     "raw_bgr24.avi": "-c:v rawvideo -pix_fmt bgr24",
+    # Added 2026-11-24 (afternoon): widths that are not a multiple of 8 at even heights (swscale's
+    # x86 YUV -> RGB path; their last width % 8 columns were black before 2026-11-24 15:30 UTC).
+    "h264_854x480.mp4": X264 + " -vf scale=854:480",
+    "vp9_646x360.webm": "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 50 -vf scale=646:360",
+    "h264_422_326w.mkv": X264 + " -pix_fmt yuv422p -vf scale=326:240",
+    "hevc_full_range_322w.mkv": "-c:v libx265 -preset ultrafast -pix_fmt yuvj420p "
+                                "-x265-params keyint=50:log-level=error -vf scale=322:240",
 }
 
 

@@ -1201,15 +1201,27 @@ void Session::to_host_rgb(const AVFrame* src, Image* out) {
   out->width = dw;
   out->height = dh;
   out->channels = 3;
-  // swscale's SIMD writers store whole vectors and run past the end of a row: on the last row,
-  // past the end of the image (as FFmpeg's own frame buffers allow for with padding). Convert into
-  // the buffer grown by a row and a margin, then shrink it: the capacity (and so the memory the
-  // vectors touched) stays allocated, and the image keeps its exact size.
-  const std::size_t bytes = std::size_t(dw) * dh * 3;
-  out->pixels.resize(bytes + std::size_t(dw) * 3 + kSwsPadding);
+  // Rows are converted with a padded stride, then packed. swscale's x86 YUV -> RGB converter
+  // (the unscaled path of 4:2:0 / 4:2:2 frames of even height) writes rows in blocks of 8 pixels
+  // and, where the destination stride is narrower than the width rounded up to 8, leaves out the
+  // last block: with a packed stride the last width % 8 columns stayed black, and 854-, 646- or
+  // 322-wide videos hashed up to 18 bits away from the reference (whose frames have padded rows).
+  // Its SIMD writers also store whole vectors past the end of a row (on the last row, past the
+  // image), as FFmpeg's own frame buffers allow for with padding: hence a row and a margin more.
+  // The buffer then shrinks to the packed image; its capacity (the memory the vectors touched)
+  // stays allocated.
+  const std::size_t row = std::size_t(dw) * 3;
+  const std::size_t stride =
+      (((std::size_t(dw) + 7) & ~std::size_t(7)) * 3 + 63) & ~std::size_t(63);
+  const std::size_t bytes = row * dh;
+  out->pixels.resize(stride * dh + stride + kSwsPadding);
   uint8_t* dst[4] = {out->pixels.data(), nullptr, nullptr, nullptr};
-  int dst_stride[4] = {dw * 3, 0, 0, 0};
+  int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
   sws_scale(ctx, src->data, src->linesize, 0, src->height, dst, dst_stride);
+  if (stride != row) {
+    uint8_t* p = out->pixels.data();
+    for (int y = 1; y < dh; ++y) std::memmove(p + row * y, p + stride * y, row);
+  }
   out->pixels.resize(bytes);
 }
 

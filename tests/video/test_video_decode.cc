@@ -155,6 +155,66 @@ TEST(VideoSampling, NtscRate) {
             "0.968");  // 29 / 29.97
 }
 
+// Every pixel of a frame reaches the hasher, whatever the width: each frame's RGB as the sink gets
+// it equals, byte for byte, what the ffmpeg command line's swscale (area scaling, as vPDQ's) makes
+// of the same decoded frame. swscale's x86 converter of 4:2:0 / 4:2:2 frames writes rows in
+// blocks of 8 pixels and leaves out the last block when the destination rows are not padded to
+// it: before the fix the last width % 8 columns of 322-, 330- and 854-wide frames were black
+// (hashes up to 18 bits from the reference's). 320 (a multiple of 8) and an odd height (another
+// swscale path) as controls.
+TEST(VideoConvert, EveryColumnOfEveryWidthIsConverted) {
+  struct Case {
+    int w, h;
+    const char* pix_fmt;
+  };
+  const Case cases[] = {{322, 240, "yuv420p"}, {330, 200, "yuv420p"},  {854, 480, "yuv420p"},
+                        {326, 240, "yuv422p"}, {322, 240, "yuvj420p"}, {320, 240, "yuv420p"},
+                        {322, 241, "yuv420p"}};
+  class CaptureSink : public FrameSink {
+   public:
+    void push_host(const FrameInfo&, Image&& rgb) override { images.push_back(std::move(rgb)); }
+    std::vector<VpdqFrame> finish() override { return {}; }
+    std::vector<Image> images;
+  };
+  for (const Case& c : cases) {
+    const std::string name = std::to_string(c.w) + "x" + std::to_string(c.h) + c.pix_fmt;
+    const auto clip =
+        make_clip(clip_dir(), "conv" + name + ".mkv",
+                  "-f lavfi -i testsrc2=size=" + std::to_string((c.w + 1) & ~1) + "x" +
+                      std::to_string((c.h + 1) & ~1) +
+                      ":rate=10 -frames:v 3 -vf format=yuv444p,crop=" + std::to_string(c.w) + ":" +
+                      std::to_string(c.h) + ":0:0,format=" + c.pix_fmt + " -c:v ffv1");
+    ASSERT_FALSE(clip.empty()) << name;
+    const auto raw = clip_dir() / ("conv" + name + ".rgb");
+    const std::string cmd = "ffmpeg -nostdin -hide_banner -loglevel error -y -i '" + clip.string() +
+                            "' -sws_flags area -pix_fmt rgb24 -f rawvideo '" + raw.string() + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << name;
+    const std::vector<uint8_t> want = test::read_file(raw);
+    const std::size_t frame_bytes = std::size_t(c.w) * c.h * 3;
+    ASSERT_EQ(want.size(), 3 * frame_bytes) << name;
+    CaptureSink sink;
+    const VpdqResult r = hash_video(VideoInput::file(clip), cpu_opts(0), {}, sink);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error;
+    ASSERT_EQ(sink.images.size(), 3u) << name;
+    for (std::size_t i = 0; i < 3; ++i) {
+      const Image& img = sink.images[i];
+      ASSERT_EQ(img.width, c.w) << name;
+      ASSERT_EQ(img.height, c.h) << name;
+      ASSERT_EQ(img.pixels.size(), frame_bytes) << name;
+      std::size_t differ = 0, first = frame_bytes;
+      for (std::size_t b = 0; b < frame_bytes; ++b) {
+        if (img.pixels[b] != want[i * frame_bytes + b]) {
+          ++differ;
+          first = std::min(first, b);
+        }
+      }
+      EXPECT_EQ(differ, 0u) << name << " frame " << i << ": first differing byte at row "
+                            << (first / (std::size_t(c.w) * 3)) << ", column "
+                            << (first % (std::size_t(c.w) * 3)) / 3;
+    }
+  }
+}
+
 TEST(VideoInput, MemoryAndFileGiveTheSameHashes) {
   ASSERT_FALSE(h264_clip().empty());
   const auto bytes = test::read_file(h264_clip());
