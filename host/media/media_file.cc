@@ -27,11 +27,33 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
   MediaFile mf;
   mf.path = path.string();
   Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever if none
+  // comes. Regular files ignore the flag; a FIFO is read as a stream (its flag cleared below).
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f.fd < 0) throw IoError("cannot open: " + std::string(std::strerror(errno)));
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) throw IoError("cannot stat: " + std::string(std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) throw IoError("not a regular file");
+  const bool fifo = S_ISFIFO(st.st_mode);
+  if (!S_ISREG(st.st_mode) && !fifo) {
+    throw IoError(S_ISDIR(st.st_mode)    ? "not a regular file (a directory)"
+                  : S_ISCHR(st.st_mode)  ? "not a regular file (a character device)"
+                  : S_ISBLK(st.st_mode)  ? "not a regular file (a block device)"
+                  : S_ISSOCK(st.st_mode) ? "not a regular file (a socket)"
+                                         : "not a regular file");
+  }
+  if (fifo) {
+    // A FIFO (or a pipe: `<(command)`): read to its end as a file is, waiting for data while a
+    // writer holds it open. With no writer it reads as empty at once.
+    const int fl = ::fcntl(f.fd, F_GETFL);
+    if (fl < 0 || ::fcntl(f.fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      throw IoError("cannot read the FIFO: " + std::string(std::strerror(errno)));
+    }
+  }
+  // A regular file may hold more than its size says (procfs and sysfs files say 0; a file being
+  // appended to grows): reading stops this far past the size instead of following it for ever.
+  const uint64_t size = uint64_t(st.st_size);
+  const uint64_t read_cap =
+      fifo || limits.max_file_bytes > UINT64_MAX - size ? UINT64_MAX : size + limits.max_file_bytes;
   bool keep = uint64_t(st.st_size) <= limits.max_file_bytes;
   bool streamed_video = false;  // decoded from the file: no bytes kept at all
   MultiDigest digest;
@@ -54,6 +76,11 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
       if (keep) mf.bytes.reserve(static_cast<std::size_t>(st.st_size));
     }
     total += static_cast<uint64_t>(n);
+    if (total > read_cap) {
+      throw IoError("the file grows while it is read: more than " +
+                    std::to_string(limits.max_file_bytes) + " bytes past its size of " +
+                    std::to_string(st.st_size) + " (not read to its end)");
+    }
     // Only a file within the limit is kept (one known to be larger was copied up to the limit,
     // with the vector's growth on top, and then thrown away).
     if (keep) mf.bytes.insert(mf.bytes.end(), chunk.begin(), chunk.begin() + n);
@@ -103,7 +130,13 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& inputs,
         break;
       }
       std::error_code fec;
-      if (it->is_regular_file(fec)) found.push_back(it->path().string());
+      if (it->is_regular_file(fec)) {
+        found.push_back(it->path().string());
+      } else if (it->is_symlink(fec) && !fs::exists(it->path(), fec)) {
+        // As `scan` records it; other special files (FIFOs, devices, sockets, links to
+        // directories) are passed over in a walk, as there.
+        errors->emplace_back(it->path().string(), "broken symbolic link");
+      }
     }
     std::sort(found.begin(), found.end());
     out.insert(out.end(), found.begin(), found.end());

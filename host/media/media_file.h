@@ -25,12 +25,16 @@ struct MediaFile {
   bool too_large = false;
 };
 
-// Reads `path` in chunks (digests over everything). Throws IoError when the file can't be read.
+// Reads `path` in chunks (digests over everything). A FIFO is read as a stream to its end (empty at
+// once when no process holds it open for writing; never waited on). Throws IoError when the file
+// can't be read, is not a regular file or FIFO, or holds more than max_file_bytes past its size
+// (procfs files say 0: not followed for ever).
 MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits& limits);
 
 // Expands files and directories (recursively, entries sorted by name for a deterministic order)
-// into regular files. Unreadable directories and missing paths are reported through `errors`
-// as (path, message) pairs; the walk goes on.
+// into regular files. Unreadable directories, missing paths and broken symbolic links inside a
+// walk are reported through `errors` as (path, message) pairs; the walk goes on. A walk passes
+// over other special files; a named input that is not a directory is passed on as it is.
 std::vector<std::string> expand_paths(const std::vector<std::string>& inputs,
                                       std::vector<std::pair<std::string, std::string>>* errors);
 

@@ -1,7 +1,13 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <random>
+#include <thread>
 
 #include "host/common/digest.h"
 #include "host/common/error.h"
@@ -131,6 +137,99 @@ TEST(MediaFile, MissingFileIsIoError) {
   test::TempDir dir;
   EXPECT_THROW(read_media_file(dir / "nope.jpg", DecodeLimits{}), IoError);
   EXPECT_THROW(read_media_file(dir.path(), DecodeLimits{}), IoError);  // a directory
+}
+
+std::string io_error_of(const std::filesystem::path& p, const DecodeLimits& limits) {
+  try {
+    read_media_file(p, limits);
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A FIFO given by name is read as a stream (as `hashmatch hash <(command)` gives one), and never
+// waited on: with no writer it reads as empty at once (opening it used to wait for a writer, for
+// ever if none came), with one it is read to its end. Other special files are refused by kind.
+TEST(MediaFile, FifoIsReadAsAStreamAndNeverWaitsForAWriter) {
+  test::TempDir dir;
+  const auto fifo = dir / "in.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  {
+    // No writer: the read runs on a thread of its own so that a regression fails the test
+    // instead of hanging it (a writer is then opened to let the read end).
+    auto read = std::async(std::launch::async, [&] { return read_media_file(fifo, {}); });
+    if (read.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << "reading a FIFO with no writer waits for one";
+      const int fd = ::open(fifo.c_str(), O_WRONLY);
+      if (fd >= 0) ::close(fd);
+    }
+    const MediaFile mf = read.get();
+    EXPECT_EQ(mf.format, MediaFormat::kEmpty);
+    EXPECT_EQ(mf.size, 0u);
+  }
+  {
+    // A writer holds the FIFO open (as the shell of `<(command)` does) and writes 3 MiB in pieces.
+    const int keep = ::open(fifo.c_str(), O_RDWR);  // never blocks on Linux
+    ASSERT_GE(keep, 0);
+    std::vector<uint8_t> data(3u << 20);
+    std::mt19937 rng(3);
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    std::thread writer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      const int fd = ::open(fifo.c_str(), O_WRONLY);
+      ::close(keep);  // the reader now waits on this writer alone
+      std::size_t off = 0;
+      while (fd >= 0 && off < data.size()) {
+        const ssize_t n =
+            ::write(fd, data.data() + off, std::min<std::size_t>(65536, data.size() - off));
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+      }
+      if (fd >= 0) ::close(fd);
+    });
+    DecodeLimits limits;
+    limits.max_file_bytes = 1u << 20;  // past the limit: digests over all of it, bytes not kept
+    const MediaFile mf = read_media_file(fifo, limits);
+    writer.join();
+    EXPECT_EQ(mf.size, data.size());
+    EXPECT_TRUE(mf.too_large);
+    EXPECT_EQ(
+        mf.digests.sha256,
+        digest_bytes(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()))
+            .sha256);
+  }
+  EXPECT_NE(io_error_of(dir.path(), {}).find("not a regular file (a directory)"),
+            std::string::npos);
+  EXPECT_NE(io_error_of("/dev/null", {}).find("not a regular file (a character device)"),
+            std::string::npos);
+}
+
+// A regular file that holds far more than its size says (procfs files say 0) is read up to the
+// limit past its size, not followed for ever (`hashmatch hash /proc/self/pagemap` read until it was
+// killed).
+TEST(MediaFile, FileHoldingMoreThanItsSizeIsNotFollowedForEver) {
+  const std::filesystem::path endless = "/proc/self/pagemap";
+  struct stat st {};
+  if (::stat(endless.c_str(), &st) != 0 || st.st_size != 0) GTEST_SKIP() << "no " << endless;
+  DecodeLimits limits;
+  limits.max_file_bytes = 1u << 20;
+  EXPECT_NE(io_error_of(endless, limits).find("grows while it is read"), std::string::npos);
+}
+
+// Walking a directory reports its broken symbolic links (as `scan` does) and passes over FIFOs.
+TEST(MediaFile, WalkReportsBrokenLinksAndPassesOverFifos) {
+  test::TempDir dir;
+  test::write_file(dir / "a.bin", {1, 2, 3});
+  std::filesystem::create_symlink(dir / "gone", dir / "b.link");
+  ASSERT_EQ(::mkfifo((dir / "c.fifo").c_str(), 0600), 0);
+  std::vector<std::pair<std::string, std::string>> errors;
+  const auto files = expand_paths({dir.path().string()}, &errors);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0], (dir / "a.bin").string());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].first, (dir / "b.link").string());
+  EXPECT_EQ(errors[0].second, "broken symbolic link");
 }
 
 }  // namespace

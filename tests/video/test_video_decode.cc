@@ -451,8 +451,9 @@ TEST(VideoCli, HashPrintsTheReferenceLinesAndJson) {
 
 // `hashmatch hash` prints each line as it is ready, videos included, on the CPU path and on the
 // batched (GPU) path, which held back every result without an image until a batch of images
-// filled or the run ended. The last input is a FIFO nobody writes to yet: both videos' lines must
-// be in the output file before it is written (the command is started in the background).
+// filled or the run ended. The last input is a FIFO whose writer (this test) has written nothing
+// yet: both videos' lines must be in the output file before it writes (the command is started in
+// the background; it reads the FIFO as a stream, waiting for data while a writer holds it).
 TEST(VideoCli, HashPrintsEachVideosLineAsItIsReady) {
   ASSERT_FALSE(h264_clip().empty());
   test::TempDir d;
@@ -463,6 +464,10 @@ TEST(VideoCli, HashPrintsEachVideosLineAsItIsReady) {
     // below never reads the previous run's lines, nor a file the shell has not created yet.
     const auto out = d / (std::string("out") + (*env ? "-batched" : "") + ".txt");
     test::write_file(out, {});
+    // The writer, held open (never blocks); not inherited by the command, whose own copy would
+    // keep the FIFO from ever ending.
+    const int writer = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(writer, 0);
     const std::string cmd = std::string(env) + "timeout 60 " + HASHMATCH_BINARY +
                             " hash --jobs 1 --video-decoder cpu '" + h264_clip().string() + "' '" +
                             h264_clip().string() + "' '" + fifo.string() + "' >> '" + out.string() +
@@ -475,27 +480,19 @@ TEST(VideoCli, HashPrintsEachVideosLineAsItIsReady) {
       lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     }
     EXPECT_EQ(lines, 2u) << env << "lines before the last input could be read";
-    // Lets the command open its last input and end (without blocking should it be gone). It
-    // takes the FIFO for what it is, not a regular file, and may close it before the write: the
-    // write then fails with EPIPE (SIGPIPE ignored meanwhile: it would end this test).
-    void (*old_sigpipe)(int) = std::signal(SIGPIPE, SIG_IGN);
-    for (int i = 0; i < 300; ++i) {
-      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-      if (fd >= 0) {
-        const ssize_t w = ::write(fd, "not media\n", 10);
-        EXPECT_TRUE(w == 10 || (w < 0 && errno == EPIPE)) << w << " " << std::strerror(errno);
-        ::close(fd);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::signal(SIGPIPE, old_sigpipe);
+    // The last input's bytes, then its end: the command reads them and ends.
+    EXPECT_EQ(::write(writer, "not media\n", 10), 10);
+    ::close(writer);
     for (int i = 0; i < 300 && lines < 3; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const auto text = test::read_file(out);
       lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     }
     EXPECT_EQ(lines, 3u) << env;
+    const auto text = test::read_file(out);
+    EXPECT_NE(std::string(text.begin(), text.end()).find("not an image or video"),
+              std::string::npos)
+        << env << "the FIFO's bytes were read as the last input";
   }
 }
 
