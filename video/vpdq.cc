@@ -458,10 +458,23 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     fmt->duration = AV_NOPTS_VALUE;
   }
   double duration = 0;
+  const double stream_duration = st_->duration != AV_NOPTS_VALUE && st_->duration > 0
+                                     ? double(st_->duration) * av_q2d(st_->time_base)
+                                     : 0;
   if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
     duration = double(fmt->duration) / AV_TIME_BASE;
-  } else if (st_->duration != AV_NOPTS_VALUE && st_->duration > 0) {
-    duration = double(st_->duration) * av_q2d(st_->time_base);
+    // Matroska's segment duration and an MP4's movie duration run from time 0, not from the first
+    // frame: a 4-s clip whose timestamps start at 100,000 s (a capture remuxed with its clock, an
+    // empty edit) said 100,004 s and was refused as too long. Where the container's duration is
+    // past its start, the length is the stream's own duration, else the part after the start
+    // (TS and FLV give the length itself, shorter than such a start: left as it is).
+    if (fmt->start_time != AV_NOPTS_VALUE && fmt->start_time > 0 &&
+        fmt->duration > fmt->start_time) {
+      duration = stream_duration > 0 ? std::min(duration, stream_duration)
+                                     : double(fmt->duration - fmt->start_time) / AV_TIME_BASE;
+    }
+  } else {
+    duration = stream_duration;
   }
   info().duration_seconds = duration;
   if (opts_.max_duration_seconds > 0 && duration > opts_.max_duration_seconds) {
@@ -870,8 +883,14 @@ void Session::run(FrameSink& sink) {
   // MP4/MOV: the frame count is the sum of the time-to-sample table's counts, which nothing
   // checks against the sample-size table the demuxer's index is built from (a count raised by a
   // hand made a complete file 'truncated'): the smaller of the two is what the file must hold.
+  // AVI: the count includes the empty chunks a muxer writes for dropped frames and for a video
+  // that starts after the audio (FFmpeg's fills the gaps so), which the demuxer never returns nor
+  // puts in its index: as for MP4, the index's size where it has one. (A cut AVI loses its index,
+  // at the end, and is told by its RIFF size below.)
   int64_t listed = st_->nb_frames;
-  if (listed > 0 && std::strcmp(demux_->get()->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") == 0) {
+  const char* demuxer = demux_->get()->iformat->name;
+  if (listed > 0 &&
+      (std::strcmp(demuxer, "mov,mp4,m4a,3gp,3g2,mj2") == 0 || std::strcmp(demuxer, "avi") == 0)) {
     const int entries = avformat_index_get_entries_count(st_);
     if (entries > 0) listed = std::min<int64_t>(listed, entries);
   }

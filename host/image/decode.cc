@@ -1,8 +1,11 @@
 #include "host/image/decode.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "host/common/error.h"
 #include "host/image/decoders.h"
@@ -165,14 +168,21 @@ bool is_video_format(MediaFormat f) {
 }
 
 namespace {
+// The range of the matching command-line options (--max-file-bytes, --max-pixels): 1 to 2^40.
+// strtoull alone took "-1" for 2^64 - 1 (no limit at all) and "0" for a limit nothing passes.
 uint64_t env_u64(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
+  constexpr unsigned long long kMax = 1ull << 40;
+  const auto bad = [&] {
+    return InvalidArgument(std::string(name) + " must be a whole number from 1 to " +
+                           std::to_string(kMax) + ", got '" + v + "'");
+  };
+  if (!std::isdigit(static_cast<unsigned char>(v[0]))) throw bad();
   char* end = nullptr;
+  errno = 0;
   const unsigned long long x = std::strtoull(v, &end, 10);
-  if (end == v || *end != '\0') {
-    throw InvalidArgument(std::string(name) + " must be a whole number, got '" + v + "'");
-  }
+  if (end == v || *end != '\0' || errno == ERANGE || x < 1 || x > kMax) throw bad();
   return x;
 }
 }  // namespace

@@ -256,5 +256,42 @@ TEST(HashMedia, FileErrorsKeepDigestsAndSayWhy) {
   EXPECT_EQ(j["sha256"].get<std::string>().size(), 64u);
 }
 
+// HASHMATCH_MAX_FILE_BYTES and HASHMATCH_MAX_PIXELS take what --max-file-bytes and --max-pixels
+// take (1 to 2^40): "-1" was read as 2^64 - 1 (no pixel limit at all), "0" as a limit nothing
+// passes.
+TEST(DecodeLimits, EnvironmentTakesTheOptionsRange) {
+  for (const char* name : {"HASHMATCH_MAX_FILE_BYTES", "HASHMATCH_MAX_PIXELS"}) {
+    const char* old = std::getenv(name);
+    const std::string saved = old ? old : "";
+    for (const char* bad :
+         {"-1", "0", "1099511627777", "99999999999999999999999", "12x", " 5", "+5", "ten"}) {
+      ::setenv(name, bad, 1);
+      try {
+        decode_limits_from_env();
+        ADD_FAILURE() << name << "=" << bad << " was taken";
+      } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("from 1 to 1099511627776"), std::string::npos)
+            << e.what();
+      }
+    }
+    ::setenv(name, "1099511627776", 1);
+    const DecodeLimits top = decode_limits_from_env();
+    ::setenv(name, "12345", 1);
+    const DecodeLimits some = decode_limits_from_env();
+    if (std::string(name) == "HASHMATCH_MAX_PIXELS") {
+      EXPECT_EQ(top.max_pixels, 1ull << 40);
+      EXPECT_EQ(some.max_pixels, 12345u);
+    } else {
+      EXPECT_EQ(top.max_file_bytes, 1ull << 40);
+      EXPECT_EQ(some.max_file_bytes, 12345u);
+    }
+    if (old) {
+      ::setenv(name, saved.c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hashmatch

@@ -563,6 +563,57 @@ TEST(VideoBroken, AviShorterThanItsRiffSizeIsTruncated) {
   EXPECT_EQ(cut.frames.size(), 2u);  // every frame there was hashed
 }
 
+// An AVI's frame count includes the empty chunks written for dropped frames and for a video that
+// starts after the audio; the demuxer returns none of them. Such whole files were `truncated`
+// ("the container lists 125 frames but only 100 could be read"); a cut one still is.
+TEST(VideoBroken, AviWithEmptyChunksIsWhole) {
+  const auto gap = make_clip(clip_dir(), "gap.avi",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25:d=4 -vf "
+                             "\"setpts='PTS+if(gt(N,50),25,0)'\" -fps_mode passthrough -c:v mjpeg");
+  const auto late = make_clip(clip_dir(), "late.avi",
+                              "-f lavfi -i sine=d=5 -itsoffset 0.5 -f lavfi -i "
+                              "testsrc2=size=160x120:rate=25:d=4 -map 0 -map 1 -c:v mpeg4 -c:a "
+                              "libmp3lame");
+  ASSERT_FALSE(gap.empty());
+  ASSERT_FALSE(late.empty());
+  for (const auto& p : {gap, late}) {
+    const VpdqResult r = hash_video(VideoInput::file(p), cpu_opts());
+    EXPECT_TRUE(r.ok()) << p.filename() << ": " << r.error;
+    EXPECT_EQ(r.info.frames_decoded, 100) << p.filename();
+    EXPECT_EQ(r.frames.size(), 4u) << p.filename();
+    std::vector<uint8_t> b = bytes_of(p);
+    b.resize(b.size() / 2);
+    const VpdqResult cut = hash_video(VideoInput::memory(b), cpu_opts());
+    EXPECT_EQ(cut.error_reason, "truncated") << p.filename() << ": " << cut.error;
+  }
+}
+
+// Matroska's segment duration and an MP4's movie duration run from time 0: a 4-s clip whose
+// timestamps start at 100,000 s (a capture remuxed with its clock) was "video of 100004 s" and
+// refused as too long, and one starting at 3,600 s said "duration": 3604. The length is what is
+// checked and said; a long one is still refused before decoding.
+TEST(VideoBroken, TimestampsStartingLateAreNotTheLength) {
+  for (const char* name : {"late100k.mkv", "late100k.mp4", "late3600.webm", "late3600.ts"}) {
+    const std::string n = name;
+    const std::string offset = n.find("100k") != std::string::npos ? "100000" : "3600";
+    const std::string codec = n.find("webm") != std::string::npos
+                                  ? "-c:v libvpx -deadline realtime"
+                                  : "-c:v libx264 -preset ultrafast";
+    const auto p = make_clip(
+        clip_dir(), name,
+        "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 " + codec + " -output_ts_offset " + offset);
+    ASSERT_FALSE(p.empty()) << name;
+    const VpdqResult r = hash_video(VideoInput::file(p), cpu_opts());  // limit: 86,400 s
+    EXPECT_TRUE(r.ok()) << name << ": " << r.error;
+    EXPECT_NEAR(r.info.duration_seconds, 4.0, 0.1) << name;
+    EXPECT_EQ(r.frames.size(), 4u) << name;
+    VideoOptions o = cpu_opts();
+    o.max_duration_seconds = 2;
+    const VpdqResult limited = hash_video(VideoInput::file(p), o);
+    EXPECT_EQ(limited.error_reason, "too_long") << name << ": " << limited.error;
+  }
+}
+
 // Where each frame of an IVF file starts: a 32-byte file header, then per frame a 12-byte header
 // (size, timestamp) and its data.
 std::vector<std::size_t> ivf_frame_offsets(const std::vector<uint8_t>& b) {
