@@ -1,9 +1,11 @@
 #include "video/ffmpeg_util.h"
 
 extern "C" {
+#include <libavutil/common.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
+#include <libavutil/pixdesc.h>
 }
 
 #include <algorithm>
@@ -454,6 +456,52 @@ void reset_timestamp_guess(AVCodecContext* ctx) {
   ctx->pts_correction_num_faulty_dts = 0;
   ctx->pts_correction_last_pts = INT64_MIN;
   ctx->pts_correction_last_dts = INT64_MIN;
+}
+
+bool zero_fills_frames(AVCodecID codec) { return codec == AV_CODEC_ID_HEVC; }
+
+namespace {
+int zero_filled_buffer(AVCodecContext* ctx, AVFrame* frame, int flags) {
+  const int err = avcodec_default_get_buffer2(ctx, frame, flags);
+  if (err < 0) return err;
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
+  if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL)) return err;
+  for (AVBufferRef* b : frame->buf) {
+    if (b) std::memset(b->data, 0, b->size);
+  }
+  for (int i = 0; i < frame->nb_extended_buf; ++i) {
+    std::memset(frame->extended_buf[i]->data, 0, frame->extended_buf[i]->size);
+  }
+  return err;
+}
+}  // namespace
+
+void zero_fill_frames(AVCodecContext* ctx) { ctx->get_buffer2 = zero_filled_buffer; }
+
+bool frame_ends_unwritten(const AVFrame* frame) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
+  if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) || frame->width <= 0 || frame->height <= 0) {
+    return false;
+  }
+  const int planes = av_pix_fmt_count_planes(static_cast<AVPixelFormat>(frame->format));
+  // One plane (monochrome): zero is black in full range, a picture's own colour; not told.
+  if (planes < 2) return false;
+  const int bytes_per_sample = (d->comp[0].depth + 7) / 8;
+  for (int p = 0; p < planes; ++p) {
+    if (!frame->data[p]) return false;
+    const bool chroma = (p == 1 || p == 2) && !(d->flags & AV_PIX_FMT_FLAG_RGB);
+    const int w = chroma ? AV_CEIL_RSHIFT(frame->width, d->log2_chroma_w) : frame->width;
+    const int h = chroma ? AV_CEIL_RSHIFT(frame->height, d->log2_chroma_h) : frame->height;
+    const int bw = std::min(w, 8), bh = std::min(h, 8);
+    for (int y = h - bh; y < h; ++y) {
+      const uint8_t* row = frame->data[p] + std::ptrdiff_t(y) * frame->linesize[p] +
+                           std::ptrdiff_t(w - bw) * bytes_per_sample;
+      for (int x = 0; x < bw * bytes_per_sample; ++x) {
+        if (row[x] != 0) return false;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace hashmatch::video::ff

@@ -226,4 +226,19 @@ bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPa
 // freshly opened decoder starts.
 void reset_timestamp_guess(AVCodecContext* ctx);
 
+// HEVC: FFmpeg's decoder leaves the rest of a picture unwritten when its slice data turns out
+// damaged, logs nothing and returns no error (only AV_EF_EXPLODE makes it one), and outputs the
+// picture: the unwritten part is whatever the frame buffer held, the pixels of an earlier
+// picture of this video or of another video a pooled decoder decoded (hashes of one file 34-120
+// bits apart from one run to the next). Whether a codec's software decoder is set up so.
+bool zero_fills_frames(AVCodecID codec);
+// Makes `ctx` hand out software frame buffers cleared to zero (hardware frames are left as they
+// are), so that what a decoder leaves unwritten is the same every time.
+void zero_fill_frames(AVCodecContext* ctx);
+// A frame from such a decoder whose last block (the bottom-right 8 x 8 samples of every plane) is
+// still zero: never written by the decoder (no picture holds Y = Cb = Cr = 0 there: the darkest
+// green, outside the colours RGB holds). Software frames with two planes or more; false for
+// others (one plane: zero is black in full range).
+bool frame_ends_unwritten(const AVFrame* frame);
+
 }  // namespace hashmatch::video::ff

@@ -546,6 +546,9 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
     }
     return AV_PIX_FMT_NONE;
   };
+  // For FFmpeg's software decoder, should NVDEC refuse the stream (hardware frames stay as they
+  // are).
+  if (ff::zero_fills_frames(codec->id)) ff::zero_fill_frames(ctx.get());
   ctx->extra_hw_frames = extra_frames;  // surfaces a device sink may hold
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
@@ -595,6 +598,7 @@ ff::CodecPtr Session::new_cpu_decoder(const AVCodec* codec, int threads, int thr
   }
   ctx->thread_count = threads;
   ctx->thread_type = thread_type;
+  if (ff::zero_fills_frames(codec->id)) ff::zero_fill_frames(ctx.get());
   ctx->pkt_timebase = st_->time_base;
   ctx->max_pixels = static_cast<int64_t>(limits_.max_pixels);
   ctx->skip_frame = skip_frame();
@@ -1050,7 +1054,12 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     fail("too_long", "more than " + std::to_string(opts_.max_frames) + " frames");
   }
   check_dimensions(frame->width, frame->height, limits_, "video frame");
-  if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT)) ++info().corrupt_frames;
+  // Also a frame whose decoder left its end unwritten (HEVC slice data found damaged: nothing
+  // else tells it; ff::zero_fill_frames).
+  if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT) ||
+      (ff::zero_fills_frames(dec_->codec_id) && ff::frame_ends_unwritten(frame))) {
+    ++info().corrupt_frames;
+  }
   if (n == 0) {
     dlog_.counting = true;
     info().width = frame->width;

@@ -184,6 +184,68 @@ void damage_second_half(std::vector<uint8_t>& b) {
   }
 }
 
+// HEVC slice data found damaged: FFmpeg's decoder stops writing the picture, says nothing and
+// outputs it. The unwritten part was whatever the frame buffer held: a pooled decoder's buffers
+// hold the previous video's pictures, so one damaged file hashed 34-120 bits apart after another
+// video than alone, and the verdict was `ok`. Now HEVC frame buffers start zeroed and a picture
+// whose last block stays zero counts as damaged: the same frames and the same `corrupt` verdict
+// alone, after a clean video on the pooled decoder, on one thread or two.
+TEST(VideoBroken, DamagedHevcHashesTheSameWhateverTheDecoderDidBefore) {
+  const auto clean = make_clip(clip_dir(), "hevc-clean.mp4",
+                               "-f lavfi -i testsrc2=size=320x240:rate=25 -t 6 -c:v libx265 "
+                               "-x265-params log-level=none");
+  const auto other = make_clip(clip_dir(), "hevc-other.mp4",
+                               "-f lavfi -i mandelbrot=size=320x240:rate=25 -t 6 -c:v libx265 "
+                               "-x265-params log-level=none");
+  ASSERT_FALSE(clean.empty());
+  ASSERT_FALSE(other.empty());
+  const std::vector<uint8_t> b = bytes_of(clean);
+  // The IDR picture's NAL unit: the first of type 19 or 20 among mdat's length-prefixed units.
+  const auto m = std::search(b.begin(), b.end(), std::begin("mdat"), std::end("mdat") - 1);
+  ASSERT_NE(m, b.end());
+  std::size_t at = std::size_t(m - b.begin()) + 4, idr = 0, idr_len = 0;
+  while (at + 5 <= b.size()) {
+    const std::size_t len = std::size_t(b[at]) << 24 | std::size_t(b[at + 1]) << 16 |
+                            std::size_t(b[at + 2]) << 8 | std::size_t(b[at + 3]);
+    const int type = (b[at + 4] >> 1) & 0x3f;
+    if (type == 19 || type == 20) {
+      idr = at + 4;
+      idr_len = len;
+      break;
+    }
+    at += 4 + len;
+  }
+  ASSERT_GT(idr_len, 100u) << "no IDR picture found";
+  VideoOptions one = cpu_opts();
+  one.threads = 1;
+  // The first damage (one byte flipped, 5 % to 95 % into the picture) the decoder stops at.
+  std::vector<uint8_t> damaged;
+  VpdqResult alone;
+  for (int pct = 5; pct <= 95 && damaged.empty(); ++pct) {
+    std::vector<uint8_t> c = b;
+    c[idr + idr_len * std::size_t(pct) / 100] ^= 0xFF;
+    const VpdqResult r = hash_video(VideoInput::memory(c), one);
+    if (r.error_reason == "corrupt") {
+      damaged = c;
+      alone = r;
+    }
+  }
+  ASSERT_FALSE(damaged.empty()) << "no flipped byte in the IDR picture was told as damage";
+  EXPECT_NE(alone.error.find("concealed"), std::string::npos) << alone.error;
+  ASSERT_FALSE(alone.frames.empty());
+  for (const auto& before : {clean, other}) {
+    for (const int threads : {1, 2}) {
+      VideoOptions o = cpu_opts();
+      o.threads = threads;
+      ASSERT_TRUE(hash_video(VideoInput::file(before), o).ok());  // the decoder goes to the pool
+      const VpdqResult after = hash_video(VideoInput::memory(damaged), o);
+      test::expect_same_outcome(
+          after, alone,
+          "after " + before.filename().string() + " on " + std::to_string(threads) + " thread(s)");
+    }
+  }
+}
+
 // Frame threads conceal damage differently from run to run (the concealment draws on pictures the
 // other threads may not have finished): a damaged stream decoded with them is decoded again on
 // one thread, so its hashes are the same every time and the same as with one thread. A clean
