@@ -313,9 +313,14 @@ class Session {
   int64_t decoded_at_key_ = 0;  // keyframes-only: frames decoded when the last key packet was sent
   int64_t last_number_ = -1;  // keyframes-only: the last key frame's number
   int64_t last_index_ = 0;    // ... and the index of its packet among the video packets
-  // keyframes-only: (PTS, index among the video packets) of key packets sent whose frame has not
-  // come out yet (at most 64 kept).
-  std::deque<std::pair<int64_t, int64_t>> key_index_;
+  // keyframes-only: key packets sent whose frame has not come out yet (at most 64 kept).
+  struct SentKey {
+    int64_t pts;    // the packet's PTS (AV_NOPTS_VALUE: none)
+    int64_t pos;    // its byte position in the file (-1: unknown)
+    int64_t index;  // its index among the video packets
+  };
+  std::deque<SentKey> key_index_;
+  int64_t first_key_index_ = -1;  // keyframes-only: the index of the first key packet sent
   int keys_without_picture_ = 0;  // keyframes-only: key packets in a row that gave no picture
   bool needs_exact_ = false;
   bool threaded_ = false;         // a CPU decoder with several threads decoded
@@ -854,8 +859,9 @@ void Session::run(FrameSink& sink) {
         }
       }
       key_dts_ = pkt->pts == AV_NOPTS_VALUE ? pkt->dts : AV_NOPTS_VALUE;
-      key_index_.emplace_back(pkt->pts, video_packets_ - 1);
+      key_index_.push_back({pkt->pts, pkt->pos, video_packets_ - 1});
       if (key_index_.size() > 64) key_index_.pop_front();
+      if (first_key_index_ < 0) first_key_index_ = video_packets_ - 1;
       decoded_at_key_ = info().frames_decoded;
       ++key_packets_;
     }
@@ -1101,17 +1107,30 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       const double sec = double(static_cast<__int128>(ts) - start) * av_q2d(st_->time_base);
       const double x = sec * fps_;
       number = !(x > 0) ? 0 : x >= 0x1p62 ? int64_t(1) << 62 : std::llround(x);
-    } else {
-      number = std::max<int64_t>(0, video_packets_ - 1);
     }
-    // The index of this frame's packet among the video packets (one frame each).
+    // The index of this frame's packet among the video packets (one frame each): found by the
+    // frame's PTS, else (no timestamps at all: a raw H.264 / HEVC stream) by its packet's byte
+    // position, else the oldest key packet sent without a PTS.
     int64_t index = -1;
     for (auto it = key_index_.begin(); it != key_index_.end(); ++it) {
-      if (it->first == frame->pts) {
-        index = it->second;
+      const bool same = frame->pts != AV_NOPTS_VALUE ? it->pts == frame->pts
+                        : frame->pkt_pos >= 0        ? it->pos == frame->pkt_pos
+                                                     : it->pts == AV_NOPTS_VALUE;
+      if (same) {
+        index = it->index;
         key_index_.erase(key_index_.begin(), it + 1);
         break;
       }
+    }
+    if (ts == AV_NOPTS_VALUE) {
+      // No timestamp: the packet's index is the frame's number (a key frame that starts a
+      // sequence follows every frame before it in decoding order), counted from the first key
+      // packet when the stream was cut before it. It was the packets read so far, which the
+      // decoder's delay and threads put past the key frame (a 4-s clip's key frames numbered
+      // 99 ... 174, or 75 ... 149 with 4 threads).
+      const int64_t from = starts_with_key_ ? 0 : std::max<int64_t>(first_key_index_, 0);
+      number = index >= 0 ? std::max<int64_t>(0, index - from)
+                          : std::max<int64_t>(0, video_packets_ - 1);
     }
     // Timestamps that go back (files joined end to end, a capture whose clock was reset): frame
     // numbers never do, as in the exact mode; counted on by the packets since the last key frame.

@@ -315,6 +315,39 @@ TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
   }
 }
 
+// Raw H.264 elementary streams (Annex B, no container): no timestamps at all. Key frames were
+// numbered by the packets read when they came out of the decoder, past the key frame by the
+// decoder's delay and threads (a 4-s clip's key frames 99, 124, 149, 174 with B-frames; 75 ...
+// with 4 threads and none; other numbers again after another file on a pooled decoder). Now by
+// their own packet's index: the exact mode's numbers and hashes, whatever the threads and
+// whatever the process decoded before.
+TEST(VideoNoPts, RawStreamKeyFramesAreNumberedAsTheExactModeNumbersThem) {
+  for (const char* name : {"raw-bf.h264", "raw-nobf.h264"}) {
+    const bool bf = std::string(name) == "raw-bf.h264";
+    const auto p = make_clip(clip_dir(), name,
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 " + x264(25) +
+                                 (bf ? " -bf 3" : " -bf 0") + " -f h264");
+    ASSERT_FALSE(p.empty()) << name;
+    for (const int threads : {1, 4}) {
+      VideoOptions k = opts(true), a = opts(false, 0);
+      k.threads = a.threads = threads;
+      hash_video(VideoInput::file(p), a);  // a decoder for this stream goes to the pool first
+      const VpdqResult key = hash_video(VideoInput::file(p), k);
+      const VpdqResult all = hash_video(VideoInput::file(p), a);
+      ASSERT_TRUE(key.ok() && all.ok()) << name << ": " << key.error << " | " << all.error;
+      ASSERT_EQ(key.frames.size(), 4u) << name << ", " << threads << " thread(s)";
+      for (std::size_t i = 0; i < key.frames.size(); ++i) {
+        const int64_t want = int64_t(i) * 25;
+        EXPECT_EQ(key.frames[i].frame_number, want) << name << ", " << threads << " thread(s)";
+        ASSERT_LT(std::size_t(want), all.frames.size());
+        EXPECT_EQ(key.frames[i].hash, all.frames[std::size_t(want)].hash)
+            << name << " frame " << want;
+        EXPECT_EQ(key.frames[i].timestamp, all.frames[std::size_t(want)].timestamp) << name;
+      }
+    }
+  }
+}
+
 // MPEG-TS pieces joined end to end (a capture whose clock was reset): the timestamps start over in
 // each piece. Keyframes-only numbered the key frames from their timestamps, 0 25 0 25 0 25 (the
 // same number more than once); numbers now go on as the exact mode's do, counted by the packets
