@@ -56,6 +56,58 @@ bool starts_with(std::span<const uint8_t> d, std::string_view magic, std::size_t
 // An Annex B elementary stream: a start code, then a first NAL unit that such a stream begins
 // with (parameter sets, an access unit delimiter, SEI). HEVC is told first: its two-byte header
 // has a temporal id of at least 1 in the second byte.
+// Whether the ISO-BMFF top-level boxes in `d` (from the start, as far as `d` goes) include
+// `type`. A box running past `d` ends the walk; so does a malformed size.
+bool has_top_level_box(std::span<const uint8_t> d, std::string_view type) {
+  std::size_t at = 0;
+  while (at + 8 <= d.size()) {
+    uint64_t size = uint64_t(d[at]) << 24 | uint64_t(d[at + 1]) << 16 | uint64_t(d[at + 2]) << 8 |
+                    uint64_t(d[at + 3]);
+    if (starts_with(d, type, at + 4)) return true;
+    if (size == 1) {  // a 64-bit size follows the type
+      if (at + 16 > d.size()) return false;
+      size = 0;
+      for (int i = 0; i < 8; ++i) size = size << 8 | d[at + 8 + std::size_t(i)];
+    }
+    if (size < 8) return false;  // 0: runs to the end of the file
+    if (size > d.size() - at) return false;
+    at += static_cast<std::size_t>(size);
+  }
+  return false;
+}
+
+// MPEG-TS that does not start on a packet: a capture or a download cut anywhere (the first
+// packet boundary is within a packet's length), or a stream of 192-byte (M2TS) or 204-byte
+// (with Reed-Solomon bytes) packets. Five sync bytes in a row, a packet apart: a chance of one
+// in 2^40 per start for other bytes.
+bool ts_packets_after_a_cut(std::span<const uint8_t> d) {
+  for (const std::size_t packet : {std::size_t(188), std::size_t(192), std::size_t(204)}) {
+    for (std::size_t first = 0; first < packet && first + 4 * packet < d.size(); ++first) {
+      bool all = true;
+      for (std::size_t k = 0; k < 5 && all; ++k) all = d[first + k * packet] == 0x47;
+      if (all) return true;
+    }
+  }
+  return false;
+}
+
+// MPEG-PS whose first pack header is not at the start (a prefix of other bytes, a cut): a pack
+// start code (00 00 01 BA) in the first 64 KiB, the MPEG-2 (01xx xxxx) or MPEG-1 (0010 xxxx)
+// pack header after it, and another start code (a system header, a PES packet, the next pack)
+// within the next 4 KiB.
+bool ps_pack_after_junk(std::span<const uint8_t> d) {
+  const std::size_t n = std::min<std::size_t>(d.size(), 65536);
+  for (std::size_t i = 0; i + 16 < n; ++i) {
+    if (d[i] != 0 || d[i + 1] != 0 || d[i + 2] != 1 || d[i + 3] != 0xBA) continue;
+    if ((d[i + 4] & 0xC0) != 0x40 && (d[i + 4] & 0xF0) != 0x20) continue;
+    const std::size_t end = std::min(d.size(), i + 4096);
+    for (std::size_t j = i + 12; j + 3 < end; ++j) {
+      if (d[j] == 0 && d[j + 1] == 0 && d[j + 2] == 1 && d[j + 3] >= 0xB9) return true;
+    }
+  }
+  return false;
+}
+
 MediaFormat sniff_annex_b(std::span<const uint8_t> d) {
   std::size_t at = 0;
   if (starts_with(d, std::string_view("\x00\x00\x00\x01", 4))) {
@@ -89,10 +141,16 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
     return MediaFormat::kTiff;
   if (starts_with(d, "ftyp", 4) && d.size() >= 12) {
     const std::string_view brand(reinterpret_cast<const char*>(d.data() + 8), 4);
-    if (brand == "avif" || brand == "avis") return MediaFormat::kAvif;
-    if (brand == "heic" || brand == "heix" || brand == "mif1" || brand == "msf1" ||
-        brand == "heim" || brand == "heis" || brand == "hevc")
-      return MediaFormat::kHeif;
+    const bool avif = brand == "avif" || brand == "avis";
+    const bool heif = brand == "heic" || brand == "heix" || brand == "mif1" || brand == "msf1" ||
+                      brand == "heim" || brand == "heis" || brand == "hevc";
+    // The brand alone is 4 bytes anyone can change: an MP4 video relabelled "mif1" or "avif"
+    // still plays everywhere, and was refused as an image format nothing here decodes (no vPDQ:
+    // an evasion). A HEIF / AVIF image has a top-level `meta` box; an image sequence, or a
+    // video under such a brand, a `moov` box: that, or no `meta` box, is a video to FFmpeg.
+    if ((avif || heif) && !has_top_level_box(d, "moov") && has_top_level_box(d, "meta")) {
+      return avif ? MediaFormat::kAvif : MediaFormat::kHeif;
+    }
     return MediaFormat::kMp4;  // isom, mp41, mp42, qt, 3gp, M4V ...
   }
   if (starts_with(d, "\x1A\x45\xDF\xA3")) return MediaFormat::kMatroska;  // MKV, WebM
@@ -131,6 +189,9 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
     const std::string_view head(reinterpret_cast<const char*>(d.data()), n);
     if (head.find(kMxfHeader) != std::string_view::npos) return MediaFormat::kMxf;
   }
+  // Last, where nothing else matched: MPEG-TS and MPEG-PS that do not start where they should.
+  if (ts_packets_after_a_cut(d)) return MediaFormat::kMpegTs;
+  if (ps_pack_after_junk(d)) return MediaFormat::kMpegPs;
   return MediaFormat::kUnknown;
 }
 

@@ -137,8 +137,10 @@ TEST(ImageBadInput, EmptyNonImageAndUnsupported) {
   for (auto& b : random) b = uint8_t(rng());
   random[0] = 0x00;  // not a magic number of any format
   EXPECT_EQ(reason_of(random), "unsupported");
-  // A recognised but unsupported image format says which.
-  Bytes heic = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'h', 'e', 'i', 'c', 0, 0, 0, 0};
+  // A recognised but unsupported image format says which (a HEIF image: its brand and a
+  // top-level meta box; the brand alone is no image, docs/video.md).
+  Bytes heic = {0, 0, 0, 0x10, 'f', 't',  'y', 'p', 'h', 'e', 'i', 'c', 0, 0,
+                0, 0, 0, 0,    0,   0x0C, 'm', 'e', 't', 'a', 0,   0,   0, 0};
   try {
     decode_image(heic, DecodeLimits{});
     FAIL();

@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -537,6 +538,65 @@ namespace {
 // Videos are found by content: every container of the clips above, plus IVF, Y4M, NUT, MXF, the
 // elementary streams (MPEG-1/2, MPEG-4 part 2, Annex B H.264 and HEVC), M2TS and QuickTime files
 // that start without an ftyp box.
+// Streams that do not start where their format's magic is, and MP4 under an image brand, are
+// still videos: an MPEG-TS cut anywhere (a capture or a download broken off: its first packet
+// boundary is within 188 bytes) or after a prefix of other bytes, an MPEG-PS after such a prefix,
+// and an MP4 whose major brand says HEIF (4 bytes anyone can change: it was refused as an image
+// format, with no vPDQ). A real HEIF (a top-level `meta` box, no `moov`) stays HEIF; random bytes
+// stay unknown.
+TEST(VideoSniff, CutPrefixedAndRelabelledVideosAreVideos) {
+  const auto ts = make_clip(clip_dir(), "cut.ts",
+                            "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v libx264 -preset "
+                            "ultrafast -g 25");
+  const auto ps =
+      make_clip(clip_dir(), "prefix.mpg",
+                "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v mpeg2video -f vob");
+  const auto mp4 = make_clip(clip_dir(), "brand.mp4",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 -c:v libx264 -preset "
+                             "ultrafast -movflags +faststart");
+  ASSERT_FALSE(ts.empty() || ps.empty() || mp4.empty());
+  std::vector<uint8_t> junk(100);
+  for (std::size_t i = 0; i < junk.size(); ++i)
+    junk[i] = uint8_t(0x80 + i);  // no 0x47, no 00 00 01
+  auto expect_video = [&](const std::vector<uint8_t>& b, MediaFormat want,
+                          const std::string& what) {
+    EXPECT_EQ(sniff_format(b), want) << what;
+    const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+    EXPECT_FALSE(r.frames.empty()) << what << ": " << r.error;
+  };
+  const auto tsb = test::read_file(ts);
+  for (const std::size_t cut :
+       {std::size_t(1), std::size_t(100), std::size_t(187), std::size_t(188 * 40 + 17)}) {
+    expect_video(std::vector<uint8_t>(tsb.begin() + std::ptrdiff_t(cut), tsb.end()),
+                 MediaFormat::kMpegTs, "TS cut at " + std::to_string(cut));
+  }
+  std::vector<uint8_t> b = junk;
+  b.insert(b.end(), tsb.begin(), tsb.end());
+  expect_video(b, MediaFormat::kMpegTs, "TS after 100 other bytes");
+  const auto psb = test::read_file(ps);
+  b = junk;
+  b.insert(b.end(), psb.begin(), psb.end());
+  expect_video(b, MediaFormat::kMpegPs, "PS after 100 other bytes");
+  const auto mp4b = test::read_file(mp4);
+  for (const char* brand : {"mif1", "heic", "heix", "msf1", "hevc"}) {
+    b = mp4b;
+    std::memcpy(b.data() + 8, brand, 4);
+    expect_video(b, MediaFormat::kMp4, std::string("MP4 under the brand ") + brand);
+  }
+  // ftyp (mif1) then a meta box: a HEIF image.
+  std::vector<uint8_t> heif = {0, 0, 0, 16, 'f', 't', 'y', 'p', 'm', 'i', 'f', '1', 0, 0,
+                               0, 0, 0, 0,  0,   12,  'm', 'e', 't', 'a', 0,   0,   0, 0};
+  EXPECT_EQ(sniff_format(heif), MediaFormat::kHeif);
+  std::memcpy(heif.data() + 8, "avif", 4);
+  EXPECT_EQ(sniff_format(heif), MediaFormat::kAvif);
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20; ++i) {
+    std::vector<uint8_t> noise(1 << 16);
+    for (auto& x : noise) x = uint8_t(rng());
+    EXPECT_EQ(sniff_format(noise), MediaFormat::kUnknown) << "random bytes, seed step " << i;
+  }
+}
+
 TEST(VideoSniff, RecognisesVideoContainers) {
   struct Case {
     const char* file;
