@@ -1,7 +1,15 @@
 // The glue between host/media (hash_media_file finds videos by content) and hash_video.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
 
 #include "video/vpdq.h"
 
@@ -48,7 +56,33 @@ nlohmann::json info_to_json(const VideoInfo& i) {
   return j;
 }
 
+namespace {
+// sniff_format's last resort (set_container_prober): FFmpeg's demuxers probe the head as
+// avformat_open_input does, and a format they are sure of (a score above the one at which FFmpeg
+// itself reads on for more) is a video container to try; hash_video then says `no_video` for one
+// without a video stream (audio formats). Image demuxers (`*_pipe`, `image2`) and text (`tty`)
+// are not videos.
+bool ffmpeg_recognises(std::span<const uint8_t> head) {
+  if (head.size() < 16) return false;
+  const std::size_t n = std::min<std::size_t>(head.size(), std::size_t(1) << 20);
+  std::vector<uint8_t> buf(n + AVPROBE_PADDING_SIZE, 0);
+  std::memcpy(buf.data(), head.data(), n);
+  AVProbeData pd{};
+  pd.filename = "";
+  pd.buf = buf.data();
+  pd.buf_size = static_cast<int>(n);
+  int score = 0;
+  const AVInputFormat* f = av_probe_input_format3(&pd, 1, &score);
+  if (!f || !f->name || score <= AVPROBE_SCORE_RETRY) return false;
+  const std::string_view name = f->name;
+  const bool image =
+      name == "image2" || (name.size() > 5 && name.substr(name.size() - 5) == "_pipe");
+  return !image && name != "tty";
+}
+}  // namespace
+
 void register_video_hasher() {
+  set_container_prober(ffmpeg_recognises);
   set_video_hasher([](const std::string& path, std::span<const uint8_t> bytes,
                       const HashOptions& opts, MediaHashResult* out) {
     // The bytes are in memory when the file was under the media size limit; larger videos are

@@ -246,6 +246,27 @@ class Session {
     return decoder_pool::take(key, &taken_undrained_, &pushes_carried_);
   }
   // Non-key frames are discarded by the decoder in keyframes-only mode.
+  // A demuxer of a container sniff_format tells by its magic (not one found by FFmpeg's probe).
+  bool known_demuxer() const {
+    static constexpr std::string_view kKnown[] = {"mov,mp4,m4a,3gp,3g2,mj2",
+                                                  "matroska,webm",
+                                                  "avi",
+                                                  "mpegts",
+                                                  "flv",
+                                                  "mpeg",
+                                                  "ogg",
+                                                  "asf",
+                                                  "ivf",
+                                                  "yuv4mpegpipe",
+                                                  "nut",
+                                                  "mxf",
+                                                  "h264",
+                                                  "hevc",
+                                                  "m4v",
+                                                  "mpegvideo"};
+    const std::string_view name = demux_->get()->iformat->name;
+    return std::find(std::begin(kKnown), std::end(kKnown), name) != std::end(kKnown);
+  }
   AVDiscard skip_frame() const { return opts_.keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT; }
   ff::CodecPtr new_cpu_decoder(const AVCodec* codec, int threads, int thread_type);
   void reopen_with_slice_threads();
@@ -879,6 +900,16 @@ void Session::run(FrameSink& sink) {
   // The decoder's delayed frames: pushed out (H.264, end_without_drain) or drained.
   if (read_err != 0 || !end_without_drain(sink)) send(nullptr, sink);
 
+  // Demuxers of containers no magic number here tells (MediaFormat::kOtherVideo: GXF, RoQ ...)
+  // may end a whole file with an error rather than AVERROR_EOF: one at the end of the bytes is
+  // taken as the end there, and said, since such a file's truncation cannot be told.
+  if (read_err != 0 && demux_->io_eof() && !known_demuxer()) {
+    const std::string n = "the " + std::string(demux_->get()->iformat->name) +
+                          " demuxer ended at the end of the file with an error (" +
+                          ff::error_string(read_err) + "): a cut file cannot be told";
+    info().note += (info().note.empty() ? "" : "; ") + n;
+    read_err = 0;
+  }
   if (read_err != 0) {
     const bool eof = demux_->io_eof();
     fail(eof ? "truncated" : "corrupt",

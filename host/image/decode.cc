@@ -1,6 +1,7 @@
 #include "host/image/decode.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -44,6 +45,8 @@ std::string_view media_format_name(MediaFormat f) {
     case MediaFormat::kH264: return "h264";
     case MediaFormat::kHevc: return "hevc";
     case MediaFormat::kMpeg4: return "m4v";
+    case MediaFormat::kOtherVideo:
+      return "video";
   }
   return "unknown";
 }
@@ -129,6 +132,12 @@ MediaFormat sniff_annex_b(std::span<const uint8_t> d) {
 }
 }  // namespace
 
+namespace {
+std::atomic<ContainerProber> g_container_prober{nullptr};
+}  // namespace
+
+void set_container_prober(ContainerProber prober) { g_container_prober.store(prober); }
+
 MediaFormat sniff_format(std::span<const uint8_t> d) {
   if (d.empty()) return MediaFormat::kEmpty;
   if (starts_with(d, "\xFF\xD8\xFF")) return MediaFormat::kJpeg;
@@ -192,6 +201,8 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   // Last, where nothing else matched: MPEG-TS and MPEG-PS that do not start where they should.
   if (ts_packets_after_a_cut(d)) return MediaFormat::kMpegTs;
   if (ps_pack_after_junk(d)) return MediaFormat::kMpegPs;
+  if (const ContainerProber p = g_container_prober.load(); p && p(d))
+    return MediaFormat::kOtherVideo;
   return MediaFormat::kUnknown;
 }
 
@@ -223,7 +234,9 @@ bool is_video_format(MediaFormat f) {
     case MediaFormat::kMxf:
     case MediaFormat::kH264:
     case MediaFormat::kHevc:
-    case MediaFormat::kMpeg4: return true;
+    case MediaFormat::kMpeg4:
+    case MediaFormat::kOtherVideo:
+      return true;
     default: return false;
   }
 }

@@ -20,12 +20,36 @@ enum class MediaFormat {
   kUnknown,
   kEmpty,
   // images
-  kJpeg, kPng, kWebp, kGif, kBmp, kTiff,
-  kHeif, kAvif, kJpeg2000, kJpegXl, kIco, kPdf, kSvg,  // recognised, not decoded (unsupported)
+  kJpeg,
+  kPng,
+  kWebp,
+  kGif,
+  kBmp,
+  kTiff,
+  kHeif,
+  kAvif,
+  kJpeg2000,
+  kJpegXl,
+  kIco,
+  kPdf,
+  kSvg,  // recognised, not decoded (unsupported)
   // video containers (decoded by video/)
-  kMp4, kMatroska, kAvi, kMpegTs, kFlv, kMpegPs, kOgg, kAsf,
-  kIvf, kY4m, kNut, kMxf,
-  kH264, kHevc, kMpeg4,  // elementary streams (Annex B H.264 / HEVC, MPEG-4 part 2)
+  kMp4,
+  kMatroska,
+  kAvi,
+  kMpegTs,
+  kFlv,
+  kMpegPs,
+  kOgg,
+  kAsf,
+  kIvf,
+  kY4m,
+  kNut,
+  kMxf,
+  kH264,
+  kHevc,
+  kMpeg4,       // elementary streams (Annex B H.264 / HEVC, MPEG-4 part 2)
+  kOtherVideo,  // another container FFmpeg's demuxers recognise (set_container_prober)
 };
 
 std::string_view media_format_name(MediaFormat f);
@@ -33,6 +57,11 @@ std::string_view media_format_name(MediaFormat f);
 MediaFormat sniff_format(std::span<const uint8_t> head);
 bool is_image_format(MediaFormat f);  // one hashmatch decodes as an image
 bool is_video_format(MediaFormat f);
+// Containers no magic number above tells (DV, RealMedia, GXF, WTV, SWF, AV1 OBU, raw H.263 ...)
+// but FFmpeg's demuxers read: when nothing else matched, sniff_format asks this prober (video/
+// registers one) and says kOtherVideo where it is sure. Null: none (the default).
+using ContainerProber = bool (*)(std::span<const uint8_t> head);
+void set_container_prober(ContainerProber prober);
 
 struct DecodeLimits {
   uint64_t max_file_bytes = 256ull << 20;    // media bytes held in memory for decoding

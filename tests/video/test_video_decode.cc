@@ -597,6 +597,49 @@ TEST(VideoSniff, CutPrefixedAndRelabelledVideosAreVideos) {
   }
 }
 
+// Containers FFmpeg reads that no magic number here tells (DV, RealMedia, WTV, SWF, AV1 OBU, raw
+// H.263, RoQ, GXF ...) were "not an image or video format"; found by FFmpeg's own probe now
+// (registered by register_video_hasher), hashed as the reference hashes them. Audio formats are
+// then `no_video`; text and random bytes stay unknown. RoQ's and GXF's demuxers end whole files
+// with an error: taken as the end, with a note.
+TEST(VideoSniff, ContainersFfmpegReadsAreVideos) {
+  register_video_hasher();
+  struct Case {
+    const char* file;
+    const char* args;
+  };
+  const Case cases[] = {
+      {"o.dv", "-f lavfi -i testsrc2=size=720x576:rate=25 -t 2 -pix_fmt yuv420p -c:v dvvideo"},
+      {"o.rm", "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v rv20"},
+      {"o.wtv", "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v mpeg2video"},
+      {"o.swf", "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v flv"},
+      {"o.obu",
+       "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v libaom-av1 -cpu-used 8 -f obu"},
+      {"o.h263", "-f lavfi -i testsrc2=size=176x144:rate=25 -t 2 -c:v h263 -f h263"},
+      {"o.roq", "-f lavfi -i testsrc2=size=128x128:rate=30 -t 2 -c:v roqvideo"},
+  };
+  for (const Case& c : cases) {
+    const auto p = make_clip(clip_dir(), c.file, c.args);
+    ASSERT_FALSE(p.empty()) << c.file;
+    const auto b = test::read_file(p);
+    EXPECT_EQ(sniff_format(b), MediaFormat::kOtherVideo) << c.file;
+    const VpdqResult r = hash_video(VideoInput::memory(b), cpu_opts());
+    EXPECT_TRUE(r.ok()) << c.file << ": " << r.error;
+    EXPECT_EQ(r.frames.size(), 2u) << c.file;
+  }
+  const auto mp3 = make_clip(clip_dir(), "o.mp3", "-f lavfi -i sine=d=2");
+  ASSERT_FALSE(mp3.empty());
+  const auto audio = test::read_file(mp3);
+  EXPECT_EQ(sniff_format(audio), MediaFormat::kOtherVideo);
+  EXPECT_EQ(hash_video(VideoInput::memory(audio), cpu_opts()).error_reason, "no_video");
+  const std::string text = "hello, this is a text file and not a video at all\n";
+  EXPECT_EQ(sniff_format(std::vector<uint8_t>(text.begin(), text.end())), MediaFormat::kUnknown);
+  std::mt19937 rng(5);
+  std::vector<uint8_t> noise(1 << 16);
+  for (auto& x : noise) x = uint8_t(rng());
+  EXPECT_EQ(sniff_format(noise), MediaFormat::kUnknown);
+}
+
 TEST(VideoSniff, RecognisesVideoContainers) {
   struct Case {
     const char* file;
@@ -648,7 +691,8 @@ TEST(VideoSniff, RecognisesVideoContainers) {
     }
     std::vector<uint8_t> far(65537, 0);
     far.insert(far.end(), mxf.begin(), mxf.end());
-    EXPECT_EQ(sniff_format(far), MediaFormat::kUnknown);
+    // Not by its magic (FFmpeg's probe, once registered, finds it further on: kOtherVideo).
+    EXPECT_NE(sniff_format(far), MediaFormat::kMxf);
   }
   // A QuickTime file whose first atom is moov (no ftyp): recognised by content.
   std::vector<uint8_t> mov = {0, 0, 0, 8, 'm', 'o', 'o', 'v', 0, 0, 0, 8, 'm', 'd', 'a', 't'};
