@@ -31,7 +31,7 @@ static double get_seconds(const Args& args, const std::string& name, double fall
   char* end = nullptr;
   const double x = std::strtod(v->c_str(), &end);
   if (end == v->c_str() || *end || !(x >= 0) || x > 1e9) {
-    throw InvalidArgument("--" + name + " must be a number of seconds >= 0, got '" + *v + "'");
+    throw InvalidArgument("--" + name + " must be a number of seconds in 0..1e9, got '" + *v + "'");
   }
   return x;
 }
@@ -51,6 +51,13 @@ void parse_video_options(const Args& args, VideoOptions* v) {
   v->size = static_cast<int>(args.get_int("vpdq-size", 0, 0, 16384));
   if (v->size != 0 && v->size < 5) throw InvalidArgument("--vpdq-size must be 0 or at least 5");
   v->keyframes_only = args.flag("vpdq-keyframes-only");
+  if (v->keyframes_only && (args.flag("vpdq-every-frame") || args.get("vpdq-seconds-per-hash"))) {
+    // Keyframes-only hashes every key frame and nothing else: a sampling interval has no say.
+    throw InvalidArgument(
+        std::string("--vpdq-keyframes-only and ") +
+        (args.flag("vpdq-every-frame") ? "--vpdq-every-frame" : "--vpdq-seconds-per-hash") +
+        " exclude each other");
+  }
   v->apply_rotation = args.flag("vpdq-rotate");
   v->decoder = args.get_or("video-decoder", v->decoder);
   if (v->decoder != "auto" && v->decoder != "cpu" && v->decoder != "cuda") {

@@ -108,6 +108,10 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& inputs,
   namespace fs = std::filesystem;
   std::vector<std::string> out;
   for (const std::string& in : inputs) {
+    if (in == "-") {  // standard input: a pipe or a redirected file, read as a FIFO or a file is
+      out.push_back("/dev/stdin");
+      continue;
+    }
     std::error_code ec;
     const fs::file_status st = fs::status(in, ec);
     if (ec || !fs::exists(st)) {

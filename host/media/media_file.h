@@ -34,7 +34,8 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
 // Expands files and directories (recursively, entries sorted by name for a deterministic order)
 // into regular files. Unreadable directories, missing paths and broken symbolic links inside a
 // walk are reported through `errors` as (path, message) pairs; the walk goes on. A walk passes
-// over other special files; a named input that is not a directory is passed on as it is.
+// over other special files; a named input that is not a directory is passed on as it is, and
+// "-" as /dev/stdin (standard input: a pipe, or a file redirected to it).
 std::vector<std::string> expand_paths(const std::vector<std::string>& inputs,
                                       std::vector<std::pair<std::string, std::string>>* errors);
 

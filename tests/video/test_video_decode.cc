@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -404,6 +405,40 @@ TEST(VideoRotation, IgnoredByDefaultAppliedOnRequest) {
     const auto dih = h.hash_dihedral(stored.images[i]);
     const Hash256 rot90 = dih.hashes[static_cast<int>(Dihedral::kRot90)];
     EXPECT_LE(hamming_distance(turned.frames[i].hash, rot90), 8) << i;
+  }
+}
+
+// `hashmatch hash -` reads standard input, piped or redirected (it said "no such file"), as the
+// file itself; keyframes-only with a sampling option is a usage error (it was taken silently,
+// keyframes-only winning).
+TEST(VideoCli, StandardInputAndConflictingSamplingOptions) {
+  ASSERT_FALSE(h264_clip().empty());
+  test::TempDir d;
+  const std::string clip = "'" + h264_clip().string() + "'";
+  const std::string bin = std::string(HASHMATCH_BINARY) + " hash --video-decoder cpu ";
+  ASSERT_EQ(std::system((bin + clip + " > '" + (d / "file.json").string() + "'").c_str()), 0);
+  ASSERT_EQ(std::system(
+                ("cat " + clip + " | " + bin + "- > '" + (d / "pipe.json").string() + "'").c_str()),
+            0);
+  ASSERT_EQ(std::system((bin + "- < " + clip + " > '" + (d / "redir.json").string() + "'").c_str()),
+            0);
+  const auto line = [&](const char* name) {
+    const auto t = test::read_file(d / name);
+    return nlohmann::json::parse(std::string(t.begin(), t.end()));
+  };
+  const auto file = line("file.json");
+  for (const char* name : {"pipe.json", "redir.json"}) {
+    const auto in = line(name);
+    EXPECT_EQ(in["path"], "/dev/stdin") << name;
+    EXPECT_EQ(in["sha256"], file["sha256"]) << name;
+    EXPECT_EQ(in["vpdq"], file["vpdq"]) << name;
+    EXPECT_FALSE(in["vpdq"].empty()) << name;
+  }
+  for (const char* both : {"--vpdq-every-frame", "--vpdq-seconds-per-hash 2"}) {
+    const std::string cmd =
+        bin + "--vpdq-keyframes-only " + both + " " + clip + " > /dev/null 2>&1";
+    const int rc = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 2) << both << ": " << rc;
   }
 }
 
