@@ -458,6 +458,33 @@ void reset_timestamp_guess(AVCodecContext* ctx) {
   ctx->pts_correction_last_dts = INT64_MIN;
 }
 
+bool y4m_picture_size(ByteSource& src, int* width, int* height) {
+  uint8_t h[256];
+  const int n = read_at(src, 0, h, sizeof h);
+  const std::string_view head(reinterpret_cast<const char*>(h), n > 0 ? std::size_t(n) : 0);
+  if (head.substr(0, 10) != "YUV4MPEG2 ") return false;
+  const std::string_view line = head.substr(0, head.find('\n'));
+  long long w = -1, hh = -1;
+  for (std::size_t at = 9; at < line.size();) {
+    const std::size_t end = std::min(line.find(' ', at + 1), line.size());
+    const std::string_view tok = line.substr(at + 1, end - at - 1);
+    if (!tok.empty() && (tok[0] == 'W' || tok[0] == 'H')) {
+      long long v = 0;
+      bool digits = tok.size() > 1 && tok.size() <= 10;
+      for (std::size_t i = 1; digits && i < tok.size(); ++i) {
+        digits = tok[i] >= '0' && tok[i] <= '9';
+        v = v * 10 + (tok[i] - '0');
+      }
+      if (digits) (tok[0] == 'W' ? w : hh) = v;
+    }
+    at = end;
+  }
+  if (w <= 0 || hh <= 0 || w > INT32_MAX || hh > INT32_MAX) return false;
+  *width = static_cast<int>(w);
+  *height = static_cast<int>(hh);
+  return true;
+}
+
 bool zero_fills_frames(AVCodecID codec) { return codec == AV_CODEC_ID_HEVC; }
 
 namespace {

@@ -416,6 +416,8 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   }
   if (src->size() == 0) fail("empty", "empty file (0 bytes)");
   declared_shortfall_ = ff::declared_shortfall(*src, &streamed_);
+  if (int w = 0, h = 0; ff::y4m_picture_size(*src, &w, &h))
+    check_dimensions(w, h, limits_, "video");
   demux_ = std::make_unique<ff::Demuxer>(std::move(src), deadline_);
   // Keyframes-only leaves out the container probe where the header has it all (MP4 H.264: the
   // probe decodes ~7 frames, more than a tenth of the key frames' work); HASHMATCH_VIDEO_FULL_PROBE=1
@@ -431,6 +433,16 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     // last, cut before it): truncated.
     if (declared_shortfall_ > 0) {
       fail_short_of_declared(", and FFmpeg cannot read it: " + ff::error_string(err));
+    }
+    // The header was read and the probe failed on a picture too large to read (a Y4M header of
+    // 20000 x 20000: "Device or resource busy"): the pixel limit says why.
+    if (const AVFormatContext* f = demux_->get()) {
+      if (const int vi = ff::first_video_stream(f); vi >= 0) {
+        const AVCodecParameters* par = f->streams[vi]->codecpar;
+        if (par->width > 0 && par->height > 0) {
+          check_dimensions(par->width, par->height, limits_, "video");
+        }
+      }
     }
     if (err == AVERROR_INVALIDDATA) {
       fail("corrupt", "not a video FFmpeg can read (broken or truncated container): " +
