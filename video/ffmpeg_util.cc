@@ -461,6 +461,7 @@ void reset_timestamp_guess(AVCodecContext* ctx) {
 bool y4m_picture_size(ByteSource& src, int* width, int* height) {
   uint8_t h[256];
   const int n = read_at(src, 0, h, sizeof h);
+  src.seek(0, SEEK_SET);  // the demuxer reads on from where this leaves the source
   const std::string_view head(reinterpret_cast<const char*>(h), n > 0 ? std::size_t(n) : 0);
   if (head.substr(0, 10) != "YUV4MPEG2 ") return false;
   const std::string_view line = head.substr(0, head.find('\n'));

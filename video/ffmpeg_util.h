@@ -200,6 +200,7 @@ int64_t declared_shortfall(ByteSource& src, bool* streamed = nullptr);
 // A YUV4MPEG2 stream's picture size from its header line (W and H): false for other inputs or a
 // header without both. FFmpeg's demuxer refuses a size past its own limit with no word of it
 // ("Device or resource busy" for 20000 x 20000): the pixel limit is checked from this first.
+// Leaves `src` at its start, as the demuxer expects it.
 bool y4m_picture_size(ByteSource& src, int* width, int* height);
 
 // The index of the video stream vPDQ takes: the first one that is not cover art (an attached

@@ -46,6 +46,12 @@ nlohmann::json info_to_json(const VideoInfo& i) {
                    {"frames_hashed", i.frames_hashed},
                    {"decoder", i.decoder}};
   if (i.rotation_degrees != 0) j["rotation"] = i.rotation_degrees;
+  // A file with more than one video stream: which was hashed, and how many there are (vPDQ takes
+  // the first; the others are not hashed).
+  if (i.video_streams > 1) {
+    j["stream"] = i.stream_index;
+    j["video_streams"] = i.video_streams;
+  }
   // Only what the file decides: a result line is the same in every run (`hashmatch scan` resumes
   // and compares by it). Not here: corrupt_frames (FFmpeg's per-frame flags come and go under
   // frame threads) and decoder_reused (the decoder pool's state).

@@ -457,12 +457,18 @@ void Session::open(std::optional<Clock::time_point> deadline) {
   // The first video stream, as vPDQ takes it; cover art (attached pictures) is not a video.
   const int vi = ff::first_video_stream(fmt);
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVStream* s = fmt->streams[i];
+    if (s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+      ++info().video_streams;
+    }
     if (static_cast<int>(i) == vi) {
       st_ = fmt->streams[i];
     } else {
       fmt->streams[i]->discard = AVDISCARD_ALL;
     }
   }
+  info().stream_index = vi;
   if (!st_) fail("no_video", "no video stream (audio-only or data-only file)");
   const AVCodecParameters* par = st_->codecpar;
   info().codec = avcodec_get_name(par->codec_id);

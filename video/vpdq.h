@@ -69,6 +69,8 @@ struct VideoTimes {
 struct VideoInfo {
   std::string container;    // FFmpeg demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
   std::string codec;        // e.g. "h264"
+  int video_streams = 0;    // the file's video streams (cover art not counted)
+  int stream_index = -1;    // the one hashed (the first, as vPDQ takes it): its index in the file
   int width = 0, height = 0;  // coded picture size after cropping (as decoded)
   double fps = 0;           // the rate vPDQ samples with
   int frame_mod = 1;        // every frame_mod-th frame hashed (1 in keyframes-only mode)

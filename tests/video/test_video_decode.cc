@@ -675,6 +675,30 @@ TEST(VideoSniff, ContainersFfmpegReadsAreVideos) {
   EXPECT_EQ(sniff_format(noise), MediaFormat::kUnknown);
 }
 
+// A file with two video streams: the first is hashed, as vPDQ takes it, and the result says so
+// (which one, of how many); a file with one says nothing more.
+TEST(VideoStreams, TheFirstOfSeveralIsHashedAndSaid) {
+  const auto two = make_clip(clip_dir(), "two.mkv",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -f lavfi -i "
+                             "mandelbrot=size=160x120:rate=25 -t 2 -map 0 -map 1 -c:v libx264 "
+                             "-preset ultrafast");
+  const auto one = make_clip(clip_dir(), "one.mkv",
+                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 2 -c:v libx264 -preset "
+                             "ultrafast");
+  ASSERT_FALSE(two.empty() || one.empty());
+  const VpdqResult r2 = hash_video(VideoInput::file(two), cpu_opts());
+  const VpdqResult r1 = hash_video(VideoInput::file(one), cpu_opts());
+  ASSERT_TRUE(r2.ok() && r1.ok()) << r2.error << " | " << r1.error;
+  EXPECT_EQ(r2.info.video_streams, 2);
+  EXPECT_EQ(r2.info.stream_index, 0);
+  EXPECT_EQ(r1.info.video_streams, 1);
+  test::expect_same_result(r2, r1, "the first of two streams against it alone");
+  const auto j2 = info_to_json(r2.info), j1 = info_to_json(r1.info);
+  EXPECT_EQ(j2["stream"], 0);
+  EXPECT_EQ(j2["video_streams"], 2);
+  EXPECT_FALSE(j1.contains("stream"));
+}
+
 TEST(VideoSniff, RecognisesVideoContainers) {
   struct Case {
     const char* file;
