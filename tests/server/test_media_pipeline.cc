@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,18 @@ ServerConfig one_of_each() {
 }
 
 // Hashes a video on a thread of its own (one that holds the only video session for a while).
+// Frames hashed so far (hashmatch_frames_hashed_total, every backend).
+double frames_hashed(const monitoring::Metrics& m) {
+  std::istringstream text(m.render());
+  double sum = 0;
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind("hashmatch_frames_hashed_total", 0) == 0) {
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return sum;
+}
+
 struct InBackground {
   InBackground(MediaPipeline& p, const std::vector<uint8_t>& video)
       : t([this, &p, &video] {
@@ -133,8 +146,14 @@ TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
 
   InBackground bg(p, long_video);
   const MediaOutcome& first = bg.out;
-  std::this_thread::sleep_for(100ms);  // the only session is busy
+  // The only session is busy, the first video's frames on their way: it took the old budget (a
+  // fixed 100 ms here left a loaded machine, ctest -j2, reconfiguring before it started: it then
+  // timed out under the new budget).
+  for (int i = 0; i < 1000 && frames_hashed(metrics) == 0 && !bg.done; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
   ASSERT_FALSE(bg.done) << "the first video ended too early: the test needs a longer one";
+  ASSERT_GT(frames_hashed(metrics), 0) << "the first video did not start within 10 s";
   const double budget = 0.1;
   cfg.video_time_budget = Seconds(budget);
   p.reconfigure(cfg);
