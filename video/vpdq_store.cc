@@ -14,27 +14,6 @@ namespace hashmatch::video {
 namespace {
 
 using sql::Stmt;
-using sql::WriteTxn;
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS vpdq_videos(
-  row       INTEGER PRIMARY KEY,
-  list_id   INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
-  video_id  TEXT NOT NULL,
-  frames    INTEGER NOT NULL,
-  added_at  INTEGER NOT NULL,
-  category  TEXT NOT NULL DEFAULT '',
-  source    TEXT NOT NULL DEFAULT '',
-  tags      TEXT NOT NULL DEFAULT '',
-  UNIQUE(list_id, video_id));
-CREATE TABLE IF NOT EXISTS vpdq_frames(
-  video_row INTEGER NOT NULL REFERENCES vpdq_videos(row) ON DELETE CASCADE,
-  frame     INTEGER NOT NULL,
-  quality   INTEGER NOT NULL,
-  hash      BLOB NOT NULL,
-  timestamp_us INTEGER NOT NULL,
-  PRIMARY KEY(video_row, frame)) WITHOUT ROWID;
-)sql";
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -80,16 +59,9 @@ void check_frame_numbers(const std::string& id, std::span<const VpdqFrame> frame
   }
 }
 
-void bump(sqlite3* db, int64_t list_id) {
-  Stmt(db, "UPDATE lists SET generation = generation + 1 WHERE id = ?").bind(1, list_id).run();
-  sql::exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'version'");
-}
-
 }  // namespace
 
-VpdqStore::VpdqStore(ListStore& store) : store_(store) {
-  sql::exec(store_.handle(), kSchema);
-}
+VpdqStore::VpdqStore(ListStore& store) : store_(store) {}
 
 void VpdqStore::add_video(const std::string& list, const std::string& id,
                           std::span<const VpdqFrame> frames, const Labels& labels,
@@ -139,19 +111,10 @@ void VpdqStore::add_video(const std::string& list, const std::string& id,
 }
 
 int64_t VpdqStore::remove_video(const std::string& list, const std::string& id) {
-  const auto l = store_.find_list(list);
-  if (!l) return 0;
-  sqlite3* db = store_.handle();
-  int64_t n = 0;
-  {
-    WriteTxn txn(db);
-    Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, l->id).bind(2, id).run();
-    n = sqlite3_changes(db);
-    if (n) bump(db, l->id);
-    txn.commit();
-  }
-  store_.remove_id(list, id);  // its digest entries, if any
-  return n;
+  if (!store_.find_list(list)) return 0;
+  int64_t videos = 0;
+  store_.remove_id(list, id, &videos);  // the video and its digest entries, in one transaction
+  return videos;
 }
 
 int64_t VpdqStore::count_videos(const std::string& list) {

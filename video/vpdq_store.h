@@ -3,7 +3,8 @@
 // digests (when known) go into the list as ordinary md5/sha1/sha256 entries with the same id, so
 // `hashmatch match` finds byte-identical copies as for any file.
 //
-// Tables (same SQLite file, created on first use; a dropped list takes its videos with it):
+// Tables (same SQLite file, created by ListStore; a dropped list takes its videos with it, and
+// ListStore::remove_id / remove_all and an import's deletion records remove them by id):
 //   vpdq_videos(row, list_id -> lists.id ON DELETE CASCADE, video_id, frames, added_at, category,
 //               source, tags, UNIQUE(list_id, video_id))
 //   vpdq_frames(video_row -> vpdq_videos.row ON DELETE CASCADE, frame, quality, hash BLOB(32),
@@ -47,7 +48,8 @@ class VpdqStore {
   // stored as microseconds, clamped to 0..kMaxVpdqTimestamp (vpdq_io.h; NaN as 0).
   void add_video(const std::string& list, const std::string& id, std::span<const VpdqFrame> frames,
                  const Labels& labels = {}, const ExactDigests* digests = nullptr);
-  // Removes the video (and its digest entries); returns 1 when it existed, else 0.
+  // Removes the video and its digest entries (ListStore::remove_id, one transaction); returns 1
+  // when the video existed, else 0.
   int64_t remove_video(const std::string& list, const std::string& id);
   int64_t count_videos(const std::string& list);
   // Every stored video of `lists` (all lists when empty), frames loaded, in (list, id) order.

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "host/common/error.h"
+#include "host/common/sqlite_util.h"
+#include "host/lists/importers.h"
 #include "host/lists/list_store.h"
 #include "tests/testutil/testutil.h"
 #include "video/synth_clip.h"
@@ -148,6 +151,57 @@ TEST_F(VpdqStoreDb, ReplacingAVideoDropsItsOldDigests) {
   vs.add_video("known", "x", frames, {}, &only_sha256);
   EXPECT_EQ(store.stats("known").entries, 4);
   EXPECT_EQ(vs.count_videos("known"), 2);
+}
+
+// Removing an id removes its listed video (frames and all) with its entries, whichever way the
+// removal comes: ListStore::remove_id (hashmatch list remove --id, the server's DELETE), remove_all
+// (--all) and an import's deletion record (NCMEC deletedVideo). A video added from a vPDQ file
+// has no entries and is removed by its id all the same. An index built afterwards has none of them.
+TEST_F(VpdqStoreDb, RemovingAnIdRemovesItsListedVideo) {
+  std::mt19937_64 rng(14);
+  const auto frames = video_from({random_hash(rng), random_hash(rng), random_hash(rng)}, rng);
+  auto listed_ids = [&] {
+    std::vector<std::string> ids;
+    for (const StoredVideo& v : all_videos()) ids.push_back(v.list + "/" + v.id);
+    return ids;
+  };
+  auto frame_rows = [&] {
+    sql::Stmt q(store.handle(), "SELECT COUNT(*) FROM vpdq_frames");
+    return q.step() ? q.col_int(0) : -1;
+  };
+  vs.add_video("known", "file", frames, {}, &kDigests);  // 3 digest entries + the video
+  vs.add_video("known", "vpdq-only", frames);            // the video alone
+  vs.add_video("known", "ncmec", frames, {}, &kDigests);
+  vs.add_video("known", "stays", frames);
+  vs.add_video("other", "all-1", frames, {}, &kDigests);
+  vs.add_video("other", "all-2", frames);
+  ASSERT_EQ(frame_rows(), 18);
+
+  int64_t videos = -1;
+  EXPECT_EQ(store.remove_id("known", "file", &videos), 4);  // 3 entries and the video
+  EXPECT_EQ(videos, 1);
+  const int64_t v0 = store.version();
+  EXPECT_EQ(store.remove_id("known", "vpdq-only", &videos), 1);
+  EXPECT_EQ(videos, 1);
+  EXPECT_GT(store.version(), v0) << "removing a video alone must be seen by matchers that poll";
+  EXPECT_EQ(store.remove_id("known", "vpdq-only", &videos), 0);
+  EXPECT_EQ(videos, 0);
+
+  std::istringstream deleted(
+      "<queryResult><videos><deletedVideo><id>ncmec</id></deletedVideo></videos></queryResult>");
+  const ImportSummary s = import_stream(store, "known", deleted, "deleted.xml", {});
+  EXPECT_EQ(s.removed, 4);  // 3 entries and the video
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{"known/stays", "other/all-1", "other/all-2"}));
+
+  EXPECT_EQ(store.remove_all("other"), 5);  // 3 entries and 2 videos
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{"known/stays"}));
+  EXPECT_EQ(frame_rows(), 3) << "the removed videos' frames are gone too";
+  EXPECT_EQ(store.stats("known").entries, 0);
+  const VideoIndex index(vs, {});
+  EXPECT_EQ(index.videos(), 1u);
+  const auto m = index.match(frames);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].id, "stays");
 }
 
 // Frames built in code with a repeated frame number are refused (the table is keyed by frame
@@ -403,6 +457,42 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_EQ(run("video remove --db '" + db + "' --list known chair-orig-22-sd-bar", "rm.txt"), 0);
   EXPECT_NE(run("video add --db '" + db + "' --list known /nonexistent.mp4", "bad.txt"), 0);
   EXPECT_NE(run("video frobnicate", "bad2.txt"), 0);
+}
+
+// `hashmatch list remove` removes the listed videos with the ids it removes (--id) or every one of
+// the list (--all): `video match` and `match` stop finding them. One of the videos comes from a
+// vPDQ file (no digest entries); the other from a video file (digests too).
+TEST(VideoCli, ListRemoveTakesTheListedVideosAlong) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  const auto sh = test::testdata_dir() / "vpdq/sample-hashes";
+  const std::string chair = "'" + (sh / "chair-orig-22-sd-bar.txt").string() + "'";
+  const std::string padded =
+      "'" + (test::testdata_dir() / "vpdq/videos/test-padded-dimensions.mp4").string() + "'";
+  auto matched = [&](const std::string& input, const std::string& out) {
+    EXPECT_EQ(cli.run("video match " + db + " " + input, out), 0);
+    std::vector<std::string> ids;
+    const std::vector<nlohmann::json> lines = cli.lines(out);
+    for (const auto& m : lines.at(0)["video_matches"]) ids.push_back(m["id"]);
+    return ids;
+  };
+  ASSERT_EQ(cli.run("video add " + db + " --list vids --id vb " + chair, "add1.txt"), 0);
+  ASSERT_EQ(cli.run("video add " + db + " --list vids --id va " + padded, "add2.txt"), 0);
+  ASSERT_EQ(matched(chair, "m0.txt"), std::vector<std::string>{"vb"});
+  ASSERT_EQ(matched(padded, "m1.txt"), std::vector<std::string>{"va"});
+
+  ASSERT_EQ(cli.run("list remove " + db + " --list vids --id vb", "rm.txt"), 0);
+  EXPECT_EQ(cli.lines("rm.txt").at(0)["removed"], 1);  // the video, which has no entries
+  EXPECT_TRUE(matched(chair, "m2.txt").empty());
+  ASSERT_EQ(matched(padded, "m3.txt"), std::vector<std::string>{"va"});
+
+  ASSERT_EQ(cli.run("list remove " + db + " --list vids --all", "rm-all.txt"), 0);
+  EXPECT_EQ(cli.lines("rm-all.txt").at(0)["removed"], 4);  // md5, sha1, sha256 and the video
+  EXPECT_TRUE(matched(padded, "m4.txt").empty());
+  ASSERT_EQ(cli.run("match " + db + " " + padded, "files.txt"), 0);
+  const auto f = cli.lines("files.txt");
+  EXPECT_TRUE(f.at(0)["matches"].empty()) << f[0];
+  EXPECT_TRUE(f.at(0).value("video_matches", nlohmann::json::array()).empty()) << f[0];
 }
 
 // vPDQ files: `compare` and the store see the same frames, whatever the file's line order; a
