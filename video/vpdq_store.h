@@ -74,12 +74,21 @@ struct VideoListMatch {
 // compared with every listed video in one range search.
 class VideoIndex {
  public:
+  // Indexes the frames `opts` makes matchable (opts.unique_frames, opts.quality_threshold); the
+  // other options are the defaults of match().
   VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
              const VideoMatchOptions& opts = {}, const MatcherOptions& mopts = {});
 
   // Every stored video the query matches (match == true), best q% first; with `all`, also the
   // stored videos that share at least one frame but fall short of the thresholds.
   std::vector<VideoListMatch> match(std::span<const VpdqFrame> query, bool all = false) const;
+  // The same under other options for this query, exactly as an index built with them would answer
+  // (the server's per-request threshold and reloaded quality): any distance threshold (the range
+  // search is exact at every one), strictness and percentages; a quality threshold at or above the
+  // index's (frames below it were not indexed). Throws InvalidArgument for a lower quality
+  // threshold or another unique_frames.
+  std::vector<VideoListMatch> match(std::span<const VpdqFrame> query, const VideoMatchOptions& opts,
+                                    bool all = false) const;
 
   std::size_t videos() const { return videos_.size(); }
   std::size_t frames() const { return owner_.size(); }
@@ -90,11 +99,13 @@ class VideoIndex {
     std::string list, id;
     Labels labels;
     int64_t added_at = 0;
+    std::size_t first = 0;   // its first indexed frame (a video's frames are consecutive)
     std::size_t frames = 0;  // matchable frames
   };
   VideoMatchOptions opts_;
   std::vector<Meta> videos_;
   std::vector<uint32_t> owner_;  // indexed frame -> video
+  std::vector<int> quality_;     // indexed frame -> its PDQ quality
   std::unique_ptr<PdqMatcher> matcher_;
 };
 

@@ -574,7 +574,13 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
     matches.push_back(std::move(m));
   }
   summary["entries_matched"] = groups.size();
-  // Listed videos (stored as their vPDQ frames): vPDQ's video-level rule, q% and c%.
+  // Listed videos (stored as their vPDQ frames): vPDQ's video-level rule, q% and c%, under this
+  // request's configuration, as the frames above: its match.min_quality on both sides (the index
+  // holds every distinct frame; a reload applies to the next request, both sides alike).
+  video::VideoMatchOptions vo;
+  vo.quality_threshold = cfg.min_quality;
+  vo.query_match_percent = cfg.video_match_percent;
+  vo.compared_match_percent = cfg.video_compared_match_percent;
   if (auto index = lists_->videos()) {
     std::vector<video::VpdqFrame> frames;
     frames.reserve(out.video_frames.size());
@@ -587,7 +593,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
       frames.push_back(v);
     }
     std::size_t videos_matched = 0;
-    for (const video::VideoListMatch& vm : index->match(frames)) {
+    for (const video::VideoListMatch& vm : index->match(frames, vo)) {
       if (!o->lists.empty() &&
           std::find(o->lists.begin(), o->lists.end(), vm.list) == o->lists.end()) {
         continue;

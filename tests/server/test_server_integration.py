@@ -794,8 +794,9 @@ def step_audit_log(c):
 
 
 def step_listed_videos(c):
-    # Listed videos on the server: DELETE removes them by id, one added from a vPDQ file (no
-    # entries, once a 404) too, and they stop matching.
+    # Listed videos on the server: a match.min_quality changed by SIGHUP applies to both sides of
+    # one answer; DELETE removes them by id, one added from a vPDQ file (no entries, once a 404)
+    # too, and they stop matching.
     p = c.srv.port
     ffmpeg = shutil.which("ffmpeg")
     check(ffmpeg is not None, "ffmpeg CLI missing")
@@ -829,6 +830,29 @@ def step_listed_videos(c):
         r = request(p, "POST", "/v1/match?lists=gen", body=data[faded], token=c.tokens["matcher"])
         return r.status == 200 and any(x["id"] == "faded" for x in r.json["matches"])
     wait_for(listed, 20, "the listed videos to be loaded", interval=0.2)
+
+    # match.min_quality reloaded: the frames (vpdq_match.query_frames) and the listed video (both
+    # sides) use the new limit in the same answer.
+    r, m = vpdq_matches(faded)
+    before = r.json["vpdq_match"]["query_frames"]
+    check(m["faded"]["vpdq"]["query_frames"] == before == m["faded"]["vpdq"]["compared_frames"], repr(r.json))
+    with open(faded_vpdq) as f:
+        qualities = sorted({int(l.split(",")[1]) for l in f if l.strip()})
+    above = [q for q in qualities if q > 50]
+    check(len(above) >= 2, "the faded clip has too few qualities above 50: %r" % qualities)
+    c.config["match"] = {"min_quality": above[len(above) // 2]}
+    write_config(c)
+    try:
+        c.srv.reload()
+        r, m = vpdq_matches(faded)
+        after = r.json["vpdq_match"]["query_frames"]
+        check(0 < after < before, "min_quality %d: %d query frames, %d before" % (c.config["match"]["min_quality"], after, before))
+        check("faded" in m and m["faded"]["vpdq"]["query_frames"] == after == m["faded"]["vpdq"]["compared_frames"],
+              "two quality limits in one answer: %r" % r.json)
+    finally:
+        del c.config["match"]
+        write_config(c)
+        c.srv.reload()
 
     # DELETE by id: the video file's digests and frames (4 removed), the vPDQ file's frames (1).
     r = call(p, "DELETE", "/v1/lists/gen/entries/plain", template="/v1/lists/{name}/entries/{id}",

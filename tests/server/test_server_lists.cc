@@ -48,7 +48,7 @@ TEST(ServerLists, DeletingAListedVideoByIdTakesItOutOfTheIndex) {
     vs.add_video("vids", "vb", from_vpdq);                // a vPDQ file: the frames alone
   }
   monitoring::Metrics metrics;
-  ListsState lists(db, {}, {}, metrics);
+  ListsState lists(db, {}, metrics);
   lists.start_loading();
   lists.wait_loaded();
   ASSERT_TRUE(lists.loaded()) << lists.load_error();

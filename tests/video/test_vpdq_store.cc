@@ -257,27 +257,38 @@ TEST_F(VpdqStoreDb, TimestampsAreClampedToTheFileRange) {
   EXPECT_DOUBLE_EQ(all[0].frames[4].timestamp, 12.345678);
 }
 
+// Stored videos built from a pool of shared "scenes", so that overlaps are partial: `count`
+// videos of 5..24 frames, each frame a scene with up to max_bits - 1 bits flipped, some repeated
+// (static scenes); video v is "v<v>" in the list list_of(v).
+std::vector<std::vector<VpdqFrame>> add_scene_videos(VpdqStore& vs,
+                                                     const std::vector<Hash256>& scenes, int count,
+                                                     int max_bits, std::string (*list_of)(int),
+                                                     std::mt19937_64& rng) {
+  std::vector<std::vector<VpdqFrame>> stored;
+  for (int v = 0; v < count; ++v) {
+    std::vector<Hash256> hs;
+    const int n = 5 + int(rng() % 20);
+    for (int i = 0; i < n; ++i) {
+      const auto& s = scenes[rng() % scenes.size()];
+      hs.push_back(perturb(s, int(rng() % uint64_t(max_bits)), rng));
+      if (rng() % 5 == 0) hs.push_back(hs.back());  // repeated frames (static scenes)
+    }
+    stored.push_back(video_from(hs, rng));
+    vs.add_video(list_of(v), "v" + std::to_string(v), stored.back());
+  }
+  return stored;
+}
+
 TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     std::mt19937_64 rng(seed);
     test::TempDir d;
     ListStore store((d / "l.db").string());
     VpdqStore vs(store);
-    // 12 stored videos built from a pool of shared "scenes", so that overlaps are partial.
     std::vector<Hash256> scenes;
     for (int i = 0; i < 60; ++i) scenes.push_back(random_hash(rng));
-    std::vector<std::vector<VpdqFrame>> stored;
-    for (int v = 0; v < 12; ++v) {
-      std::vector<Hash256> hs;
-      const int n = 5 + int(rng() % 20);
-      for (int i = 0; i < n; ++i) {
-        const auto& s = scenes[rng() % scenes.size()];
-        hs.push_back(perturb(s, int(rng() % 24), rng));
-        if (rng() % 5 == 0) hs.push_back(hs.back());  // repeated frames (static scenes)
-      }
-      stored.push_back(video_from(hs, rng));
-      vs.add_video(v % 2 ? "odd" : "even", "v" + std::to_string(v), stored.back());
-    }
+    const std::vector<std::vector<VpdqFrame>> stored = add_scene_videos(
+        vs, scenes, 12, 24, [](int v) -> std::string { return v % 2 ? "odd" : "even"; }, rng);
     VideoMatchOptions o;
     o.query_match_percent = 30;
     for (bool strict : {false, true}) {
@@ -327,6 +338,71 @@ TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
       const VideoIndex odd(vs, {"odd"}, o);
       EXPECT_EQ(odd.videos(), 6u);
     }
+  }
+}
+
+// One index matched under other options per query (the server's: its request's threshold, its
+// configuration's quality and percentages, after any reload) answers as an index built with those
+// options, and as the brute-force matcher: below, above and at the build's distance threshold, at
+// quality thresholds at and above the build's. A quality threshold below the build's cannot be
+// served (those frames are not indexed) and is refused with the reason.
+TEST(VideoIndex, MatchedUnderOtherOptionsAgreesWithAnIndexBuiltWithThem) {
+  std::mt19937_64 rng(21);
+  test::TempDir d;
+  ListStore store((d / "l.db").string());
+  VpdqStore vs(store);
+  std::vector<Hash256> scenes;
+  for (int i = 0; i < 40; ++i) scenes.push_back(random_hash(rng));
+  const std::vector<std::vector<VpdqFrame>> stored =  // frame qualities 40..100
+      add_scene_videos(
+          vs, scenes, 10, 30, [](int) -> std::string { return "l"; }, rng);
+  MatcherOptions mo;
+  mo.backend = Backend::kCpu;
+  VideoMatchOptions every;
+  every.quality_threshold = 0;
+  const VideoIndex index(vs, {}, every, mo);
+  for (int qn = 0; qn < 6; ++qn) {
+    std::vector<Hash256> hs;
+    for (int i = 0; i < 12; ++i)
+      hs.push_back(perturb(scenes[rng() % scenes.size()], int(rng() % 40), rng));
+    const auto query = video_from(hs, rng);
+    for (const int quality : {0, 50, 75, 95}) {
+      for (const int distance : {0, 16, 31, 48}) {
+        VideoMatchOptions o;
+        o.quality_threshold = quality;
+        o.distance_threshold = distance;
+        o.query_match_percent = 25;
+        const VideoIndex built(vs, {}, o, mo);
+        const std::string at = "query " + std::to_string(qn) + ", quality " +
+                               std::to_string(quality) + ", distance " + std::to_string(distance);
+        const auto got = index.match(query, o, /*all=*/true);
+        const auto want = built.match(query, /*all=*/true);
+        ASSERT_EQ(got.size(), want.size()) << at;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].id, want[i].id) << at;
+          const VideoMatchResult& g = got[i].result;
+          const VideoMatchResult b =
+              match_videos(query, stored[std::stoul(got[i].id.substr(1))], o);  // brute force
+          EXPECT_EQ(g.query_frames, b.query_frames) << at;
+          EXPECT_EQ(g.compared_frames, b.compared_frames) << at;
+          EXPECT_EQ(g.query_matched, b.query_matched) << at;
+          EXPECT_EQ(g.compared_matched, b.compared_matched) << at;
+          EXPECT_EQ(g.match, b.match) << at;
+          EXPECT_EQ(g.compared_frames, want[i].result.compared_frames) << at;
+          EXPECT_EQ(g.match, want[i].result.match) << at;
+        }
+      }
+    }
+  }
+  VideoMatchOptions q50;
+  const VideoIndex from50(vs, {}, q50, mo);
+  VideoMatchOptions lower = q50;
+  lower.quality_threshold = 40;
+  try {
+    from50.match(stored[0], lower);
+    ADD_FAILURE() << "matched with a quality threshold below the index's";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("quality >= 50"), std::string::npos) << e.what();
   }
 }
 
