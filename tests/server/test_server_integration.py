@@ -794,9 +794,10 @@ def step_audit_log(c):
 
 
 def step_listed_videos(c):
-    # Listed videos on the server: a match.min_quality changed by SIGHUP applies to both sides of
-    # one answer; DELETE removes them by id, one added from a vPDQ file (no entries, once a 404)
-    # too, and they stop matching.
+    # Listed videos under the request's options: `threshold` (as `hashmatch match` and `scan` apply
+    # it to vPDQ frames; any value served exactly), a match.min_quality changed by SIGHUP on both
+    # sides of one answer; then DELETE removes them by id, one added from a vPDQ file (no entries,
+    # once a 404) too, and they stop matching.
     p = c.srv.port
     ffmpeg = shutil.which("ffmpeg")
     check(ffmpeg is not None, "ffmpeg CLI missing")
@@ -808,8 +809,9 @@ def step_listed_videos(c):
     src = "testsrc2=size=320x240:rate=25"
     enc = ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
     ff = [ffmpeg, "-nostdin", "-loglevel", "error", "-y"]
-    plain, faded = (os.path.join(c.work, n) for n in ("plain.mp4", "faded.mp4"))
+    plain, recoded, faded = (os.path.join(c.work, n + ".mp4") for n in ("plain", "recoded", "faded"))
     run(ff + ["-f", "lavfi", "-i", src, "-t", "10"] + enc + [plain])
+    run(ff + ["-i", plain, "-crf", "30", "-vf", "scale=288:216"] + enc + [recoded])
     run(ff + ["-f", "lavfi", "-i", src, "-t", "10", "-vf", "fade=in:st=0:d=10"] + enc + [faded])
     faded_vpdq = os.path.join(c.work, "faded.txt")
     with open(faded_vpdq, "wb") as f:
@@ -817,7 +819,7 @@ def step_listed_videos(c):
     run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "gen", "--id", "plain", plain])
     run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "gen", "--id", "faded", faded_vpdq])
     data = {}
-    for path in (plain, faded):
+    for path in (plain, recoded, faded):
         with open(path, "rb") as f:
             data[path] = f.read()
 
@@ -830,6 +832,15 @@ def step_listed_videos(c):
         r = request(p, "POST", "/v1/match?lists=gen", body=data[faded], token=c.tokens["matcher"])
         return r.status == 200 and any(x["id"] == "faded" for x in r.json["matches"])
     wait_for(listed, 20, "the listed videos to be loaded", interval=0.2)
+
+    # The threshold: the re-encode matches at the default 31, not at 0, and at 64 (above the
+    # default) with 64 reported.
+    _, m = vpdq_matches(recoded)
+    check("plain" in m and m["plain"]["threshold"] == 31, repr(m))
+    _, m = vpdq_matches(recoded, "&threshold=0")
+    check("plain" not in m, "threshold=0 ignored for listed videos: %r" % m)
+    _, m = vpdq_matches(recoded, "&threshold=64")
+    check("plain" in m and m["plain"]["threshold"] == 64, repr(m))
 
     # match.min_quality reloaded: the frames (vpdq_match.query_frames) and the listed video (both
     # sides) use the new limit in the same answer.
