@@ -4,16 +4,23 @@
 
 namespace hashmatch::video {
 
-std::vector<Hash256> matchable_hashes(std::span<const VpdqFrame> frames,
-                                      const VideoMatchOptions& opts) {
-  std::vector<Hash256> out;
+std::vector<VpdqFrame> matchable_frames(std::span<const VpdqFrame> frames,
+                                        const VideoMatchOptions& opts) {
+  std::vector<VpdqFrame> out;
   out.reserve(frames.size());
   std::unordered_set<Hash256> seen;
   for (const VpdqFrame& f : frames) {
     if (opts.unique_frames && !seen.insert(f.hash).second) continue;  // dedupe before filtering
     if (f.quality < opts.quality_threshold) continue;
-    out.push_back(f.hash);
+    out.push_back(f);
   }
+  return out;
+}
+
+std::vector<Hash256> matchable_hashes(std::span<const VpdqFrame> frames,
+                                      const VideoMatchOptions& opts) {
+  std::vector<Hash256> out;
+  for (const VpdqFrame& f : matchable_frames(frames, opts)) out.push_back(f.hash);
   return out;
 }
 

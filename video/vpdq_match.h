@@ -42,6 +42,9 @@ struct VideoMatchResult {
 };
 
 // The frames that take part in matching: deduplicated (when asked) and quality-filtered.
+std::vector<VpdqFrame> matchable_frames(std::span<const VpdqFrame> frames,
+                                        const VideoMatchOptions& opts);
+// Their hashes.
 std::vector<Hash256> matchable_hashes(std::span<const VpdqFrame> frames,
                                       const VideoMatchOptions& opts);
 

@@ -14,27 +14,6 @@ namespace hashmatch::video {
 namespace {
 
 using sql::Stmt;
-using sql::WriteTxn;
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS vpdq_videos(
-  row       INTEGER PRIMARY KEY,
-  list_id   INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
-  video_id  TEXT NOT NULL,
-  frames    INTEGER NOT NULL,
-  added_at  INTEGER NOT NULL,
-  category  TEXT NOT NULL DEFAULT '',
-  source    TEXT NOT NULL DEFAULT '',
-  tags      TEXT NOT NULL DEFAULT '',
-  UNIQUE(list_id, video_id));
-CREATE TABLE IF NOT EXISTS vpdq_frames(
-  video_row INTEGER NOT NULL REFERENCES vpdq_videos(row) ON DELETE CASCADE,
-  frame     INTEGER NOT NULL,
-  quality   INTEGER NOT NULL,
-  hash      BLOB NOT NULL,
-  timestamp_us INTEGER NOT NULL,
-  PRIMARY KEY(video_row, frame)) WITHOUT ROWID;
-)sql";
 
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -80,16 +59,9 @@ void check_frame_numbers(const std::string& id, std::span<const VpdqFrame> frame
   }
 }
 
-void bump(sqlite3* db, int64_t list_id) {
-  Stmt(db, "UPDATE lists SET generation = generation + 1 WHERE id = ?").bind(1, list_id).run();
-  sql::exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'version'");
-}
-
 }  // namespace
 
-VpdqStore::VpdqStore(ListStore& store) : store_(store) {
-  sql::exec(store_.handle(), kSchema);
-}
+VpdqStore::VpdqStore(ListStore& store) : store_(store) {}
 
 void VpdqStore::add_video(const std::string& list, const std::string& id,
                           std::span<const VpdqFrame> frames, const Labels& labels,
@@ -139,19 +111,10 @@ void VpdqStore::add_video(const std::string& list, const std::string& id,
 }
 
 int64_t VpdqStore::remove_video(const std::string& list, const std::string& id) {
-  const auto l = store_.find_list(list);
-  if (!l) return 0;
-  sqlite3* db = store_.handle();
-  int64_t n = 0;
-  {
-    WriteTxn txn(db);
-    Stmt(db, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?").bind(1, l->id).bind(2, id).run();
-    n = sqlite3_changes(db);
-    if (n) bump(db, l->id);
-    txn.commit();
-  }
-  store_.remove_id(list, id);  // its digest entries, if any
-  return n;
+  if (!store_.find_list(list)) return 0;
+  int64_t videos = 0;
+  store_.remove_id(list, id, &videos);  // the video and its digest entries, in one transaction
+  return videos;
 }
 
 int64_t VpdqStore::count_videos(const std::string& list) {
@@ -200,12 +163,13 @@ VideoIndex::VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
     : opts_(opts) {
   std::vector<Hash256> hashes;
   store.for_each_video(lists, [&](const StoredVideo& v) {
-    const std::vector<Hash256> m = matchable_hashes(v.frames, opts_);
+    const std::vector<VpdqFrame> m = matchable_frames(v.frames, opts_);
     const auto idx = static_cast<uint32_t>(videos_.size());
-    videos_.push_back(Meta{v.list, v.id, v.labels, v.added_at, m.size()});
-    for (const Hash256& h : m) {
-      hashes.push_back(h);
+    videos_.push_back(Meta{v.list, v.id, v.labels, v.added_at, owner_.size(), m.size()});
+    for (const VpdqFrame& f : m) {
+      hashes.push_back(f.hash);
       owner_.push_back(idx);
+      quality_.push_back(f.quality);
     }
   });
   MatcherOptions mo = mopts;
@@ -214,13 +178,34 @@ VideoIndex::VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
 }
 
 std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query, bool all) const {
-  const std::vector<Hash256> q = matchable_hashes(query, opts_);
+  return match(query, opts_, all);
+}
+
+std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query,
+                                              const VideoMatchOptions& opts, bool all) const {
+  if (opts.unique_frames != opts_.unique_frames) {
+    throw InvalidArgument("video index: built with unique_frames " +
+                          std::string(opts_.unique_frames ? "on" : "off") +
+                          ", asked to match with it " + (opts.unique_frames ? "on" : "off"));
+  }
+  if (opts.quality_threshold < opts_.quality_threshold) {
+    throw InvalidArgument(
+        "video index: holds the frames of quality >= " + std::to_string(opts_.quality_threshold) +
+        ", cannot match with the quality threshold " + std::to_string(opts.quality_threshold));
+  }
+  const std::vector<Hash256> q = matchable_hashes(query, opts);
   std::vector<VideoListMatch> out;
   if (q.empty() || videos_.empty()) return out;
-  const int limit = opts_.strict_less ? opts_.distance_threshold - 1 : opts_.distance_threshold;
+  const int limit = opts.strict_less ? opts.distance_threshold - 1 : opts.distance_threshold;
   if (limit < 0) return out;
   std::vector<PdqHit> hits;
   matcher_->range_search(q, limit, hits);
+  // A higher quality threshold than the index's: the indexed frames below it take no part.
+  const bool filter = opts.quality_threshold > opts_.quality_threshold;
+  if (filter) {
+    std::erase_if(hits,
+                  [&](const PdqHit& h) { return quality_[h.index] < opts.quality_threshold; });
+  }
   // Per video: the distinct query frames and the distinct stored frames taking part in a hit.
   std::sort(hits.begin(), hits.end(), [&](const PdqHit& a, const PdqHit& b) {
     return std::tie(owner_[a.index], a.query, a.index) < std::tie(owner_[b.index], b.query, b.index);
@@ -238,15 +223,21 @@ std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query, 
     const std::size_t qm = std::unique(qs.begin(), qs.end()) - qs.begin();
     const std::size_t cm = std::unique(cs.begin(), cs.end()) - cs.begin();
     const Meta& m = videos_[v];
+    std::size_t frames = m.frames;
+    if (filter) {
+      const auto b = quality_.begin() + std::ptrdiff_t(m.first);
+      frames = std::size_t(std::count_if(b, b + std::ptrdiff_t(m.frames),
+                                         [&](int qu) { return qu >= opts.quality_threshold; }));
+    }
     VideoMatchResult r;
     r.query_frames = q.size();
-    r.compared_frames = m.frames;
+    r.compared_frames = frames;
     r.query_matched = qm;
     r.compared_matched = cm;
     r.query_match_percent = 100.0 * double(qm) / double(q.size());
-    r.compared_match_percent = 100.0 * double(cm) / double(m.frames);
-    r.match = r.query_match_percent >= opts_.query_match_percent &&
-              r.compared_match_percent >= opts_.compared_match_percent;
+    r.compared_match_percent = 100.0 * double(cm) / double(frames);
+    r.match = r.query_match_percent >= opts.query_match_percent &&
+              r.compared_match_percent >= opts.compared_match_percent;
     if (r.match || all) out.push_back(VideoListMatch{m.list, m.id, m.labels, m.added_at, r});
   }
   std::sort(out.begin(), out.end(), [](const VideoListMatch& a, const VideoListMatch& b) {

@@ -3,7 +3,8 @@
 // digests (when known) go into the list as ordinary md5/sha1/sha256 entries with the same id, so
 // `hashmatch match` finds byte-identical copies as for any file.
 //
-// Tables (same SQLite file, created on first use; a dropped list takes its videos with it):
+// Tables (same SQLite file, created by ListStore; a dropped list takes its videos with it, and
+// ListStore::remove_id / remove_all and an import's deletion records remove them by id):
 //   vpdq_videos(row, list_id -> lists.id ON DELETE CASCADE, video_id, frames, added_at, category,
 //               source, tags, UNIQUE(list_id, video_id))
 //   vpdq_frames(video_row -> vpdq_videos.row ON DELETE CASCADE, frame, quality, hash BLOB(32),
@@ -47,7 +48,8 @@ class VpdqStore {
   // stored as microseconds, clamped to 0..kMaxVpdqTimestamp (vpdq_io.h; NaN as 0).
   void add_video(const std::string& list, const std::string& id, std::span<const VpdqFrame> frames,
                  const Labels& labels = {}, const ExactDigests* digests = nullptr);
-  // Removes the video (and its digest entries); returns 1 when it existed, else 0.
+  // Removes the video and its digest entries (ListStore::remove_id, one transaction); returns 1
+  // when the video existed, else 0.
   int64_t remove_video(const std::string& list, const std::string& id);
   int64_t count_videos(const std::string& list);
   // Every stored video of `lists` (all lists when empty), frames loaded, in (list, id) order.
@@ -72,12 +74,21 @@ struct VideoListMatch {
 // compared with every listed video in one range search.
 class VideoIndex {
  public:
+  // Indexes the frames `opts` makes matchable (opts.unique_frames, opts.quality_threshold); the
+  // other options are the defaults of match().
   VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
              const VideoMatchOptions& opts = {}, const MatcherOptions& mopts = {});
 
   // Every stored video the query matches (match == true), best q% first; with `all`, also the
   // stored videos that share at least one frame but fall short of the thresholds.
   std::vector<VideoListMatch> match(std::span<const VpdqFrame> query, bool all = false) const;
+  // The same under other options for this query, exactly as an index built with them would answer
+  // (the server's per-request threshold and reloaded quality): any distance threshold (the range
+  // search is exact at every one), strictness and percentages; a quality threshold at or above the
+  // index's (frames below it were not indexed). Throws InvalidArgument for a lower quality
+  // threshold or another unique_frames.
+  std::vector<VideoListMatch> match(std::span<const VpdqFrame> query, const VideoMatchOptions& opts,
+                                    bool all = false) const;
 
   std::size_t videos() const { return videos_.size(); }
   std::size_t frames() const { return owner_.size(); }
@@ -88,11 +99,13 @@ class VideoIndex {
     std::string list, id;
     Labels labels;
     int64_t added_at = 0;
+    std::size_t first = 0;   // its first indexed frame (a video's frames are consecutive)
     std::size_t frames = 0;  // matchable frames
   };
   VideoMatchOptions opts_;
   std::vector<Meta> videos_;
   std::vector<uint32_t> owner_;  // indexed frame -> video
+  std::vector<int> quality_;     // indexed frame -> its PDQ quality
   std::unique_ptr<PdqMatcher> matcher_;
 };
 

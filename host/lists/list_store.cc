@@ -53,6 +53,23 @@ CREATE TABLE IF NOT EXISTS entries(
   import_id INTEGER NOT NULL DEFAULT 0,
   origin    TEXT NOT NULL DEFAULT '',
   UNIQUE(list_id, ext_id, algo));
+CREATE TABLE IF NOT EXISTS vpdq_videos(
+  row       INTEGER PRIMARY KEY,
+  list_id   INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  video_id  TEXT NOT NULL,
+  frames    INTEGER NOT NULL,
+  added_at  INTEGER NOT NULL,
+  category  TEXT NOT NULL DEFAULT '',
+  source    TEXT NOT NULL DEFAULT '',
+  tags      TEXT NOT NULL DEFAULT '',
+  UNIQUE(list_id, video_id));
+CREATE TABLE IF NOT EXISTS vpdq_frames(
+  video_row INTEGER NOT NULL REFERENCES vpdq_videos(row) ON DELETE CASCADE,
+  frame     INTEGER NOT NULL,
+  quality   INTEGER NOT NULL,
+  hash      BLOB NOT NULL,
+  timestamp_us INTEGER NOT NULL,
+  PRIMARY KEY(video_row, frame)) WITHOUT ROWID;
 )sql";
 
 int64_t now_seconds() {
@@ -257,24 +274,32 @@ int64_t ListStore::add_entries(const std::string& list, const std::vector<NewEnt
   return session->commit().imported;
 }
 
-int64_t ListStore::remove_id(const std::string& list, const std::string& id) {
+int64_t ListStore::remove_id(const std::string& list, const std::string& id, int64_t* videos) {
   WriteTxn txn(db_);
   const ListInfo l = get_list(list);
   Stmt(db_, "DELETE FROM entries WHERE list_id = ? AND ext_id = ?").bind(1, l.id).bind(2, id).run();
-  const int64_t n = sqlite3_changes(db_);
-  if (n > 0) bump_generation(l.id);
+  const int64_t entries = sqlite3_changes(db_);
+  Stmt(db_, "DELETE FROM vpdq_videos WHERE list_id = ? AND video_id = ?")
+      .bind(1, l.id)
+      .bind(2, id)
+      .run();
+  const int64_t v = sqlite3_changes(db_);  // its frames go by ON DELETE CASCADE
+  if (entries + v > 0) bump_generation(l.id);
   txn.commit();
-  return n;
+  if (videos) *videos = v;
+  return entries + v;
 }
 
 int64_t ListStore::remove_all(const std::string& list) {
   WriteTxn txn(db_);
   const ListInfo l = get_list(list);
   Stmt(db_, "DELETE FROM entries WHERE list_id = ?").bind(1, l.id).run();
-  const int64_t n = sqlite3_changes(db_);
+  const int64_t entries = sqlite3_changes(db_);
+  Stmt(db_, "DELETE FROM vpdq_videos WHERE list_id = ?").bind(1, l.id).run();
+  const int64_t videos = sqlite3_changes(db_);
   bump_generation(l.id);
   txn.commit();
-  return n;
+  return entries + videos;
 }
 
 ListStats ListStore::stats(const std::string& list) {
@@ -384,8 +409,9 @@ struct ImportSession::Stmts {
                   "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2 AND algo = ?3 AND "
                   "import_id <> ?4"),
         find(db, "SELECT origin FROM entries WHERE list_id = ?1 AND ext_id = ?2 AND algo = ?3"),
-        remove(db, "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2") {}
-  Stmt upsert, drop_algo, find, remove;
+        remove(db, "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2"),
+        remove_video(db, "DELETE FROM vpdq_videos WHERE list_id = ?1 AND video_id = ?2") {}
+  Stmt upsert, drop_algo, find, remove, remove_video;
 };
 
 ImportSession::ImportSession(ListStore& store, int64_t list_id, const std::string& list,
@@ -451,7 +477,9 @@ void ImportSession::add_record(const std::vector<NewEntry>& entries, const std::
 int64_t ImportSession::remove_id(const std::string& id) {
   if (done_) throw Error("import already finished");
   st_->remove.bind(1, list_id_).bind(2, id).run();
-  const int64_t n = sqlite3_changes(store_.db_);
+  int64_t n = sqlite3_changes(store_.db_);
+  st_->remove_video.bind(1, list_id_).bind(2, id).run();
+  n += sqlite3_changes(store_.db_);
   summary_.removed += n;
   return n;
 }

@@ -8,6 +8,8 @@
 //          (category, source, free tags) and the time it was added. A record with several
 //          fingerprints (an NCMEC entry, a VICS media item) gives several entries sharing its id.
 //          Within a list, (id, algorithm) is unique.
+//   video  a listed video: its vPDQ frame hashes under an id (tables vpdq_videos, vpdq_frames,
+//          created here and written by video/vpdq_store.h). Removing an id removes its video too.
 //
 // Durability: WAL journal, synchronous=FULL, every change in one transaction. A change is
 // acknowledged when its call returns; acknowledged changes survive a crash, kill -9 or power
@@ -122,9 +124,12 @@ class ListStore {
   // Adds entries in one transaction (all or nothing), with import semantics (see ImportSession).
   // Returns the number of entries written.
   int64_t add_entries(const std::string& list, const std::vector<NewEntry>& entries);
-  // Removes every entry with this external id; returns how many.
-  int64_t remove_id(const std::string& list, const std::string& id);
-  // Removes every entry of the list (the list itself stays); returns how many.
+  // Removes every entry with this external id and the listed video with this id (vpdq_videos and
+  // its frames, video/vpdq_store.h), in one transaction; returns how many entries and videos went
+  // (a video counts once). `videos`, when given, receives the number of videos alone (0 or 1).
+  int64_t remove_id(const std::string& list, const std::string& id, int64_t* videos = nullptr);
+  // Removes every entry and every listed video of the list (the list itself stays), in one
+  // transaction; returns how many entries and videos went.
   int64_t remove_all(const std::string& list);
 
   ListStats stats(const std::string& list);
@@ -165,7 +170,8 @@ class ListStore {
 //    is re-sent whole; fingerprints the new record lacks are dropped, counted as removed). A
 //    second entry with the same (id, algorithm) in the same import is an error naming both
 //    origins. Entries without an id get the hash hex as id; repeats of the same hash merge.
-//  - remove_id(): removes every entry with that id (deletion records).
+//  - remove_id(): removes every entry with that id and the listed video with that id (deletion
+//    records); both count as removed (a video once).
 //  - an entry that is re-imported unchanged keeps its original added_at.
 class ImportSession {
  public:

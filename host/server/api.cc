@@ -574,7 +574,15 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
     matches.push_back(std::move(m));
   }
   summary["entries_matched"] = groups.size();
-  // Listed videos (stored as their vPDQ frames): vPDQ's video-level rule, q% and c%.
+  // Listed videos (stored as their vPDQ frames): vPDQ's video-level rule, q% and c%, under this
+  // request's configuration, as the frames above: its match.min_quality on both sides, and its
+  // threshold (the request's or match.threshold; default 31) as the frames' distance threshold, as
+  // in `hashmatch match` and `scan` (exact at any threshold: one range search at it).
+  video::VideoMatchOptions vo;
+  vo.quality_threshold = cfg.min_quality;
+  if (o->threshold) vo.distance_threshold = *o->threshold;
+  vo.query_match_percent = cfg.video_match_percent;
+  vo.compared_match_percent = cfg.video_compared_match_percent;
   if (auto index = lists_->videos()) {
     std::vector<video::VpdqFrame> frames;
     frames.reserve(out.video_frames.size());
@@ -587,7 +595,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
       frames.push_back(v);
     }
     std::size_t videos_matched = 0;
-    for (const video::VideoListMatch& vm : index->match(frames)) {
+    for (const video::VideoListMatch& vm : index->match(frames, vo)) {
       if (!o->lists.empty() &&
           std::find(o->lists.begin(), o->lists.end(), vm.list) == o->lists.end()) {
         continue;
@@ -600,7 +608,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
                          {"labels", labels_json(vm.labels)},
                          {"added_at", format_utc(vm.added_at)},
                          {"distance", nullptr},
-                         {"threshold", index->options().distance_threshold},
+                         {"threshold", vo.distance_threshold},
                          {"variant", nullptr},
                          {"vpdq",
                           {{"query_match_percent", r.query_match_percent},

@@ -8,9 +8,8 @@
 
 namespace hashmatch::server {
 
-ListsState::ListsState(std::string db, ListMatcherOptions opts, video::VideoMatchOptions video,
-                       monitoring::Metrics& metrics)
-    : db_(std::move(db)), opts_(std::move(opts)), metrics_(metrics), video_opts_(video) {}
+ListsState::ListsState(std::string db, ListMatcherOptions opts, monitoring::Metrics& metrics)
+    : db_(std::move(db)), opts_(std::move(opts)), metrics_(metrics) {}
 
 std::shared_ptr<const video::VideoIndex> ListsState::videos() const {
   std::lock_guard<std::mutex> lk(mu_);
@@ -21,7 +20,9 @@ void ListsState::rebuild_videos(const std::vector<std::string>& lists) {
   try {
     ListStore store(db_, /*create=*/false);
     video::VpdqStore vs(store);
-    auto idx = std::make_shared<const video::VideoIndex>(vs, lists, video_opts_, opts_.matcher);
+    video::VideoMatchOptions every_frame;  // requests choose their own quality threshold
+    every_frame.quality_threshold = 0;
+    auto idx = std::make_shared<const video::VideoIndex>(vs, lists, every_frame, opts_.matcher);
     std::lock_guard<std::mutex> lk(mu_);
     videos_ = std::move(idx);
   } catch (const std::exception& e) {

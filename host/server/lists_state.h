@@ -13,7 +13,6 @@
 
 #include "host/lists/list_matcher.h"
 #include "monitoring/metrics.h"
-#include "video/vpdq_match.h"
 
 namespace hashmatch::video {
 class VideoIndex;
@@ -23,9 +22,7 @@ namespace hashmatch::server {
 
 class ListsState {
  public:
-  // `video`: vPDQ's thresholds for matching against listed videos (video/vpdq_store.h).
-  ListsState(std::string db, ListMatcherOptions opts, video::VideoMatchOptions video,
-             monitoring::Metrics& metrics);
+  ListsState(std::string db, ListMatcherOptions opts, monitoring::Metrics& metrics);
   ~ListsState();
   ListsState(const ListsState&) = delete;
   ListsState& operator=(const ListsState&) = delete;
@@ -40,7 +37,9 @@ class ListsState {
   // The current snapshot; null until loaded.
   std::shared_ptr<const ListSnapshot> snapshot() const;
   // The listed videos of the loaded lists (rebuilt with every snapshot that changed); null until
-  // loaded.
+  // loaded. Every distinct frame is indexed, whatever its quality: a request matches with the
+  // options of its own configuration (VideoIndex::match with options: match.min_quality, the
+  // threshold, the percentages), so a reload of them applies at once and to both sides alike.
   std::shared_ptr<const video::VideoIndex> videos() const;
 
   // Re-reads the database (cheap when nothing changed). Returns true when a new snapshot was
@@ -60,7 +59,6 @@ class ListsState {
   mutable std::mutex mu_;  // guards matcher_ (the pointer), load_error_, opts_
   std::shared_ptr<ListMatcher> matcher_;
   std::shared_ptr<const video::VideoIndex> videos_;
-  video::VideoMatchOptions video_opts_;
   std::string load_error_;
   std::mutex reload_mu_;  // one reload at a time
   std::thread loader_;

@@ -165,13 +165,15 @@ class QueueSink : public video::FrameSink {
 MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metrics)
     : metrics_(metrics), limits_(limits_of(cfg)), video_cfg_(cfg) {
   decoders_ = std::make_unique<TaskPool>("decode", decode_threads(cfg),
-                                         static_cast<std::size_t>(cfg.decode_queue));
+                                         static_cast<std::size_t>(cfg.decode_queue),
+                                         std::make_shared<QueueMetrics>(metrics_, "decode"));
   metrics_.declare_queue("decode", cfg.decode_queue);
 #if HM_VIDEO
   // Videos on threads of their own: a video holds its thread for up to video.time_budget, and
   // images queued behind a few long videos would wait that long.
   videos_ = std::make_unique<TaskPool>("video", video_sessions(cfg),
-                                       static_cast<std::size_t>(cfg.video_queue));
+                                       static_cast<std::size_t>(cfg.video_queue),
+                                       std::make_shared<QueueMetrics>(metrics_, "video"));
   metrics_.declare_queue("video", cfg.video_queue);
 #endif
   std::vector<PdqQueueSpec> specs =
@@ -283,12 +285,10 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
     }
     done->set_value();
   });
-  if (!queued) {
-    metrics_.add_rejection(pool_name);
+  if (!queued) {  // counted by the pool's QueueMetrics
     out->status = Status::error(Status::kQueueFull, std::string(pool_name) + ": queue full");
     return;
   }
-  metrics_.set_queue_depth(pool_name, static_cast<double>(pool->depth()));
   decoded.wait();
   out->decode_seconds = since(t0);
   MediaHashResult& r = out->result;

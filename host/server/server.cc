@@ -64,11 +64,7 @@ Server::Server(ServerConfig cfg, std::vector<std::pair<std::string, std::string>
   ListMatcherOptions lo;
   lo.matcher.backend = parse_backend(c->match_backend);
   lo.lists = c->lists;
-  video::VideoMatchOptions vmo;
-  vmo.quality_threshold = c->min_quality;
-  vmo.query_match_percent = c->video_match_percent;
-  vmo.compared_match_percent = c->video_compared_match_percent;
-  lists_ = std::make_unique<ListsState>(c->db, lo, vmo, *metrics_);
+  lists_ = std::make_unique<ListsState>(c->db, lo, *metrics_);
   admin_ = std::make_unique<ListAdmin>(c->db, c->audit_log_path(), *lists_, *metrics_);
   media_ = std::make_unique<MediaPipeline>(*c, *metrics_);
   matcher_ = std::make_unique<MatchPipeline>(*c, *metrics_, *lists_);

@@ -5,8 +5,11 @@
 
 namespace hashmatch::server {
 
-TaskPool::TaskPool(std::string name, int threads, std::size_t max_queue)
-    : name_(std::move(name)), max_queue_(max_queue) {
+TaskPool::TaskPool(std::string name, int threads, std::size_t max_queue,
+                   std::shared_ptr<BatcherObserver> observer)
+    : name_(std::move(name)),
+      max_queue_(max_queue),
+      observer_(observer ? std::move(observer) : std::make_shared<BatcherObserver>()) {
   if (threads < 1) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -16,8 +19,13 @@ TaskPool::~TaskPool() { shutdown(); }
 bool TaskPool::try_submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (stopping_ || queue_.size() >= max_queue_) return false;
-    queue_.push_back(std::move(task));
+    if (stopping_) return false;
+    if (queue_.size() >= max_queue_) {
+      observer_->on_rejected();
+      return false;
+    }
+    queue_.push_back({std::move(task), std::chrono::steady_clock::now()});
+    observer_->on_depth(queue_.size(), 0);
   }
   cv_.notify_one();
   return true;
@@ -62,8 +70,12 @@ void TaskPool::run() {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      task = std::move(queue_.front());
+      task = std::move(queue_.front().task);
+      observer_->on_queue_wait(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - queue_.front().since)
+              .count());
       queue_.pop_front();
+      observer_->on_depth(queue_.size(), 0);
     }
     try {
       task();

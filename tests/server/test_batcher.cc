@@ -8,10 +8,13 @@
 #include <numeric>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "host/server/batcher.h"
+#include "host/server/queue_metrics.h"
 #include "host/server/task_pool.h"
+#include "monitoring/metrics.h"
 
 namespace hashmatch::server {
 namespace {
@@ -245,6 +248,34 @@ TEST(TaskPool, BoundedQueueAndNoEscapingExceptions) {
   EXPECT_EQ(ran.load(), 2);
   EXPECT_EQ(pool.escaped_exceptions(), 1u);
   EXPECT_FALSE(pool.try_submit([] {}));
+}
+
+// The pool's queue in the metrics, as a batcher's queue is: the depth follows every push and pop
+// (an idle pool shows 0, not the depth at the last submission), each task's wait is observed when
+// it leaves the queue, and a refusal is counted.
+TEST(TaskPool, QueueDepthWaitAndRejectionsReachTheMetrics) {
+  monitoring::Metrics metrics;
+  metrics.declare_queue("video", 2);
+  auto has = [&](const std::string& line) {
+    return metrics.render().find(line + "\n") != std::string::npos;
+  };
+  std::atomic<bool> release{false};
+  TaskPool pool("video", 1, 2, std::make_shared<QueueMetrics>(metrics, "video"));
+  ASSERT_TRUE(pool.try_submit([&] {
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+  }));
+  while (pool.depth() != 0) std::this_thread::sleep_for(1ms);  // the first task holds the thread
+  EXPECT_TRUE(has("hashmatch_queue_depth{queue=\"video\"} 0")) << metrics.render();
+  EXPECT_TRUE(has("hashmatch_queue_wait_seconds_count{queue=\"video\"} 1")) << metrics.render();
+  ASSERT_TRUE(pool.try_submit([] {}));
+  ASSERT_TRUE(pool.try_submit([] {}));
+  EXPECT_TRUE(has("hashmatch_queue_depth{queue=\"video\"} 2")) << metrics.render();
+  EXPECT_FALSE(pool.try_submit([] {}));
+  EXPECT_TRUE(has("hashmatch_queue_rejections_total{queue=\"video\"} 1")) << metrics.render();
+  release = true;
+  pool.shutdown();  // runs what is queued
+  EXPECT_TRUE(has("hashmatch_queue_depth{queue=\"video\"} 0")) << metrics.render();
+  EXPECT_TRUE(has("hashmatch_queue_wait_seconds_count{queue=\"video\"} 3")) << metrics.render();
 }
 
 }  // namespace

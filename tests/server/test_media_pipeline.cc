@@ -256,5 +256,36 @@ TEST(MediaPipeline, VideosFitASmallQueueAndWaitForItWithoutABudget) {
   }
 }
 
+// The decode and video pools in the metrics: when every request has been answered the queues
+// show a depth of 0 (the depth used to be set only at submission, so an idle server reported the
+// last one), and every request's wait for a thread is observed under its pool's name.
+TEST(MediaPipeline, PoolQueuesInTheMetricsFollowTheWork) {
+  test::TempDir d;
+  const std::vector<uint8_t> video = clip(d, "v.mp4", 60);
+  const std::vector<uint8_t> img = image();
+  ServerConfig cfg = one_of_each();
+  cfg.video_queue = 4;
+  monitoring::Metrics metrics;
+  MediaPipeline p(cfg, metrics);
+  std::vector<MediaOutcome> outs(3);
+  std::vector<std::thread> ts;
+  for (auto& o : outs) ts.emplace_back([&p, &video, &o] { p.hash(video, &o); });
+  MediaOutcome i;
+  p.hash(img, &i);
+  for (auto& t : ts) t.join();
+  for (const MediaOutcome& o : outs) {
+    ASSERT_TRUE(o.status.ok()) << o.status.message;
+    ASSERT_TRUE(o.result.ok()) << o.result.error;
+  }
+  ASSERT_TRUE(i.status.ok() && i.result.ok()) << i.status.message << i.result.error;
+  const std::string text = metrics.render();
+  for (const char* line :
+       {"hashmatch_queue_depth{queue=\"video\"} 0\n", "hashmatch_queue_depth{queue=\"decode\"} 0\n",
+        "hashmatch_queue_wait_seconds_count{queue=\"video\"} 3\n",
+        "hashmatch_queue_wait_seconds_count{queue=\"decode\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << text;
+  }
+}
+
 }  // namespace
 }  // namespace hashmatch::server

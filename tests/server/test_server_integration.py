@@ -310,8 +310,8 @@ def main():
             step_health_and_ready, step_print_config, step_auth, step_hash_images, step_bad_media,
             step_oversized, step_lists_admin, step_match_media, step_match_dihedral,
             step_match_hashes, step_list_change_visible, step_other_process_change, step_video,
-            step_audit_log, step_metrics_and_prometheus, step_sighup_reload, step_overload,
-            step_sigterm_drain,
+            step_audit_log, step_listed_videos, step_metrics_and_prometheus, step_sighup_reload,
+            step_overload, step_sigterm_drain,
         ]
         for s in steps:
             run_step(s, c)
@@ -791,6 +791,90 @@ def step_audit_log(c):
     check(any(r["list"] == "other" and r["format"] == "te" for r in adds), repr(adds))
     check(all(r["remote"] == "127.0.0.1" and r["request_id"] for r in recs), "remote/request id")
     check(oct(os.stat(c.audit).st_mode & 0o777) == "0o600", "audit log mode")
+
+
+def step_listed_videos(c):
+    # Listed videos under the request's options: `threshold` (as `hashmatch match` and `scan` apply
+    # it to vPDQ frames; any value served exactly), a match.min_quality changed by SIGHUP on both
+    # sides of one answer; then DELETE removes them by id, one added from a vPDQ file (no entries,
+    # once a 404) too, and they stop matching.
+    p = c.srv.port
+    ffmpeg = shutil.which("ffmpeg")
+    check(ffmpeg is not None, "ffmpeg CLI missing")
+
+    def run(args, stdout=None):
+        out = subprocess.run(args, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        check(out.returncode == 0, "%s: %s" % (args[:3], out.stderr.decode()[-2000:]))
+        return out
+    src = "testsrc2=size=320x240:rate=25"
+    enc = ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    ff = [ffmpeg, "-nostdin", "-loglevel", "error", "-y"]
+    plain, recoded, faded = (os.path.join(c.work, n + ".mp4") for n in ("plain", "recoded", "faded"))
+    run(ff + ["-f", "lavfi", "-i", src, "-t", "10"] + enc + [plain])
+    run(ff + ["-i", plain, "-crf", "30", "-vf", "scale=288:216"] + enc + [recoded])
+    run(ff + ["-f", "lavfi", "-i", src, "-t", "10", "-vf", "fade=in:st=0:d=10"] + enc + [faded])
+    faded_vpdq = os.path.join(c.work, "faded.txt")
+    with open(faded_vpdq, "wb") as f:
+        run([ARGS.hashmatch, "hash", "--format", "vpdq", faded], stdout=f)
+    run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "gen", "--id", "plain", plain])
+    run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "gen", "--id", "faded", faded_vpdq])
+    data = {}
+    for path in (plain, recoded, faded):
+        with open(path, "rb") as f:
+            data[path] = f.read()
+
+    def vpdq_matches(path, query=""):
+        r = call(p, "POST", "/v1/match?lists=gen" + query, template="/v1/match", body=data[path],
+                 token=c.tokens["matcher"], expect=200)
+        return r, {x["id"]: x for x in r.json["matches"] if x["algo"] == "vpdq"}
+
+    def listed():
+        r = request(p, "POST", "/v1/match?lists=gen", body=data[faded], token=c.tokens["matcher"])
+        return r.status == 200 and any(x["id"] == "faded" for x in r.json["matches"])
+    wait_for(listed, 20, "the listed videos to be loaded", interval=0.2)
+
+    # The threshold: the re-encode matches at the default 31, not at 0, and at 64 (above the
+    # default) with 64 reported.
+    _, m = vpdq_matches(recoded)
+    check("plain" in m and m["plain"]["threshold"] == 31, repr(m))
+    _, m = vpdq_matches(recoded, "&threshold=0")
+    check("plain" not in m, "threshold=0 ignored for listed videos: %r" % m)
+    _, m = vpdq_matches(recoded, "&threshold=64")
+    check("plain" in m and m["plain"]["threshold"] == 64, repr(m))
+
+    # match.min_quality reloaded: the frames (vpdq_match.query_frames) and the listed video (both
+    # sides) use the new limit in the same answer.
+    r, m = vpdq_matches(faded)
+    before = r.json["vpdq_match"]["query_frames"]
+    check(m["faded"]["vpdq"]["query_frames"] == before == m["faded"]["vpdq"]["compared_frames"], repr(r.json))
+    with open(faded_vpdq) as f:
+        qualities = sorted({int(l.split(",")[1]) for l in f if l.strip()})
+    above = [q for q in qualities if q > 50]
+    check(len(above) >= 2, "the faded clip has too few qualities above 50: %r" % qualities)
+    c.config["match"] = {"min_quality": above[len(above) // 2]}
+    write_config(c)
+    try:
+        c.srv.reload()
+        r, m = vpdq_matches(faded)
+        after = r.json["vpdq_match"]["query_frames"]
+        check(0 < after < before, "min_quality %d: %d query frames, %d before" % (c.config["match"]["min_quality"], after, before))
+        check("faded" in m and m["faded"]["vpdq"]["query_frames"] == after == m["faded"]["vpdq"]["compared_frames"],
+              "two quality limits in one answer: %r" % r.json)
+    finally:
+        del c.config["match"]
+        write_config(c)
+        c.srv.reload()
+
+    # DELETE by id: the video file's digests and frames (4 removed), the vPDQ file's frames (1).
+    r = call(p, "DELETE", "/v1/lists/gen/entries/plain", template="/v1/lists/{name}/entries/{id}",
+             token=c.tokens["admin"], expect=200)
+    check(r.json["removed"] == 4, repr(r.json))
+    r = call(p, "DELETE", "/v1/lists/gen/entries/faded", template="/v1/lists/{name}/entries/{id}",
+             token=c.tokens["admin"], expect=200)
+    check(r.json["removed"] == 1, repr(r.json))
+    for path in (plain, faded):
+        r, m = vpdq_matches(path)
+        check(not r.json["matches"], "a deleted video still matches: %r" % r.json["matches"])
 
 
 def metrics_text(c):

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "host/common/error.h"
+#include "host/common/sqlite_util.h"
+#include "host/lists/importers.h"
 #include "host/lists/list_store.h"
 #include "tests/testutil/testutil.h"
 #include "video/synth_clip.h"
@@ -150,6 +153,57 @@ TEST_F(VpdqStoreDb, ReplacingAVideoDropsItsOldDigests) {
   EXPECT_EQ(vs.count_videos("known"), 2);
 }
 
+// Removing an id removes its listed video (frames and all) with its entries, whichever way the
+// removal comes: ListStore::remove_id (hashmatch list remove --id, the server's DELETE), remove_all
+// (--all) and an import's deletion record (NCMEC deletedVideo). A video added from a vPDQ file
+// has no entries and is removed by its id all the same. An index built afterwards has none of them.
+TEST_F(VpdqStoreDb, RemovingAnIdRemovesItsListedVideo) {
+  std::mt19937_64 rng(14);
+  const auto frames = video_from({random_hash(rng), random_hash(rng), random_hash(rng)}, rng);
+  auto listed_ids = [&] {
+    std::vector<std::string> ids;
+    for (const StoredVideo& v : all_videos()) ids.push_back(v.list + "/" + v.id);
+    return ids;
+  };
+  auto frame_rows = [&] {
+    sql::Stmt q(store.handle(), "SELECT COUNT(*) FROM vpdq_frames");
+    return q.step() ? q.col_int(0) : -1;
+  };
+  vs.add_video("known", "file", frames, {}, &kDigests);  // 3 digest entries + the video
+  vs.add_video("known", "vpdq-only", frames);            // the video alone
+  vs.add_video("known", "ncmec", frames, {}, &kDigests);
+  vs.add_video("known", "stays", frames);
+  vs.add_video("other", "all-1", frames, {}, &kDigests);
+  vs.add_video("other", "all-2", frames);
+  ASSERT_EQ(frame_rows(), 18);
+
+  int64_t videos = -1;
+  EXPECT_EQ(store.remove_id("known", "file", &videos), 4);  // 3 entries and the video
+  EXPECT_EQ(videos, 1);
+  const int64_t v0 = store.version();
+  EXPECT_EQ(store.remove_id("known", "vpdq-only", &videos), 1);
+  EXPECT_EQ(videos, 1);
+  EXPECT_GT(store.version(), v0) << "removing a video alone must be seen by matchers that poll";
+  EXPECT_EQ(store.remove_id("known", "vpdq-only", &videos), 0);
+  EXPECT_EQ(videos, 0);
+
+  std::istringstream deleted(
+      "<queryResult><videos><deletedVideo><id>ncmec</id></deletedVideo></videos></queryResult>");
+  const ImportSummary s = import_stream(store, "known", deleted, "deleted.xml", {});
+  EXPECT_EQ(s.removed, 4);  // 3 entries and the video
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{"known/stays", "other/all-1", "other/all-2"}));
+
+  EXPECT_EQ(store.remove_all("other"), 5);  // 3 entries and 2 videos
+  EXPECT_EQ(listed_ids(), (std::vector<std::string>{"known/stays"}));
+  EXPECT_EQ(frame_rows(), 3) << "the removed videos' frames are gone too";
+  EXPECT_EQ(store.stats("known").entries, 0);
+  const VideoIndex index(vs, {});
+  EXPECT_EQ(index.videos(), 1u);
+  const auto m = index.match(frames);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].id, "stays");
+}
+
 // Frames built in code with a repeated frame number are refused (the table is keyed by frame
 // number: one of them would be lost while the video claims them all), and the video stored under
 // that id before stays as it was.
@@ -203,27 +257,38 @@ TEST_F(VpdqStoreDb, TimestampsAreClampedToTheFileRange) {
   EXPECT_DOUBLE_EQ(all[0].frames[4].timestamp, 12.345678);
 }
 
+// Stored videos built from a pool of shared "scenes", so that overlaps are partial: `count`
+// videos of 5..24 frames, each frame a scene with up to max_bits - 1 bits flipped, some repeated
+// (static scenes); video v is "v<v>" in the list list_of(v).
+std::vector<std::vector<VpdqFrame>> add_scene_videos(VpdqStore& vs,
+                                                     const std::vector<Hash256>& scenes, int count,
+                                                     int max_bits, std::string (*list_of)(int),
+                                                     std::mt19937_64& rng) {
+  std::vector<std::vector<VpdqFrame>> stored;
+  for (int v = 0; v < count; ++v) {
+    std::vector<Hash256> hs;
+    const int n = 5 + int(rng() % 20);
+    for (int i = 0; i < n; ++i) {
+      const auto& s = scenes[rng() % scenes.size()];
+      hs.push_back(perturb(s, int(rng() % uint64_t(max_bits)), rng));
+      if (rng() % 5 == 0) hs.push_back(hs.back());  // repeated frames (static scenes)
+    }
+    stored.push_back(video_from(hs, rng));
+    vs.add_video(list_of(v), "v" + std::to_string(v), stored.back());
+  }
+  return stored;
+}
+
 TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     std::mt19937_64 rng(seed);
     test::TempDir d;
     ListStore store((d / "l.db").string());
     VpdqStore vs(store);
-    // 12 stored videos built from a pool of shared "scenes", so that overlaps are partial.
     std::vector<Hash256> scenes;
     for (int i = 0; i < 60; ++i) scenes.push_back(random_hash(rng));
-    std::vector<std::vector<VpdqFrame>> stored;
-    for (int v = 0; v < 12; ++v) {
-      std::vector<Hash256> hs;
-      const int n = 5 + int(rng() % 20);
-      for (int i = 0; i < n; ++i) {
-        const auto& s = scenes[rng() % scenes.size()];
-        hs.push_back(perturb(s, int(rng() % 24), rng));
-        if (rng() % 5 == 0) hs.push_back(hs.back());  // repeated frames (static scenes)
-      }
-      stored.push_back(video_from(hs, rng));
-      vs.add_video(v % 2 ? "odd" : "even", "v" + std::to_string(v), stored.back());
-    }
+    const std::vector<std::vector<VpdqFrame>> stored = add_scene_videos(
+        vs, scenes, 12, 24, [](int v) -> std::string { return v % 2 ? "odd" : "even"; }, rng);
     VideoMatchOptions o;
     o.query_match_percent = 30;
     for (bool strict : {false, true}) {
@@ -273,6 +338,71 @@ TEST(VideoIndex, AgreesWithTheBruteForceMatcher) {
       const VideoIndex odd(vs, {"odd"}, o);
       EXPECT_EQ(odd.videos(), 6u);
     }
+  }
+}
+
+// One index matched under other options per query (the server's: its request's threshold, its
+// configuration's quality and percentages, after any reload) answers as an index built with those
+// options, and as the brute-force matcher: below, above and at the build's distance threshold, at
+// quality thresholds at and above the build's. A quality threshold below the build's cannot be
+// served (those frames are not indexed) and is refused with the reason.
+TEST(VideoIndex, MatchedUnderOtherOptionsAgreesWithAnIndexBuiltWithThem) {
+  std::mt19937_64 rng(21);
+  test::TempDir d;
+  ListStore store((d / "l.db").string());
+  VpdqStore vs(store);
+  std::vector<Hash256> scenes;
+  for (int i = 0; i < 40; ++i) scenes.push_back(random_hash(rng));
+  const std::vector<std::vector<VpdqFrame>> stored =  // frame qualities 40..100
+      add_scene_videos(
+          vs, scenes, 10, 30, [](int) -> std::string { return "l"; }, rng);
+  MatcherOptions mo;
+  mo.backend = Backend::kCpu;
+  VideoMatchOptions every;
+  every.quality_threshold = 0;
+  const VideoIndex index(vs, {}, every, mo);
+  for (int qn = 0; qn < 6; ++qn) {
+    std::vector<Hash256> hs;
+    for (int i = 0; i < 12; ++i)
+      hs.push_back(perturb(scenes[rng() % scenes.size()], int(rng() % 40), rng));
+    const auto query = video_from(hs, rng);
+    for (const int quality : {0, 50, 75, 95}) {
+      for (const int distance : {0, 16, 31, 48}) {
+        VideoMatchOptions o;
+        o.quality_threshold = quality;
+        o.distance_threshold = distance;
+        o.query_match_percent = 25;
+        const VideoIndex built(vs, {}, o, mo);
+        const std::string at = "query " + std::to_string(qn) + ", quality " +
+                               std::to_string(quality) + ", distance " + std::to_string(distance);
+        const auto got = index.match(query, o, /*all=*/true);
+        const auto want = built.match(query, /*all=*/true);
+        ASSERT_EQ(got.size(), want.size()) << at;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].id, want[i].id) << at;
+          const VideoMatchResult& g = got[i].result;
+          const VideoMatchResult b =
+              match_videos(query, stored[std::stoul(got[i].id.substr(1))], o);  // brute force
+          EXPECT_EQ(g.query_frames, b.query_frames) << at;
+          EXPECT_EQ(g.compared_frames, b.compared_frames) << at;
+          EXPECT_EQ(g.query_matched, b.query_matched) << at;
+          EXPECT_EQ(g.compared_matched, b.compared_matched) << at;
+          EXPECT_EQ(g.match, b.match) << at;
+          EXPECT_EQ(g.compared_frames, want[i].result.compared_frames) << at;
+          EXPECT_EQ(g.match, want[i].result.match) << at;
+        }
+      }
+    }
+  }
+  VideoMatchOptions q50;
+  const VideoIndex from50(vs, {}, q50, mo);
+  VideoMatchOptions lower = q50;
+  lower.quality_threshold = 40;
+  try {
+    from50.match(stored[0], lower);
+    ADD_FAILURE() << "matched with a quality threshold below the index's";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("quality >= 50"), std::string::npos) << e.what();
   }
 }
 
@@ -403,6 +533,42 @@ TEST(VideoCli, AddMatchCompareAndMatchFiles) {
   EXPECT_EQ(run("video remove --db '" + db + "' --list known chair-orig-22-sd-bar", "rm.txt"), 0);
   EXPECT_NE(run("video add --db '" + db + "' --list known /nonexistent.mp4", "bad.txt"), 0);
   EXPECT_NE(run("video frobnicate", "bad2.txt"), 0);
+}
+
+// `hashmatch list remove` removes the listed videos with the ids it removes (--id) or every one of
+// the list (--all): `video match` and `match` stop finding them. One of the videos comes from a
+// vPDQ file (no digest entries); the other from a video file (digests too).
+TEST(VideoCli, ListRemoveTakesTheListedVideosAlong) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  const auto sh = test::testdata_dir() / "vpdq/sample-hashes";
+  const std::string chair = "'" + (sh / "chair-orig-22-sd-bar.txt").string() + "'";
+  const std::string padded =
+      "'" + (test::testdata_dir() / "vpdq/videos/test-padded-dimensions.mp4").string() + "'";
+  auto matched = [&](const std::string& input, const std::string& out) {
+    EXPECT_EQ(cli.run("video match " + db + " " + input, out), 0);
+    std::vector<std::string> ids;
+    const std::vector<nlohmann::json> lines = cli.lines(out);
+    for (const auto& m : lines.at(0)["video_matches"]) ids.push_back(m["id"]);
+    return ids;
+  };
+  ASSERT_EQ(cli.run("video add " + db + " --list vids --id vb " + chair, "add1.txt"), 0);
+  ASSERT_EQ(cli.run("video add " + db + " --list vids --id va " + padded, "add2.txt"), 0);
+  ASSERT_EQ(matched(chair, "m0.txt"), std::vector<std::string>{"vb"});
+  ASSERT_EQ(matched(padded, "m1.txt"), std::vector<std::string>{"va"});
+
+  ASSERT_EQ(cli.run("list remove " + db + " --list vids --id vb", "rm.txt"), 0);
+  EXPECT_EQ(cli.lines("rm.txt").at(0)["removed"], 1);  // the video, which has no entries
+  EXPECT_TRUE(matched(chair, "m2.txt").empty());
+  ASSERT_EQ(matched(padded, "m3.txt"), std::vector<std::string>{"va"});
+
+  ASSERT_EQ(cli.run("list remove " + db + " --list vids --all", "rm-all.txt"), 0);
+  EXPECT_EQ(cli.lines("rm-all.txt").at(0)["removed"], 4);  // md5, sha1, sha256 and the video
+  EXPECT_TRUE(matched(padded, "m4.txt").empty());
+  ASSERT_EQ(cli.run("match " + db + " " + padded, "files.txt"), 0);
+  const auto f = cli.lines("files.txt");
+  EXPECT_TRUE(f.at(0)["matches"].empty()) << f[0];
+  EXPECT_TRUE(f.at(0).value("video_matches", nlohmann::json::array()).empty()) << f[0];
 }
 
 // vPDQ files: `compare` and the store see the same frames, whatever the file's line order; a
