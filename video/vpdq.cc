@@ -590,9 +590,9 @@ bool Session::try_open_nvdec(const AVCodec* codec, int extra_frames, std::string
     }
     return AV_PIX_FMT_NONE;
   };
-  // For FFmpeg's software decoder, should NVDEC refuse the stream (hardware frames stay as they
-  // are).
-  if (ff::zero_fills_frames(codec->id)) ff::zero_fill_frames(ctx.get());
+  // Not ff::zero_fill_frames here: its get_buffer2 would also stand in for the hwaccel's frame
+  // allocation, which has not run on a GPU; the software fallback inside an NVDEC session (a
+  // stream NVDEC refuses) keeps FFmpeg's buffers as they come (docs/video.md).
   ctx->extra_hw_frames = extra_frames;  // surfaces a device sink may hold
   ctx->thread_count = nvdec::decoder_threads();
   ctx->pkt_timebase = st_->time_base;
