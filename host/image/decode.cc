@@ -206,6 +206,98 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   return MediaFormat::kUnknown;
 }
 
+namespace {
+uint32_t be32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+uint32_t le32_at(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// GIF: image descriptors counted by walking the blocks (extensions and image data skipped by
+// their sub-block lengths) up to the trailer or the end of the data.
+int64_t gif_frames(std::span<const uint8_t> d) {
+  if (d.size() < 13) return 0;
+  std::size_t at = 13;
+  if (d[10] & 0x80) at += 3u << ((d[10] & 7) + 1);  // global colour table
+  auto skip_sub_blocks = [&]() {
+    while (at < d.size()) {
+      const std::size_t n = d[at++];
+      if (n == 0) return true;
+      at += n;
+    }
+    return false;
+  };
+  int64_t frames = 0;
+  while (at < d.size()) {
+    const uint8_t b = d[at++];
+    if (b == 0x3B) break;  // trailer
+    if (b == 0x21) {       // extension: label, sub-blocks
+      if (at >= d.size()) break;
+      ++at;
+      if (!skip_sub_blocks()) break;
+    } else if (b == 0x2C) {  // image descriptor, local colour table, LZW code size, data
+      if (at + 9 > d.size()) break;
+      const uint8_t flags = d[at + 8];
+      at += 9;
+      if (flags & 0x80) at += 3u << ((flags & 7) + 1);
+      ++at;
+      ++frames;
+      if (!skip_sub_blocks()) break;
+    } else {
+      break;
+    }
+  }
+  return frames;
+}
+
+// APNG: the acTL chunk's frame count (before the first IDAT).
+int64_t png_frames(std::span<const uint8_t> d) {
+  std::size_t at = 8;
+  while (at + 12 <= d.size()) {
+    const uint32_t len = be32(d.data() + at);
+    const std::string_view type(reinterpret_cast<const char*>(d.data() + at + 4), 4);
+    if (type == "acTL" && len >= 8 && at + 16 <= d.size()) return be32(d.data() + at + 8);
+    if (type == "IDAT" || type == "IEND") break;
+    if (len > d.size() - at - 12) break;
+    at += 12 + std::size_t(len);
+  }
+  return 0;
+}
+
+// Animated WebP: its ANMF (frame) chunks.
+int64_t webp_frames(std::span<const uint8_t> d) {
+  int64_t frames = 0;
+  std::size_t at = 12;
+  while (at + 8 <= d.size()) {
+    const std::string_view type(reinterpret_cast<const char*>(d.data() + at), 4);
+    const uint32_t len = le32_at(d.data() + at + 4);
+    if (type == "ANMF") ++frames;
+    if (len > d.size() - at - 8) break;
+    at += 8 + std::size_t(len) + (len & 1);
+  }
+  return frames;
+}
+}  // namespace
+
+int64_t animated_image_frames(std::span<const uint8_t> data) {
+  int64_t n = 0;
+  switch (sniff_format(data)) {
+    case MediaFormat::kGif:
+      n = gif_frames(data);
+      break;
+    case MediaFormat::kPng:
+      n = png_frames(data);
+      break;
+    case MediaFormat::kWebp:
+      n = webp_frames(data);
+      break;
+    default:
+      break;
+  }
+  return n > 1 ? n : 0;
+}
+
 bool is_image_format(MediaFormat f) {
   switch (f) {
     case MediaFormat::kJpeg:

@@ -63,6 +63,11 @@ bool is_video_format(MediaFormat f);
 using ContainerProber = bool (*)(std::span<const uint8_t> head);
 void set_container_prober(ContainerProber prober);
 
+// The frames of an animated GIF, APNG or animated WebP (read from its structure, nothing decoded):
+// 0 for a still image or another format. PDQ hashes the first frame only (as the reference
+// pdqhash does); the count lets a result say so.
+int64_t animated_image_frames(std::span<const uint8_t> data);
+
 struct DecodeLimits {
   uint64_t max_file_bytes = 256ull << 20;    // media bytes held in memory for decoding
   // A video file larger than this is decoded from its file (streamed, 64 KiB reads) instead of

@@ -36,6 +36,13 @@ std::optional<Image> decode_image_bytes(std::span<const uint8_t> bytes, const Ha
     Image img = decode_image(bytes, opts.limits);
     out->width = img.width;
     out->height = img.height;
+    // An animated image: PDQ hashes its first frame (as the reference does); said, so that an
+    // analyst knows the other frames were not looked at.
+    if (const int64_t frames = animated_image_frames(bytes); frames > 1) {
+      out->extra["frames"] = frames;
+      out->extra["note"] =
+          "animated image of " + std::to_string(frames) + " frames: the first frame is hashed";
+    }
     return img;
   } catch (const MediaError& e) {
     set_error(out, e.reason(), e.what());

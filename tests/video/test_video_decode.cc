@@ -699,6 +699,35 @@ TEST(VideoStreams, TheFirstOfSeveralIsHashedAndSaid) {
   EXPECT_FALSE(j1.contains("stream"));
 }
 
+// Animated GIF, APNG and animated WebP: PDQ hashes the first frame (as the reference pdqhash
+// does); the line says how many frames there are and that only the first was hashed (nothing said
+// before). Still images of the same formats say nothing.
+TEST(ImageAnimation, AnimatedImagesSayOnlyTheFirstFrameIsHashed) {
+  HashOptions opts;
+  pdq::PdqHasher hasher;
+  for (const char* ext : {"gif", "png", "webp"}) {
+    const std::string e = ext;
+    const std::string as = e == "png"    ? " -f apng"
+                           : e == "webp" ? " -c:v libwebp_anim -loop 0"
+                                         : "";
+    const auto anim =
+        make_clip(clip_dir(), "anim." + e, "-f lavfi -i testsrc2=size=64x48:rate=5 -t 1" + as);
+    const auto still =
+        make_clip(clip_dir(), "still." + e, "-f lavfi -i testsrc2=size=64x48 -frames:v 1");
+    ASSERT_FALSE(anim.empty() || still.empty()) << ext;
+    const MediaHashResult a = hash_media_file(anim.string(), opts, hasher);
+    const MediaHashResult s1 = hash_media_file(still.string(), opts, hasher);
+    ASSERT_TRUE(a.ok() && s1.ok()) << ext << ": " << a.error << " | " << s1.error;
+    EXPECT_TRUE(a.pdq.has_value()) << ext;
+    EXPECT_EQ(a.extra.value("frames", 0), 5) << ext;
+    EXPECT_NE(a.extra.value("note", std::string()).find("the first frame is hashed"),
+              std::string::npos)
+        << ext;
+    EXPECT_FALSE(s1.extra.contains("frames")) << ext;
+    EXPECT_FALSE(s1.extra.contains("note")) << ext;
+  }
+}
+
 TEST(VideoSniff, RecognisesVideoContainers) {
   struct Case {
     const char* file;
