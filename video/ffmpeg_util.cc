@@ -293,8 +293,12 @@ int nal_verdict(AVCodecID codec, uint8_t header) {
 
 }  // namespace
 
-bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPacket* pkt) {
-  if (codec != AV_CODEC_ID_H264 && codec != AV_CODEC_ID_HEVC) return true;
+namespace {
+// The verdict of the first NAL unit of `pkt` that `verdict` gives one for (>= 0; NAL units it
+// gives -1 for are passed over), or -1: length-prefixed units (MP4, MKV) when nal_length_size > 0,
+// Annex B start codes otherwise. A length running past the packet ends the walk.
+template <typename Verdict>
+int first_nal_verdict(int nal_length_size, const AVPacket* pkt, Verdict verdict) {
   const uint8_t* d = pkt->data;
   const std::size_t size = pkt->data ? static_cast<std::size_t>(pkt->size) : 0;
   if (nal_length_size > 0) {
@@ -304,20 +308,35 @@ bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPa
       for (std::size_t i = 0; i < L; ++i) len = (len << 8) | d[pos + i];
       pos += L;
       if (len == 0 || len > size - pos) break;
-      const int v = nal_verdict(codec, d[pos]);
-      if (v >= 0) return v == 1;
+      const int v = verdict(d[pos]);
+      if (v >= 0) return v;
       pos += len;
     }
-    return false;
+    return -1;
   }
   for (std::size_t i = 0; i + 3 < size; ++i) {  // Annex B: 00 00 01 <header>
     if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
-      const int v = nal_verdict(codec, d[i + 3]);
-      if (v >= 0) return v == 1;
+      const int v = verdict(d[i + 3]);
+      if (v >= 0) return v;
       i += 2;
     }
   }
-  return false;
+  return -1;
+}
+}  // namespace
+
+bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPacket* pkt) {
+  if (codec != AV_CODEC_ID_H264 && codec != AV_CODEC_ID_HEVC) return true;
+  return first_nal_verdict(nal_length_size, pkt,
+                           [codec](uint8_t h) { return nal_verdict(codec, h); }) == 1;
+}
+
+bool hevc_leading_picture(int nal_length_size, const AVPacket* pkt) {
+  return first_nal_verdict(nal_length_size, pkt, [](uint8_t h) {
+           const int type = (h >> 1) & 0x3f;
+           if (type > 31) return -1;               // not a VCL NAL unit: look on
+           return type >= 6 && type <= 9 ? 1 : 0;  // RADL_N/R, RASL_N/R
+         }) == 1;
 }
 
 namespace {

@@ -228,6 +228,10 @@ int nal_length_size(const AVCodecParameters* par);
 // packet. Also false when no slice is found (a damaged packet: resetting is always safe).
 bool key_packet_starts_sequence(AVCodecID codec, int nal_length_size, const AVPacket* pkt);
 
+// Whether an HEVC packet's picture is a leading picture (RADL / RASL): one that follows its
+// random access point (a CRA) in the stream but is displayed before it.
+bool hevc_leading_picture(int nal_length_size, const AVPacket* pkt);
+
 // Clears the statistics behind best_effort_timestamp (avcodec_flush_buffers leaves them), as a
 // freshly opened decoder starts.
 void reset_timestamp_guess(AVCodecContext* ctx);

@@ -339,6 +339,7 @@ class Session {
     int64_t pts;    // the packet's PTS (AV_NOPTS_VALUE: none)
     int64_t pos;    // its byte position in the file (-1: unknown)
     int64_t index;  // its index among the video packets
+    int64_t leading = 0;  // HEVC leading pictures read after it (a raw stream's CRA)
   };
   std::deque<SentKey> key_index_;
   int64_t first_key_index_ = -1;  // keyframes-only: the index of the first key packet sent
@@ -843,6 +844,12 @@ void Session::run(FrameSink& sink) {
       if (last_pts_ == AV_NOPTS_VALUE || pkt->pts > last_pts_) last_pts_ = pkt->pts;
     }
     if (opts_.keyframes_only && !(pkt->flags & AV_PKT_FLAG_KEY)) {
+      // A raw HEVC stream's CRA key frame is displayed after its leading pictures, which follow
+      // it in the stream: counted, for its number (no timestamps to number it by).
+      if (pkt->pts == AV_NOPTS_VALUE && pkt->dts == AV_NOPTS_VALUE && !key_index_.empty() &&
+          codec_->id == AV_CODEC_ID_HEVC && ff::hevc_leading_picture(nal_length_size, pkt.get())) {
+        ++key_index_.back().leading;
+      }
       av_packet_unref(pkt.get());
       continue;
     }
@@ -1160,13 +1167,14 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
     // The index of this frame's packet among the video packets (one frame each): found by the
     // frame's PTS, else (no timestamps at all: a raw H.264 / HEVC stream) by its packet's byte
     // position, else the oldest key packet sent without a PTS.
-    int64_t index = -1;
+    int64_t index = -1, leading = 0;
     for (auto it = key_index_.begin(); it != key_index_.end(); ++it) {
       const bool same = frame->pts != AV_NOPTS_VALUE ? it->pts == frame->pts
                         : frame->pkt_pos >= 0        ? it->pos == frame->pkt_pos
                                                      : it->pts == AV_NOPTS_VALUE;
       if (same) {
         index = it->index;
+        leading = it->leading;
         key_index_.erase(key_index_.begin(), it + 1);
         break;
       }
@@ -1178,7 +1186,7 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       // decoder's delay and threads put past the key frame (a 4-s clip's key frames numbered
       // 99 ... 174, or 75 ... 149 with 4 threads).
       const int64_t from = starts_with_key_ ? 0 : std::max<int64_t>(first_key_index_, 0);
-      number = index >= 0 ? std::max<int64_t>(0, index - from)
+      number = index >= 0 ? std::max<int64_t>(0, index - from + leading)
                           : std::max<int64_t>(0, video_packets_ - 1);
     }
     // Timestamps that go back (files joined end to end, a capture whose clock was reset): frame

@@ -315,18 +315,27 @@ TEST(VideoNoPts, KeyFramesAreNumberedFromTheirOwnPackets) {
   }
 }
 
-// Raw H.264 elementary streams (Annex B, no container): no timestamps at all. Key frames were
-// numbered by the packets read when they came out of the decoder, past the key frame by the
+// Raw H.264 / HEVC elementary streams (Annex B, no container): no timestamps at all. Key frames
+// were numbered by the packets read when they came out of the decoder, past the key frame by the
 // decoder's delay and threads (a 4-s clip's key frames 99, 124, 149, 174 with B-frames; 75 ...
 // with 4 threads and none; other numbers again after another file on a pooled decoder). Now by
 // their own packet's index: the exact mode's numbers and hashes, whatever the threads and
 // whatever the process decoded before.
 TEST(VideoNoPts, RawStreamKeyFramesAreNumberedAsTheExactModeNumbersThem) {
-  for (const char* name : {"raw-bf.h264", "raw-nobf.h264"}) {
-    const bool bf = std::string(name) == "raw-bf.h264";
-    const auto p = make_clip(clip_dir(), name,
-                             "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 " + x264(25) +
-                                 (bf ? " -bf 3" : " -bf 0") + " -f h264");
+  // ... and raw HEVC with open GOPs: a CRA key frame follows its leading pictures on screen and
+  // precedes them in the stream; they are counted (numbered 22, 47, 71 before, where the exact
+  // mode has 25, 50, 75).
+  for (const char* name : {"raw-bf.h264", "raw-nobf.h264", "raw-open.hevc"}) {
+    const std::string n = name;
+    const std::string enc = n == "raw-bf.h264" ? x264(25) + " -bf 3 -f h264"
+                            : n == "raw-nobf.h264"
+                                ? x264(25) + " -bf 0 -f h264"
+                                : std::string(
+                                      "-c:v libx265 -x265-params "
+                                      "keyint=25:min-keyint=25:scenecut=0:"
+                                      "log-level=error -f hevc");  // B-frames, open GOPs
+    const auto p =
+        make_clip(clip_dir(), name, "-f lavfi -i testsrc2=size=160x120:rate=25 -t 4 " + enc);
     ASSERT_FALSE(p.empty()) << name;
     for (const int threads : {1, 4}) {
       VideoOptions k = opts(true), a = opts(false, 0);
