@@ -63,7 +63,7 @@ nlohmann::json info_to_json(const VideoInfo& i) {
 }
 
 namespace {
-// sniff_format's last resort (set_container_prober): FFmpeg's demuxers probe the head as
+// sniff_media_format's last resort (set_container_prober): FFmpeg's demuxers probe the head as
 // avformat_open_input does, and a format they are sure of (a score above the one at which FFmpeg
 // itself reads on for more) is a video container to try; hash_video then says `no_video` for one
 // without a video stream (audio formats). Image demuxers (`*_pipe`, `image2`) and text (`tty`)

@@ -201,9 +201,14 @@ MediaFormat sniff_format(std::span<const uint8_t> d) {
   // Last, where nothing else matched: MPEG-TS and MPEG-PS that do not start where they should.
   if (ts_packets_after_a_cut(d)) return MediaFormat::kMpegTs;
   if (ps_pack_after_junk(d)) return MediaFormat::kMpegPs;
-  if (const ContainerProber p = g_container_prober.load(); p && p(d))
-    return MediaFormat::kOtherVideo;
   return MediaFormat::kUnknown;
+}
+
+MediaFormat sniff_media_format(std::span<const uint8_t> d) {
+  const MediaFormat f = sniff_format(d);
+  if (f != MediaFormat::kUnknown) return f;
+  const ContainerProber p = g_container_prober.load();
+  return p && p(d) ? MediaFormat::kOtherVideo : f;
 }
 
 namespace {

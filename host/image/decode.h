@@ -58,10 +58,15 @@ MediaFormat sniff_format(std::span<const uint8_t> head);
 bool is_image_format(MediaFormat f);  // one hashmatch decodes as an image
 bool is_video_format(MediaFormat f);
 // Containers no magic number above tells (DV, RealMedia, GXF, WTV, SWF, AV1 OBU, raw H.263 ...)
-// but FFmpeg's demuxers read: when nothing else matched, sniff_format asks this prober (video/
-// registers one) and says kOtherVideo where it is sure. Null: none (the default).
+// but FFmpeg's demuxers read: when sniff_format matched nothing, sniff_media_format asks this
+// prober (video/ registers one) and says kOtherVideo where it is sure. Null: none (the default).
 using ContainerProber = bool (*)(std::span<const uint8_t> head);
 void set_container_prober(ContainerProber prober);
+// sniff_format, then the prober: what decides a file's route (video, image, neither), called once
+// where the route is chosen (read_media_file, the server's pipeline). Not sniff_format itself:
+// FFmpeg's probe reads up to 1 MiB through every demuxer (~25 ms for bytes nothing recognises),
+// and the image decoders sniff again.
+MediaFormat sniff_media_format(std::span<const uint8_t> head);
 
 // The frames of an animated GIF, APNG or animated WebP (read from its structure, nothing decoded):
 // 0 for a still image or another format. PDQ hashes the first frame only (as the reference

@@ -54,7 +54,7 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
   const uint64_t size = uint64_t(st.st_size);
   const uint64_t read_cap =
       fifo || limits.max_file_bytes > UINT64_MAX - size ? UINT64_MAX : size + limits.max_file_bytes;
-  bool keep = uint64_t(st.st_size) <= limits.max_file_bytes;
+  bool keep = size <= limits.max_file_bytes;
   bool streamed_video = false;  // decoded from the file: no bytes kept at all
   MultiDigest digest;
   constexpr std::size_t kChunk = 1 << 20;
@@ -69,9 +69,8 @@ MediaFile read_media_file(const std::filesystem::path& path, const DecodeLimits&
     if (n == 0) break;
     digest.update(chunk.data(), static_cast<std::size_t>(n));
     if (total == 0) {
-      mf.format = sniff_format({chunk.data(), static_cast<std::size_t>(n)});
-      streamed_video = is_video_format(mf.format) &&
-                       uint64_t(st.st_size) > limits.max_video_bytes_in_memory;
+      mf.format = sniff_media_format({chunk.data(), static_cast<std::size_t>(n)});
+      streamed_video = is_video_format(mf.format) && size > limits.max_video_bytes_in_memory;
       if (streamed_video) keep = false;
       if (keep) mf.bytes.reserve(static_cast<std::size_t>(st.st_size));
     }

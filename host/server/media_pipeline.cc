@@ -264,7 +264,7 @@ void MediaPipeline::decode(std::span<const uint8_t> bytes, MediaFormat format, M
 void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   // 1. Decode on the pool (bounded queue: refused at once when full): videos on the video pool,
   // everything else (images, and what turns out to be bad media) on the decode pool.
-  const MediaFormat format = sniff_format(bytes);
+  const MediaFormat format = sniff_media_format(bytes);
   TaskPool* pool = decoders_.get();
   const char* pool_name = "decode";
   if (videos_ && is_video_format(format)) {
