@@ -435,8 +435,9 @@ void Session::open(std::optional<Clock::time_point> deadline) {
     if (declared_shortfall_ > 0) {
       fail_short_of_declared(", and FFmpeg cannot read it: " + ff::error_string(err));
     }
-    // The header was read and the probe failed on a picture too large to read (a Y4M header of
-    // 20000 x 20000: "Device or resource busy"): the pixel limit says why.
+    // The header was read and the probe after it failed: a picture size past the limit says why
+    // better than the probe's error. (A Y4M header FFmpeg's demuxer refuses outright never gets
+    // here: checked before, ff::y4m_picture_size.)
     if (const AVFormatContext* f = demux_->get()) {
       if (const int vi = ff::first_video_stream(f); vi >= 0) {
         const AVCodecParameters* par = f->streams[vi]->codecpar;
