@@ -1,10 +1,17 @@
 // hashmatch video: listed videos (vPDQ frame hashes in the hash-list database) and video-level
 // matching. Registered in host/cli/main.cc when the video and lists layers are built.
+#include "video/cmd_video.h"
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "host/cli/args.h"
 #include "host/cli/commands.h"
@@ -12,7 +19,6 @@
 #include "host/lists/commands.h"
 #include "host/media/hash_media.h"
 #include "host/media/media_file.h"
-#include "video/cmd_video.h"
 #include "video/vpdq_io.h"
 #include "video/vpdq_store.h"
 
@@ -27,12 +33,18 @@ constexpr const char* kUsage =
     "       hashmatch video remove --db PATH --list NAME ID...\n"
     "       hashmatch video match --db PATH [--list NAME]... [--all] INPUT...\n"
     "       hashmatch video compare QUERY OTHER\n"
+    "       hashmatch video export --db PATH --list NAME (--dir DIR [--id ID]... | --id ID)\n"
     "  INPUT: a video (hashed with vPDQ; its md5/sha1/sha256 are listed too) or a vPDQ file\n"
     "  (.txt, .vpdq or .csv in any case; lines 'frame,quality,pdq[,timestamp]' as vpdq-hash-video\n"
     "  writes them, each frame number once; '-' reads stdin).\n"
-    "  add: the id defaults to the video's sha256, or a vPDQ file's name without extension.\n"
+    "  add: the id defaults to the video's sha256, or a vPDQ file's name without extension\n"
+    "  (two inputs of one run with the same name: the second is refused, add it with --id).\n"
+    "  remove: the listed videos with these ids and their md5/sha1/sha256 entries.\n"
+    "  export: each listed video (or those named by --id) as a vPDQ file DIR/<id>.txt, or one\n"
+    "  on standard output without --dir; its id and labels in '# hashmatch-video-...' comment\n"
+    "  lines, which `add` takes (unless --id, --category, --source or --tag are given).\n"
     "  match / compare: one JSON line per input; vPDQ's rule: frames of quality < F dropped\n"
-    "  on both sides (after keeping one frame per distinct hash), q% = share of the query's\n"
+    "  on both sides, then one frame kept per distinct hash; q% = share of the query's\n"
     "  frames with a frame of the other within distance D (inclusive), c% the other way; a match\n"
     "  iff q% >= Pq and c% >= Pc. A damaged or truncated video: its error, and `match` still\n"
     "  matches the frames hashed before the problem (exit code 1); `add` and `compare` refuse it.\n"
@@ -43,6 +55,8 @@ constexpr const char* kUsage =
     "  --query-percent Pq     default 80\n"
     "  --compared-percent Pc  default 0\n"
     "  --no-dedupe            count repeated identical frames (the C++ matcher does)\n"
+    "  --dedupe-first         one frame per distinct hash before the quality filter, as\n"
+    "                         python-threatexchange's brute matcher (its index filters first)\n"
     "  --all                  also list stored videos that share frames but do not match\n"
     "  --backend B            frame matcher: auto (default), cpu, cuda\n"
     "video options (hashing): --vpdq-seconds-per-hash S, --vpdq-every-frame, --vpdq-size N,\n"
@@ -58,7 +72,57 @@ struct Loaded {
   std::optional<ExactDigests> digests;
   std::string kind;  // "video" or "vpdq"
   std::string error, error_reason;
+  // From a vPDQ file `video export` wrote: the id and labels the video had in its list.
+  std::optional<std::string> id;
+  std::optional<Labels> labels;
 };
+
+// The comment lines `video export` writes before a video's frames (JSON values after the tag;
+// vPDQ readers skip '#' lines) and `video add` reads back.
+constexpr std::string_view kIdComment = "# hashmatch-video-id: ";
+constexpr std::string_view kLabelsComment = "# hashmatch-video-labels: ";
+
+nlohmann::json labels_to_json(const Labels& l) {
+  return {{"category", l.category}, {"source", l.source}, {"tags", l.tags}};
+}
+
+// The export comments among the lines before the first frame line; InvalidArgument when one is
+// malformed (a hand-edited file: better refused than added under another id).
+void read_export_comments(std::string_view text, Loaded* l) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  while (!text.empty()) {
+    const std::size_t e = text.find_first_of("\r\n");
+    std::string_view line = text.substr(0, e);
+    text.remove_prefix(e == std::string_view::npos ? text.size() : e + 1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (line.front() != '#') break;  // the first frame line: comments after it are the file's
+    const bool is_id = line.starts_with(kIdComment);
+    if (!is_id && !line.starts_with(kLabelsComment)) continue;
+    const std::string_view value = line.substr((is_id ? kIdComment : kLabelsComment).size());
+    const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (is_id) {
+      if (!j.is_string() || j.get<std::string>().empty()) {
+        throw InvalidArgument("bad hashmatch-video-id comment (a JSON string expected)");
+      }
+      l->id = j.get<std::string>();
+    } else {
+      Labels lb;
+      bool ok = j.is_object();
+      if (ok && j.contains("category")) ok = j["category"].is_string();
+      if (ok && j.contains("source")) ok = j["source"].is_string();
+      if (ok && j.contains("tags")) {
+        ok = j["tags"].is_array() && std::all_of(j["tags"].begin(), j["tags"].end(),
+                                                 [](const auto& t) { return t.is_string(); });
+      }
+      if (!ok) throw InvalidArgument("bad hashmatch-video-labels comment (category, source, tags)");
+      lb.category = j.value("category", "");
+      lb.source = j.value("source", "");
+      if (j.contains("tags")) lb.tags = j["tags"].get<std::vector<std::string>>();
+      l->labels = std::move(lb);
+    }
+  }
+}
 
 // By extension, in any case (".txt", ".TXT"); "-" is stdin.
 bool looks_like_vpdq(const std::string& path) {
@@ -74,7 +138,9 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
   if (looks_like_vpdq(path)) {
     l.kind = "vpdq";
     try {
-      l.frames = video::read_vpdq_file(path);  // "-": standard input
+      const std::string text = video::read_vpdq_text(path);  // "-": standard input
+      l.frames = video::parse_vpdq(text, path == "-" ? "<stdin>" : path);
+      read_export_comments(text, &l);
       if (l.frames.empty()) {
         l.error = "no frame hashes in " + path;
         l.error_reason = "empty";
@@ -95,19 +161,13 @@ Loaded load_input(const std::string& path, const HashOptions& hopts) {
   if (!r.ok()) {
     l.error = r.error;
     l.error_reason = r.error_reason;
-  } else if (!r.extra.contains("vpdq")) {
+  } else if (!r.vpdq) {
     l.error = "not a video (" + std::string(media_format_name(r.format)) + ")";
     l.error_reason = "not_video";
   }
   // A damaged or truncated video keeps the frames hashed before the problem (hash_media_file):
   // `video match` still matches them, as `hashmatch match` does; `add` and `compare` refuse it.
-  if (r.extra.contains("vpdq")) {
-    for (const auto& f : r.extra["vpdq"]) {
-      l.frames.push_back({f.at("frame").get<int64_t>(), f.at("quality").get<int>(),
-                          Hash256::from_hex(f.at("pdq").get<std::string>()),
-                          f.at("timestamp").get<double>()});
-    }
-  }
+  if (r.vpdq) l.frames = std::move(*r.vpdq);
   return l;
 }
 
@@ -129,6 +189,7 @@ video::VideoMatchOptions match_options(const Args& a) {
   o.compared_match_percent = pct("compared-percent", o.compared_match_percent);
   o.strict_less = a.flag("strict");
   o.unique_frames = !a.flag("no-dedupe");
+  o.dedupe_first = a.flag("dedupe-first");
   return o;
 }
 
@@ -166,14 +227,20 @@ int run_add(const Argv& argv) {
   if (a.get("id") && a.positional().size() != 1) {
     throw InvalidArgument("--id names one video: give exactly one input with it");
   }
+  if (a.get("id") && a.get("id")->empty()) throw InvalidArgument("--id must not be empty");
   Labels labels;
   labels.category = a.get_or("category", "");
   labels.source = a.get_or("source", "");
   labels.tags = a.get_all("tag");
+  const bool labels_given = a.get("category") || a.get("source") || !labels.tags.empty();
   const HashOptions hopts = hash_options(a);
   ListStore store(*db);
   video::VpdqStore vs(store);
   int failed = 0;
+  // The ids this run gave from file names, and to which input: two vPDQ files of one name in
+  // different folders would otherwise replace each other (a sha256 id repeats only for the same
+  // bytes, which replace nothing).
+  std::map<std::string, std::string> named;
   for (const std::string& in : a.positional()) {
     nlohmann::ordered_json j{{"path", in}, {"list", *list}};
     Loaded l = load_input(in, hopts);
@@ -185,9 +252,22 @@ int run_add(const Argv& argv) {
       continue;
     }
     std::string id = a.get_or("id", "");
-    if (id.empty()) id = l.digests ? l.digests->sha256 : std::filesystem::path(in).stem().string();
+    if (id.empty() && l.digests) id = l.digests->sha256;
+    if (id.empty()) {
+      id = l.id ? *l.id : std::filesystem::path(in).stem().string();
+      const auto [it, fresh] = named.try_emplace(id, in);
+      if (!fresh) {
+        ++failed;
+        j["error"] = "id '" + id + "' was given to '" + it->second +
+                     "' in this run: add this input with its own --id";
+        j["error_reason"] = "duplicate_id";
+        print_line(j);
+        continue;
+      }
+    }
     try {
-      vs.add_video(*list, id, l.frames, labels, l.digests ? &*l.digests : nullptr);
+      const Labels& lb = !labels_given && l.labels ? *l.labels : labels;
+      vs.add_video(*list, id, l.frames, lb, l.digests ? &*l.digests : nullptr);
       j["id"] = id;
       j["kind"] = l.kind;
       j["frames"] = l.frames.size();
@@ -206,26 +286,38 @@ int run_remove(const Argv& argv) {
   const auto db = a.get("db");
   const auto list = a.get("list");
   if (!db || !list) throw InvalidArgument("video remove needs --db and --list");
+  if (a.positional().empty()) throw InvalidArgument("video remove needs at least one id");
   ListStore store(*db, /*create=*/false);
+  (void)store.get_list(*list);  // a missing list is an error, not "nothing removed"
   video::VpdqStore vs(store);
   int missing = 0;
   for (const std::string& id : a.positional()) {
-    const int64_t n = vs.remove_video(*list, id);
-    missing += n == 0;
-    print_line({{"list", *list}, {"id", id}, {"removed", n}});
+    int64_t entries = 0;
+    const int64_t n = vs.remove_video(*list, id, &entries);
+    nlohmann::ordered_json j{{"list", *list}, {"id", id}, {"removed", n}, {"entries", entries}};
+    if (n == 0) {
+      // Nothing is touched: an id without a listed video may be an image record's.
+      ++missing;
+      j["error"] = "no listed video with id '" + id + "' in list '" + *list + "'";
+      j["error_reason"] = "not_found";
+    }
+    print_line(j);
   }
   return missing ? 1 : 0;
 }
 
 int run_match(const Argv& argv) {
-  Args a = parse(argv, {"db", "list", "quality", "distance", "query-percent", "compared-percent",
-                        "backend"},
-                 {"strict", "no-dedupe", "all"});
+  Args a = parse(
+      argv, {"db", "list", "quality", "distance", "query-percent", "compared-percent", "backend"},
+      {"strict", "no-dedupe", "dedupe-first", "all"});
   const auto db = a.get("db");
   if (!db) throw InvalidArgument("video match needs --db");
   if (a.positional().empty()) throw InvalidArgument("video match needs at least one input");
   const HashOptions hopts = hash_options(a);
   ListStore store(*db, /*create=*/false);
+  // A list named that does not exist is an error (as for `hashmatch match`): a misspelt name
+  // must not read as "this video is not known".
+  for (const std::string& l : a.get_all("list")) (void)store.get_list(l);
   video::VpdqStore vs(store);
   MatcherOptions mo;
   mo.backend = parse_backend(a.get_or("backend", "auto"));
@@ -250,9 +342,93 @@ int run_match(const Argv& argv) {
   return failed ? 1 : 0;
 }
 
+// A file name for an id: letters, digits, '.', '-', '_' kept, other bytes as '_', at most 100
+// bytes, never hidden or empty (the id itself is in the file's comment).
+std::string file_stem(const std::string& id) {
+  std::string s;
+  for (const char c : id.substr(0, 100)) {
+    const bool keep =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    s += keep && static_cast<unsigned char>(c) < 0x80 ? c : '_';
+  }
+  if (s.empty() || s.front() == '.') s = "video" + s;
+  return s;
+}
+
+int run_export(const Argv& argv) {
+  Args a = parse(argv, {"db", "list", "id", "dir"}, {});
+  const auto db = a.get("db");
+  const auto list = a.get("list");
+  if (!db || !list) throw InvalidArgument("video export needs --db and --list");
+  if (!a.positional().empty())
+    throw InvalidArgument("video export takes no inputs (--id names videos)");
+  const std::vector<std::string> ids = a.get_all("id");
+  const auto dir = a.get("dir");
+  if (!dir && ids.size() != 1) {
+    throw InvalidArgument(
+        "video export: --dir DIR for several videos, or one --id for standard output");
+  }
+  ListStore store(*db, /*create=*/false);
+  (void)store.get_list(*list);
+  video::VpdqStore vs(store);
+  if (dir) std::filesystem::create_directories(*dir);
+  std::set<std::string> wanted(ids.begin(), ids.end()), found, used;
+  int failed = 0;
+  vs.for_each_video({*list}, [&](const video::StoredVideo& v) {
+    if (!wanted.empty() && !wanted.count(v.id)) return;
+    found.insert(v.id);
+    std::ostringstream text;
+    text << "# hashmatch video export: list "
+         << nlohmann::json(v.list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+         << ", " << v.frames.size() << " frames\n";
+    text << kIdComment
+         << nlohmann::json(v.id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+         << '\n';
+    text << kLabelsComment
+         << labels_to_json(v.labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+         << '\n';
+    video::write_vpdq(text, v.frames);
+    if (!dir) {
+      std::cout << text.str();
+      return;
+    }
+    std::string stem = file_stem(v.id);
+    for (int k = 2; !used.insert(stem).second; ++k)
+      stem = file_stem(v.id) + "-" + std::to_string(k);
+    const std::filesystem::path path = std::filesystem::path(*dir) / (stem + ".txt");
+    nlohmann::ordered_json j{
+        {"list", v.list}, {"id", v.id}, {"path", path.string()}, {"frames", v.frames.size()}};
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text.str();
+    out.close();
+    if (!out) {
+      ++failed;
+      j["error"] = "cannot write " + path.string();
+      j["error_reason"] = "io";
+    }
+    print_line(j);
+  });
+  for (const std::string& id : ids) {
+    if (found.count(id)) continue;
+    ++failed;
+    // On stdout only with --dir (there the lines are JSON); else the error goes to stderr.
+    nlohmann::ordered_json j{
+        {"list", *list},
+        {"id", id},
+        {"error", "no listed video with id '" + id + "' in list '" + *list + "'"},
+        {"error_reason", "not_found"}};
+    if (dir) {
+      print_line(j);
+    } else {
+      std::cerr << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    }
+  }
+  return failed ? 1 : 0;
+}
+
 int run_compare(const Argv& argv) {
   Args a = parse(argv, {"quality", "distance", "query-percent", "compared-percent"},
-                 {"strict", "no-dedupe"});
+                 {"strict", "no-dedupe", "dedupe-first"});
   if (a.positional().size() != 2) throw InvalidArgument("video compare takes QUERY and OTHER");
   const HashOptions hopts = hash_options(a);
   const Loaded q = load_input(a.positional()[0], hopts);
@@ -303,7 +479,9 @@ int cmd_video(const Argv& argv) {
   if (sub == "remove") return run_remove(rest);
   if (sub == "match") return run_match(rest);
   if (sub == "compare") return run_compare(rest);
-  throw InvalidArgument("unknown video subcommand '" + sub + "' (add, remove, match, compare)");
+  if (sub == "export") return run_export(rest);
+  throw InvalidArgument("unknown video subcommand '" + sub +
+                        "' (add, remove, match, compare, export)");
 }
 
 }  // namespace hashmatch::cli
@@ -320,13 +498,8 @@ void register_video_list_matcher() {
     auto index = std::make_shared<const video::VideoIndex>(vs, lists, vo);
     if (index->videos() == 0) return nullptr;  // no listed video: nothing to add
     return [index](const MediaHashResult& r) -> nlohmann::ordered_json {
-      std::vector<VpdqFrame> frames;
-      for (const auto& f : r.extra.at("vpdq")) {
-        frames.push_back({f.at("frame").get<int64_t>(), f.at("quality").get<int>(),
-                          Hash256::from_hex(f.at("pdq").get<std::string>()),
-                          f.at("timestamp").get<double>()});
-      }
-      return video_matches_json(index->match(frames));
+      if (!r.vpdq) return video_matches_json({});
+      return video_matches_json(index->match(*r.vpdq));
     };
   });
 }

@@ -15,27 +15,6 @@ extern "C" {
 
 namespace hashmatch::video {
 
-namespace {
-// The value the reference prints ("%.3f"), as a number: printing it again with "%.3f" gives the
-// very same text (rounding the exact value once, as the reference does).
-double three_decimals(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", x);
-  return std::strtod(buf, nullptr);
-}
-}  // namespace
-
-nlohmann::json frames_to_json(std::span<const VpdqFrame> frames) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const VpdqFrame& f : frames) {
-    arr.push_back({{"frame", f.frame_number},
-                   {"quality", f.quality},
-                   {"pdq", f.hash.to_hex()},
-                   {"timestamp", three_decimals(f.timestamp)}});
-  }
-  return arr;
-}
-
 nlohmann::json info_to_json(const VideoInfo& i) {
   nlohmann::json j{{"container", i.container},
                    {"codec", i.codec},
@@ -97,7 +76,7 @@ void register_video_hasher() {
     VpdqResult r = hash_video(in, opts.video, opts.limits);
     out->width = r.info.width;
     out->height = r.info.height;
-    out->extra["vpdq"] = frames_to_json(r.frames);
+    out->vpdq = std::move(r.frames);
     if (!r.info.codec.empty()) out->extra["video"] = info_to_json(r.info);
     if (!r.ok()) {
       out->error = r.error;

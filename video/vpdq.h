@@ -28,13 +28,8 @@
 
 namespace hashmatch::video {
 
-// One hashed frame.
-struct VpdqFrame {
-  int64_t frame_number = 0;
-  int quality = 0;
-  Hash256 hash;
-  double timestamp = 0;  // seconds: frame_number / fps
-};
+// One hashed frame (host/media/hash_media.h: a MediaHashResult holds a video's frames as these).
+using VpdqFrame = VideoFrameHash;
 
 // Where a video's wall time went, seconds, as the decode thread sees it (benchmarks and
 // diagnosis; not in the JSON output). Stages overlap nothing: total minus their sum is the rest
@@ -139,11 +134,10 @@ int frame_mod_for(double seconds_per_hash, double fps);
 VideoOptions video_options_from_env();
 
 // Installs hash_video as host/media's video hasher (hash_media_file then fills
-// MediaHashResult.extra["vpdq"] and extra["video"]).
+// MediaHashResult.vpdq and extra["video"]).
 void register_video_hasher();
 
-// The JSON array `[{frame, quality, pdq, timestamp}, ...]` and the `video` object of a result.
-nlohmann::json frames_to_json(std::span<const VpdqFrame> frames);
+// The `video` object of a result (the frames: vpdq_frames_to_json, host/media/hash_media.h).
 nlohmann::json info_to_json(const VideoInfo& info);
 
 }  // namespace hashmatch::video

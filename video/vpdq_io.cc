@@ -62,6 +62,25 @@ bool parse_seconds(std::string_view s, double* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// A field as an error message quotes it: at most 40 bytes ("..." after), control bytes and NUL
+// as \xHH (a 20 MB field or a NUL must not make the message unreadable).
+std::string quoted(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += s.size() > kMax ? "'... (" + std::to_string(s.size()) + " bytes)" : "'";
+  return out;
+}
+
 [[noreturn]] void bad_line(std::string_view source, std::size_t line, const std::string& why) {
   throw InvalidArgument(std::string(source) + ":" + std::to_string(line) + ": " + why);
 }
@@ -97,7 +116,7 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
     auto parse_int = [&](std::string_view s, auto* v, const char* what) {
       const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
       if (ec != std::errc() || p != s.data() + s.size()) {
-        bad_line(source, line_no, std::string("bad ") + what + " '" + std::string(s) + "'");
+        bad_line(source, line_no, std::string("bad ") + what + " " + quoted(s));
       }
     };
     parse_int(fields[0], &f.frame_number, "frame number");
@@ -110,11 +129,12 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
     if (!Hash256::try_from_hex(fields[2], &f.hash, &why)) bad_line(source, line_no, why);
     if (n == 4) {
       if (!parse_seconds(fields[3], &f.timestamp)) {
-        bad_line(source, line_no, "bad timestamp '" + std::string(fields[3]) + "'");
+        bad_line(source, line_no, "bad timestamp " + quoted(fields[3]));
       }
       if (f.timestamp > kMaxVpdqTimestamp) {
-        bad_line(source, line_no, "timestamp " + std::string(fields[3]) + " s outside 0.." +
-                                      std::to_string(static_cast<int64_t>(kMaxVpdqTimestamp)) + " s");
+        bad_line(source, line_no,
+                 "timestamp " + quoted(fields[3]) + " s outside 0.." +
+                     std::to_string(static_cast<int64_t>(kMaxVpdqTimestamp)) + " s");
       }
     }
     rows.push_back({f, line_no});
@@ -139,6 +159,10 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
 }
 
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path) {
+  return parse_vpdq(read_vpdq_text(path), path == "-" ? "<stdin>" : path.string());
+}
+
+std::string read_vpdq_text(const std::filesystem::path& path) {
   // POSIX reads: a directory or a read error is an IoError, not an empty file. "-": standard input.
   const bool in = path == "-";
   const std::string name = in ? "<stdin>" : path.string();
@@ -165,7 +189,7 @@ std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path) {
     }
     text.append(buf, static_cast<std::size_t>(n));
   }
-  return parse_vpdq(text, name);
+  return text;
 }
 
 }  // namespace hashmatch::video

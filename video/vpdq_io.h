@@ -42,5 +42,7 @@ std::vector<VpdqFrame> parse_vpdq(std::string_view text, std::string_view source
 // (missing, a directory, a read error),
 // InvalidArgument past kMaxVpdqFileBytes (a device such as /dev/zero named .txt).
 std::vector<VpdqFrame> read_vpdq_file(const std::filesystem::path& path);
+// The text of such a file, with the same checks (for a caller that also reads its comments).
+std::string read_vpdq_text(const std::filesystem::path& path);
 
 }  // namespace hashmatch::video

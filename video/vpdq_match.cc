@@ -10,8 +10,13 @@ std::vector<VpdqFrame> matchable_frames(std::span<const VpdqFrame> frames,
   out.reserve(frames.size());
   std::unordered_set<Hash256> seen;
   for (const VpdqFrame& f : frames) {
-    if (opts.unique_frames && !seen.insert(f.hash).second) continue;  // dedupe before filtering
-    if (f.quality < opts.quality_threshold) continue;
+    if (opts.dedupe_first) {  // python-threatexchange's brute matcher: dedupe, then filter
+      if (opts.unique_frames && !seen.insert(f.hash).second) continue;
+      if (f.quality < opts.quality_threshold) continue;
+    } else {  // its index (HMA): filter, then dedupe: a copy of good quality counts
+      if (f.quality < opts.quality_threshold) continue;
+      if (opts.unique_frames && !seen.insert(f.hash).second) continue;
+    }
     out.push_back(f);
   }
   return out;

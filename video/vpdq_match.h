@@ -1,8 +1,10 @@
 // Video-level matching as vPDQ defines it, over frame-hash arrays (from hash_video, a vPDQ file or
 // a hash-list store alike).
 //
-//   1. Both sides: keep one frame per distinct hash (the Python matchers' dedupe, first occurrence
-//      kept), then drop frames of quality < quality_threshold (F, default 50).
+//   1. Both sides: drop frames of quality < quality_threshold (F, default 50), then keep one frame
+//      per distinct hash (first occurrence), as python-threatexchange's vPDQ index (HMA's) does;
+//      its brute matcher dedupes first (`dedupe_first`), which loses a hash whose first copy is of
+//      low quality (a fade-in) although later copies are good.
 //   2. q% = share of the query's remaining frames that have some frame of the other video within
 //      distance D (default 31); c% = the same the other way round.
 //   3. Match iff q% >= query_match_percent (P_q, default 80) and c% >= compared_match_percent
@@ -27,7 +29,8 @@ struct VideoMatchOptions {
   int distance_threshold = 31;         // D
   double query_match_percent = 80.0;   // P_q
   double compared_match_percent = 0.0; // P_c
-  bool unique_frames = true;           // dedupe identical hashes first (Python matchers)
+  bool unique_frames = true;           // one frame per distinct hash (Python matchers)
+  bool dedupe_first = false;           // dedupe before the quality filter, not after
   bool strict_less = false;            // distance < D (C++ brute matcher) instead of <= D
 };
 
@@ -41,7 +44,8 @@ struct VideoMatchResult {
   std::size_t compared_matched = 0;
 };
 
-// The frames that take part in matching: deduplicated (when asked) and quality-filtered.
+// The frames that take part in matching: quality-filtered and deduplicated (when asked), in the
+// order opts.dedupe_first says.
 std::vector<VpdqFrame> matchable_frames(std::span<const VpdqFrame> frames,
                                         const VideoMatchOptions& opts);
 // Their hashes.

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <unordered_map>
 
 #include "host/common/error.h"
@@ -110,10 +112,18 @@ void VpdqStore::add_video(const std::string& list, const std::string& id,
   session->commit();  // advances the list's generation and the store's version
 }
 
-int64_t VpdqStore::remove_video(const std::string& list, const std::string& id) {
-  if (!store_.find_list(list)) return 0;
+int64_t VpdqStore::remove_video(const std::string& list, const std::string& id, int64_t* entries) {
+  if (entries) *entries = 0;
+  const auto l = store_.find_list(list);
+  if (!l) return 0;
+  // Only a listed video's id: remove_id would take an image record's entries of that id too.
+  Stmt q(store_.handle(), "SELECT COUNT(*) FROM vpdq_videos WHERE list_id = ? AND video_id = ?");
+  q.bind(1, l->id).bind(2, id);
+  if (!q.step() || q.col_int(0) == 0) return 0;
   int64_t videos = 0;
-  store_.remove_id(list, id, &videos);  // the video and its digest entries, in one transaction
+  // The video and its digest entries, in one transaction.
+  const int64_t removed = store_.remove_id(list, id, &videos);
+  if (entries) *entries = removed - videos;
   return videos;
 }
 
@@ -166,10 +176,20 @@ VideoIndex::VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
     const std::vector<VpdqFrame> m = matchable_frames(v.frames, opts_);
     const auto idx = static_cast<uint32_t>(videos_.size());
     videos_.push_back(Meta{v.list, v.id, v.labels, v.added_at, owner_.size(), m.size()});
+    // Filtered, then deduplicated: a hash takes part at a quality threshold T iff one of its
+    // copies has quality >= T, so the index keeps each hash's best quality (a match with a higher
+    // threshold than the index's then drops exactly the hashes it would have).
+    std::unordered_map<Hash256, int> best;
+    if (opts_.unique_frames && !opts_.dedupe_first) {
+      for (const VpdqFrame& f : v.frames) {
+        int& b = best.try_emplace(f.hash, f.quality).first->second;
+        b = std::max(b, f.quality);
+      }
+    }
     for (const VpdqFrame& f : m) {
       hashes.push_back(f.hash);
       owner_.push_back(idx);
-      quality_.push_back(f.quality);
+      quality_.push_back(best.empty() ? f.quality : best.at(f.hash));
     }
   });
   MatcherOptions mo = mopts;
@@ -183,10 +203,11 @@ std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query, 
 
 std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query,
                                               const VideoMatchOptions& opts, bool all) const {
-  if (opts.unique_frames != opts_.unique_frames) {
-    throw InvalidArgument("video index: built with unique_frames " +
-                          std::string(opts_.unique_frames ? "on" : "off") +
-                          ", asked to match with it " + (opts.unique_frames ? "on" : "off"));
+  if (opts.unique_frames != opts_.unique_frames || opts.dedupe_first != opts_.dedupe_first) {
+    throw InvalidArgument(
+        "video index: built with unique_frames " + std::string(opts_.unique_frames ? "on" : "off") +
+        ", dedupe_first " + (opts_.dedupe_first ? "on" : "off") + "; asked to match with " +
+        (opts.unique_frames ? "on" : "off") + ", " + (opts.dedupe_first ? "on" : "off"));
   }
   if (opts.quality_threshold < opts_.quality_threshold) {
     throw InvalidArgument(
@@ -198,30 +219,47 @@ std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query,
   if (q.empty() || videos_.empty()) return out;
   const int limit = opts.strict_less ? opts.distance_threshold - 1 : opts.distance_threshold;
   if (limit < 0) return out;
-  std::vector<PdqHit> hits;
-  matcher_->range_search(q, limit, hits);
   // A higher quality threshold than the index's: the indexed frames below it take no part.
   const bool filter = opts.quality_threshold > opts_.quality_threshold;
-  if (filter) {
-    std::erase_if(hits,
-                  [&](const PdqHit& h) { return quality_[h.index] < opts.quality_threshold; });
-  }
-  // Per video: the distinct query frames and the distinct stored frames taking part in a hit.
-  std::sort(hits.begin(), hits.end(), [&](const PdqHit& a, const PdqHit& b) {
-    return std::tie(owner_[a.index], a.query, a.index) < std::tie(owner_[b.index], b.query, b.index);
-  });
-  std::size_t i = 0;
-  while (i < hits.size()) {
-    const uint32_t v = owner_[hits[i].index];
-    std::vector<uint32_t> qs, cs;
-    for (; i < hits.size() && owner_[hits[i].index] == v; ++i) {
-      qs.push_back(hits[i].query);
-      cs.push_back(hits[i].index);
+  // Per video: how many distinct query frames and distinct stored frames take part in a hit.
+  // The hits are counted a chunk of queries at a time and then dropped, so that memory stays
+  // O(stored frames) at any threshold: near D = 256 every query frame hits every stored frame
+  // (100 query frames x 300,000 stored ones were 30 M hits, ~870 MB at once).
+  const std::size_t stored = owner_.size();
+  std::vector<uint32_t> query_matched(videos_.size(), 0);
+  std::vector<uint32_t> last_query(videos_.size(), UINT32_MAX);
+  std::vector<uint32_t> compared_matched(videos_.size(), 0);
+  std::vector<uint8_t> stored_hit(stored, 0);
+  constexpr std::size_t kMaxHits = std::size_t(1) << 22;  // per chunk, worst case (~48 MB)
+  std::size_t chunk = std::max<std::size_t>(1, kMaxHits / std::max<std::size_t>(1, stored));
+  std::vector<PdqHit> hits;
+  for (std::size_t begin = 0; begin < q.size();) {
+    const std::size_t n = std::min(chunk, q.size() - begin);
+    hits.clear();
+    matcher_->range_search(std::span<const Hash256>(q).subspan(begin, n), limit, hits);
+    std::sort(hits.begin(), hits.end(), [](const PdqHit& a, const PdqHit& b) {
+      return std::tie(a.query, a.index) < std::tie(b.query, b.index);
+    });
+    for (const PdqHit& h : hits) {
+      if (filter && quality_[h.index] < opts.quality_threshold) continue;
+      const uint32_t v = owner_[h.index];
+      const uint32_t qi = static_cast<uint32_t>(begin) + h.query;
+      if (last_query[v] != qi) {
+        last_query[v] = qi;
+        ++query_matched[v];
+      }
+      if (!stored_hit[h.index]) {
+        stored_hit[h.index] = 1;
+        ++compared_matched[v];
+      }
     }
-    std::sort(qs.begin(), qs.end());
-    std::sort(cs.begin(), cs.end());
-    const std::size_t qm = std::unique(qs.begin(), qs.end()) - qs.begin();
-    const std::size_t cm = std::unique(cs.begin(), cs.end()) - cs.begin();
+    begin += n;
+    // Few hits (the usual thresholds): larger chunks, for the matchers' batched searches.
+    if (hits.size() < kMaxHits / 4) chunk = std::min(q.size(), chunk * 2);
+  }
+  for (std::size_t v = 0; v < videos_.size(); ++v) {
+    const std::size_t qm = query_matched[v], cm = compared_matched[v];
+    if (qm == 0) continue;
     const Meta& m = videos_[v];
     std::size_t frames = m.frames;
     if (filter) {

@@ -49,8 +49,9 @@ class VpdqStore {
   void add_video(const std::string& list, const std::string& id, std::span<const VpdqFrame> frames,
                  const Labels& labels = {}, const ExactDigests* digests = nullptr);
   // Removes the video and its digest entries (ListStore::remove_id, one transaction); returns 1
-  // when the video existed, else 0.
-  int64_t remove_video(const std::string& list, const std::string& id);
+  // when the video existed, else 0 and nothing is removed (an id without a listed video may be an
+  // image record's). `entries`, when given, receives the number of digest entries removed.
+  int64_t remove_video(const std::string& list, const std::string& id, int64_t* entries = nullptr);
   int64_t count_videos(const std::string& list);
   // Every stored video of `lists` (all lists when empty), frames loaded, in (list, id) order.
   void for_each_video(const std::vector<std::string>& lists,

@@ -136,20 +136,20 @@ int cmd_hash(const Argv& argv) {
   auto emit = [&](MediaHashResult& r) {
     if (!r.ok()) ++failed;
     if (format == "json") {
-      std::cout << to_json(r, opts.dihedral).dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace)
-                << '\n';
+      std::string line;
+      write_json_line(to_json(r, opts.dihedral, false), r.vpdq ? &*r.vpdq : nullptr, &line);
+      line += '\n';
+      std::cout << line;
     } else if (format == "vpdq") {
       // Videos only: the reference's per-frame lines (also for a video that failed part way:
       // the frames hashed before the problem, then the error on stderr).
-      const auto it = r.extra.find("vpdq");
-      if (it != r.extra.end()) {
+      if (r.vpdq) {
         if (files.size() > 1) std::cout << "# " << r.path << '\n';
-        for (const auto& f : *it) {
+        for (const VideoFrameHash& f : *r.vpdq) {
           char ts[64];
-          std::snprintf(ts, sizeof ts, "%.3f", f.at("timestamp").get<double>());
-          std::cout << f.at("frame").get<long long>() << ',' << f.at("quality").get<int>() << ','
-                    << f.at("pdq").get<std::string>() << ',' << ts << '\n';
+          std::snprintf(ts, sizeof ts, "%.3f", f.timestamp);
+          std::cout << f.frame_number << ',' << f.quality << ',' << f.hash.to_hex() << ',' << ts
+                    << '\n';
         }
       } else if (r.ok()) {
         std::cerr << r.path << ": not a video (no vPDQ lines)\n";
@@ -159,7 +159,7 @@ int cmd_hash(const Argv& argv) {
       std::cout << r.pdq->hashes[0].to_hex() << ',' << r.pdq->quality << ',' << r.path << '\n';
     } else if (!r.ok()) {
       std::cerr << r.path << ": " << r.error << '\n';
-    } else if (r.extra.count("vpdq")) {
+    } else if (r.vpdq) {
       // Said, as --format vpdq says it of an image: a line nobody sees is no answer.
       std::cerr << r.path << ": a video (no PDQ line; --format vpdq or json gives its frames)\n";
     }

@@ -57,6 +57,8 @@ nlohmann::ordered_json stats_json(const ListStats& s) {
   j["records"] = s.records;
   for (int a = 0; a < kNumHashAlgos; ++a)
     j[std::string(algo_name(static_cast<HashAlgo>(a)))] = s.by_algo[a];
+  j["videos"] = s.videos;
+  j["video_frames"] = s.video_frames;
   j["created"] = format_utc(s.info.created_at);
   j["last_added"] = s.last_added ? nlohmann::ordered_json(format_utc(s.last_added))
                                  : nlohmann::ordered_json(nullptr);
@@ -139,6 +141,14 @@ int do_export(const Argv& argv) {
   }
   ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   export_list(store, name, format == "te" ? ListFormat::kTe : ListFormat::kCsv, std::cout);
+  // Listed videos are frame-hash sequences that neither format carries (their md5/sha1/sha256
+  // entries are exported): said, so that an export is not taken for a complete copy.
+  if (const int64_t videos = store.stats(name).videos; videos > 0) {
+    std::fprintf(stderr,
+                 "hashmatch list export: list '%s' also holds %lld listed video(s) whose vPDQ "
+                 "frame hashes are not in this export ('hashmatch video export' writes them)\n",
+                 name.c_str(), static_cast<long long>(videos));
+  }
   return 0;
 }
 
@@ -183,7 +193,11 @@ int do_drop(const Argv& argv) {
   ListStore store(db, /*create=*/false, /*cache_mib=*/8);
   const ListStats s = store.stats(name);
   store.drop_list(name);
-  print_json({{"list", name}, {"dropped", true}, {"removed", s.entries}});
+  print_json({{"list", name},
+              {"dropped", true},
+              {"removed", s.entries + s.videos},
+              {"entries", s.entries},
+              {"videos", s.videos}});
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -34,7 +35,8 @@ constexpr const char* kUsage =
     "                      (original, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1)\n"
     "  --pdq-file F        one query per line ('-': standard input): 1 or 8 hex hashes separated\n"
     "                      by commas or blanks, or a JSON line of `hashmatch hash` (pdq,\n"
-    "                      pdq_dihedral)\n"
+    "                      pdq_dihedral; a video's line: its md5/sha1/sha256, its frames and\n"
+    "                      video_matches, as for the video itself)\n"
     "  FILES...            files and directories: hashed (md5, sha1, sha256, PDQ of images, vPDQ\n"
     "                      of videos) and matched by PDQ and by exact digest; a video's frames\n"
     "                      (quality >= 50) against listed PDQ hashes (frames_matched, frames,\n"
@@ -81,8 +83,8 @@ nlohmann::ordered_json matches_json(const std::vector<ListMatch>& ms) {
 // A video's frames against the listed PDQ hashes (host/lists/frame_matches.h, quality >= 50:
 // vPDQ's filter): one match per list entry with frames_matched, frames, query_match_percent.
 std::vector<nlohmann::ordered_json> frame_matches(const ListSnapshot& snap,
-                                                   const nlohmann::json& vpdq,
-                                                   const QueryOptions& qopts) {
+                                                  std::span<const VideoFrameHash> vpdq,
+                                                  const QueryOptions& qopts) {
   const std::vector<PdqQuery> queries = video_frame_queries(vpdq, 50);
   std::vector<nlohmann::ordered_json> out;
   if (queries.empty()) return out;
@@ -210,6 +212,64 @@ int run_pdq_args(Ctx& c, const std::vector<std::string>& texts) {
   return c.failed ? 1 : 0;
 }
 
+// A video's `hashmatch hash` / `scan` line (its `vpdq` array) from --pdq-file, matched as
+// `hashmatch match VIDEO` matches the video: its md5/sha1/sha256 and its frames against the
+// lists, and video-level against the listed videos. Throws InvalidArgument for a malformed line.
+nlohmann::ordered_json match_video_line(Ctx& c, const nlohmann::ordered_json& j,
+                                        std::optional<VideoFileMatcher>& video_matcher) {
+  MediaHashResult r;
+  std::vector<VideoFrameHash> frames;
+  const auto& arr = j["vpdq"];
+  frames.reserve(arr.size());
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const auto& f = arr[i];
+    const std::string where = "vpdq[" + std::to_string(i) + "]";
+    if (!f.is_object() || !f.contains("pdq") || !f["pdq"].is_string() || !f.contains("quality") ||
+        !f["quality"].is_number_integer() ||
+        (f.contains("frame") && !f["frame"].is_number_integer()) ||
+        (f.contains("timestamp") && !f["timestamp"].is_number())) {
+      throw InvalidArgument(where + ": not a frame {frame, quality, pdq, timestamp}");
+    }
+    VideoFrameHash v;
+    v.frame_number = f.value("frame", int64_t{0});
+    v.quality = f["quality"].get<int>();
+    if (v.quality < 0 || v.quality > 100) throw InvalidArgument(where + ": quality outside 0..100");
+    std::string why;
+    if (!Hash256::try_from_hex(f["pdq"].get<std::string>(), &v.hash, &why)) {
+      throw InvalidArgument(where + ": " + why);
+    }
+    v.timestamp = f.value("timestamp", 0.0);
+    frames.push_back(v);
+  }
+  auto digest = [&](const char* k, HashAlgo algo, std::string* out) {
+    if (!j.contains(k)) return;
+    if (!j[k].is_string()) throw InvalidArgument(std::string(k) + " is not a string");
+    *out = HashValue::parse(algo, j[k].get<std::string>()).to_hex();
+    r.have_digests = true;
+  };
+  digest("md5", HashAlgo::kMd5, &r.digests.md5);
+  digest("sha1", HashAlgo::kSha1, &r.digests.sha1);
+  digest("sha256", HashAlgo::kSha256, &r.digests.sha256);
+  if (r.have_digests &&
+      (r.digests.md5.empty() || r.digests.sha1.empty() || r.digests.sha256.empty())) {
+    throw InvalidArgument("a video line gives md5, sha1 and sha256 together, or none");
+  }
+  r.vpdq = std::move(frames);
+  nlohmann::ordered_json h;
+  h["frames"] = r.vpdq->size();
+  std::vector<ListMatch> all;
+  if (r.have_digests) all = c.snap->match_digests(r.digests, c.qopts);
+  h["matches"] = matches_json(all);
+  for (auto& m : frame_matches(*c.snap, *r.vpdq, c.qopts)) h["matches"].push_back(std::move(m));
+  if (!video_matcher) {
+    video_matcher = video_matcher_factory()
+                        ? video_matcher_factory()(c.db, c.qopts.lists, c.qopts.threshold)
+                        : VideoFileMatcher();
+  }
+  if (*video_matcher) h["video_matches"] = (*video_matcher)(r);
+  return h;
+}
+
 int run_pdq_file(Ctx& c, const std::string& path) {
   std::ifstream f;
   std::istream* in = &std::cin;
@@ -218,7 +278,9 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     if (!f) throw IoError("cannot open " + path);
     in = &f;
   }
-  import_detail::LineReader reader(*in, 1 << 20);
+  // Lines up to 64 MiB: a video's line holds ~120 bytes per frame (half a million frames).
+  import_detail::LineReader reader(*in, std::size_t(64) << 20);
+  std::optional<VideoFileMatcher> video_matcher;  // made at the first video line
   std::vector<PdqQuery> queries;
   std::vector<nlohmann::ordered_json> heads;
   std::string raw;
@@ -234,6 +296,30 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     if (!more) break;
     const std::string_view line = import_detail::trim(raw);
     if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '{') {
+      // A video's line: matched on its own, after the image queries before it (lines stay in
+      // input order).
+      const auto j = nlohmann::ordered_json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("vpdq") && j["vpdq"].is_array()) {
+        emit_pdq_batch(c, queries, heads);
+        nlohmann::ordered_json h = {{"line", reader.line()}};
+        if (j.contains("path") && j["path"].is_string()) h["path"] = j["path"];
+        try {
+          h.update(match_video_line(c, j, video_matcher));
+          // A video that failed part way: its frames are matched, its error stays (as for a file).
+          if (j.contains("error")) {
+            ++c.failed;
+            h["error"] = j["error"];
+            if (j.contains("error_reason")) h["error_reason"] = j["error_reason"];
+          }
+        } catch (const std::exception& e) {
+          ++c.failed;
+          h["error"] = e.what();
+        }
+        print_line(h);
+        continue;
+      }
+    }
     try {
       nlohmann::ordered_json extra = nlohmann::ordered_json::object();
       const PdqQuery q = parse_query_line(line, extra);
@@ -274,14 +360,20 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const Vi
     video_matcher = video_matcher_factory()(c.db, c.qopts.lists, c.qopts.threshold);
   }
   // Hashing and matching run on the workers (the snapshot is immutable); lines come out in order.
-  auto work = [&](std::size_t i) -> nlohmann::ordered_json {
+  // A line is made on the worker, as text (a video's frames are written straight from the typed
+  // frames, never held as JSON values).
+  struct Line {
+    std::string text;
+    bool failed = false;
+  };
+  auto work = [&](std::size_t i) -> Line {
     if (!tl_hasher) {
       std::lock_guard<std::mutex> lk(hashers_mu);
       hashers.push_back(std::make_unique<pdq::PdqHasher>());
       tl_hasher = hashers.back().get();
     }
     const MediaHashResult r = hash_media_file(files[i], hopts, *tl_hasher);
-    nlohmann::ordered_json j = to_json(r, hopts.dihedral);
+    nlohmann::ordered_json j = to_json(r, hopts.dihedral, /*with_frames=*/false);
     try {
       std::vector<ListMatch> all;
       if (r.pdq) {
@@ -293,20 +385,25 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const Vi
         for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
       }
       j["matches"] = matches_json(all);
-      if (auto v = r.extra.find("vpdq"); v != r.extra.end() && v->is_array()) {
-        for (auto& m : frame_matches(*c.snap, *v, c.qopts)) j["matches"].push_back(std::move(m));
+      if (r.vpdq) {
+        for (auto& m : frame_matches(*c.snap, *r.vpdq, c.qopts))
+          j["matches"].push_back(std::move(m));
         if (video_matcher) j["video_matches"] = video_matcher(r);
       }
     } catch (const std::exception& e) {
       j["match_error"] = e.what();
     }
-    return j;
+    Line line;
+    line.failed = j.contains("error") || j.contains("match_error");
+    write_json_line(j, r.vpdq ? &*r.vpdq : nullptr, &line.text);
+    line.text += '\n';
+    return line;
   };
-  auto emit = [&](std::size_t, nlohmann::ordered_json& j) {
-    if (j.contains("error") || j.contains("match_error")) ++c.failed;
-    print_line(j);
+  auto emit = [&](std::size_t, Line& line) {
+    if (line.failed) ++c.failed;
+    std::cout << line.text;
   };
-  ordered_parallel_map<nlohmann::ordered_json>(files.size(), jobs, work, emit);
+  ordered_parallel_map<Line>(files.size(), jobs, work, emit);
   tl_hasher = nullptr;
   return c.failed ? 1 : 0;
 }

@@ -20,7 +20,7 @@ int cmd_match(const std::vector<std::string>& args);
 // Video-level matching of video files in `match FILES`, installed by video/ when it is built
 // (host/cli/main.cc). The factory is called once per run with the database, the lists asked
 // for and --threshold (the frames' distance threshold, as `scan` takes it; none: vPDQ's 31); the
-// function it returns matches one hashed file (its MediaHashResult.extra["vpdq"] frames) and
+// function it returns matches one hashed file (its MediaHashResult.vpdq frames) and
 // returns the JSON array put under "video_matches". Called from several threads at once.
 using VideoFileMatcher = std::function<nlohmann::ordered_json(const MediaHashResult&)>;
 using VideoMatcherFactory = std::function<VideoFileMatcher(

@@ -7,15 +7,12 @@
 
 namespace hashmatch {
 
-std::vector<PdqQuery> video_frame_queries(const nlohmann::json& vpdq, int min_quality) {
+std::vector<PdqQuery> video_frame_queries(std::span<const VideoFrameHash> frames, int min_quality) {
   std::vector<PdqQuery> queries;
-  if (!vpdq.is_array()) return queries;
   std::set<Hash256> seen;
-  for (const auto& f : vpdq) {
-    if (!f.is_object() || f.value("quality", 0) < min_quality) continue;
-    Hash256 h;
-    if (!Hash256::try_from_hex(f.value("pdq", ""), &h) || !seen.insert(h).second) continue;
-    queries.push_back(PdqQuery::original(h));
+  for (const VideoFrameHash& f : frames) {
+    if (f.quality < min_quality || !seen.insert(f.hash).second) continue;
+    queries.push_back(PdqQuery::original(f.hash));
   }
   return queries;
 }

@@ -1,5 +1,5 @@
 // A video's frames against listed PDQ hashes (images), for `hashmatch match` and `hashmatch scan`:
-// the distinct frame hashes of PDQ quality >= min_quality (the `vpdq` array of a hashing result)
+// the distinct frame hashes of PDQ quality >= min_quality (MediaHashResult::vpdq)
 // are searched as PDQ hashes, as they are (no dihedral variants); per list entry, the closest
 // match and how many of those frames matched it (frames_matched of the queries' count).
 #pragma once
@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "host/lists/list_matcher.h"
+#include "host/media/hash_media.h"
 
 namespace hashmatch {
 
-// One query per distinct frame hash of quality >= min_quality, in the array's order; entries that
-// are not frame objects with a valid hash are skipped.
-std::vector<PdqQuery> video_frame_queries(const nlohmann::json& vpdq, int min_quality);
+// One query per distinct frame hash of quality >= min_quality, in the frames' order.
+std::vector<PdqQuery> video_frame_queries(std::span<const VideoFrameHash> frames, int min_quality);
 
 struct FrameEntryMatch {
   ListMatch best;                  // the closest frame's match

@@ -314,7 +314,18 @@ ListStats ListStore::stats(const std::string& list) {
     s.entries += q.col_int(1);
     s.last_added = std::max(s.last_added, q.col_int(2));
   }
-  Stmt r(db_, "SELECT count(DISTINCT ext_id) FROM entries WHERE list_id = ?");
+  Stmt v(db_,
+         "SELECT count(*), coalesce(sum(frames), 0), coalesce(max(added_at), 0) "
+         "FROM vpdq_videos WHERE list_id = ?");
+  if (v.bind(1, s.info.id).step()) {
+    s.videos = v.col_int(0);
+    s.video_frames = v.col_int(1);
+    s.last_added = std::max(s.last_added, v.col_int(2));
+  }
+  // A video's digests are entries of its id: an id counts once.
+  Stmt r(db_,
+         "SELECT count(*) FROM (SELECT ext_id FROM entries WHERE list_id = ?1 "
+         "UNION SELECT video_id FROM vpdq_videos WHERE list_id = ?1)");
   if (r.bind(1, s.info.id).step()) s.records = r.col_int(0);
   return s;
 }

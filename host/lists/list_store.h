@@ -61,8 +61,10 @@ struct ListInfo {
 struct ListStats {
   ListInfo info;
   int64_t entries = 0;
-  int64_t records = 0;                  // distinct ids
+  int64_t records = 0;                  // distinct ids (of entries and listed videos)
   int64_t by_algo[kNumHashAlgos] = {};  // indexed by HashAlgo
+  int64_t videos = 0;                   // listed videos (vPDQ frame hashes, video/vpdq_store.h)
+  int64_t video_frames = 0;             // their frame hashes
   int64_t last_added = 0;               // unix seconds, 0 when empty
 };
 

@@ -1,5 +1,7 @@
 #include "host/media/hash_media.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 
@@ -138,7 +140,92 @@ MediaHashResult decode_media_file(const std::string& path, const HashOptions& op
   return r;
 }
 
-nlohmann::json to_json(const MediaHashResult& r, bool dihedral) {
+namespace {
+
+// The reference prints a timestamp with "%.3f"; the JSON number is the double of that very text
+// (the exact value rounded once, as the reference does).
+double three_decimals(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", x);
+  return std::strtod(buf, nullptr);
+}
+
+template <class Json>
+void write_json_line_impl(const Json& j, const std::vector<VideoFrameHash>* frames,
+                          std::string* out) {
+  auto dump = [](const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); };
+  auto write_frames = [&] {
+    *out += "\"vpdq\":[";
+    // Keys in the order nlohmann::json dumps an object: frame, pdq, quality, timestamp.
+    bool first = true;
+    for (const VideoFrameHash& f : *frames) {
+      if (!first) *out += ',';
+      first = false;
+      *out += "{\"frame\":";
+      *out += std::to_string(f.frame_number);
+      *out += ",\"pdq\":\"";
+      *out += f.hash.to_hex();
+      *out += "\",\"quality\":";
+      *out += std::to_string(f.quality);
+      *out += ",\"timestamp\":";
+      *out += Json(three_decimals(f.timestamp)).dump();
+      *out += '}';
+    }
+    *out += ']';
+  };
+  if (!j.is_object()) {  // nothing to put the frames into
+    *out += dump(j);
+    return;
+  }
+  *out += '{';
+  bool first = true, placed = frames == nullptr;
+  const std::string* prev = nullptr;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    if (!placed && (key > "vpdq" || (prev && key < *prev))) {
+      if (!first) *out += ',';
+      write_frames();
+      first = false;
+      placed = true;
+    }
+    if (!first) *out += ',';
+    first = false;
+    *out += dump(Json(key));
+    *out += ':';
+    *out += dump(it.value());
+    prev = &key;
+  }
+  if (!placed) {
+    if (!first) *out += ',';
+    write_frames();
+  }
+  *out += '}';
+}
+
+}  // namespace
+
+nlohmann::json vpdq_frames_to_json(std::span<const VideoFrameHash> frames) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const VideoFrameHash& f : frames) {
+    arr.push_back({{"frame", f.frame_number},
+                   {"quality", f.quality},
+                   {"pdq", f.hash.to_hex()},
+                   {"timestamp", three_decimals(f.timestamp)}});
+  }
+  return arr;
+}
+
+void write_json_line(const nlohmann::json& j, const std::vector<VideoFrameHash>* frames,
+                     std::string* out) {
+  write_json_line_impl(j, frames, out);
+}
+
+void write_json_line(const nlohmann::ordered_json& j, const std::vector<VideoFrameHash>* frames,
+                     std::string* out) {
+  write_json_line_impl(j, frames, out);
+}
+
+nlohmann::json to_json(const MediaHashResult& r, bool dihedral, bool with_frames) {
   nlohmann::json j;
   j["path"] = r.path;
   j["size"] = r.size;
@@ -162,6 +249,7 @@ nlohmann::json to_json(const MediaHashResult& r, bool dihedral) {
     }
   }
   for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
+  if (r.vpdq && with_frames) j["vpdq"] = vpdq_frames_to_json(*r.vpdq);
   if (!r.ok()) {
     j["error"] = r.error;
     j["error_reason"] = r.error_reason;

@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "host/common/digest.h"
+#include "host/common/hash256.h"
 #include "host/image/decode.h"
 #include "host/pdq/pdq.h"
 
@@ -46,6 +48,15 @@ struct HashOptions {
   bool dihedral = false;  // compute the 8 dihedral hashes
 };
 
+// One hashed frame of a video (vPDQ): its number in decoding order from 0, the PDQ quality and
+// hash, and its time in seconds (frame number / fps).
+struct VideoFrameHash {
+  int64_t frame_number = 0;
+  int quality = 0;
+  Hash256 hash;
+  double timestamp = 0;
+};
+
 struct MediaHashResult {
   std::string path;
   uint64_t size = 0;
@@ -54,7 +65,13 @@ struct MediaHashResult {
   MediaFormat format = MediaFormat::kUnknown;
   int width = 0, height = 0;
   std::optional<pdq::PdqDihedral> pdq;  // hashes[0] is the image itself; others with `dihedral`
-  // Extra fields a media-specific hasher adds to the JSON line (e.g. the vPDQ frames of a video).
+  // A video's hashed frames (the vPDQ field), set for every video, also one that failed part way
+  // (the frames hashed before the problem). Held typed, 56 bytes a frame, and written out as text
+  // straight from here (write_json_line): a JSON value would hold ~1.3 KB a frame, too much for a
+  // long video hashed frame by frame.
+  std::optional<std::vector<VideoFrameHash>> vpdq;
+  // Extra fields a media-specific hasher adds to the JSON line (e.g. the `video` object of a
+  // video; its frames are in `vpdq`).
   nlohmann::json extra = nlohmann::json::object();
   std::string error;         // empty on success
   std::string error_reason;  // short token: truncated, empty, unsupported, too_large, ...
@@ -88,7 +105,22 @@ using VideoHashFn = std::function<void(const std::string& path, std::span<const 
 void set_video_hasher(VideoHashFn fn);
 
 // The JSON line of `hashmatch hash`: path, size, md5, sha1, sha256, pdq, pdq_quality (or error),
-// pdq_dihedral when asked for.
-nlohmann::json to_json(const MediaHashResult& r, bool dihedral);
+// pdq_dihedral when asked for; a video's `vpdq` array unless with_frames is false.
+nlohmann::json to_json(const MediaHashResult& r, bool dihedral, bool with_frames = true);
+
+// The `vpdq` array of a video: [{frame, quality, pdq, timestamp}, ...], timestamps rounded to
+// three decimals as the reference prints them.
+nlohmann::json vpdq_frames_to_json(std::span<const VideoFrameHash> frames);
+
+// Writes `j` (to_json(r, dihedral, false) with whatever the caller added) as one line of JSON
+// text onto *out, without the newline, with `frames` as its `vpdq` member written straight from
+// the typed frames: a long video's line never becomes a JSON value. The member goes where a
+// sorted object has it (before the first key after "vpdq", or where the sorted keys end and the
+// caller's appended ones begin), so that the text is what dumping to_json(r, dihedral) with the
+// same additions would give. Invalid UTF-8 in strings is replaced (U+FFFD).
+void write_json_line(const nlohmann::json& j, const std::vector<VideoFrameHash>* frames,
+                     std::string* out);
+void write_json_line(const nlohmann::ordered_json& j, const std::vector<VideoFrameHash>* frames,
+                     std::string* out);
 
 }  // namespace hashmatch

@@ -660,7 +660,7 @@ nlohmann::json run_bench(const BenchOptions& in) {
     const auto t0 = Clock::now();
     const MediaHashResult res = hash_media_file(clip, ho, hasher);
     const double secs = since(t0);
-    const std::size_t frames = res.extra.contains("vpdq") ? res.extra["vpdq"].size() : 0;
+    const std::size_t frames = res.vpdq ? res.vpdq->size() : 0;
     r["vpdq"] = {{"clip", "1280x720 H.264, " + std::to_string(spec.frames) + " frames"},
                  {"frames", frames}, {"seconds", secs}, {"frames_per_s", double(frames) / secs},
                  {"threads", 1}, {"error", res.error}};

@@ -77,8 +77,8 @@ class ListScanMatcher : public ScanMatcher {
                                    : PdqQuery::original(r.pdq->hashes[0]));
         owners.push_back(it);
       }
-      if (auto v = r.extra.find("vpdq"); v != r.extra.end()) {
-        const std::vector<PdqQuery> fq = video_frame_queries(*v, opts_.min_quality);
+      if (r.vpdq) {
+        const std::vector<PdqQuery> fq = video_frame_queries(*r.vpdq, opts_.min_quality);
         if (!fq.empty()) {
           frame_items.emplace_back(it, frame_queries.size());
           frame_queries.insert(frame_queries.end(), fq.begin(), fq.end());
@@ -116,16 +116,9 @@ class ListScanMatcher : public ScanMatcher {
     // Videos against listed videos, video-level (vPDQ's rule: q% and c% thresholds).
     if (videos_) {
       for (ScanItem* it : items) {
-        auto v = it->result.extra.find("vpdq");
-        if (v == it->result.extra.end() || !v->is_array() || v->empty()) continue;
-        std::vector<video::VpdqFrame> frames;
-        for (const auto& f : *v) {
-          Hash256 h;
-          if (!Hash256::try_from_hex(f.value("pdq", ""), &h)) continue;
-          frames.push_back({f.value("frame", int64_t{0}), f.value("quality", 0), h,
-                            f.value("timestamp", 0.0)});
-        }
-        for (const video::VideoListMatch& m : videos_->match(frames)) {
+        const auto& frames = it->result.vpdq;
+        if (!frames || frames->empty()) continue;
+        for (const video::VideoListMatch& m : videos_->match(*frames)) {
           it->matches.push_back({{"list", m.list},
                                  {"id", m.id},
                                  {"algo", "vpdq"},

@@ -430,7 +430,7 @@ void write_file_atomically(const std::string& path, const std::string& text) {
 }  // namespace
 
 nlohmann::json result_line(const ScanItem& item, bool dihedral) {
-  nlohmann::json j = to_json(item.result, dihedral);
+  nlohmann::json j = to_json(item.result, dihedral, /*with_frames=*/false);
   if (!item.matches.is_null()) j["matches"] = item.matches;
   if (!item.match_error.empty()) j["match_error"] = item.match_error;
   return j;
@@ -596,10 +596,12 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
         done, items.size(),
         [&](ScanItem& it) {
           const nlohmann::json j = result_line(it, opts.hash.dihedral);
-          std::string line = dump_line(j);
+          const auto& frames = it.result.vpdq;
+          std::string line;
+          write_json_line(j, frames ? &*frames : nullptr, &line);
           line += '\n';
           out->write(line);
-          rep.counters.add(j);
+          rep.counters.add(j, frames.has_value());
           ++emitted;
           ++rep.session_files;
           rep.session_bytes += it.result.size;

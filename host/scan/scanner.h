@@ -92,7 +92,8 @@ struct ScanReport {
 // checkpoint of another scan, output not writable); one bad file never does.
 ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage* stage);
 
-// The JSON object of one result line (what run_scan writes, without the newline).
+// The JSON object of one result line, but for a video's frames: run_scan writes it with
+// write_json_line (host/media/hash_media.h), which adds the `vpdq` array from item.result.vpdq.
 nlohmann::json result_line(const ScanItem& item, bool dihedral);
 
 // Writes `summary` (pretty JSON) to `path` atomically (temporary file, fsync, rename).

@@ -4,13 +4,13 @@
 
 namespace hashmatch::scan {
 
-void ScanCounters::add(const nlohmann::json& j) {
+void ScanCounters::add(const nlohmann::json& j, bool video) {
   ++files;
   if (auto it = j.find("size"); it != j.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
     bytes += it->get<uint64_t>();
   }
   const bool has_pdq = j.contains("pdq");
-  const bool has_vpdq = j.contains("vpdq");
+  const bool has_vpdq = video || j.contains("vpdq");
   if (has_pdq) ++images;
   if (has_vpdq) ++videos;
   const bool error = j.contains("error");

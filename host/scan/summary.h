@@ -23,8 +23,9 @@ struct ScanCounters {
   std::map<std::string, uint64_t> failed_by_reason;
   std::map<std::string, uint64_t> matched_by_list;  // files with a match in the list
 
-  // Counts one result line (the JSON object written to the output).
-  void add(const nlohmann::json& line);
+  // Counts one result line (the JSON object written to the output; `video`: a video's line whose
+  // vpdq array is not in `line`, as run_scan writes it from the typed frames).
+  void add(const nlohmann::json& line, bool video = false);
   nlohmann::json to_json() const;
   static ScanCounters from_json(const nlohmann::json& j);  // tolerant: missing fields are 0
 };

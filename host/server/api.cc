@@ -519,12 +519,12 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
   std::vector<PdqQuery> queries;
   std::vector<const VideoFrameHash*> frame_of;
   std::set<Hash256> seen;
-  for (const VideoFrameHash& f : out.video_frames) {
+  for (const VideoFrameHash& f : out.video_frames()) {
     if (f.quality < cfg.min_quality || !seen.insert(f.hash).second) continue;
     queries.push_back(PdqQuery::original(f.hash));
     frame_of.push_back(&f);
   }
-  json summary = {{"frames", out.video_frames.size()}, {"query_frames", queries.size()}};
+  json summary = {{"frames", out.video_frames().size()}, {"query_frames", queries.size()}};
   auto o = opts;
   if (o->dihedral) {
     auto copy = std::make_shared<QueryOptions>(*o);
@@ -584,16 +584,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
   vo.query_match_percent = cfg.video_match_percent;
   vo.compared_match_percent = cfg.video_compared_match_percent;
   if (auto index = lists_->videos()) {
-    std::vector<video::VpdqFrame> frames;
-    frames.reserve(out.video_frames.size());
-    for (const VideoFrameHash& f : out.video_frames) {
-      video::VpdqFrame v;
-      v.frame_number = f.frame_number;
-      v.quality = f.quality;
-      v.hash = f.hash;
-      v.timestamp = f.timestamp;
-      frames.push_back(v);
-    }
+    const std::span<const VideoFrameHash> frames = out.video_frames();
     std::size_t videos_matched = 0;
     for (const video::VideoListMatch& vm : index->match(frames, vo)) {
       if (!o->lists.empty() &&
@@ -655,7 +646,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     // too (frame and listed-video matches, and the vpdq_match summary), as `hashmatch match` does.
     // A matcher that refuses them (overloaded) gets the request refused (429/503, retried later)
     // rather than an answer without them.
-    if (out.video && !out.video_frames.empty()) {
+    if (out.video && !out.video_frames().empty()) {
       json partial = json::object();
       match_video(out, opts, *cfg, partial, matches);
       details["vpdq_match"] = partial["vpdq_match"];

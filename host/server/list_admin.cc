@@ -65,6 +65,8 @@ nlohmann::json ListAdmin::stats_json(const ListStats& s, const ListSnapshot* sna
       {"entries", s.entries},
       {"records", s.records},
       {"by_algo", by_algo},
+      {"videos", s.videos},
+      {"video_frames", s.video_frames},
       {"last_added", s.last_added ? nlohmann::json(format_utc(s.last_added)) : nlohmann::json()},
       {"loaded", false},
       {"loaded_generation", nullptr},

@@ -373,11 +373,8 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
   MediaHashResult& r = out->result;
   r.width = v.info.width;
   r.height = v.info.height;
-  r.extra["vpdq"] = video::frames_to_json(v.frames);
+  r.vpdq = std::move(v.frames);
   if (!v.info.codec.empty()) r.extra["video"] = video::info_to_json(v.info);
-  for (const video::VpdqFrame& f : v.frames) {
-    out->video_frames.push_back({f.frame_number, f.quality, f.hash, f.timestamp});
-  }
   if (!v.ok()) {
     r.error = v.error;
     r.error_reason = v.error_reason;

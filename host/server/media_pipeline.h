@@ -30,20 +30,16 @@
 
 namespace hashmatch::server {
 
-// One hashed video frame (vPDQ record).
-struct VideoFrameHash {
-  int64_t frame_number = 0;
-  int quality = 0;
-  Hash256 hash;
-  double timestamp = 0;  // seconds
-};
-
 struct MediaOutcome {
   Status status;           // kOk, or why the request was refused (429 / 503)
   MediaHashResult result;  // digests, format, size, pdq (8 dihedral hashes), or the media error;
-                           // for a video, extra["vpdq"] and extra["video"]
+                           // for a video, vpdq (its frames) and extra["video"]
   bool video = false;
-  std::vector<VideoFrameHash> video_frames;  // sorted by frame number
+  // A video's hashed frames (result.vpdq), sorted by frame number; empty for an image.
+  std::span<const VideoFrameHash> video_frames() const {
+    if (!result.vpdq) return {};
+    return *result.vpdq;
+  }
   double decode_seconds = 0;
   double queue_seconds = 0;  // PDQ queue wait
 };

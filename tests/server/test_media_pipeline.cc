@@ -99,7 +99,7 @@ TEST(MediaPipeline, AnImageDoesNotWaitBehindAVideo) {
   EXPECT_TRUE(v.status.ok()) << v.status.message;
   EXPECT_TRUE(v.result.ok()) << v.result.error;
   EXPECT_TRUE(v.video);
-  EXPECT_EQ(v.video_frames.size(), 600u);
+  EXPECT_EQ(v.video_frames().size(), 600u);
 }
 
 TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
@@ -129,7 +129,7 @@ TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
   t2.join();
   EXPECT_TRUE(first.status.ok()) << first.status.message;
   EXPECT_TRUE(queued.status.ok()) << queued.status.message;
-  EXPECT_EQ(queued.video_frames.size(), 30u);
+  EXPECT_EQ(queued.video_frames().size(), 30u);
 }
 
 // video.time_budget counts from the request's arrival: a video that waited in the video queue
@@ -167,11 +167,11 @@ TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
   ASSERT_GT(held, budget + 0.1) << "the first video ended too early: the test needs a longer one";
   EXPECT_TRUE(first.status.ok()) << first.status.message;
   EXPECT_TRUE(first.result.ok()) << first.result.error;  // its budget was the one it started with
-  EXPECT_EQ(first.video_frames.size(), 1200u);
+  EXPECT_EQ(first.video_frames().size(), 1200u);
   EXPECT_TRUE(waited.status.ok()) << waited.status.message;
   EXPECT_EQ(waited.result.error_reason, "timeout") << waited.result.error;
   EXPECT_NE(waited.result.error.find("waited"), std::string::npos) << waited.result.error;
-  EXPECT_TRUE(waited.video_frames.empty());
+  EXPECT_TRUE(waited.video_frames().empty());
   EXPECT_TRUE(waited.result.have_digests);  // the digests are known all the same
 
   // Alone, with a budget it fits in: hashed.
@@ -180,7 +180,7 @@ TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
   MediaOutcome alone;
   p.hash(short_video, &alone);
   EXPECT_TRUE(alone.result.ok()) << alone.result.error;
-  EXPECT_EQ(alone.video_frames.size(), 30u);
+  EXPECT_EQ(alone.video_frames().size(), 30u);
 }
 
 }  // namespace
@@ -217,12 +217,12 @@ TEST(MediaPipeline, ADamagedVideoGivesTheSameFramesEveryTime) {
     p.hash(video, &out);
     ASSERT_TRUE(out.status.ok()) << out.status.message;
     EXPECT_EQ(out.result.error_reason, one.error_reason) << out.result.error;
-    ASSERT_EQ(out.video_frames.size(), one.frames.size()) << "run " << run;
+    ASSERT_EQ(out.video_frames().size(), one.frames.size()) << "run " << run;
     int differ = 0;
     for (std::size_t i = 0; i < one.frames.size(); ++i) {
-      differ += out.video_frames[i].frame_number != one.frames[i].frame_number ||
-                out.video_frames[i].hash != one.frames[i].hash ||
-                out.video_frames[i].quality != one.frames[i].quality;
+      differ += out.video_frames()[i].frame_number != one.frames[i].frame_number ||
+                out.video_frames()[i].hash != one.frames[i].hash ||
+                out.video_frames()[i].quality != one.frames[i].quality;
     }
     EXPECT_EQ(differ, 0) << "run " << run << ": frames unlike one thread's";
   }
@@ -251,7 +251,7 @@ TEST(MediaPipeline, VideosFitASmallQueueAndWaitForItWithoutABudget) {
     for (const MediaOutcome& o : outs) {
       EXPECT_TRUE(o.status.ok()) << "budget " << budget << ": " << o.status.message;
       EXPECT_TRUE(o.result.ok()) << o.result.error;
-      EXPECT_EQ(o.video_frames.size(), 90u) << "budget " << budget;
+      EXPECT_EQ(o.video_frames().size(), 90u) << "budget " << budget;
     }
   }
 }
