@@ -432,6 +432,10 @@ class Cli {
     test::write_file(d / name, std::vector<uint8_t>(text.begin(), text.end()));
     return "'" + (d / name).string() + "'";
   }
+  std::string text(const std::string& out) const {
+    const auto b = test::read_file(d / out);
+    return std::string(b.begin(), b.end());
+  }
   test::TempDir d;
 };
 
@@ -679,6 +683,294 @@ TEST(VideoCli, VpdqFileInputErrors) {
   const std::string empty = cli.write("empty.txt", "# nothing\n");
   EXPECT_NE(cli.run("video compare " + empty + " " + q, "empty.out"), 0);
   EXPECT_EQ(cli.lines("empty.out")[0]["error_reason"], "empty");
+}
+
+// `video remove` takes only a listed video (and its digests): an id that names image entries
+// is left alone (ids are shared by images and videos in one list), and said to be no video.
+TEST_F(VpdqStoreDb, RemoveVideoLeavesAnImageRecordOfThatIdAlone) {
+  std::mt19937_64 rng(31);
+  std::istringstream csv("id,algo,hash\nimg1,md5,0123456789abcdef0123456789abcdef\n");
+  import_stream(store, "L", csv, "imgs.csv", {});
+  vs.add_video("L", "vid", video_from({random_hash(rng), random_hash(rng)}, rng), {}, &kDigests);
+  ASSERT_EQ(store.stats("L").entries, 4);
+  int64_t entries = -1;
+  EXPECT_EQ(vs.remove_video("L", "img1", &entries), 0);
+  EXPECT_EQ(entries, 0);
+  EXPECT_EQ(store.stats("L").entries, 4) << "the image's entry must stay";
+  EXPECT_EQ(vs.remove_video("L", "vid", &entries), 1);
+  EXPECT_EQ(entries, 3);  // its md5, sha1, sha256
+  EXPECT_EQ(store.stats("L").entries, 1);
+  EXPECT_EQ(vs.remove_video("nolist", "vid"), 0);
+}
+
+// List statistics count listed videos: records (an id once, a video's digests share its id),
+// videos and their frames, the last addition.
+TEST_F(VpdqStoreDb, StatsCountListedVideos) {
+  std::mt19937_64 rng(32);
+  std::istringstream csv("id,algo,hash\nimg1,md5,0123456789abcdef0123456789abcdef\n");
+  import_stream(store, "L", csv, "imgs.csv", {});
+  vs.add_video("L", "v1", video_from({random_hash(rng), random_hash(rng)}, rng), {}, &kDigests);
+  vs.add_video("L", "v2", video_from({random_hash(rng), random_hash(rng), random_hash(rng)}, rng));
+  const ListStats s = store.stats("L");
+  EXPECT_EQ(s.entries, 4);
+  EXPECT_EQ(s.records, 3);  // img1, v1, v2
+  EXPECT_EQ(s.videos, 2);
+  EXPECT_EQ(s.video_frames, 5);
+  EXPECT_GT(s.last_added, 0);
+  vs.add_video("only", "v", video_from({random_hash(rng)}, rng));
+  const ListStats o = store.stats("only");
+  EXPECT_EQ(o.entries, 0);
+  EXPECT_EQ(o.records, 1);
+  EXPECT_EQ(o.videos, 1);
+  EXPECT_GT(o.last_added, 0) << "a list of videos alone was added to";
+}
+
+// The quality filter comes before the dedupe (python-threatexchange's index, HMA): a hash first
+// seen at low quality (a fade-in) and then at full quality counts; dedupe_first (its brute
+// matcher) loses it. The index keeps each hash's best quality, so that matching it with a higher
+// quality threshold than it was built with drops exactly what an index built with that would.
+TEST(VideoMatch, QualityFilterComesBeforeTheDedupe) {
+  std::mt19937_64 rng(33);
+  const Hash256 h = random_hash(rng), other = random_hash(rng);
+  const std::vector<VpdqFrame> fade = {{0, 40, h, 0}, {1, 100, h, 1}, {2, 100, h, 2}};
+  const std::vector<VpdqFrame> listed = {{0, 100, h, 0}};
+  const VideoMatchResult r = match_videos(fade, listed);
+  EXPECT_EQ(r.query_frames, 1u);
+  EXPECT_TRUE(r.match);
+  VideoMatchOptions brute;
+  brute.dedupe_first = true;
+  const VideoMatchResult b = match_videos(fade, listed, brute);
+  EXPECT_EQ(b.query_frames, 0u);
+  EXPECT_FALSE(b.match);
+
+  test::TempDir d;
+  ListStore store((d / "l.db").string());
+  VpdqStore vs(store);
+  const std::vector<VpdqFrame> stored = {{0, 60, h, 0}, {1, 90, h, 1}, {2, 55, other, 2}};
+  vs.add_video("l", "fade", stored);
+  MatcherOptions mo;
+  mo.backend = Backend::kCpu;
+  const VideoIndex index(vs, {}, VideoMatchOptions{}, mo);
+  for (const int f : {50, 80, 95}) {
+    VideoMatchOptions o;
+    o.quality_threshold = f;
+    VideoIndex built(vs, {}, o, mo);
+    const std::vector<VpdqFrame> q = {{0, 100, h, 0}};
+    const auto got = index.match(q, o, /*all=*/true);
+    const auto want = built.match(q, o, /*all=*/true);
+    ASSERT_EQ(got.size(), want.size()) << f;
+    if (!got.empty()) {
+      EXPECT_EQ(got[0].result.compared_frames, want[0].result.compared_frames) << f;
+      EXPECT_EQ(got[0].result.compared_matched, want[0].result.compared_matched) << f;
+    }
+    const auto brute_r = match_videos(q, stored, o);
+    EXPECT_EQ(got.empty() ? 0u : got[0].result.compared_frames,
+              brute_r.query_matched ? brute_r.compared_frames : 0u)
+        << f;
+  }
+  VideoMatchOptions mixed;
+  mixed.dedupe_first = true;
+  EXPECT_THROW(index.match(fade, mixed), InvalidArgument);
+}
+
+// Near D = 256 every query frame hits every stored frame: the index counts the hits a chunk of
+// queries at a time (memory O(stored frames)); its answers stay those of the brute-force matcher
+// (5,000 stored frames x 1,500 query frames: several chunks).
+TEST(VideoIndex, HighDistanceThresholdsAgreeWithTheBruteForceMatcher) {
+  std::mt19937_64 rng(34);
+  test::TempDir d;
+  ListStore store((d / "l.db").string());
+  VpdqStore vs(store);
+  std::vector<std::vector<VpdqFrame>> stored;
+  for (int v = 0; v < 5; ++v) {
+    std::vector<Hash256> hs;
+    for (int i = 0; i < 1000; ++i) hs.push_back(random_hash(rng));
+    stored.push_back(video_from(hs, rng));
+    vs.add_video("l", "v" + std::to_string(v), stored.back());
+  }
+  std::vector<Hash256> qh;
+  for (int i = 0; i < 1500; ++i) qh.push_back(random_hash(rng));
+  const auto query = video_from(qh, rng);
+  MatcherOptions mo;
+  mo.backend = Backend::kCpu;
+  for (const int dist : {256, 128, 100}) {
+    VideoMatchOptions o;
+    o.distance_threshold = dist;
+    o.query_match_percent = 0;
+    const VideoIndex index(vs, {}, o, mo);
+    std::map<std::string, VideoMatchResult> by_id;
+    for (const auto& m : index.match(query, /*all=*/true)) by_id[m.id] = m.result;
+    for (int v = 0; v < 5; ++v) {
+      const VideoMatchResult want = match_videos(query, stored[std::size_t(v)], o);
+      const std::string id = "v" + std::to_string(v);
+      if (want.query_matched == 0) {
+        EXPECT_EQ(by_id.count(id), 0u) << id << " D " << dist;
+        continue;
+      }
+      ASSERT_EQ(by_id.count(id), 1u) << id << " D " << dist;
+      EXPECT_EQ(by_id[id].query_matched, want.query_matched) << id << " D " << dist;
+      EXPECT_EQ(by_id[id].compared_matched, want.compared_matched) << id << " D " << dist;
+      EXPECT_EQ(by_id[id].query_frames, want.query_frames) << id << " D " << dist;
+    }
+  }
+}
+
+// vPDQ parse errors quote a bad field briefly: a 1 MB field or a NUL byte leave a readable message.
+TEST(VpdqIo, ErrorsQuoteFieldsBriefly) {
+  const std::string big = "0," + std::string(1 << 20, '9') + "," + kH1 + ",0.000\n";
+  try {
+    parse_vpdq(big, "big.txt");
+    FAIL() << "a quality of a million digits was read";
+  } catch (const InvalidArgument& e) {
+    EXPECT_LT(std::string(e.what()).size(), 200u) << std::string(e.what()).substr(0, 300);
+    EXPECT_NE(std::string(e.what()).find("bytes)"), std::string::npos) << e.what();
+  }
+  const std::string nul = std::string("0,100,") + kH1 + "," + std::string("1.", 2) + '\0' + "5\n";
+  try {
+    parse_vpdq(nul, "nul.txt");
+    FAIL() << "a timestamp with a NUL was read";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("\\x00"), std::string::npos) << e.what();
+  }
+}
+
+// The `video` commands refuse what would read as "not known" or lose a video: an unknown list
+// (match, remove), two inputs of one run given the same file-name id, an empty --id, remove
+// without ids; remove of an image record's id changes nothing and says so.
+TEST(VideoCli, MisusesAreRefusedAndNothingIsLost) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  std::filesystem::create_directories(cli.d / "a");
+  std::filesystem::create_directories(cli.d / "b");
+  const std::string a =
+      cli.write("a/clip.txt", "0,100," + kH1 + ",0.000\n1,100," + kH2 + ",1.000\n");
+  const std::string b = cli.write("b/clip.txt", "0,100," + kH3 + ",0.000\n");
+  EXPECT_EQ(cli.run("video add " + db + " --list known " + a + " " + b, "add.txt"), 256);
+  const auto added = cli.lines("add.txt");
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_EQ(added[0]["id"], "clip");
+  EXPECT_EQ(added[1]["error_reason"], "duplicate_id") << added[1];
+  ASSERT_EQ(cli.run("video add " + db + " --list known --id clip-b " + b, "add-b.txt"), 0);
+  ASSERT_EQ(cli.run("video match " + db + " " + a, "m-a.txt"), 0);
+  EXPECT_EQ(cli.lines("m-a.txt").at(0)["video_matches"].at(0)["id"], "clip");
+  ASSERT_EQ(cli.run("video match " + db + " " + b, "m-b.txt"), 0);
+  EXPECT_EQ(cli.lines("m-b.txt").at(0)["video_matches"].at(0)["id"], "clip-b");
+
+  EXPECT_EQ(cli.run("video match " + db + " --list knwon " + a, "typo.txt"), 2 * 256);
+  EXPECT_NE(cli.text("typo.txt").find("no list named 'knwon'"), std::string::npos)
+      << cli.text("typo.txt");
+  EXPECT_EQ(cli.run("video remove " + db + " --list knwon clip", "rm-typo.txt"), 2 * 256);
+  EXPECT_EQ(cli.run("video remove " + db + " --list known", "rm-none.txt"), 2 * 256);
+  EXPECT_EQ(cli.run("video add " + db + " --list known --id '' " + a, "empty-id.txt"), 2 * 256);
+
+  const std::string csv =
+      cli.write("imgs.csv", "id,algo,hash\nimg1,md5,0123456789abcdef0123456789abcdef\n");
+  ASSERT_EQ(cli.run("list import " + db + " --list known " + csv, "imp.txt"), 0);
+  EXPECT_EQ(cli.run("video remove " + db + " --list known img1", "rm-img.txt"), 256);
+  const auto rm = cli.lines("rm-img.txt");
+  EXPECT_EQ(rm.at(0)["removed"], 0);
+  EXPECT_EQ(rm.at(0)["error_reason"], "not_found");
+  ASSERT_EQ(cli.run("list stats " + db + " --list known", "stats.txt"), 0);
+  const auto st = cli.lines("stats.txt").at(0);
+  EXPECT_EQ(st["md5"], 1) << st;
+  EXPECT_EQ(st["videos"], 2) << st;
+  EXPECT_EQ(st["records"], 3) << st;
+  ASSERT_EQ(cli.run("video remove " + db + " --list known clip", "rm-clip.txt"), 0);
+  EXPECT_EQ(cli.lines("rm-clip.txt").at(0)["removed"], 1);
+  ASSERT_EQ(cli.run("list drop " + db + " --list known", "drop.txt"), 0);
+  const auto dr = cli.lines("drop.txt").at(0);
+  EXPECT_EQ(dr["videos"], 1) << dr;
+  EXPECT_EQ(dr["removed"], 2) << dr;  // the image's md5 and the video clip-b
+}
+
+// `video export` writes each listed video as a vPDQ file with its id and labels in comments;
+// `video add` of those files gives the same videos (ids of any characters, labels, frames) in
+// another database; `list export` says what it leaves out.
+TEST(VideoCli, ExportAndAddBackGiveTheSameVideos) {
+  Cli cli;
+  const std::string db1 = "--db '" + (cli.d / "one.db").string() + "'";
+  const std::string db2 = "--db '" + (cli.d / "two.db").string() + "'";
+  const std::string v1 = cli.write("v1.txt", "0,100," + kH1 + ",0.000\n30,80," + kH2 + ",1.000\n");
+  const std::string v2 = cli.write("v2.txt", "0,90," + kH3 + ",0.000\n");
+  ASSERT_EQ(cli.run("video add " + db1 +
+                        " --list L --id 'odd id, \"quoted\"/x' --category A1 "
+                        "--source hotline --tag t1 --tag 't 2' " +
+                        v1,
+                    "a1.txt"),
+            0);
+  ASSERT_EQ(cli.run("video add " + db1 + " --list L --id .hidden " + v2, "a2.txt"), 0);
+  ASSERT_EQ(cli.run("list export " + db1 + " --list L", "exp.txt"), 0);
+  EXPECT_NE(cli.text("exp.txt").find("2 listed video(s)"), std::string::npos)
+      << cli.text("exp.txt");
+
+  const std::string dir = (cli.d / "out").string();
+  ASSERT_EQ(cli.run("video export " + db1 + " --list L --dir '" + dir + "'", "vx.txt"), 0);
+  const auto exported = cli.lines("vx.txt");
+  ASSERT_EQ(exported.size(), 2u);
+  std::string args;
+  for (const auto& e : exported) {
+    const std::string path = e["path"];
+    EXPECT_EQ(std::filesystem::path(path).parent_path(), std::filesystem::path(dir));
+    EXPECT_NE(std::filesystem::path(path).filename().string().front(), '.') << path;
+    args += " '" + path + "'";
+  }
+  ASSERT_EQ(cli.run("video add " + db2 + " --list L" + args, "back.txt"), 0);
+  auto videos = [](const std::string& db) {
+    ListStore store(db, /*create=*/false);
+    VpdqStore vs(store);
+    std::vector<StoredVideo> all;
+    vs.for_each_video({}, [&](const StoredVideo& v) { all.push_back(v); });
+    return all;
+  };
+  const auto one = videos((cli.d / "one.db").string());
+  const auto two = videos((cli.d / "two.db").string());
+  ASSERT_EQ(one.size(), 2u);
+  ASSERT_EQ(two.size(), one.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(two[i].id, one[i].id);
+    EXPECT_EQ(two[i].labels, one[i].labels) << one[i].id;
+    ASSERT_EQ(two[i].frames.size(), one[i].frames.size());
+    for (std::size_t k = 0; k < one[i].frames.size(); ++k) {
+      EXPECT_EQ(two[i].frames[k].frame_number, one[i].frames[k].frame_number);
+      EXPECT_EQ(two[i].frames[k].quality, one[i].frames[k].quality);
+      EXPECT_EQ(two[i].frames[k].hash, one[i].frames[k].hash);
+      EXPECT_DOUBLE_EQ(two[i].frames[k].timestamp, one[i].frames[k].timestamp);
+    }
+  }
+  EXPECT_EQ(one[1].labels.tags, (std::vector<std::string>{"t1", "t 2"})) << one[1].id;
+  // One video to standard output: a vPDQ file the reference tools read.
+  ASSERT_EQ(cli.run("video export " + db1 + " --list L --id .hidden", "one.txt"), 0);
+  EXPECT_NE(cli.text("one.txt").find("0,90," + kH3 + ",0.000"), std::string::npos)
+      << cli.text("one.txt");
+  EXPECT_EQ(cli.run("video export " + db1 + " --list L --id nope", "nope.txt"), 256);
+}
+
+// `hashmatch match --pdq-file` takes a video's `hashmatch hash` line and answers as matching the
+// video itself: digest matches, frame matches and video_matches.
+TEST(VideoCli, PdqFileTakesAVideosHashLine) {
+  Cli cli;
+  const std::string db = "--db '" + (cli.d / "l.db").string() + "'";
+  const std::string clip =
+      "'" + (test::testdata_dir() / "vpdq/videos/test-padded-dimensions.mp4").string() + "'";
+  ASSERT_EQ(cli.run("video add " + db + " --list vids --id known " + clip, "add.txt"), 0);
+  ASSERT_EQ(cli.run("hash " + clip, "h.json"), 0);
+  ASSERT_EQ(cli.run("match " + db + " " + clip, "direct.txt"), 0);
+  ASSERT_EQ(
+      cli.run("match " + db + " --pdq-file '" + (cli.d / "h.json").string() + "'", "file.txt"), 0);
+  const auto direct = cli.lines("direct.txt").at(0);
+  const auto viafile = cli.lines("file.txt").at(0);
+  EXPECT_EQ(viafile["matches"], direct["matches"]);
+  EXPECT_EQ(viafile["video_matches"], direct["video_matches"]);
+  ASSERT_FALSE(viafile["video_matches"].empty());
+  EXPECT_EQ(viafile["video_matches"][0]["id"], "known");
+  EXPECT_EQ(viafile["matches"].size(), 3u) << viafile;  // md5, sha1, sha256
+  // A malformed frame is an error for that line.
+  const std::string bad =
+      cli.write("bad.json", R"({"path":"x","vpdq":[{"frame":0,"quality":100,"pdq":"zz"}]})"
+                            "\n");
+  EXPECT_EQ(cli.run("match " + db + " --pdq-file " + bad, "bad.txt"), 256);
+  EXPECT_NE(cli.lines("bad.txt").at(0)["error"].get<std::string>().find("vpdq[0]"),
+            std::string::npos);
 }
 
 }  // namespace
