@@ -108,11 +108,20 @@ std::string clean_label(std::string_view t) {
 
 std::string join_tags(const std::vector<std::string>& tags) {
   std::string out;
-  for (const std::string& t : tags) {
-    std::string c = clean_label(t);
-    if (c.empty()) continue;
-    if (!out.empty()) out += '\n';
-    out += c;
+  for (const std::string& tag : tags) {
+    // ';' and '|' separate tags in the CSV form (export, import): a tag given with one is those
+    // tags here already, so that what is stored is what an export and import give back.
+    std::string_view rest = tag;
+    while (true) {
+      const std::size_t e = rest.find_first_of(";|");
+      std::string c = clean_label(rest.substr(0, e));
+      if (!c.empty()) {
+        if (!out.empty()) out += '\n';
+        out += c;
+      }
+      if (e == std::string_view::npos) break;
+      rest.remove_prefix(e + 1);
+    }
   }
   return out;
 }

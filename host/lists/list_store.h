@@ -45,7 +45,8 @@ struct Labels {
 
 // How the stores keep labels (the hash lists and the vPDQ frame store): control characters become
 // spaces and surrounding spaces go (clean_label, also for category and source); tags are stored
-// joined by '\n', empty ones dropped (join_tags), and split back (split_tags).
+// joined by '\n', empty ones dropped, a tag with ';' or '|' split there as the CSV form splits
+// it (join_tags), and split back (split_tags).
 std::string clean_label(std::string_view s);
 std::string join_tags(const std::vector<std::string>& tags);
 std::vector<std::string> split_tags(std::string_view joined);

@@ -169,6 +169,24 @@ TEST_F(Importers, CsvWithHeaderQuotingAndLabels) {
   EXPECT_EQ(te[2].hash.algo, HashAlgo::kPdq);  // 64 hex without an algo: PDQ
 }
 
+// A tag given with ';' or '|' (the CSV form's tag separators) is stored as those tags, so that a
+// CSV export and import give back the labels the store holds, whoever added the entry.
+TEST_F(Importers, TagsWithCsvSeparatorsSurviveExportAndImport) {
+  const std::string h = hex(64);
+  Labels l;
+  l.tags = {"x;y", "a|b", " c ", "d"};
+  store_->add_entries("l", {NewEntry{HashValue::parse(HashAlgo::kPdq, h), "r1", l}});
+  const std::vector<StoredEntry> before = all();
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].labels.tags, (std::vector<std::string>{"x", "y", "a", "b", "c", "d"}));
+  std::ostringstream out;
+  export_list(*store_, "l", ListFormat::kCsv, out);
+  import(out.str(), ListFormat::kCsv, std::nullopt, "copy");
+  const std::vector<StoredEntry> after = all("copy");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].labels, before[0].labels);
+}
+
 TEST_F(Importers, CsvErrorsNameTheLine) {
   const std::string ok = hex(32);
   EXPECT_MENTIONS(import_error("id,md5\n1," + ok + "\n2,\"" + hex(32) + "\n3," + hex(32) + "\n",
