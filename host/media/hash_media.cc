@@ -173,6 +173,9 @@ void write_json_line_impl(const Json& j, const std::vector<VideoFrameHash>* fram
     }
     *out += ']';
   };
+  // ~125 bytes a frame ({"frame":N,"pdq":"<64 hex>","quality":Q,"timestamp":T}): reserved, so
+  // that a long video's line does not grow by doubling to twice its size.
+  if (frames) out->reserve(out->size() + frames->size() * 128 + 4096);
   if (!j.is_object()) {  // nothing to put the frames into
     *out += dump(j);
     return;
