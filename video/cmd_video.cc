@@ -2,8 +2,12 @@
 // matching. Registered in host/cli/main.cc when the video and lists layers are built.
 #include "video/cmd_video.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -81,9 +85,50 @@ struct Loaded {
 // vPDQ readers skip '#' lines) and `video add` reads back.
 constexpr std::string_view kIdComment = "# hashmatch-video-id: ";
 constexpr std::string_view kLabelsComment = "# hashmatch-video-labels: ";
+constexpr std::string_view kDigestsComment = "# hashmatch-video-digests: ";
+
+// A string as a JSON value that gives back its very bytes: itself when it is UTF-8, else
+// {"hex": "..."} (ids and labels may hold any bytes, e.g. a Latin-1 CSV's).
+nlohmann::json bytes_json(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();  // throws on invalid UTF-8
+    return s;
+  } catch (const nlohmann::json::type_error&) {
+    static const char* kHex = "0123456789abcdef";
+    std::string hex;
+    for (const unsigned char c : s) {
+      hex += kHex[c >> 4];
+      hex += kHex[c & 15];
+    }
+    return {{"hex", hex}};
+  }
+}
+
+// The inverse of bytes_json; InvalidArgument for anything else.
+std::string bytes_from_json(const nlohmann::json& j, const char* what) {
+  if (j.is_string()) return j.get<std::string>();
+  const nlohmann::json* hex =
+      j.is_object() && j.size() == 1 && j.contains("hex") ? &j["hex"] : nullptr;
+  if (!hex || !hex->is_string() || hex->get<std::string>().size() % 2) {
+    throw InvalidArgument(std::string("bad ") + what + " in a hashmatch-video comment");
+  }
+  std::string out;
+  const std::string& h = hex->get_ref<const std::string&>();
+  for (std::size_t i = 0; i < h.size(); i += 2) {
+    auto nib = [&](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      throw InvalidArgument(std::string("bad ") + what + " in a hashmatch-video comment");
+    };
+    out += static_cast<char>(nib(h[i]) * 16 + nib(h[i + 1]));
+  }
+  return out;
+}
 
 nlohmann::json labels_to_json(const Labels& l) {
-  return {{"category", l.category}, {"source", l.source}, {"tags", l.tags}};
+  nlohmann::json tags = nlohmann::json::array();
+  for (const std::string& t : l.tags) tags.push_back(bytes_json(t));
+  return {{"category", bytes_json(l.category)}, {"source", bytes_json(l.source)}, {"tags", tags}};
 }
 
 // The export comments among the lines before the first frame line; InvalidArgument when one is
@@ -98,28 +143,41 @@ void read_export_comments(std::string_view text, Loaded* l) {
     if (line.empty()) continue;
     if (line.front() != '#') break;  // the first frame line: comments after it are the file's
     const bool is_id = line.starts_with(kIdComment);
-    if (!is_id && !line.starts_with(kLabelsComment)) continue;
-    const std::string_view value = line.substr((is_id ? kIdComment : kLabelsComment).size());
+    const bool is_labels = line.starts_with(kLabelsComment);
+    const bool is_digests = line.starts_with(kDigestsComment);
+    if (!is_id && !is_labels && !is_digests) continue;
+    const std::string_view value = line.substr((is_id       ? kIdComment
+                                                : is_labels ? kLabelsComment
+                                                            : kDigestsComment)
+                                                   .size());
     const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
     if (is_id) {
-      if (!j.is_string() || j.get<std::string>().empty()) {
-        throw InvalidArgument("bad hashmatch-video-id comment (a JSON string expected)");
+      l->id = bytes_from_json(j, "id");
+      if (l->id->empty()) throw InvalidArgument("bad id in a hashmatch-video comment: empty");
+    } else if (is_labels) {
+      if (!j.is_object() || (j.contains("tags") && !j["tags"].is_array())) {
+        throw InvalidArgument("bad hashmatch-video-labels comment (category, source, tags)");
       }
-      l->id = j.get<std::string>();
-    } else {
       Labels lb;
-      bool ok = j.is_object();
-      if (ok && j.contains("category")) ok = j["category"].is_string();
-      if (ok && j.contains("source")) ok = j["source"].is_string();
-      if (ok && j.contains("tags")) {
-        ok = j["tags"].is_array() && std::all_of(j["tags"].begin(), j["tags"].end(),
-                                                 [](const auto& t) { return t.is_string(); });
+      if (j.contains("category")) lb.category = bytes_from_json(j["category"], "category");
+      if (j.contains("source")) lb.source = bytes_from_json(j["source"], "source");
+      if (j.contains("tags")) {
+        for (const auto& t : j["tags"]) lb.tags.push_back(bytes_from_json(t, "tag"));
       }
-      if (!ok) throw InvalidArgument("bad hashmatch-video-labels comment (category, source, tags)");
-      lb.category = j.value("category", "");
-      lb.source = j.value("source", "");
-      if (j.contains("tags")) lb.tags = j["tags"].get<std::vector<std::string>>();
       l->labels = std::move(lb);
+    } else {
+      // The video's md5/sha1/sha256 entries in its list: listed again with it.
+      if (!j.is_object()) throw InvalidArgument("bad hashmatch-video-digests comment");
+      ExactDigests d;
+      auto take = [&](const char* k, HashAlgo a, std::string* out) {
+        if (!j.contains(k)) return;
+        if (!j[k].is_string()) throw InvalidArgument("bad hashmatch-video-digests comment");
+        *out = HashValue::parse(a, j[k].get<std::string>()).to_hex();
+      };
+      take("md5", HashAlgo::kMd5, &d.md5);
+      take("sha1", HashAlgo::kSha1, &d.sha1);
+      take("sha256", HashAlgo::kSha256, &d.sha256);
+      l->digests = std::move(d);
     }
   }
 }
@@ -251,8 +309,9 @@ int run_add(const Argv& argv) {
       print_line(j);
       continue;
     }
+    // The id: --id; an exported file's own; a video's sha256; a vPDQ file's name.
     std::string id = a.get_or("id", "");
-    if (id.empty() && l.digests) id = l.digests->sha256;
+    if (id.empty() && !l.id && l.digests && l.kind == "video") id = l.digests->sha256;
     if (id.empty()) {
       id = l.id ? *l.id : std::filesystem::path(in).stem().string();
       const auto [it, fresh] = named.try_emplace(id, in);
@@ -372,33 +431,62 @@ int run_export(const Argv& argv) {
   (void)store.get_list(*list);
   video::VpdqStore vs(store);
   if (dir) std::filesystem::create_directories(*dir);
-  std::set<std::string> wanted(ids.begin(), ids.end()), found, used;
+  std::set<std::string> wanted(ids.begin(), ids.end()), found;
+  // The videos' digest entries (a video added from a file lists its md5/sha1/sha256 under its
+  // id): exported with it, so that adding the file back lists them again.
+  std::set<std::string> video_ids;
+  vs.for_each_video({*list}, [&](const video::StoredVideo& v) { video_ids.insert(v.id); });
+  std::map<std::string, ExactDigests> digests;
+  store.for_each_entry(*list, [&](const StoredEntry& e) {
+    if (!video_ids.count(e.id) || (!wanted.empty() && !wanted.count(e.id))) return;
+    ExactDigests& d = digests[e.id];
+    if (e.hash.algo == HashAlgo::kMd5) d.md5 = e.hash.to_hex();
+    if (e.hash.algo == HashAlgo::kSha1) d.sha1 = e.hash.to_hex();
+    if (e.hash.algo == HashAlgo::kSha256) d.sha256 = e.hash.to_hex();
+  });
+  auto dump = [](const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
   int failed = 0;
   vs.for_each_video({*list}, [&](const video::StoredVideo& v) {
     if (!wanted.empty() && !wanted.count(v.id)) return;
     found.insert(v.id);
     std::ostringstream text;
-    text << "# hashmatch video export: list "
-         << nlohmann::json(v.list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-         << ", " << v.frames.size() << " frames\n";
-    text << kIdComment
-         << nlohmann::json(v.id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-         << '\n';
-    text << kLabelsComment
-         << labels_to_json(v.labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-         << '\n';
+    text << "# hashmatch video export: list " << dump(v.list) << ", " << v.frames.size()
+         << " frames\n";
+    text << kIdComment << dump(bytes_json(v.id)) << '\n';
+    text << kLabelsComment << dump(labels_to_json(v.labels)) << '\n';
+    if (const auto it = digests.find(v.id); it != digests.end()) {
+      nlohmann::json dj = nlohmann::json::object();
+      if (!it->second.md5.empty()) dj["md5"] = it->second.md5;
+      if (!it->second.sha1.empty()) dj["sha1"] = it->second.sha1;
+      if (!it->second.sha256.empty()) dj["sha256"] = it->second.sha256;
+      text << kDigestsComment << dump(dj) << '\n';
+    }
     video::write_vpdq(text, v.frames);
     if (!dir) {
       std::cout << text.str();
       return;
     }
-    std::string stem = file_stem(v.id);
-    for (int k = 2; !used.insert(stem).second; ++k)
-      stem = file_stem(v.id) + "-" + std::to_string(k);
-    const std::filesystem::path path = std::filesystem::path(*dir) / (stem + ".txt");
+    // Never over a file that is there (an earlier export, another id of the same file name):
+    // the first free name of stem.txt, stem-2.txt ...
+    const std::string stem = file_stem(v.id);
+    std::filesystem::path path;
+    bool created = false;
+    for (int k = 1; k <= 100000; ++k) {
+      path = std::filesystem::path(*dir) / (stem + (k > 1 ? "-" + std::to_string(k) : "") + ".txt");
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::close(fd);
+        created = true;
+        break;
+      }
+      if (errno != EEXIST) break;
+    }
     nlohmann::ordered_json j{
         {"list", v.list}, {"id", v.id}, {"path", path.string()}, {"frames", v.frames.size()}};
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::ofstream out;
+    if (created) out.open(path, std::ios::binary | std::ios::trunc);
     out << text.str();
     out.close();
     if (!out) {

@@ -127,7 +127,8 @@ int cmd_hash(const Argv& argv) {
     ++failed;
     if (format == "json") {
       nlohmann::json j{{"path", path}, {"error", msg}, {"error_reason", "io"}};
-      std::cout << j.dump() << '\n';
+      // A path of invalid UTF-8 (a dangling symlink's name) replaced, as in every other line.
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     } else {
       std::cerr << path << ": " << msg << '\n';
     }

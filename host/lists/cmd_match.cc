@@ -232,8 +232,13 @@ nlohmann::ordered_json match_video_line(Ctx& c, const nlohmann::ordered_json& j,
     }
     VideoFrameHash v;
     v.frame_number = f.value("frame", int64_t{0});
-    v.quality = f["quality"].get<int>();
-    if (v.quality < 0 || v.quality > 100) throw InvalidArgument(where + ": quality outside 0..100");
+    // Read wide, then checked: a quality past int's range must not wrap into 0..100.
+    const auto& qv = f["quality"];
+    if (qv.is_number_unsigned() ? qv.get<uint64_t>() > 100
+                                : (qv.get<int64_t>() < 0 || qv.get<int64_t>() > 100)) {
+      throw InvalidArgument(where + ": quality outside 0..100");
+    }
+    v.quality = static_cast<int>(qv.get<int64_t>());
     std::string why;
     if (!Hash256::try_from_hex(f["pdq"].get<std::string>(), &v.hash, &why)) {
       throw InvalidArgument(where + ": " + why);
@@ -288,10 +293,11 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     bool more;
     try {
       more = reader.next(raw);
-    } catch (const InvalidArgument& e) {
+    } catch (const InvalidArgument& e) {  // a line over the limit: an error, then the next
       ++c.failed;
       heads.push_back({{"line", reader.line()}, {"error", e.what()}});
-      break;
+      reader.skip_rest_of_line();
+      continue;
     }
     if (!more) break;
     const std::string_view line = import_detail::trim(raw);

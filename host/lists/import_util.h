@@ -48,6 +48,13 @@ class LineReader {
     return true;
   }
   std::size_t line() const { return line_; }
+  // After next() threw for a line too long: drops the rest of that line, so that reading can go
+  // on with the next one.
+  void skip_rest_of_line() {
+    using traits = std::char_traits<char>;
+    for (int c = sb_->sbumpc(); c != traits::eof() && c != '\n'; c = sb_->sbumpc()) {
+    }
+  }
 
  private:
   std::streambuf* sb_;

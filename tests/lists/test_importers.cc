@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "host/common/error.h"
+#include "host/lists/import_util.h"
 #include "host/lists/importers.h"
 #include "host/lists/list_store.h"
 #include "tests/lists/lists_testutil.h"
@@ -185,6 +186,22 @@ TEST_F(Importers, TagsWithCsvSeparatorsSurviveExportAndImport) {
   const std::vector<StoredEntry> after = all("copy");
   ASSERT_EQ(after.size(), 1u);
   EXPECT_EQ(after[0].labels, before[0].labels);
+}
+
+// A line over the reader's limit is an error for that line; skip_rest_of_line() then lets the
+// next line be read (`match --pdq-file` goes on after one).
+TEST(LineReader, GoesOnAfterALineTooLong) {
+  std::istringstream in("short\n" + std::string(100, 'x') + "\nnext\n");
+  import_detail::LineReader r(in, 10);
+  std::string line;
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "short");
+  EXPECT_THROW(r.next(line), InvalidArgument);
+  r.skip_rest_of_line();
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "next");
+  EXPECT_EQ(r.line(), 3u);
+  EXPECT_FALSE(r.next(line));
 }
 
 TEST_F(Importers, CsvErrorsNameTheLine) {

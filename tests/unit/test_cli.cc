@@ -82,6 +82,25 @@ TEST_F(CliTest, JsonLinesForEveryFileNonZeroExitOnFailures) {
   EXPECT_NE(ls[0].find("a.png"), std::string::npos);
 }
 
+// A dangling symlink whose name is not UTF-8: its error line (the walk's) has the name with
+// U+FFFD, and every other file still gets its line (the JSON writer threw and no line came out).
+TEST_F(CliTest, WalkErrorWithAnInvalidUtf8NameIsALineLikeOthers) {
+  std::filesystem::create_symlink(dir_ / "missing", dir_ / "x\xff");
+  const RunResult r = run("hash --jobs 2 " + dir_.path().string());
+  EXPECT_EQ(r.exit_code, 1);
+  const auto ls = lines(r.out);
+  ASSERT_EQ(ls.size(), 5u) << r.out;
+  int io = 0;
+  for (const auto& l : ls) {
+    const auto j = nlohmann::json::parse(l);
+    if (j.value("error_reason", "") == "io") {
+      ++io;
+      EXPECT_NE(j["path"].get<std::string>().find("x\xef\xbf\xbd"), std::string::npos) << l;
+    }
+  }
+  EXPECT_EQ(io, 1) << r.out;
+}
+
 TEST_F(CliTest, PdqFormatAndDihedral) {
   const std::string a = (dir_ / "a.png").string();
   const RunResult r = run("hash --format pdq " + a);

@@ -943,6 +943,65 @@ TEST(VideoCli, ExportAndAddBackGiveTheSameVideos) {
   EXPECT_NE(cli.text("one.txt").find("0,90," + kH3 + ",0.000"), std::string::npos)
       << cli.text("one.txt");
   EXPECT_EQ(cli.run("video export " + db1 + " --list L --id nope", "nope.txt"), 256);
+
+  // Exporting into the same folder again writes new files beside the old ones, never over them.
+  const auto before = test::read_file(exported[0]["path"].get<std::string>());
+  ASSERT_EQ(cli.run("video export " + db1 + " --list L --dir '" + dir + "'", "vx2.txt"), 0);
+  const auto again = cli.lines("vx2.txt");
+  ASSERT_EQ(again.size(), 2u);
+  for (const auto& e : again) {
+    for (const auto& f : exported) EXPECT_NE(e["path"], f["path"]);
+  }
+  EXPECT_EQ(test::read_file(exported[0]["path"].get<std::string>()), before);
+}
+
+// What `video export` carries beyond the frames: the md5/sha1/sha256 entries of a video added
+// from its file (added back with it: `match` of the file still finds them), and ids and labels
+// that are not UTF-8 (a Latin-1 CSV's), byte for byte.
+TEST(VideoCli, ExportCarriesDigestsAndAnyBytes) {
+  Cli cli;
+  const std::string one = (cli.d / "one.db").string(), two = (cli.d / "two.db").string();
+  const std::string clip =
+      "'" + (test::testdata_dir() / "vpdq/videos/test-padded-dimensions.mp4").string() + "'";
+  ASSERT_EQ(cli.run("video add --db '" + one + "' --list L --id file " + clip, "add.txt"), 0);
+  {
+    ListStore store(one);
+    VpdqStore vs(store);
+    std::mt19937_64 rng(35);
+    Labels l;
+    l.category = "caf\xe9";
+    l.tags = {"t\xff"};
+    vs.add_video("L", "id\xff", video_from({random_hash(rng)}, rng), l);
+    vs.add_video("L", "id\xfe", video_from({random_hash(rng)}, rng));
+  }
+  const std::string dir = (cli.d / "out").string();
+  ASSERT_EQ(cli.run("video export --db '" + one + "' --list L --dir '" + dir + "'", "vx.txt"), 0);
+  std::string args;
+  for (const auto& e : cli.lines("vx.txt")) args += " '" + e["path"].get<std::string>() + "'";
+  ASSERT_EQ(cli.run("video add --db '" + two + "' --list L" + args, "back.txt"), 0)
+      << cli.text("back.txt");
+  ListStore s1(one, false), s2(two, false);
+  EXPECT_EQ(s2.stats("L").entries, 3);  // the file's md5, sha1, sha256
+  EXPECT_EQ(s2.stats("L").videos, 3);
+  std::vector<StoredEntry> e1, e2;
+  s1.for_each_entry("L", [&](const StoredEntry& e) { e1.push_back(e); });
+  s2.for_each_entry("L", [&](const StoredEntry& e) { e2.push_back(e); });
+  ASSERT_EQ(e1.size(), e2.size());
+  for (std::size_t i = 0; i < e1.size(); ++i) {
+    EXPECT_EQ(e2[i].id, e1[i].id);
+    EXPECT_EQ(e2[i].hash, e1[i].hash);
+  }
+  VpdqStore v1(s1), v2(s2);
+  std::map<std::string, Labels> l1, l2;
+  v1.for_each_video({}, [&](const StoredVideo& v) { l1[v.id] = v.labels; });
+  v2.for_each_video({}, [&](const StoredVideo& v) { l2[v.id] = v.labels; });
+  EXPECT_EQ(l2, l1);
+  ASSERT_TRUE(l2.count("id\xff"));
+  EXPECT_EQ(l2["id\xff"].category, "caf\xe9");
+  EXPECT_EQ(l2["id\xff"].tags, std::vector<std::string>{"t\xff"});
+  EXPECT_TRUE(l2.count("id\xfe"));
+  ASSERT_EQ(cli.run("match --db '" + two + "' " + clip, "m.txt"), 0);
+  EXPECT_EQ(cli.lines("m.txt").at(0)["matches"].size(), 3u);  // by digest
 }
 
 // `hashmatch match --pdq-file` takes a video's `hashmatch hash` line and answers as matching the
@@ -964,6 +1023,12 @@ TEST(VideoCli, PdqFileTakesAVideosHashLine) {
   ASSERT_FALSE(viafile["video_matches"].empty());
   EXPECT_EQ(viafile["video_matches"][0]["id"], "known");
   EXPECT_EQ(viafile["matches"].size(), 3u) << viafile;  // md5, sha1, sha256
+  // A quality past int's range is an error, not a wrapped 50.
+  const std::string wide = cli.write(
+      "wide.json", R"({"vpdq":[{"frame":0,"quality":4294967346,"pdq":")" + kH1 + "\"}]}\n");
+  EXPECT_EQ(cli.run("match " + db + " --pdq-file " + wide, "wide.txt"), 256);
+  EXPECT_NE(cli.lines("wide.txt").at(0)["error"].get<std::string>().find("quality"),
+            std::string::npos);
   // A malformed frame is an error for that line.
   const std::string bad =
       cli.write("bad.json", R"({"path":"x","vpdq":[{"frame":0,"quality":100,"pdq":"zz"}]})"
