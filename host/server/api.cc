@@ -216,6 +216,28 @@ json searched_lists(const ListSnapshot& snap, const QueryOptions& opts) {
   return arr;
 }
 
+// Ends the connection once this response is sent. A body refused unread, or read in part, must
+// not be parsed as the next request on the connection, and httplib 0.11 keeps a connection open
+// whatever the response's Connection header says: it decides from the request's Connection header
+// (read before routing) and from whether writing the response failed. So the request is marked
+// `Connection: close` (httplib then sends that header instead of Keep-Alive; the Request it
+// passes as const is its own non-const object), and the body goes out through a content provider
+// that writes all of it and then reports failure, which ends httplib's keep-alive loop and closes
+// the socket.
+void close_after_response(const httplib::Request& req, httplib::Response& res) {
+  const_cast<httplib::Request&>(req).set_header("Connection", "close");
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<std::string>(std::move(res.body));
+  res.body.clear();
+  const std::string type = res.get_header_value("Content-Type");
+  res.set_content_provider(
+      body->size(), type.empty() ? "application/json" : type,
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        sink.write(body->data() + offset, length);
+        return false;  // the response is complete: the failure only ends the connection
+      });
+}
+
 std::string make_request_id(const httplib::Request& req, uint64_t seq) {
   const std::string given = req.get_header_value("X-Request-Id");
   if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
@@ -274,8 +296,9 @@ void Server::install_routes() {
   });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (config()->access_log) {
+      const std::size_t bytes = res.body.empty() ? res.content_length_ : res.body.size();
       log("access " + req.remote_addr + " " + req.method + " " + req.path + " " +
-          std::to_string(res.status) + " " + std::to_string(res.body.size()) + " " +
+          std::to_string(res.status) + " " + std::to_string(bytes) + " " +
           res.get_header_value("X-Request-Id"));
     }
   });
@@ -301,7 +324,13 @@ void Server::on_error(const httplib::Request& req, httplib::Response& res) {
       break;
   }
   send_json(res, res.status, error_body(default_code(res.status), message));
-  if (draining_.load()) res.set_header("Connection", "close");
+  if (res.status != 404) {
+    // A request httplib refused (unparsable, a body declared too large, ...): what follows it on
+    // the connection is not to be trusted as the next request.
+    close_after_response(req, res);
+  } else if (draining_.load()) {
+    res.set_header("Connection", "close");
+  }
   metrics_->observe_request(endpoint_of(req.path), res.status, 0.0);
 }
 
@@ -409,8 +438,12 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
   } catch (...) {
     send_json(res, 500, error_body("internal", "unknown error"));
   }
-  // An unread body must not be taken for the next request on this connection.
-  if (draining_.load() || !body_read) res.set_header("Connection", "close");
+  // An unread or partly read body must not be taken for the next request on this connection.
+  if (!body_read) {
+    close_after_response(req, res);
+  } else if (draining_.load()) {
+    res.set_header("Connection", "close");
+  }
   const double secs = std::chrono::duration<double>(Clock::now() - ctx.t0).count();
   metrics_->observe_request(endpoint, res.status, secs);
   std::size_t bytes = ctx.body.size();

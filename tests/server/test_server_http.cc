@@ -1,0 +1,192 @@
+// The HTTP edge of `hashmatch serve`, spoken to over raw sockets: what a connection carries after a
+// refused body (nothing more: it is closed), the listen backlog, the access log's escaping and the
+// validation of /v1/match/hashes fields.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/server/config.h"
+#include "host/server/server.h"
+#include "tests/testutil/testutil.h"
+
+namespace hashmatch::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A TCP connection to 127.0.0.1:port.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Conn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  bool ok() const { return ok_; }
+
+  // Sends all of `data`; false when the peer closed (a refused body may be cut short).
+  bool send_all(const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // Reads until the peer closes or nothing arrives for `quiet`; *closed says which.
+  std::string read_all(std::chrono::milliseconds quiet, bool* closed) {
+    std::string out;
+    *closed = false;
+    char buf[65536];
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(quiet.count())) <= 0) return out;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        *closed = true;  // EOF, or a reset (the server closed with our bytes unread)
+        return out;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+std::size_t count(const std::string& s, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+  return n;
+}
+
+class ServerHttp : public ::testing::Test {
+ protected:
+  void start(ServerConfig cfg = {}) {
+    cfg.db = (dir_ / "lists.db").string();
+    cfg.listen = "127.0.0.1:0";
+    cfg.metrics_listen = "off";
+    cfg.backend = "cpu";
+    cfg.match_backend = "cpu";
+    cfg.reload_interval = Seconds(0);
+    cfg.keep_alive_timeout = Seconds(10);
+    srv_ = std::make_unique<Server>(cfg, std::vector<std::pair<std::string, std::string>>{});
+    srv_->start();
+    srv_->wait_lists_loaded();
+  }
+  test::TempDir dir_;
+  std::unique_ptr<Server> srv_;
+};
+
+// A request hidden in a chunked body past limits.max_body_bytes: the server answers 413 and
+// closes the connection; the rest of the body is never parsed as requests.
+TEST_F(ServerHttp, NothingAfterAnOversizedChunkedBodyIsTakenForARequest) {
+  ServerConfig cfg;
+  cfg.max_body_bytes = 100 * 1024;
+  start(cfg);
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: SMUGGLED\r\n\r\n";
+  std::string body(cfg.max_body_bytes + 1, 'A');
+  // Wherever the server stops reading, whole requests follow.
+  for (int i = 0; i < 400; ++i) body += smuggled;
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", body.size());
+  Conn c(srv_->port());
+  ASSERT_TRUE(c.ok());
+  c.send_all("POST /v1/hash HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+             std::string(size) + body + "\r\n0\r\n\r\n");
+  bool closed = false;
+  const std::string got = c.read_all(3000ms, &closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got.substr(0, 200);
+  EXPECT_NE(got.find("\"payload_too_large\""), std::string::npos) << "the body is sent whole";
+  EXPECT_EQ(count(got, "HTTP/1.1 "), 1u) << "answers after the 413: " << got.substr(0, 2000);
+  EXPECT_EQ(got.find("SMUGGLED"), std::string::npos) << "a request from the body was answered";
+  EXPECT_NE(got.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(got.find("Keep-Alive"), std::string::npos) << "the 413 offers keep-alive";
+  EXPECT_TRUE(closed) << "the connection stays open after the refused body";
+}
+
+// Requests whose bodies were read keep their connection.
+TEST_F(ServerHttp, KeepAliveStaysForRequestsServedInFull) {
+  start();
+  Conn c(srv_->port());
+  ASSERT_TRUE(c.ok());
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string got;
+  bool closed = false;
+  // One at a time: httplib does not serve pipelined requests before its keep-alive timeout.
+  for (const std::string& r : std::vector<std::string>{
+           "POST /v1/hash HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nnoise", get, get}) {
+    ASSERT_TRUE(c.send_all(r));
+    got += c.read_all(300ms, &closed);
+    ASSERT_FALSE(closed) << got;
+  }
+  EXPECT_EQ(count(got, "HTTP/1.1 400"), 1u) << got;  // bad media, its body read
+  EXPECT_EQ(count(got, "HTTP/1.1 200"), 2u) << got;
+}
+
+// The same with a body that is never read: refused before reading (401 without a token), or
+// refused by its declared length (Expect: 100-continue, answered before the body comes).
+TEST_F(ServerHttp, AnUnreadBodyClosesTheConnection) {
+  const std::string tokens = (dir_ / "tokens.yaml").string();
+  {
+    std::FILE* f = std::fopen(tokens.c_str(), "w");
+    ASSERT_TRUE(f);
+    std::fputs(
+        "tokens:\n  - name: t\n    token: \"0123456789abcdef0123456789abcdef\"\n"
+        "    scopes: [hash, match]\n",
+        f);
+    std::fclose(f);
+  }
+  ServerConfig cfg;
+  cfg.max_body_bytes = 64 * 1024;
+  cfg.tokens = tokens;
+  start(cfg);
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: SMUGGLED\r\n\r\n";
+  {
+    SCOPED_TRACE("401, body unread");
+    Conn c(srv_->port());
+    ASSERT_TRUE(c.ok());
+    c.send_all("POST /v1/hash HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+               std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+    bool closed = false;
+    const std::string got = c.read_all(3000ms, &closed);
+    EXPECT_EQ(got.rfind("HTTP/1.1 401", 0), 0u) << got.substr(0, 200);
+    EXPECT_EQ(got.find("SMUGGLED"), std::string::npos) << got;
+    EXPECT_TRUE(closed);
+  }
+  {
+    SCOPED_TRACE("Expect: 100-continue, declared over the limit");
+    Conn c(srv_->port());
+    ASSERT_TRUE(c.ok());
+    c.send_all("POST /v1/hash HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+               std::to_string(cfg.max_body_bytes + smuggled.size()) + "\r\n\r\n" + smuggled);
+    bool closed = false;
+    const std::string got = c.read_all(3000ms, &closed);
+    EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got.substr(0, 200);
+    EXPECT_EQ(got.find("SMUGGLED"), std::string::npos) << got;
+    EXPECT_TRUE(closed);
+  }
+}
+
+}  // namespace
+}  // namespace hashmatch::server
