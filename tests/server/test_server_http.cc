@@ -4,7 +4,11 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,6 +84,42 @@ std::size_t count(const std::string& s, const std::string& needle) {
   return n;
 }
 
+// The backlog of the IPv4 TCP socket listening on `port` (what `ss -ltn` shows as Send-Q), asked
+// from the kernel through sock_diag; -1 when it cannot be asked.
+int listen_backlog(int port) {
+  const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return -1;
+  struct {
+    nlmsghdr nlh;
+    inet_diag_req_v2 req;
+  } q{};
+  q.nlh.nlmsg_len = sizeof q;
+  q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  q.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  q.req.sdiag_family = AF_INET;
+  q.req.sdiag_protocol = IPPROTO_TCP;
+  q.req.idiag_states = 1u << TCP_LISTEN;
+  int found = -1;
+  if (::send(fd, &q, sizeof q, 0) == static_cast<ssize_t>(sizeof q)) {
+    alignas(nlmsghdr) char buf[1 << 15];
+    bool done = false;
+    while (!done) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+          done = true;
+          break;
+        }
+        const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+        if (ntohs(m->id.idiag_sport) == port) found = static_cast<int>(m->idiag_wqueue);
+      }
+    }
+  }
+  ::close(fd);
+  return found;
+}
+
 class ServerHttp : public ::testing::Test {
  protected:
   void start(ServerConfig cfg = {}) {
@@ -123,6 +163,16 @@ TEST_F(ServerHttp, NothingAfterAnOversizedChunkedBodyIsTakenForARequest) {
   EXPECT_NE(got.find("Connection: close"), std::string::npos);
   EXPECT_EQ(got.find("Keep-Alive"), std::string::npos) << "the 413 offers keep-alive";
   EXPECT_TRUE(closed) << "the connection stays open after the refused body";
+}
+
+// The listen backlog is http.listen_backlog (httplib's own is 5: bursts of connections were reset).
+TEST_F(ServerHttp, ListensWithTheConfiguredBacklog) {
+  ServerConfig cfg;
+  cfg.listen_backlog = 300;
+  start(cfg);
+  const int got = listen_backlog(srv_->port());
+  if (got < 0) GTEST_SKIP() << "sock_diag (netlink) is not available here";
+  EXPECT_EQ(got, 300);
 }
 
 // Requests whose bodies were read keep their connection.
