@@ -37,6 +37,21 @@ std::string absolute(const std::string& p) {
   return ec ? p : a.lexically_normal().string();
 }
 
+// The working directory, when some item is a relative path (it is then part of the items'
+// meaning, and of the checkpoint's identity); "" when every item is absolute.
+std::string cwd_if_relative(const ItemList& items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string_view p = items.path(i);
+    if (!p.empty() && p.front() != '/') {
+      std::error_code ec;
+      const auto cwd = std::filesystem::current_path(ec);
+      if (ec) throw IoError("cannot read the working directory: " + ec.message());
+      return cwd.string();
+    }
+  }
+  return {};
+}
+
 void set_error(MediaHashResult* r, std::string reason, std::string message) {
   r->error = std::move(message);
   r->error_reason = std::move(reason);
@@ -490,7 +505,7 @@ nlohmann::json ScanReport::to_json(const ScanOptions& opts) const {
 ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage* stage) {
   const auto t0 = Clock::now();
   ScanReport rep;
-  const nlohmann::json config = checkpoint_config(opts);
+  nlohmann::json config = checkpoint_config(opts);
   if (!opts.checkpoint.empty() && (opts.output.empty() || opts.output == "-")) {
     throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
   }
@@ -500,6 +515,9 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
   if (!opts.checkpoint.empty() && file_exists(opts.checkpoint)) {
     nlohmann::json old;
     ckpt = Checkpoint::open(opts.checkpoint, &old, &items, &last);
+    // Relative items (manifest lines, paths under a relative directory) are read relative to the
+    // working directory: resumed from another one, every remaining file would be "missing".
+    if (const std::string cwd = cwd_if_relative(items); !cwd.empty()) config["cwd"] = cwd;
     if (old != config) {
       // The keys that differ, one level down into objects ("result.vpdq_size").
       std::string diff;
@@ -519,14 +537,24 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
           diff += (diff.empty() ? "" : ", ") + it.key();
         }
       }
-      throw InvalidArgument("checkpoint '" + opts.checkpoint +
-                            "' belongs to another scan (differs in: " + diff +
-                            "); resume with the same inputs and options, or remove it to start anew");
+      std::string where;
+      if (config.contains("cwd") && old.value("cwd", "") != config["cwd"]) {
+        where = old.contains("cwd")
+                    ? "; its items are relative paths: resume from " + old["cwd"].get<std::string>()
+                    : "; its items are relative paths and it does not record the directory they "
+                      "are relative to";
+      }
+      throw InvalidArgument(
+          "checkpoint '" + opts.checkpoint + "' belongs to another scan (differs in: " + diff +
+          where + "); resume with the same inputs and options, or remove it to start anew");
     }
     rep.resumed = true;
   } else {
     items = build_items(opts.paths, opts.manifests, opts.shard, &rep.walk);
-    if (!opts.checkpoint.empty()) ckpt = Checkpoint::create(opts.checkpoint, config, items);
+    if (!opts.checkpoint.empty()) {
+      if (const std::string cwd = cwd_if_relative(items); !cwd.empty()) config["cwd"] = cwd;
+      ckpt = Checkpoint::create(opts.checkpoint, config, items);
+    }
   }
   rep.items = items.size();
   uint64_t done = last ? last->done : 0;
