@@ -548,7 +548,8 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
 // PDQ hash, so the vPDQ percentage reported per matched entry is q%: the share of the query's
 // frames within the threshold of that entry (docs/server.md).
 void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
-                         const ServerConfig& cfg, json& j, json& matches) {
+                         const std::shared_ptr<const ListSnapshot>& snap, const ServerConfig& cfg,
+                         json& j, json& matches) {
   std::vector<PdqQuery> queries;
   std::vector<const VideoFrameHash*> frame_of;
   std::set<Hash256> seen;
@@ -568,7 +569,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
   if (queries.empty()) {
     j["pdq_skipped"] = "no video frame with PDQ quality >= " + std::to_string(cfg.min_quality);
   } else {
-    const Status st = matcher_->match(queries, o, &results);
+    const Status st = matcher_->match(queries, o, snap, &results);
     if (!st.ok()) throw refused(st, cfg.retry_after_seconds);
   }
   struct Group {
@@ -681,7 +682,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     // rather than an answer without them.
     if (out.video && !out.video_frames().empty()) {
       json partial = json::object();
-      match_video(out, opts, *cfg, partial, matches);
+      match_video(out, opts, snap, *cfg, partial, matches);
       details["vpdq_match"] = partial["vpdq_match"];
     }
     details["matches"] = matches;
@@ -689,7 +690,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   }
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
   if (out.video) {
-    match_video(out, opts, *cfg, j, matches);
+    match_video(out, opts, snap, *cfg, j, matches);
   } else if (r.pdq) {
     if (r.pdq->quality < cfg->min_quality) {
       j["pdq_skipped"] = "PDQ quality " + std::to_string(r.pdq->quality) + " is below " +
@@ -698,7 +699,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
       std::vector<PdqQuery> queries = {opts->dihedral ? PdqQuery::dihedral(r.pdq->hashes)
                                                       : PdqQuery::original(r.pdq->hashes[0])};
       std::vector<PdqMatchResult> results;
-      const Status st = matcher_->match(std::move(queries), opts, &results);
+      const Status st = matcher_->match(std::move(queries), opts, snap, &results);
       if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
       if (!results[0].error.empty()) throw ApiError(500, "match_failed", results[0].error);
       for (const ListMatch& m : results[0].matches) matches.push_back(match_json(m));
@@ -837,7 +838,7 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
   for (const auto& [l, n] : exact_by_list) metrics_->add_matches(l, n);
   if (!pdq.empty()) {
     std::vector<PdqMatchResult> found;
-    const Status st = matcher_->match(std::move(pdq), opts, &found);
+    const Status st = matcher_->match(std::move(pdq), opts, snap, &found);
     if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
     for (std::size_t k = 0; k < found.size(); ++k) {
       if (!found[k].error.empty()) throw ApiError(500, "match_failed", found[k].error);
