@@ -596,8 +596,9 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
       }
     }
   }
-  std::map<std::string, uint64_t> by_list;
+  std::map<std::string, uint64_t> by_list;  // matches reported: one per entry, one per video
   for (const auto& [key, g] : groups) {
+    ++by_list[key.first];
     json m = match_json(g.best);
     m["video"] = {{"frames_matched", g.frames},
                   {"query_frames", queries.size()},
@@ -702,7 +703,12 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
       const Status st = matcher_->match(std::move(queries), opts, snap, &results);
       if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
       if (!results[0].error.empty()) throw ApiError(500, "match_failed", results[0].error);
-      for (const ListMatch& m : results[0].matches) matches.push_back(match_json(m));
+      std::map<std::string, uint64_t> by_list;
+      for (const ListMatch& m : results[0].matches) {
+        ++by_list[m.list];
+        matches.push_back(match_json(m));
+      }
+      for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
     }
   }
   j["lists"] = searched_lists(*snap, *opts);
@@ -840,12 +846,15 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
     std::vector<PdqMatchResult> found;
     const Status st = matcher_->match(std::move(pdq), opts, snap, &found);
     if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
+    std::map<std::string, uint64_t> by_list;
     for (std::size_t k = 0; k < found.size(); ++k) {
       if (!found[k].error.empty()) throw ApiError(500, "match_failed", found[k].error);
       for (const ListMatch& m : found[k].matches) {
+        ++by_list[m.list];
         results[pdq_index[k]]["matches"].push_back(match_json(m));
       }
     }
+    for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
   }
   std::size_t matched = 0;
   for (const json& r : results) matched += r["matches"].empty() ? 0 : 1;

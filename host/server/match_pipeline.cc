@@ -85,13 +85,10 @@ void MatchPipeline::execute(std::span<const PdqMatchItem* const> items,
       variants += opts->dihedral ? items[i]->query.count : 1;
     }
     try {
+      // Matches are counted (hashmatch_matches_total) by the requests, as they report them: a
+      // video's frames matching one entry are one match.
       std::vector<std::vector<ListMatch>> r = snap.match_pdq(queries, *opts);
-      std::map<std::string, uint64_t> matches_by_list;
-      for (std::size_t k = 0; k < idx.size(); ++k) {
-        for (const ListMatch& m : r[k]) ++matches_by_list[m.list];
-        out[idx[k]].matches = std::move(r[k]);
-      }
-      for (const auto& [list, n] : matches_by_list) metrics_.add_matches(list, n);
+      for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]].matches = std::move(r[k]);
       // Comparisons: every query variant against every PDQ entry of the lists searched.
       std::map<std::string, double> comparisons;
       auto count = [&](const std::string& list) {

@@ -15,13 +15,17 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "host/lists/list_store.h"
 #include "host/server/config.h"
 #include "host/server/server.h"
 #include "tests/testutil/testutil.h"
+#include "video/synth_clip.h"
 
 namespace hashmatch::server {
 namespace {
@@ -125,7 +129,7 @@ class ServerHttp : public ::testing::Test {
   void start(ServerConfig cfg = {}) {
     cfg.db = (dir_ / "lists.db").string();
     cfg.listen = "127.0.0.1:0";
-    cfg.metrics_listen = "off";
+    if (cfg.metrics_listen == ServerConfig{}.metrics_listen) cfg.metrics_listen = "off";
     cfg.backend = "cpu";
     cfg.match_backend = "cpu";
     cfg.reload_interval = Seconds(0);
@@ -173,6 +177,53 @@ TEST_F(ServerHttp, ListensWithTheConfiguredBacklog) {
   const int got = listen_backlog(srv_->port());
   if (got < 0) GTEST_SKIP() << "sock_diag (netlink) is not available here";
   EXPECT_EQ(got, 300);
+}
+
+// The value of the sample `name` in Prometheus text (-1 when absent).
+double metric(const std::string& text, const std::string& name) {
+  const std::size_t p = text.find("\n" + name + " ");
+  if (p == std::string::npos) return -1;
+  return std::stod(text.substr(p + name.size() + 2));
+}
+
+// hashmatch_matches_total counts the matches reported: a video whose frames all fall within the
+// threshold of one list entry is one match (with frames_matched), not one per frame.
+TEST_F(ServerHttp, MatchesTotalCountsReportedMatchesNotMatchingFrames) {
+  {
+    ListStore store((dir_ / "lists.db").string());
+    store.create_list("L");
+    std::mt19937_64 rng(9);
+    Hash256 h;
+    for (auto& w : h.w) w = rng();
+    store.add_entries("L", {NewEntry{HashValue::from_hash256(h), "e1", {}}});
+  }
+  video::SynthClipSpec spec;
+  spec.width = 160;
+  spec.height = 120;
+  spec.fps_num = 10;
+  spec.frames = 12;
+  spec.pattern = 4;
+  const std::string clip = (dir_ / "clip.mp4").string();
+  video::write_synth_clip(clip, spec);
+  ServerConfig cfg;
+  cfg.metrics_listen = "127.0.0.1:0";
+  cfg.min_quality = 0;
+  cfg.video_seconds_per_hash = 0;  // every frame
+  start(cfg);
+  const auto bytes = test::read_file(clip);
+  httplib::Client api("127.0.0.1", srv_->port());
+  // Threshold 256: every frame is within it of the entry.
+  const auto r = api.Post("/v1/match?threshold=256", std::string(bytes.begin(), bytes.end()),
+                          "application/octet-stream");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto j = nlohmann::json::parse(r->body);
+  ASSERT_EQ(j["matches"].size(), 1u) << r->body.substr(0, 2000);
+  EXPECT_GT(j["matches"][0]["video"]["frames_matched"].get<int>(), 1);
+  httplib::Client prom("127.0.0.1", srv_->metrics_port());
+  const auto m = prom.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(metric(m->body, "hashmatch_matches_total{list=\"L\"}"), 1.0);
 }
 
 // Requests whose bodies were read keep their connection.
