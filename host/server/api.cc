@@ -238,6 +238,26 @@ void close_after_response(const httplib::Request& req, httplib::Response& res) {
       });
 }
 
+// A request field as the access log shows it: bytes that could end or fake a line, split a
+// field or drive a terminal (controls, space, DEL, non-ASCII) and '%' itself are percent-encoded,
+// so a path with %0A in its URL stays on its line.
+std::string log_field(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || c == '%') {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
 std::string make_request_id(const httplib::Request& req, uint64_t seq) {
   const std::string given = req.get_header_value("X-Request-Id");
   if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
@@ -297,9 +317,9 @@ void Server::install_routes() {
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (config()->access_log) {
       const std::size_t bytes = res.body.empty() ? res.content_length_ : res.body.size();
-      log("access " + req.remote_addr + " " + req.method + " " + req.path + " " +
-          std::to_string(res.status) + " " + std::to_string(bytes) + " " +
-          res.get_header_value("X-Request-Id"));
+      log("access " + log_field(req.remote_addr) + " " + log_field(req.method) + " " +
+          log_field(req.path) + " " + std::to_string(res.status) + " " + std::to_string(bytes) +
+          " " + log_field(res.get_header_value("X-Request-Id")));
     }
   });
 }

@@ -2,6 +2,7 @@
 // refused body (nothing more: it is closed), the listen backlog, the access log's escaping and the
 // validation of /v1/match/hashes fields.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <linux/inet_diag.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -224,6 +226,57 @@ TEST_F(ServerHttp, MatchesTotalCountsReportedMatchesNotMatchingFrames) {
   const auto m = prom.Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_EQ(metric(m->body, "hashmatch_matches_total{list=\"L\"}"), 1.0);
+}
+
+// Standard error redirected to a file for a scope.
+class CaptureStderr {
+ public:
+  explicit CaptureStderr(const std::string& path) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~CaptureStderr() {
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+  }
+  CaptureStderr(const CaptureStderr&) = delete;
+  CaptureStderr& operator=(const CaptureStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
+// A URL with %0A cannot add a line of its own to the access log (anyone could, even without a
+// token): the logged path is percent-encoded.
+TEST_F(ServerHttp, AccessLogEscapesControlCharacters) {
+  ServerConfig cfg;
+  cfg.access_log = true;
+  const std::string log = (dir_ / "stderr.log").string();
+  {
+    CaptureStderr capture(log);
+    start(cfg);
+    httplib::Client api("127.0.0.1", srv_->port());
+    const auto r = api.Get("/v1/lists/x%0Ahashmatch%20serve:%20FORGED%0D%1B[2J");
+    ASSERT_TRUE(r);
+    srv_.reset();
+  }
+  std::ifstream in(log);
+  std::string line, access;
+  while (std::getline(in, line)) {
+    if (line.find("FORGED") != std::string::npos) {
+      EXPECT_NE(line.find("access"), std::string::npos) << "a line of its own: " << line;
+    }
+    EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+    if (line.find("access") != std::string::npos) access = line;
+  }
+  EXPECT_NE(access.find(" GET /v1/lists/x%0Ahashmatch%20serve:%20FORGED%0D%1B[2J 404 "),
+            std::string::npos)
+      << access;
 }
 
 // Requests whose bodies were read keep their connection.
