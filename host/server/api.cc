@@ -544,7 +544,7 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
       const json& t = (*body)["threshold"];
       if (!t.is_number_integer())
         throw ApiError(400, "bad_request", "threshold must be an integer");
-      threshold = threshold_value(std::to_string(t.get<long long>()));
+      threshold = threshold_value(t.dump());  // its own digits: a huge value does not wrap
     }
   }
   for (const std::string& l : lists.value_or(std::vector<std::string>{})) {
@@ -813,7 +813,12 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
         if (f.key() == "ref") {
           it.ref = *f;
         } else if (f.key() == "quality") {
-          if (!f->is_number_integer()) throw bad("quality must be an integer");
+          // Read as 64 bits and checked: 4294967346 is not 50, nor is -1 a quality.
+          const bool in_range =
+              f->is_number_unsigned()
+                  ? f->get<uint64_t>() <= 100
+                  : f->is_number_integer() && f->get<int64_t>() >= 0 && f->get<int64_t>() <= 100;
+          if (!in_range) throw bad("quality must be an integer in 0..100, got " + f->dump());
           it.quality = f->get<int>();
         } else if (auto a = parse_algo(f.key())) {
           if (algo) throw bad("give one hash per item");

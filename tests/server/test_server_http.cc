@@ -279,6 +279,34 @@ TEST_F(ServerHttp, AccessLogEscapesControlCharacters) {
       << access;
 }
 
+// /v1/match/hashes reads quality and threshold without wrapping: out of range is a 400.
+TEST_F(ServerHttp, MatchHashesRefusesOutOfRangeQualityAndThreshold) {
+  start();
+  httplib::Client api("127.0.0.1", srv_->port());
+  const std::string pdq = "\"" + std::string(64, 'a') + "\"";
+  auto post = [&](const std::string& body) {
+    const auto r = api.Post("/v1/match/hashes", body, "application/json");
+    EXPECT_TRUE(r);
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  };
+  for (const char* q :
+       {"4294967346", "-1", "101", "18446744073709551615", "-9223372036854775808"}) {
+    const auto [status, body] =
+        post("{\"hashes\": [{\"pdq\": " + pdq + ", \"quality\": " + q + "}]}");
+    EXPECT_EQ(status, 400) << "quality " << q << ": " << body;
+    EXPECT_NE(body.find("bad_hash"), std::string::npos) << body;
+  }
+  for (const char* q : {"0", "50", "100"}) {
+    const auto [status, body] =
+        post("{\"hashes\": [{\"pdq\": " + pdq + ", \"quality\": " + q + "}]}");
+    EXPECT_EQ(status, 200) << "quality " << q << ": " << body;
+  }
+  const auto [status, body] =
+      post("{\"hashes\": [" + pdq + "], \"threshold\": 18446744073709551615}");
+  EXPECT_EQ(status, 400) << body;
+  EXPECT_NE(body.find("18446744073709551615"), std::string::npos) << body;
+}
+
 // Requests whose bodies were read keep their connection.
 TEST_F(ServerHttp, KeepAliveStaysForRequestsServedInFull) {
   start();
