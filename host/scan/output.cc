@@ -37,9 +37,9 @@ OutputFile::OutputFile(const std::string& path, uint64_t keep_bytes) : path_(pat
   }
   if (uint64_t(st.st_size) < keep_bytes) {
     ::close(fd_);
-    throw InvalidArgument("output '" + path + "' has " + std::to_string(st.st_size) +
-                          " bytes but the checkpoint records " + std::to_string(keep_bytes) +
-                          ": it was changed or replaced since; start a new scan (new checkpoint)");
+    throw Error("output '" + path + "' has " + std::to_string(st.st_size) +
+                " bytes but the checkpoint records " + std::to_string(keep_bytes) +
+                ": it was changed or replaced since; start a new scan (new checkpoint)");
   }
   if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) {
     const std::string e = errno_text();

@@ -13,7 +13,7 @@ namespace hashmatch::scan {
 class OutputFile {
  public:
   // "" or "-": standard output (cannot be truncated or resumed). Otherwise the file is created, or
-  // truncated to `keep_bytes` (0: emptied). Throws IoError; throws InvalidArgument when the file is
+  // truncated to `keep_bytes` (0: emptied). Throws IoError; throws Error when the file is
   // shorter than keep_bytes (it was changed since the checkpoint was written).
   OutputFile(const std::string& path, uint64_t keep_bytes);
   ~OutputFile();

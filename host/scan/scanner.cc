@@ -509,6 +509,14 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
   if (!opts.checkpoint.empty() && (opts.output.empty() || opts.output == "-")) {
     throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
   }
+  if (!opts.checkpoint.empty()) {
+    std::error_code ec;
+    if (absolute(opts.checkpoint) == absolute(opts.output) ||
+        std::filesystem::equivalent(opts.checkpoint, opts.output, ec)) {
+      throw InvalidArgument("--output and --checkpoint name the same file '" + opts.output +
+                            "': they must be two files");
+    }
+  }
   ItemList items;
   std::unique_ptr<Checkpoint> ckpt;
   std::optional<CheckpointCommit> last;
@@ -544,9 +552,10 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
                     : "; its items are relative paths and it does not record the directory they "
                       "are relative to";
       }
-      throw InvalidArgument(
-          "checkpoint '" + opts.checkpoint + "' belongs to another scan (differs in: " + diff +
-          where + "); resume with the same inputs and options, or remove it to start anew");
+      // A fatal error (exit code 1, as an unusable checkpoint), not a usage error.
+      throw Error("checkpoint '" + opts.checkpoint +
+                  "' belongs to another scan (differs in: " + diff + where +
+                  "); resume with the same inputs and options, or remove it to start anew");
     }
     rep.resumed = true;
   } else {
@@ -570,9 +579,19 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     const std::string tail = OutputFile::read_from(opts.output, offset);
     offset += salvage(tail, items, &done, &rep.counters, &rep.salvaged);
   }
+  if (complete_before) {
+    // Nothing is written, but what the checkpoint vouches for must still be there.
+    struct stat st {};
+    if (::stat(opts.output.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_size) < offset) {
+      throw Error("output '" + opts.output + "' has " + std::to_string(st.st_size) +
+                  " bytes but the complete scan's checkpoint records " + std::to_string(offset) +
+                  ": it was changed or replaced since; start a new scan (remove the checkpoint)");
+    }
+  }
   if (rep.resumed && !file_exists(opts.output) && offset > 0) {
-    throw InvalidArgument("output '" + opts.output + "' is gone but the checkpoint records " +
-                          std::to_string(offset) + " bytes of it; start a new scan");
+    throw Error("output '" + opts.output + "' is gone but the checkpoint records " +
+                std::to_string(offset) + " bytes of it; start a new scan");
   }
   rep.resumed_from = done;
   if (opts.progress != ProgressMode::kOff) {

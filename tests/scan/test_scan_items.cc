@@ -200,9 +200,9 @@ TEST(ScanCheckpoint, RoundTripTornTailAndOddPaths) {
   // Not a checkpoint / incomplete item list: refused with a clear error.
   std::ofstream(t / "bad") << "{\"format\":\"hashmatch-scan-checkpoint\",\"version\":1,\"items\":5,"
                               "\"config\":{}}\n\"/a\"\n";
-  EXPECT_THROW(Checkpoint::open((t / "bad").string(), &cfg, &back, &last), InvalidArgument);
+  EXPECT_THROW(Checkpoint::open((t / "bad").string(), &cfg, &back, &last), Error);
   std::ofstream(t / "bad2") << "hello\n";
-  EXPECT_THROW(Checkpoint::open((t / "bad2").string(), &cfg, &back, &last), InvalidArgument);
+  EXPECT_THROW(Checkpoint::open((t / "bad2").string(), &cfg, &back, &last), Error);
 }
 
 TEST(ScanOutput, TruncatesToTheCheckpointedOffsetAndRefusesAShorterFile) {
@@ -220,7 +220,7 @@ TEST(ScanOutput, TruncatesToTheCheckpointedOffsetAndRefusesAShorterFile) {
     o.write("line 2b\n");
   }
   EXPECT_EQ(OutputFile::read_from(p, 0), "line one\nline 2b\n");
-  EXPECT_THROW(OutputFile(p, 1000), InvalidArgument);
+  EXPECT_THROW(OutputFile(p, 1000), Error);
 }
 
 TEST(ScanSummary, CountsFromResultLines) {

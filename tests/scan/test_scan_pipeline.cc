@@ -237,14 +237,14 @@ TEST_F(ScanPipeline, StopAndResumeGiveTheUninterruptedResult) {
   // Another scan's options are refused.
   ScanOptions other = o;
   other.hash.dihedral = true;
-  EXPECT_THROW(run_scan(other, &matcher_, nullptr), InvalidArgument);
+  EXPECT_THROW(run_scan(other, &matcher_, nullptr), Error);
   // ... and the refusal names the option within the result settings.
   ScanOptions sized = o;
   sized.result_config["vpdq_size"] = 128;
   try {
     run_scan(sized, &matcher_, nullptr);
     ADD_FAILURE() << "resumed with another --vpdq-size";
-  } catch (const InvalidArgument& e) {
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("result.vpdq_size"), std::string::npos) << e.what();
   }
 }
