@@ -251,5 +251,28 @@ TEST(ScanSummary, CountsFromResultLines) {
   EXPECT_EQ(back.to_json(), c.to_json());
 }
 
+// images and videos count what was hashed (they add up to hashed): a failed video, with its
+// error and the frames decoded before it, is a failure, not a video.
+TEST(ScanCounters, ImagesAndVideosAddUpToHashed) {
+  ScanCounters c;
+  c.add(nlohmann::json{{"path", "a.png"}, {"size", 10}, {"pdq", "00"}, {"pdq_quality", 100}});
+  c.add(nlohmann::json{{"path", "b.mp4"}, {"size", 10}, {"vpdq", nlohmann::json::array()}});
+  c.add(nlohmann::json{{"path", "c.mp4"},
+                       {"size", 10},
+                       {"vpdq", nlohmann::json::array()},
+                       {"error", "truncated"},
+                       {"error_reason", "truncated"}});
+  c.add(
+      nlohmann::json{{"path", "d.mp4"}, {"size", 10}, {"error", "x"}, {"error_reason", "corrupt"}},
+      /*video=*/true);
+  c.add(
+      nlohmann::json{{"path", "e.jpg"}, {"size", 10}, {"error", "x"}, {"error_reason", "corrupt"}});
+  EXPECT_EQ(c.hashed, 2u);
+  EXPECT_EQ(c.images, 1u);
+  EXPECT_EQ(c.videos, 1u);
+  EXPECT_EQ(c.images + c.videos, c.hashed);
+  EXPECT_EQ(c.failed, 3u);
+}
+
 }  // namespace
 }  // namespace hashmatch::scan
