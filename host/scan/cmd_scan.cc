@@ -1,5 +1,6 @@
 // hashmatch scan: bulk backlog rescan against hash lists, resumable and shardable.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -7,9 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
 
 #include "host/cli/args.h"
@@ -274,7 +275,13 @@ int cmd_scan(const std::vector<std::string>& argv) {
                      {"video_max_seconds", o.hash.video.max_duration_seconds},
                      {"video_pdq", o.hash.video.pdq}};
   std::string summary_path = args.get_or("summary", "");
-  if (summary_path.empty() && o.output != "-") summary_path = o.output + ".summary.json";
+  if (summary_path.empty() && o.output != "-") {
+    // Next to an output file; not next to a pipe or device (/dev/stdout.summary.json).
+    struct stat st {};
+    if (::stat(o.output.c_str(), &st) != 0 || S_ISREG(st.st_mode)) {
+      summary_path = o.output + ".summary.json";
+    }
+  }
 
   std::string why;
   // --cluster: the finishing step clusters the whole output (every session's lines) in place.

@@ -510,6 +510,11 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
   }
   if (!opts.checkpoint.empty()) {
+    struct stat st {};
+    if (::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw InvalidArgument("--checkpoint needs --output to be a regular file ('" + opts.output +
+                            "' is a pipe or device: it cannot be resumed)");
+    }
     std::error_code ec;
     if (absolute(opts.checkpoint) == absolute(opts.output) ||
         std::filesystem::equivalent(opts.checkpoint, opts.output, ec)) {

@@ -2,19 +2,19 @@
 // until it completes gives exactly the output of an uninterrupted scan (no lost, no duplicated
 // lines); SIGINT stops cleanly (exit 130) and resumes; shards from the command line partition the
 // backlog; the summary is written where documented.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "host/common/digest.h"
 #include "host/scan/output.h"
@@ -214,6 +214,32 @@ TEST(ScanCliSignals, SigtermAfterSigintAbortsAtOnce) {
   EXPECT_LT(secs, 0.5) << "SIGTERM waited for the video in flight";
 }
 #endif
+
+// --output to a FIFO (or /dev/stdout, a process substitution) is written as a stream: it was a
+// fatal "cannot truncate"; with --checkpoint it is refused as a usage error.
+TEST_F(ScanCli, OutputToAFifo) {
+  const std::string fifo = (dir_->path() / "out.fifo").string(), log = fifo + ".log";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    got.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  const int rc = run({"scan", "--progress", "off", "--output", fifo, tree()}, log);
+  if (rc != 0) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // let the reader go
+    if (fd >= 0) ::close(fd);
+  }
+  reader.join();
+  ASSERT_EQ(rc, 0) << slurp(log);
+  EXPECT_EQ(got, slurp(ref_));
+  EXPECT_FALSE(fs::exists(fifo + ".summary.json"));
+  EXPECT_EQ(
+      run({"scan", "--progress", "off", "--output", fifo, "--checkpoint", fifo + ".ck", tree()},
+          log),
+      2)
+      << slurp(log);
+}
 
 TEST_F(ScanCli, CommandLineShardsPartitionTheBacklog) {
   std::multiset<std::string> united;
