@@ -103,9 +103,10 @@ std::unique_ptr<Checkpoint> Checkpoint::create(const std::string& path, const nl
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path, nlohmann::json* config,
                                              ItemList* items, std::optional<CheckpointCommit>* last) {
   const std::string text = OutputFile::read_from(path, 0);
+  // Not a usage error (exit code 2) but a fatal one (1): the command may be right, the file not.
   auto bad = [&](const std::string& why) {
-    return InvalidArgument("checkpoint '" + path + "' is not usable: " + why +
-                           " (remove it to start the scan afresh)");
+    return Error("checkpoint '" + path + "' is not usable: " + why +
+                 " (remove it to start the scan afresh)");
   };
   std::size_t pos = 0;
   auto next_line = [&](std::string_view* line) -> bool {
@@ -118,7 +119,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path, nlohmann::
   };
   std::string_view line;
   nlohmann::json head;
-  if (!next_line(&line)) throw bad("empty");
+  if (!next_line(&line)) throw bad(text.empty() ? "empty" : "its header line is torn");
   try {
     head = nlohmann::json::parse(line);
   } catch (const std::exception&) {
@@ -148,7 +149,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path, nlohmann::
   if (!next_line(&line)) throw bad("item list not terminated");
   try {
     if (nlohmann::json::parse(line).at("end_items").get<uint64_t>() != n) throw bad("item count");
-  } catch (const InvalidArgument&) {
+  } catch (const Error&) {
     throw;
   } catch (const std::exception&) {
     throw bad("item list not terminated");

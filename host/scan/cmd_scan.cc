@@ -1,5 +1,6 @@
 // hashmatch scan: bulk backlog rescan against hash lists, resumable and shardable.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -7,9 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
 
 #include "host/cli/args.h"
@@ -30,7 +31,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: hashmatch scan [--db PATH [--list NAME]...] [--output FILE] [--checkpoint FILE]\n"
     "                      [--shard i/n] [options] (PATH... | --manifest FILE)\n"
-    "  Hashes every file under PATHs (directories walked, sorted) or named in a manifest (one path\n"
+    "  Hashes every file under PATHs (directories walked, sorted) or named in a manifest (one "
+    "path\n"
     "  per line, '-' for standard input), images and videos recognised by content, and matches\n"
     "  them against the hash lists of the database (default: all lists). One JSON line per file,\n"
     "  in a deterministic order: path, size, md5, sha1, sha256, pdq, pdq_quality (vpdq for\n"
@@ -38,13 +40,15 @@ constexpr const char* kUsage =
     "  error_reason. A summary (files, bytes, matched, failed by reason, throughput) goes to\n"
     "  standard error, last as one JSON line {\"summary\": ...}, and to the summary file.\n"
     "  Exit code: 0 scan complete (per-file failures are in the results), 130 interrupted\n"
-    "  (resumable with a checkpoint), 1 fatal error, 2 usage error. docs/scan.md has the details.\n"
+    "  (resumable with a checkpoint), 1 fatal error (an unusable checkpoint or another scan's, an\n"
+    "  output changed since, I/O), 2 usage error. docs/scan.md has the details.\n"
     "inputs and outputs:\n"
     "  --manifest FILE        paths to scan, one per line (repeatable; '-': standard input)\n"
     "  --output FILE          result lines (default: standard output)\n"
     "  --summary FILE         summary JSON (default: OUTPUT.summary.json when --output is a file)\n"
     "  --checkpoint FILE      resumable scan: created on the first run; running the same command\n"
-    "                         again continues after the last finished file (needs --output)\n"
+    "                         again continues after the last finished file (needs --output, a\n"
+    "                         regular file other than the checkpoint)\n"
     "  --checkpoint-interval S  seconds between checkpoint commits (default 1)\n"
     "  --shard i/n            only the items of shard i (0-based) of n: a stable hash of each\n"
     "                         path relative to its input decides (docs/scan.md)\n"
@@ -78,6 +82,14 @@ constexpr const char* kUsage =
 std::atomic<bool> g_stop{false};
 
 extern "C" void on_signal(int sig) {
+  // The first SIGINT or SIGTERM stops the scan; the next of either kind takes the default action
+  // (ends the process at once). SA_RESETHAND would reset only the handler of the signal received,
+  // so a SIGTERM after Ctrl-C would have waited for the files in flight too.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGINT, &dfl, nullptr);
+  sigaction(SIGTERM, &dfl, nullptr);
   g_stop.store(true);
   const char msg[] =
       "\nhashmatch scan: stopping after the files in flight (again to abort at once)\n";
@@ -90,7 +102,9 @@ void install_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;  // a second signal takes the default action (ends the process)
+  // Neither signal interrupts the handler of the other (it resets both).
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
@@ -261,7 +275,13 @@ int cmd_scan(const std::vector<std::string>& argv) {
                      {"video_max_seconds", o.hash.video.max_duration_seconds},
                      {"video_pdq", o.hash.video.pdq}};
   std::string summary_path = args.get_or("summary", "");
-  if (summary_path.empty() && o.output != "-") summary_path = o.output + ".summary.json";
+  if (summary_path.empty() && o.output != "-") {
+    // Next to an output file; not next to a pipe or device (/dev/stdout.summary.json).
+    struct stat st {};
+    if (::stat(o.output.c_str(), &st) != 0 || S_ISREG(st.st_mode)) {
+      summary_path = o.output + ".summary.json";
+    }
+  }
 
   std::string why;
   // --cluster: the finishing step clusters the whole output (every session's lines) in place.

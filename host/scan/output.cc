@@ -35,11 +35,20 @@ OutputFile::OutputFile(const std::string& path, uint64_t keep_bytes) : path_(pat
     ::close(fd_);
     throw IoError("cannot stat output '" + path + "': " + e);
   }
+  if (!S_ISREG(st.st_mode)) {
+    // A pipe, FIFO, terminal or /dev/stdout: written as it is, never truncated nor resumed.
+    if (keep_bytes != 0) {
+      ::close(fd_);
+      throw InvalidArgument("output '" + path + "' is not a regular file: it cannot be resumed");
+    }
+    stream_ = true;
+    return;
+  }
   if (uint64_t(st.st_size) < keep_bytes) {
     ::close(fd_);
-    throw InvalidArgument("output '" + path + "' has " + std::to_string(st.st_size) +
-                          " bytes but the checkpoint records " + std::to_string(keep_bytes) +
-                          ": it was changed or replaced since; start a new scan (new checkpoint)");
+    throw Error("output '" + path + "' has " + std::to_string(st.st_size) +
+                " bytes but the checkpoint records " + std::to_string(keep_bytes) +
+                ": it was changed or replaced since; start a new scan (new checkpoint)");
   }
   if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) {
     const std::string e = errno_text();
@@ -80,13 +89,13 @@ void OutputFile::flush() {
 
 void OutputFile::sync() {
   flush();
-  if (::fdatasync(fd_) != 0 && errno != EINVAL && errno != EROFS && !stdout_) {
+  if (::fdatasync(fd_) != 0 && errno != EINVAL && errno != EROFS && !stdout_ && !stream_) {
     throw IoError("cannot sync output '" + path_ + "': " + errno_text());
   }
 }
 
 void OutputFile::truncate(uint64_t bytes) {
-  if (stdout_) throw InvalidArgument("standard output cannot be truncated");
+  if (stdout_ || stream_) throw InvalidArgument("output '" + path_ + "' cannot be truncated");
   flush();
   if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0 ||
       ::lseek(fd_, static_cast<off_t>(bytes), SEEK_SET) < 0) {

@@ -12,8 +12,10 @@ namespace hashmatch::scan {
 
 class OutputFile {
  public:
-  // "" or "-": standard output (cannot be truncated or resumed). Otherwise the file is created, or
-  // truncated to `keep_bytes` (0: emptied). Throws IoError; throws InvalidArgument when the file is
+  // "" or "-": standard output (cannot be truncated or resumed). A path that is not a regular file
+  // (a FIFO, /dev/stdout, a process substitution) is written as it is, and cannot be resumed
+  // either (keep_bytes must be 0: InvalidArgument otherwise). Otherwise the file is created, or
+  // truncated to `keep_bytes` (0: emptied). Throws IoError; throws Error when the file is
   // shorter than keep_bytes (it was changed since the checkpoint was written).
   OutputFile(const std::string& path, uint64_t keep_bytes);
   ~OutputFile();
@@ -38,6 +40,7 @@ class OutputFile {
   std::string path_;
   int fd_ = -1;
   bool stdout_ = false;
+  bool stream_ = false;  // not a regular file: never truncated
   uint64_t offset_ = 0;
   std::string buf_;
 };

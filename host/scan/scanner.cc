@@ -37,6 +37,21 @@ std::string absolute(const std::string& p) {
   return ec ? p : a.lexically_normal().string();
 }
 
+// The working directory, when some item is a relative path (it is then part of the items'
+// meaning, and of the checkpoint's identity); "" when every item is absolute.
+std::string cwd_if_relative(const ItemList& items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string_view p = items.path(i);
+    if (!p.empty() && p.front() != '/') {
+      std::error_code ec;
+      const auto cwd = std::filesystem::current_path(ec);
+      if (ec) throw IoError("cannot read the working directory: " + ec.message());
+      return cwd.string();
+    }
+  }
+  return {};
+}
+
 void set_error(MediaHashResult* r, std::string reason, std::string message) {
   r->error = std::move(message);
   r->error_reason = std::move(reason);
@@ -490,9 +505,22 @@ nlohmann::json ScanReport::to_json(const ScanOptions& opts) const {
 ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage* stage) {
   const auto t0 = Clock::now();
   ScanReport rep;
-  const nlohmann::json config = checkpoint_config(opts);
+  nlohmann::json config = checkpoint_config(opts);
   if (!opts.checkpoint.empty() && (opts.output.empty() || opts.output == "-")) {
     throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
+  }
+  if (!opts.checkpoint.empty()) {
+    struct stat st {};
+    if (::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw InvalidArgument("--checkpoint needs --output to be a regular file ('" + opts.output +
+                            "' is a pipe or device: it cannot be resumed)");
+    }
+    std::error_code ec;
+    if (absolute(opts.checkpoint) == absolute(opts.output) ||
+        std::filesystem::equivalent(opts.checkpoint, opts.output, ec)) {
+      throw InvalidArgument("--output and --checkpoint name the same file '" + opts.output +
+                            "': they must be two files");
+    }
   }
   ItemList items;
   std::unique_ptr<Checkpoint> ckpt;
@@ -500,6 +528,9 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
   if (!opts.checkpoint.empty() && file_exists(opts.checkpoint)) {
     nlohmann::json old;
     ckpt = Checkpoint::open(opts.checkpoint, &old, &items, &last);
+    // Relative items (manifest lines, paths under a relative directory) are read relative to the
+    // working directory: resumed from another one, every remaining file would be "missing".
+    if (const std::string cwd = cwd_if_relative(items); !cwd.empty()) config["cwd"] = cwd;
     if (old != config) {
       // The keys that differ, one level down into objects ("result.vpdq_size").
       std::string diff;
@@ -519,14 +550,25 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
           diff += (diff.empty() ? "" : ", ") + it.key();
         }
       }
-      throw InvalidArgument("checkpoint '" + opts.checkpoint +
-                            "' belongs to another scan (differs in: " + diff +
-                            "); resume with the same inputs and options, or remove it to start anew");
+      std::string where;
+      if (config.contains("cwd") && old.value("cwd", "") != config["cwd"]) {
+        where = old.contains("cwd")
+                    ? "; its items are relative paths: resume from " + old["cwd"].get<std::string>()
+                    : "; its items are relative paths and it does not record the directory they "
+                      "are relative to";
+      }
+      // A fatal error (exit code 1, as an unusable checkpoint), not a usage error.
+      throw Error("checkpoint '" + opts.checkpoint +
+                  "' belongs to another scan (differs in: " + diff + where +
+                  "); resume with the same inputs and options, or remove it to start anew");
     }
     rep.resumed = true;
   } else {
     items = build_items(opts.paths, opts.manifests, opts.shard, &rep.walk);
-    if (!opts.checkpoint.empty()) ckpt = Checkpoint::create(opts.checkpoint, config, items);
+    if (!opts.checkpoint.empty()) {
+      if (const std::string cwd = cwd_if_relative(items); !cwd.empty()) config["cwd"] = cwd;
+      ckpt = Checkpoint::create(opts.checkpoint, config, items);
+    }
   }
   rep.items = items.size();
   uint64_t done = last ? last->done : 0;
@@ -542,9 +584,19 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     const std::string tail = OutputFile::read_from(opts.output, offset);
     offset += salvage(tail, items, &done, &rep.counters, &rep.salvaged);
   }
+  if (complete_before) {
+    // Nothing is written, but what the checkpoint vouches for must still be there.
+    struct stat st {};
+    if (::stat(opts.output.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_size) < offset) {
+      throw Error("output '" + opts.output + "' has " + std::to_string(st.st_size) +
+                  " bytes but the complete scan's checkpoint records " + std::to_string(offset) +
+                  ": it was changed or replaced since; start a new scan (remove the checkpoint)");
+    }
+  }
   if (rep.resumed && !file_exists(opts.output) && offset > 0) {
-    throw InvalidArgument("output '" + opts.output + "' is gone but the checkpoint records " +
-                          std::to_string(offset) + " bytes of it; start a new scan");
+    throw Error("output '" + opts.output + "' is gone but the checkpoint records " +
+                std::to_string(offset) + " bytes of it; start a new scan");
   }
   rep.resumed_from = done;
   if (opts.progress != ProgressMode::kOff) {

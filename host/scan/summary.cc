@@ -11,9 +11,11 @@ void ScanCounters::add(const nlohmann::json& j, bool video) {
   }
   const bool has_pdq = j.contains("pdq");
   const bool has_vpdq = video || j.contains("vpdq");
-  if (has_pdq) ++images;
-  if (has_vpdq) ++videos;
   const bool error = j.contains("error");
+  // images + videos = hashed, as the human summary puts it ("hashed N (x images, y videos)"): a
+  // video that failed (a truncated file: an error, maybe some frames) is a failure, not a video.
+  if (!error && has_pdq) ++images;
+  if (!error && has_vpdq) ++videos;
   if ((has_pdq || has_vpdq) && !error) ++hashed;
   std::string reason;
   if (error) {

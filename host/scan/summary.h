@@ -14,8 +14,8 @@ struct ScanCounters {
   uint64_t files = 0;      // result lines
   uint64_t bytes = 0;      // sizes of the files read
   uint64_t hashed = 0;     // files with a perceptual hash (PDQ or vPDQ)
-  uint64_t images = 0;
-  uint64_t videos = 0;
+  uint64_t images = 0;     // hashed images (images + videos = hashed; failures are in failed)
+  uint64_t videos = 0;     // hashed videos
   uint64_t exact_only = 0; // not media (text, archives...): exact digests only, matched by them
   uint64_t matched = 0;    // files with at least one match
   uint64_t matches = 0;    // matches in total

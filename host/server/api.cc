@@ -216,6 +216,48 @@ json searched_lists(const ListSnapshot& snap, const QueryOptions& opts) {
   return arr;
 }
 
+// Ends the connection once this response is sent. A body refused unread, or read in part, must
+// not be parsed as the next request on the connection, and httplib 0.11 keeps a connection open
+// whatever the response's Connection header says: it decides from the request's Connection header
+// (read before routing) and from whether writing the response failed. So the request is marked
+// `Connection: close` (httplib then sends that header instead of Keep-Alive; the Request it
+// passes as const is its own non-const object), and the body goes out through a content provider
+// that writes all of it and then reports failure, which ends httplib's keep-alive loop and closes
+// the socket.
+void close_after_response(const httplib::Request& req, httplib::Response& res) {
+  const_cast<httplib::Request&>(req).set_header("Connection", "close");
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<std::string>(std::move(res.body));
+  res.body.clear();
+  const std::string type = res.get_header_value("Content-Type");
+  res.set_content_provider(
+      body->size(), type.empty() ? "application/json" : type,
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        sink.write(body->data() + offset, length);
+        return false;  // the response is complete: the failure only ends the connection
+      });
+}
+
+// A request field as the access log shows it: bytes that could end or fake a line, split a
+// field or drive a terminal (controls, space, DEL, non-ASCII) and '%' itself are percent-encoded,
+// so a path with %0A in its URL stays on its line.
+std::string log_field(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || c == '%') {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
 std::string make_request_id(const httplib::Request& req, uint64_t seq) {
   const std::string given = req.get_header_value("X-Request-Id");
   if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char c) {
@@ -274,9 +316,10 @@ void Server::install_routes() {
   });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (config()->access_log) {
-      log("access " + req.remote_addr + " " + req.method + " " + req.path + " " +
-          std::to_string(res.status) + " " + std::to_string(res.body.size()) + " " +
-          res.get_header_value("X-Request-Id"));
+      const std::size_t bytes = res.body.empty() ? res.content_length_ : res.body.size();
+      log("access " + log_field(req.remote_addr) + " " + log_field(req.method) + " " +
+          log_field(req.path) + " " + std::to_string(res.status) + " " + std::to_string(bytes) +
+          " " + log_field(res.get_header_value("X-Request-Id")));
     }
   });
 }
@@ -301,7 +344,13 @@ void Server::on_error(const httplib::Request& req, httplib::Response& res) {
       break;
   }
   send_json(res, res.status, error_body(default_code(res.status), message));
-  if (draining_.load()) res.set_header("Connection", "close");
+  if (res.status != 404) {
+    // A request httplib refused (unparsable, a body declared too large, ...): what follows it on
+    // the connection is not to be trusted as the next request.
+    close_after_response(req, res);
+  } else if (draining_.load()) {
+    res.set_header("Connection", "close");
+  }
   metrics_->observe_request(endpoint_of(req.path), res.status, 0.0);
 }
 
@@ -409,8 +458,12 @@ void Server::route(const httplib::Request& req, httplib::Response& res,
   } catch (...) {
     send_json(res, 500, error_body("internal", "unknown error"));
   }
-  // An unread body must not be taken for the next request on this connection.
-  if (draining_.load() || !body_read) res.set_header("Connection", "close");
+  // An unread or partly read body must not be taken for the next request on this connection.
+  if (!body_read) {
+    close_after_response(req, res);
+  } else if (draining_.load()) {
+    res.set_header("Connection", "close");
+  }
   const double secs = std::chrono::duration<double>(Clock::now() - ctx.t0).count();
   metrics_->observe_request(endpoint, res.status, secs);
   std::size_t bytes = ctx.body.size();
@@ -491,7 +544,7 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
       const json& t = (*body)["threshold"];
       if (!t.is_number_integer())
         throw ApiError(400, "bad_request", "threshold must be an integer");
-      threshold = threshold_value(std::to_string(t.get<long long>()));
+      threshold = threshold_value(t.dump());  // its own digits: a huge value does not wrap
     }
   }
   for (const std::string& l : lists.value_or(std::vector<std::string>{})) {
@@ -515,7 +568,8 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
 // PDQ hash, so the vPDQ percentage reported per matched entry is q%: the share of the query's
 // frames within the threshold of that entry (docs/server.md).
 void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
-                         const ServerConfig& cfg, json& j, json& matches) {
+                         const std::shared_ptr<const ListSnapshot>& snap, const ServerConfig& cfg,
+                         json& j, json& matches) {
   std::vector<PdqQuery> queries;
   std::vector<const VideoFrameHash*> frame_of;
   std::set<Hash256> seen;
@@ -535,7 +589,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
   if (queries.empty()) {
     j["pdq_skipped"] = "no video frame with PDQ quality >= " + std::to_string(cfg.min_quality);
   } else {
-    const Status st = matcher_->match(queries, o, &results);
+    const Status st = matcher_->match(queries, o, snap, &results);
     if (!st.ok()) throw refused(st, cfg.retry_after_seconds);
   }
   struct Group {
@@ -562,8 +616,9 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
       }
     }
   }
-  std::map<std::string, uint64_t> by_list;
+  std::map<std::string, uint64_t> by_list;  // matches reported: one per entry, one per video
   for (const auto& [key, g] : groups) {
+    ++by_list[key.first];
     json m = match_json(g.best);
     m["video"] = {{"frames_matched", g.frames},
                   {"query_frames", queries.size()},
@@ -648,7 +703,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     // rather than an answer without them.
     if (out.video && !out.video_frames().empty()) {
       json partial = json::object();
-      match_video(out, opts, *cfg, partial, matches);
+      match_video(out, opts, snap, *cfg, partial, matches);
       details["vpdq_match"] = partial["vpdq_match"];
     }
     details["matches"] = matches;
@@ -656,7 +711,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   }
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
   if (out.video) {
-    match_video(out, opts, *cfg, j, matches);
+    match_video(out, opts, snap, *cfg, j, matches);
   } else if (r.pdq) {
     if (r.pdq->quality < cfg->min_quality) {
       j["pdq_skipped"] = "PDQ quality " + std::to_string(r.pdq->quality) + " is below " +
@@ -665,10 +720,15 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
       std::vector<PdqQuery> queries = {opts->dihedral ? PdqQuery::dihedral(r.pdq->hashes)
                                                       : PdqQuery::original(r.pdq->hashes[0])};
       std::vector<PdqMatchResult> results;
-      const Status st = matcher_->match(std::move(queries), opts, &results);
+      const Status st = matcher_->match(std::move(queries), opts, snap, &results);
       if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
       if (!results[0].error.empty()) throw ApiError(500, "match_failed", results[0].error);
-      for (const ListMatch& m : results[0].matches) matches.push_back(match_json(m));
+      std::map<std::string, uint64_t> by_list;
+      for (const ListMatch& m : results[0].matches) {
+        ++by_list[m.list];
+        matches.push_back(match_json(m));
+      }
+      for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
     }
   }
   j["lists"] = searched_lists(*snap, *opts);
@@ -753,7 +813,12 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
         if (f.key() == "ref") {
           it.ref = *f;
         } else if (f.key() == "quality") {
-          if (!f->is_number_integer()) throw bad("quality must be an integer");
+          // Read as 64 bits and checked: 4294967346 is not 50, nor is -1 a quality.
+          const bool in_range =
+              f->is_number_unsigned()
+                  ? f->get<uint64_t>() <= 100
+                  : f->is_number_integer() && f->get<int64_t>() >= 0 && f->get<int64_t>() <= 100;
+          if (!in_range) throw bad("quality must be an integer in 0..100, got " + f->dump());
           it.quality = f->get<int>();
         } else if (auto a = parse_algo(f.key())) {
           if (algo) throw bad("give one hash per item");
@@ -804,14 +869,17 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
   for (const auto& [l, n] : exact_by_list) metrics_->add_matches(l, n);
   if (!pdq.empty()) {
     std::vector<PdqMatchResult> found;
-    const Status st = matcher_->match(std::move(pdq), opts, &found);
+    const Status st = matcher_->match(std::move(pdq), opts, snap, &found);
     if (!st.ok()) throw refused(st, cfg->retry_after_seconds);
+    std::map<std::string, uint64_t> by_list;
     for (std::size_t k = 0; k < found.size(); ++k) {
       if (!found[k].error.empty()) throw ApiError(500, "match_failed", found[k].error);
       for (const ListMatch& m : found[k].matches) {
+        ++by_list[m.list];
         results[pdq_index[k]]["matches"].push_back(match_json(m));
       }
     }
+    for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
   }
   std::size_t matched = 0;
   for (const json& r : results) matched += r["matches"].empty() ? 0 : 1;

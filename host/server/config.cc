@@ -190,6 +190,9 @@ const std::vector<Setting>& table() {
     // HTTP
     add("http.threads", "http-threads", "connections served at once", false, Kind::kInt,
         HM_I(http_threads, 1, 4096));
+    add("http.listen_backlog", "listen-backlog",
+        "connections waiting to be accepted (capped by net.core.somaxconn)", false, Kind::kInt,
+        HM_I(listen_backlog, 1, 1 << 20));
     add("http.keep_alive_timeout", "keep-alive-timeout", "idle keep-alive connection timeout",
         false, Kind::kDuration, HM_D(keep_alive_timeout, 3600));
     add("http.keep_alive_max_requests", "keep-alive-max-requests",

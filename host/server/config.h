@@ -35,6 +35,8 @@ struct ServerConfig {
 
   // HTTP
   int http_threads = 64;
+  int listen_backlog =
+      4096;  // connections waiting to be accepted (the kernel caps it at somaxconn)
   Seconds keep_alive_timeout{5.0};
   int keep_alive_max_requests = 1000;
   Seconds read_timeout{30.0};

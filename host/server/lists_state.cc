@@ -56,12 +56,18 @@ void ListsState::start_loading() {
       metrics_.add_list_reload("error");
       std::fprintf(stderr, "hashmatch serve: loading the lists failed: %s\n", e.what());
     }
-    loading_.store(false);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      loading_.store(false);
+    }
+    loaded_cv_.notify_all();
   });
 }
 
 void ListsState::wait_loaded() {
-  if (loader_.joinable()) loader_.join();
+  // Waited for, not joined: several threads wait at once (the server's poller, a test).
+  std::unique_lock<std::mutex> lk(mu_);
+  loaded_cv_.wait(lk, [&] { return !loading_.load(); });
 }
 
 std::string ListsState::load_error() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,7 @@ class ListsState {
   std::atomic<bool> loaded_{false};
   std::atomic<bool> loading_{false};
   mutable std::mutex mu_;  // guards matcher_ (the pointer), load_error_, opts_
+  std::condition_variable loaded_cv_;  // the first load ended (loading_ false, under mu_)
   std::shared_ptr<ListMatcher> matcher_;
   std::shared_ptr<const video::VideoIndex> videos_;
   std::string load_error_;

@@ -40,10 +40,11 @@ void MatchPipeline::reconfigure(const ServerConfig& cfg) {
 void MatchPipeline::shutdown() { batcher_->shutdown(); }
 
 Status MatchPipeline::match(std::vector<PdqQuery> queries, std::shared_ptr<const QueryOptions> opts,
+                            std::shared_ptr<const ListSnapshot> snap,
                             std::vector<PdqMatchResult>* results) {
   std::vector<PdqMatchItem> items;
   items.reserve(queries.size());
-  for (PdqQuery& q : queries) items.push_back({q, opts});
+  for (PdqQuery& q : queries) items.push_back({q, opts, snap});
   auto ticket = batcher_->submit(std::move(items), 0);
   const Status st = ticket->wait();
   if (st.ok()) *results = std::move(ticket->results());
@@ -52,19 +53,30 @@ Status MatchPipeline::match(std::vector<PdqQuery> queries, std::shared_ptr<const
 
 void MatchPipeline::execute(std::span<const PdqMatchItem* const> items,
                             std::span<PdqMatchResult> out) {
-  const std::shared_ptr<const ListSnapshot> snap = lists_.snapshot();
-  if (!snap) throw Error("the lists are not loaded yet");
-  // Groups of queries with the same options object (one per request, or the shared default).
-  std::map<const QueryOptions*, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < items.size(); ++i) groups[items[i]->opts.get()].push_back(i);
-  std::map<std::string, double> pdq_entries_by_list;
-  std::map<std::string, std::string> backend_by_list;
-  for (const SnapshotListInfo& l : snap->lists()) {
-    pdq_entries_by_list[l.info.name] =
-        static_cast<double>(l.by_algo[static_cast<int>(HashAlgo::kPdq)]);
-    backend_by_list[l.info.name] = l.pdq_backend;
+  // Queries without a snapshot of their own are searched in the current one.
+  std::shared_ptr<const ListSnapshot> current;
+  auto snapshot_of = [&](const PdqMatchItem& it) -> const ListSnapshot* {
+    if (it.snap) return it.snap.get();
+    if (!current) current = lists_.snapshot();
+    if (!current) throw Error("the lists are not loaded yet");
+    return current.get();
+  };
+  // Groups of queries with the same snapshot and options object (one per request, or the shared
+  // default): a reload between two requests of a batch leaves each with the snapshot it began on.
+  std::map<std::pair<const ListSnapshot*, const QueryOptions*>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    groups[{snapshot_of(*items[i]), items[i]->opts.get()}].push_back(i);
   }
-  for (const auto& [opts, idx] : groups) {
+  for (const auto& [key, idx] : groups) {
+    const ListSnapshot& snap = *key.first;
+    const QueryOptions* opts = key.second;
+    std::map<std::string, double> pdq_entries_by_list;
+    std::map<std::string, std::string> backend_by_list;
+    for (const SnapshotListInfo& l : snap.lists()) {
+      pdq_entries_by_list[l.info.name] =
+          static_cast<double>(l.by_algo[static_cast<int>(HashAlgo::kPdq)]);
+      backend_by_list[l.info.name] = l.pdq_backend;
+    }
     std::vector<PdqQuery> queries;
     queries.reserve(idx.size());
     double variants = 0;
@@ -73,13 +85,10 @@ void MatchPipeline::execute(std::span<const PdqMatchItem* const> items,
       variants += opts->dihedral ? items[i]->query.count : 1;
     }
     try {
-      std::vector<std::vector<ListMatch>> r = snap->match_pdq(queries, *opts);
-      std::map<std::string, uint64_t> matches_by_list;
-      for (std::size_t k = 0; k < idx.size(); ++k) {
-        for (const ListMatch& m : r[k]) ++matches_by_list[m.list];
-        out[idx[k]].matches = std::move(r[k]);
-      }
-      for (const auto& [list, n] : matches_by_list) metrics_.add_matches(list, n);
+      // Matches are counted (hashmatch_matches_total) by the requests, as they report them: a
+      // video's frames matching one entry are one match.
+      std::vector<std::vector<ListMatch>> r = snap.match_pdq(queries, *opts);
+      for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]].matches = std::move(r[k]);
       // Comparisons: every query variant against every PDQ entry of the lists searched.
       std::map<std::string, double> comparisons;
       auto count = [&](const std::string& list) {

@@ -21,6 +21,9 @@ namespace hashmatch::server {
 struct PdqMatchItem {
   PdqQuery query;
   std::shared_ptr<const QueryOptions> opts;  // shared by the queries of one request
+  // The snapshot the request started with (its lists were checked against it): a reload while
+  // the query waits for its batch does not change what it is searched in.
+  std::shared_ptr<const ListSnapshot> snap;
 };
 
 struct PdqMatchResult {
@@ -33,10 +36,11 @@ class MatchPipeline {
   MatchPipeline(const ServerConfig& cfg, monitoring::Metrics& metrics, ListsState& lists);
   ~MatchPipeline();
 
-  // Matches the queries (all with `opts`); blocks until done or refused. results[i] for
-  // queries[i]. A per-group failure is reported in the results' `error`.
+  // Matches the queries (all with `opts`) in `snap`, the snapshot the request validated its
+  // options against (null: the current one when the batch runs); blocks until done or refused.
+  // results[i] for queries[i]. A per-group failure is reported in the results' `error`.
   Status match(std::vector<PdqQuery> queries, std::shared_ptr<const QueryOptions> opts,
-               std::vector<PdqMatchResult>* results);
+               std::shared_ptr<const ListSnapshot> snap, std::vector<PdqMatchResult>* results);
 
   void reconfigure(const ServerConfig& cfg);
   void shutdown();

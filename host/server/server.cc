@@ -3,8 +3,10 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "host/common/error.h"
@@ -147,6 +149,14 @@ void Server::start() {
   } else if (!h.bind_to_port(host_, port_)) {
     throw IoError("cannot listen on " + host_ + ":" + std::to_string(port_) +
                   " (address in use, or not an address of this machine?)");
+  }
+  // cpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into the
+  // Debian library) and has no setting for it: a burst of more connections than that, arriving
+  // faster than its single accepting thread takes them, met resets. Calling listen(2) again on
+  // the listening socket sets the new backlog (Linux).
+  if (::listen(listen_fd_.load(), c->listen_backlog) != 0) {
+    throw IoError("cannot set the listen backlog of " + host_ + ":" + std::to_string(port_) +
+                  " to " + std::to_string(c->listen_backlog) + ": " + std::strerror(errno));
   }
   if (!c->metrics_listen.empty() && c->metrics_listen != "off") {
     gpus_ = std::make_shared<monitoring::GpuCollector>();

@@ -99,7 +99,8 @@ class Server {
   void h_delete_entry(const httplib::Request&, httplib::Response&, Ctx&);
 
   void match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
-                   const ServerConfig& cfg, nlohmann::json& j, nlohmann::json& matches);
+                   const std::shared_ptr<const ListSnapshot>& snap, const ServerConfig& cfg,
+                   nlohmann::json& j, nlohmann::json& matches);
   std::shared_ptr<const QueryOptions> query_options(const httplib::Request& req,
                                                     const ListSnapshot& snap, bool media,
                                                     const nlohmann::json* body);

@@ -2,19 +2,19 @@
 // until it completes gives exactly the output of an uninterrupted scan (no lost, no duplicated
 // lines); SIGINT stops cleanly (exit 130) and resumes; shards from the command line partition the
 // backlog; the summary is written where documented.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "host/common/digest.h"
 #include "host/scan/output.h"
@@ -154,6 +154,91 @@ TEST_F(ScanCli, SigintStopsCleanlyAndResumes) {
   EXPECT_EQ(lines_of(slurp(out)).size(), s["done"].get<std::size_t>());
   ASSERT_EQ(run(args, out + ".log"), 0);
   EXPECT_EQ(slurp(out), slurp(ref_));
+}
+
+// Exit codes as documented: 2 a usage error (the command line alone is wrong), 1 a fatal one (an
+// unusable or foreign checkpoint, an output changed since); checkpoint and output must differ, and
+// an emptied output after a complete scan is noticed.
+TEST_F(ScanCli, CheckpointAndOutputProblemsHaveTheDocumentedExitCodes) {
+  const std::string out = (dir_->path() / "codes.jsonl").string(), ck = out + ".ckpt";
+  const std::string log = out + ".log";
+  auto scan = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"scan", "--jobs",       "2", "--progress", "off", "--output",
+                                  out,    "--checkpoint", ck};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back(tree());
+    return run(a, log);
+  };
+  EXPECT_EQ(run({"scan", "--progress", "off", "--output", out, "--checkpoint", out, tree()}, log),
+            2)
+      << slurp(log);
+  EXPECT_FALSE(fs::exists(out)) << "the same file as output and checkpoint was used";
+  ASSERT_EQ(scan({}), 0) << slurp(log);
+  EXPECT_EQ(scan({"--dihedral"}), 1) << "another scan's checkpoint: " << slurp(log);
+  std::ofstream(out, std::ios::trunc);  // emptied after the complete scan
+  EXPECT_EQ(scan({}), 1) << "an emptied output went unnoticed: " << slurp(log);
+  EXPECT_NE(slurp(log).find("has 0 bytes"), std::string::npos) << slurp(log);
+  std::ofstream(ck, std::ios::trunc) << "garbage\n";
+  EXPECT_EQ(scan({}), 1) << "an unusable checkpoint: " << slurp(log);
+  std::ofstream(ck, std::ios::trunc) << "{\"format\"";  // a header cut without its newline
+  EXPECT_EQ(scan({}), 1) << slurp(log);
+  EXPECT_NE(slurp(log).find("torn"), std::string::npos) << slurp(log);
+}
+
+#if HM_SCAN_TEST_VIDEO
+// After Ctrl-C (stop after the files in flight), SIGTERM ends the process at once, as a second
+// Ctrl-C does (it only repeated the message and waited for the video in flight).
+TEST(ScanCliSignals, SigtermAfterSigintAbortsAtOnce) {
+  test::TempDir t;
+  video::SynthClipSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = 6000;  // every frame hashed: seconds of work on one worker
+  const std::string clip = (t / "long.mp4").string();
+  video::write_synth_clip(clip, spec);
+  const std::string log = (t / "log").string();
+  const pid_t pid = spawn(
+      {"scan", "--jobs", "1", "--backend", "cpu", "--video-decoder", "cpu", "--vpdq-every-frame",
+       "--progress", "off", "--output", (t / "out.jsonl").string(), clip},
+      log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) GTEST_SKIP() << "the scan ended before the signals";
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(pid, SIGTERM);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = test::wait_exit(pid);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(rc, 256 + SIGTERM) << slurp(log);
+  EXPECT_LT(secs, 0.5) << "SIGTERM waited for the video in flight";
+}
+#endif
+
+// --output to a FIFO (or /dev/stdout, a process substitution) is written as a stream: it was a
+// fatal "cannot truncate"; with --checkpoint it is refused as a usage error.
+TEST_F(ScanCli, OutputToAFifo) {
+  const std::string fifo = (dir_->path() / "out.fifo").string(), log = fifo + ".log";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::string got;
+  std::thread reader([&] {
+    std::ifstream in(fifo, std::ios::binary);
+    got.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  const int rc = run({"scan", "--progress", "off", "--output", fifo, tree()}, log);
+  if (rc != 0) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // let the reader go
+    if (fd >= 0) ::close(fd);
+  }
+  reader.join();
+  ASSERT_EQ(rc, 0) << slurp(log);
+  EXPECT_EQ(got, slurp(ref_));
+  EXPECT_FALSE(fs::exists(fifo + ".summary.json"));
+  EXPECT_EQ(
+      run({"scan", "--progress", "off", "--output", fifo, "--checkpoint", fifo + ".ck", tree()},
+          log),
+      2)
+      << slurp(log);
 }
 
 TEST_F(ScanCli, CommandLineShardsPartitionTheBacklog) {

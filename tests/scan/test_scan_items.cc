@@ -200,9 +200,9 @@ TEST(ScanCheckpoint, RoundTripTornTailAndOddPaths) {
   // Not a checkpoint / incomplete item list: refused with a clear error.
   std::ofstream(t / "bad") << "{\"format\":\"hashmatch-scan-checkpoint\",\"version\":1,\"items\":5,"
                               "\"config\":{}}\n\"/a\"\n";
-  EXPECT_THROW(Checkpoint::open((t / "bad").string(), &cfg, &back, &last), InvalidArgument);
+  EXPECT_THROW(Checkpoint::open((t / "bad").string(), &cfg, &back, &last), Error);
   std::ofstream(t / "bad2") << "hello\n";
-  EXPECT_THROW(Checkpoint::open((t / "bad2").string(), &cfg, &back, &last), InvalidArgument);
+  EXPECT_THROW(Checkpoint::open((t / "bad2").string(), &cfg, &back, &last), Error);
 }
 
 TEST(ScanOutput, TruncatesToTheCheckpointedOffsetAndRefusesAShorterFile) {
@@ -220,7 +220,7 @@ TEST(ScanOutput, TruncatesToTheCheckpointedOffsetAndRefusesAShorterFile) {
     o.write("line 2b\n");
   }
   EXPECT_EQ(OutputFile::read_from(p, 0), "line one\nline 2b\n");
-  EXPECT_THROW(OutputFile(p, 1000), InvalidArgument);
+  EXPECT_THROW(OutputFile(p, 1000), Error);
 }
 
 TEST(ScanSummary, CountsFromResultLines) {
@@ -249,6 +249,29 @@ TEST(ScanSummary, CountsFromResultLines) {
   EXPECT_EQ(c.matched_by_list["l2"], 1u);
   const ScanCounters back = ScanCounters::from_json(c.to_json());
   EXPECT_EQ(back.to_json(), c.to_json());
+}
+
+// images and videos count what was hashed (they add up to hashed): a failed video, with its
+// error and the frames decoded before it, is a failure, not a video.
+TEST(ScanCounters, ImagesAndVideosAddUpToHashed) {
+  ScanCounters c;
+  c.add(nlohmann::json{{"path", "a.png"}, {"size", 10}, {"pdq", "00"}, {"pdq_quality", 100}});
+  c.add(nlohmann::json{{"path", "b.mp4"}, {"size", 10}, {"vpdq", nlohmann::json::array()}});
+  c.add(nlohmann::json{{"path", "c.mp4"},
+                       {"size", 10},
+                       {"vpdq", nlohmann::json::array()},
+                       {"error", "truncated"},
+                       {"error_reason", "truncated"}});
+  c.add(
+      nlohmann::json{{"path", "d.mp4"}, {"size", 10}, {"error", "x"}, {"error_reason", "corrupt"}},
+      /*video=*/true);
+  c.add(
+      nlohmann::json{{"path", "e.jpg"}, {"size", 10}, {"error", "x"}, {"error_reason", "corrupt"}});
+  EXPECT_EQ(c.hashed, 2u);
+  EXPECT_EQ(c.images, 1u);
+  EXPECT_EQ(c.videos, 1u);
+  EXPECT_EQ(c.images + c.videos, c.hashed);
+  EXPECT_EQ(c.failed, 3u);
 }
 
 }  // namespace

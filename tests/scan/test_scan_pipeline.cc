@@ -237,16 +237,68 @@ TEST_F(ScanPipeline, StopAndResumeGiveTheUninterruptedResult) {
   // Another scan's options are refused.
   ScanOptions other = o;
   other.hash.dihedral = true;
-  EXPECT_THROW(run_scan(other, &matcher_, nullptr), InvalidArgument);
+  EXPECT_THROW(run_scan(other, &matcher_, nullptr), Error);
   // ... and the refusal names the option within the result settings.
   ScanOptions sized = o;
   sized.result_config["vpdq_size"] = 128;
   try {
     run_scan(sized, &matcher_, nullptr);
     ADD_FAILURE() << "resumed with another --vpdq-size";
-  } catch (const InvalidArgument& e) {
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("result.vpdq_size"), std::string::npos) << e.what();
   }
+}
+
+// Changes the working directory for a scope.
+class ScopedCwd {
+ public:
+  explicit ScopedCwd(const fs::path& dir) : old_(fs::current_path()) { fs::current_path(dir); }
+  ~ScopedCwd() { fs::current_path(old_); }
+  ScopedCwd(const ScopedCwd&) = delete;
+  ScopedCwd& operator=(const ScopedCwd&) = delete;
+
+ private:
+  fs::path old_;
+};
+
+// Relative items are relative to the working directory: a resume from another one is refused
+// (it used to find every remaining file missing and complete the scan with them as io errors).
+TEST_F(ScanPipeline, ResumingRelativeItemsFromAnotherDirectoryIsRefused) {
+  const std::string out = (dir_ / "rel.jsonl").string(), ck = (dir_ / "rel.ckpt").string();
+  ScanOptions o = options(out, 2);
+  o.paths = {"tree"};  // relative to dir_
+  o.checkpoint = ck;
+  {
+    ScopedCwd in(dir_.path());
+    const ScanReport rep = run_scan(o, &matcher_, nullptr);
+    ASSERT_TRUE(rep.complete);
+  }
+  const std::string ref = slurp(out);
+  // Back to "checkpoint created, nothing done": the item list alone, the output empty.
+  {
+    const std::string text = slurp(ck);
+    std::size_t pos = text.find("{\"end_items\"");
+    ASSERT_NE(pos, std::string::npos);
+    std::ofstream(ck, std::ios::trunc) << text.substr(0, text.find('\n', pos) + 1);
+    std::ofstream(out, std::ios::trunc);
+  }
+  {
+    ScopedCwd elsewhere(dir_ / "tree" / "d0");
+    ScanOptions abs = o;
+    abs.paths = {(dir_ / "tree").string()};  // the same directory spelt absolute
+    try {
+      const ScanReport rep = run_scan(abs, &matcher_, nullptr);
+      ADD_FAILURE() << "resumed from another directory: " << rep.counters.failed << " failed";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cwd"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(dir_.path().string()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(slurp(out), "") << "the refused resume wrote results";
+  ScopedCwd in(dir_.path());
+  const ScanReport rep = run_scan(o, &matcher_, nullptr);
+  EXPECT_TRUE(rep.complete);
+  EXPECT_EQ(slurp(out), ref);
 }
 
 TEST_F(ScanPipeline, CrashAfterTheLastCommitKeepsCompleteLinesAndDropsTornOnes) {

@@ -3,13 +3,16 @@
 // also one added from a vPDQ file, which has no entries.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "host/server/api_error.h"
 #include "host/server/list_admin.h"
 #include "host/server/lists_state.h"
+#include "host/server/match_pipeline.h"
 #include "monitoring/metrics.h"
 #include "tests/testutil/testutil.h"
 #include "video/vpdq_store.h"
@@ -73,6 +76,52 @@ TEST(ServerLists, DeletingAListedVideoByIdTakesItOutOfTheIndex) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.status(), 404);
   }
+}
+
+// A query waiting for its batch when its list is dropped (and the lists reloaded) is answered from
+// the snapshot its request started with (it failed with "no list named ..." before).
+TEST(ServerLists, AQueryInFlightIsSearchedInTheSnapshotItStartedWith) {
+  test::TempDir d;
+  const std::string db = (d / "lists.db").string();
+  std::mt19937_64 rng(5);
+  Hash256 h;
+  for (auto& w : h.w) w = rng();
+  {
+    ListStore store(db);
+    store.create_list("X");
+    store.create_list("Y");
+    store.add_entries("X", {NewEntry{HashValue::from_hash256(h), "e1", {}}});
+  }
+  monitoring::Metrics metrics;
+  ListsState lists(db, {}, metrics);
+  lists.start_loading();
+  lists.wait_loaded();
+  ASSERT_TRUE(lists.loaded()) << lists.load_error();
+  ServerConfig cfg;
+  cfg.match_backend = "cpu";
+  cfg.match_max_queue_delay = Seconds(1.0);  // the query waits while the list goes
+  MatchPipeline matcher(cfg, metrics, lists);
+  const auto snap = lists.snapshot();
+  auto opts = std::make_shared<QueryOptions>();
+  opts->lists = {"X"};
+  std::vector<PdqMatchResult> results;
+  Status st;
+  std::thread request([&] { st = matcher.match({PdqQuery::original(h)}, opts, snap, &results); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    ListStore store(db);
+    store.drop_list("X");
+  }
+  std::string err;
+  EXPECT_TRUE(lists.reload(&err)) << err;
+  EXPECT_FALSE(lists.snapshot()->has_list("X"));
+  request.join();
+  ASSERT_TRUE(st.ok()) << st.message;
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].error, "");
+  ASSERT_EQ(results[0].matches.size(), 1u);
+  EXPECT_EQ(results[0].matches[0].id, "e1");
+  matcher.shutdown();
 }
 
 }  // namespace
