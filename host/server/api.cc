@@ -53,6 +53,18 @@ void send_json(httplib::Response& res, int status, const json& body) {
                   "application/json");
 }
 
+// `body` with a video's frames (r.vpdq) as its `vpdq` member, written as text straight from the
+// typed frames (host/media/hash_media.h: write_json_line), as the CLI writes its lines: a video
+// hashed frame by frame never becomes a JSON value of ~1.3 KB a frame.
+void send_media_json(httplib::Response& res, int status, const json& body,
+                     const MediaHashResult& r) {
+  res.status = status;
+  std::string text;
+  write_json_line(body, r.vpdq ? &*r.vpdq : nullptr, &text);
+  text += '\n';
+  res.set_content(std::move(text), "application/json");
+}
+
 json error_body(const std::string& code, const std::string& message,
                 const json& details = json::object()) {
   json e = {{"code", code}, {"message", message}};
@@ -198,8 +210,9 @@ json match_json(const ListMatch& m) {
   return j;
 }
 
+// Without a video's frames: send_media_json writes them.
 json media_json(const MediaHashResult& r, bool dihedral) {
-  json j = to_json(r, dihedral);
+  json j = to_json(r, dihedral, /*with_frames=*/false);
   j.erase("path");
   j.erase("error");
   j.erase("error_reason");
@@ -519,7 +532,7 @@ void Server::h_hash(const httplib::Request& req, httplib::Response& res, Ctx& ct
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), &out);
   if (!out.status.ok()) throw refused(out.status, config()->retry_after_seconds);
   if (!out.result.ok()) throw_bad_media(out.result);
-  send_json(res, 200, media_json(out.result, dihedral));
+  send_media_json(res, 200, media_json(out.result, dihedral), out.result);
 }
 
 std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request& req,
@@ -754,7 +767,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     }
   }
   j["matches"] = std::move(matches);
-  send_json(res, 200, j);
+  send_media_json(res, 200, j, r);
 }
 
 void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
