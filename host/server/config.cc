@@ -254,13 +254,13 @@ const std::vector<Setting>& table() {
         Kind::kDuration, HM_D(video_max_duration, 7 * 86400));
     add(
         "video.match_percent", "vpdq-match-percent",
-        "listed videos: a match needs this share (%) of the query's frames (vPDQ P_q)", false,
+        "listed videos: a match needs this share (%) of the query's frames (vPDQ P_q)", true,
         Kind::kString,
         [](ServerConfig& c, const std::string& v) { c.video_match_percent = parse_percent(v); },
         [](const ServerConfig& c) { return format_number(c.video_match_percent); });
     add(
         "video.compared_match_percent", "vpdq-compared-match-percent",
-        "... and this share (%) of the listed video's frames (vPDQ P_c)", false, Kind::kString,
+        "... and this share (%) of the listed video's frames (vPDQ P_c)", true, Kind::kString,
         [](ServerConfig& c, const std::string& v) {
           c.video_compared_match_percent = parse_percent(v);
         },

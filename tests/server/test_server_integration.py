@@ -778,6 +778,16 @@ def step_video(c):
     check(len(v) == 1 and v[0]["vpdq"]["query_match_percent"] == 100
           and 0 < v[0]["vpdq"]["query_frames"] < v[0]["vpdq"]["compared_frames"], repr(e))
     check(e["vpdq_match"]["videos_matched"] == 1, repr(e.get("vpdq_match")))
+    # The percentage thresholds are applied per request from the running configuration: a SIGHUP
+    # that asks for every listed frame (c% = 100) turns the cut copy's match away, and back.
+    for percent, matched in ((100, 0), (0, 1)):
+        c.config.setdefault("video", {})["compared_match_percent"] = percent
+        write_config(c)
+        c.srv.reload()
+        r = call(p, "POST", "/v1/match?lists=videos", template="/v1/match", body=whole[: len(whole) * 7 // 10],
+                 token=c.tokens["matcher"], expect=400)
+        check(r.json["error"]["vpdq_match"]["videos_matched"] == matched,
+              "c%% %d: %r" % (percent, r.json["error"].get("vpdq_match")))
 
 
 def step_audit_log(c):
