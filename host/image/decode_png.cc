@@ -103,8 +103,14 @@ Image decode_png(std::span<const uint8_t> data, const DecodeLimits& limits) {
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p.png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(p.png);
   if (depth == 16) png_set_strip_16(p.png);
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(p.png);
-  // tRNS is deliberately not expanded: transparency is dropped, not composited.
+  // Alpha is dropped, not composited. A palette image's tRNS is made an alpha channel by
+  // png_set_palette_to_rgb (libpng 1.6 expands it with the palette): dropped too (else its rows
+  // came out RGBA and every palette PNG with tRNS was refused as corrupt). Grey and RGB images'
+  // tRNS is not expanded.
+  if ((color & PNG_COLOR_MASK_ALPHA) ||
+      (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(p.png, p.info, PNG_INFO_tRNS))) {
+    png_set_strip_alpha(p.png);
+  }
   png_set_interlace_handling(p.png);
   const bool grey = color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA;
   img.channels = grey ? 1 : 3;

@@ -83,6 +83,46 @@ std::vector<uint8_t> encode_png(const Image& img, bool with_alpha, bool sixteen_
   return out;
 }
 
+std::vector<uint8_t> encode_png_palette(const Image& rgb, bool trns) {
+  if (rgb.channels != 3) throw std::runtime_error("encode_png_palette: an RGB image");
+  std::vector<png_color> palette;
+  std::vector<uint8_t> indices(std::size_t(rgb.width) * rgb.height);
+  for (int y = 0; y < rgb.height; ++y) {
+    for (int x = 0; x < rgb.width; ++x) {
+      const uint8_t* p = rgb.row(y) + 3 * x;
+      std::size_t i = 0;
+      while (i < palette.size() &&
+             !(palette[i].red == p[0] && palette[i].green == p[1] && palette[i].blue == p[2])) {
+        ++i;
+      }
+      if (i == palette.size()) {
+        if (palette.size() == 256) throw std::runtime_error("encode_png_palette: > 256 colours");
+        palette.push_back(png_color{p[0], p[1], p[2]});
+      }
+      indices[std::size_t(y) * rgb.width + x] = uint8_t(i);
+    }
+  }
+  std::vector<uint8_t> out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    throw std::runtime_error("png encode failed");
+  }
+  png_set_write_fn(png, &out, png_write_cb, png_flush_cb);
+  png_set_IHDR(png, info, rgb.width, rgb.height, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_PLTE(png, info, palette.data(), static_cast<int>(palette.size()));
+  std::vector<png_byte> alpha(palette.size());
+  for (std::size_t i = 0; i < alpha.size(); ++i) alpha[i] = png_byte((i * 37) & 0xff);  // 0 first
+  if (trns) png_set_tRNS(png, info, alpha.data(), static_cast<int>(alpha.size()), nullptr);
+  png_write_info(png, info);
+  for (int y = 0; y < rgb.height; ++y) png_write_row(png, &indices[std::size_t(y) * rgb.width]);
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality, bool progressive) {
   JpegEncodeOptions o;
   o.quality = quality;

@@ -14,6 +14,9 @@ namespace hashmatch::test {
 Image procedural_image(int width, int height, uint32_t seed, int colours = 256);
 
 std::vector<uint8_t> encode_png(const Image& img, bool with_alpha = false, bool sixteen_bit = false);
+// A palette PNG of an RGB image of at most 256 colours (throws otherwise); with `trns`, a tRNS
+// chunk giving the palette entries varied transparencies (0 for some).
+std::vector<uint8_t> encode_png_palette(const Image& rgb, bool trns);
 std::vector<uint8_t> encode_jpeg(const Image& img, int quality = 90, bool progressive = false);
 std::vector<uint8_t> encode_webp_lossless(const Image& img);
 std::vector<uint8_t> encode_gif(const Image& img);  // image must have <= 256 colours
