@@ -100,8 +100,10 @@ class DynamicBatcher {
   }
 
   // Queues `items` (all or none) with a total `cost`. On refusal the returned ticket is done and
-  // its status says why.
-  std::shared_ptr<Ticket> submit(std::vector<In> items, uint64_t cost = 0) {
+  // its status says why. `count_rejection`: a full queue counts as a refused request
+  // (observer's on_rejected); a caller that retries (a video's frames wait for room) says false.
+  std::shared_ptr<Ticket> submit(std::vector<In> items, uint64_t cost = 0,
+                                 bool count_rejection = true) {
     auto t = std::shared_ptr<Ticket>(new Ticket(std::move(items), cost));
     if (t->items_.empty()) {
       t->finish(Status{});
@@ -126,7 +128,7 @@ class DynamicBatcher {
       }
       if (queue_.size() + t->items_.size() > opts_.max_queue_items ||
           queued_cost_ + cost > opts_.max_queue_cost) {
-        observer_->on_rejected();
+        if (count_rejection) observer_->on_rejected();
         t->finish(Status::error(Status::kQueueFull, name_ + ": queue full"));
         return t;
       }

@@ -317,8 +317,12 @@ Status MediaPipeline::submit_blocking(std::vector<Image> frames, Clock::time_poi
   uint64_t cost = 0;
   for (const Image& f : frames) cost += image_bytes(f);
   for (;;) {
-    *t = queues_->submit(std::move(frames), cost);
-    if ((*t)->done() && (*t)->status().code == Status::kQueueFull && Clock::now() < deadline) {
+    // A full queue is waited for until the deadline: those refusals are no refused request (the
+    // metric counts 429s); only the last one, past the deadline, ends the video (a timeout).
+    const bool last_try = Clock::now() >= deadline;
+    *t = queues_->submit(std::move(frames), cost, /*count_rejection=*/false);
+    if ((*t)->done() && (*t)->status().code == Status::kQueueFull && !last_try &&
+        Clock::now() < deadline) {
       frames = (*t)->release_items();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
@@ -366,11 +370,24 @@ void MediaPipeline::hash_video(std::span<const uint8_t> bytes, MediaOutcome* out
       vc.max_queue_bytes / (QueueSink::kMaxPending + 2));
   video::VpdqResult v =
       video::hash_video(video::VideoInput::memory(bytes, "<request>"), vo, limits, sink);
+  MediaHashResult& r = out->result;
+  if (sink.status().code == Status::kQueueFull && Clock::now() >= deadline) {
+    // The budget ran out while the frames waited for room in the PDQ queue: the video's timeout
+    // (504 with the digests and the matches of what is known), as when decoding takes too long,
+    // not a 429 that drops the work done and the file's exact matches.
+    r.width = v.info.width;
+    r.height = v.info.height;
+    r.vpdq = std::move(v.frames);
+    if (!v.info.codec.empty()) r.extra["video"] = video::info_to_json(v.info);
+    r.error = "the video's time budget (" + format_duration(vc.video_time_budget) +
+              ", video.time_budget) ran out while its frames waited for the PDQ queue";
+    r.error_reason = "timeout";
+    return;
+  }
   if (!sink.status().ok()) {
     out->status = sink.status();
     return;
   }
-  MediaHashResult& r = out->result;
   r.width = v.info.width;
   r.height = v.info.height;
   r.vpdq = std::move(v.frames);

@@ -113,10 +113,11 @@ PdqQueues::Queue* PdqQueues::pick() {
   return best;
 }
 
-std::shared_ptr<PdqBatcher::Ticket> PdqQueues::submit(std::vector<Image> frames, uint64_t cost) {
+std::shared_ptr<PdqBatcher::Ticket> PdqQueues::submit(std::vector<Image> frames, uint64_t cost,
+                                                      bool count_rejection) {
   Queue* q = pick();
   if (!q) throw Error("no PDQ queue can take work (every device failed and no CPU fallback)");
-  return q->batcher->submit(std::move(frames), cost);
+  return q->batcher->submit(std::move(frames), cost, count_rejection);
 }
 
 void PdqQueues::set_options(const BatcherOptions& opts) {

@@ -37,7 +37,8 @@ class PdqQueues {
   ~PdqQueues();
 
   // Queues the frames (all or none) on the least loaded healthy queue.
-  std::shared_ptr<PdqBatcher::Ticket> submit(std::vector<Image> frames, uint64_t cost);
+  std::shared_ptr<PdqBatcher::Ticket> submit(std::vector<Image> frames, uint64_t cost,
+                                             bool count_rejection = true);
 
   void set_options(const BatcherOptions& opts);
   void shutdown();

@@ -136,6 +136,67 @@ TEST(MediaPipeline, AFullVideoQueueRefusesVideosNotImages) {
 // past it is a timeout (504) at once, not decoded for another whole budget; one that waited less
 // gets what is left. The budget is lowered (reconfigure) while the first video, which took the
 // old one, holds the only session.
+// Refusals counted by hashmatch_queue_rejections_total for one queue.
+double rejections(const monitoring::Metrics& m, const std::string& queue) {
+  std::istringstream text(m.render());
+  const std::string head = "hashmatch_queue_rejections_total{queue=\"" + queue + "\"}";
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind(head, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return 0;
+}
+
+// Two videos hashed frame by frame into a PDQ queue of 2 frames: their chunks wait for room
+// (retried every millisecond), which is no refused request: the rejection metric (its help: the
+// 429s) stays 0 while both videos are hashed whole. It counted every retry (thousands).
+TEST(MediaPipeline, VideoFramesWaitingForTheQueueAreNoRejections) {
+  test::TempDir d;
+  const std::vector<uint8_t> video = clip(d, "v.mp4", 240);
+  monitoring::Metrics metrics;
+  ServerConfig cfg = one_of_each();
+  cfg.video_sessions = 2;
+  cfg.video_queue = 2;
+  cfg.max_queue_frames = 2;  // each video keeps more chunks outstanding than that
+  cfg.max_batch_frames = 1;
+  cfg.batches_in_flight = 1;
+  MediaPipeline p(cfg, metrics);
+  InBackground a(p, video), b(p, video);
+  a.join();
+  b.join();
+  for (const MediaOutcome* o : {&a.out, &b.out}) {
+    ASSERT_TRUE(o->status.ok()) << o->status.message;
+    ASSERT_TRUE(o->result.ok()) << o->result.error;
+    EXPECT_EQ(o->video_frames().size(), 240u);
+  }
+  EXPECT_EQ(rejections(metrics, "pdq-cpu"), 0.0) << metrics.render().substr(0, 3000);
+}
+
+// A budget that runs out while a video's frames wait for room in the PDQ queue is the video's
+// timeout (a 504 with its digests and matches), as when decoding takes too long: it was the
+// queue's refusal (a 429 that dropped the digests' exact matches and the work done).
+TEST(MediaPipeline, ABudgetSpentWaitingForThePdqQueueIsATimeout) {
+  test::TempDir d;
+  const std::vector<uint8_t> video = clip(d, "v.mp4", 1200);
+  monitoring::Metrics metrics;
+  ServerConfig cfg = one_of_each();
+  cfg.video_sessions = 3;
+  cfg.video_queue = 3;
+  cfg.max_queue_frames = 2;
+  cfg.max_batch_frames = 1;
+  cfg.batches_in_flight = 1;
+  cfg.video_time_budget = Seconds(0.3);
+  MediaPipeline p(cfg, metrics);
+  InBackground a(p, video), b(p, video), c(p, video);
+  a.join();
+  b.join();
+  c.join();
+  for (const MediaOutcome* o : {&a.out, &b.out, &c.out}) {
+    EXPECT_TRUE(o->status.ok()) << o->status.message;
+    EXPECT_EQ(o->result.error_reason, "timeout") << o->result.error;
+    EXPECT_TRUE(o->result.have_digests);
+  }
+}
+
 TEST(MediaPipeline, TheWaitForAVideoSessionCountsAgainstTheBudget) {
   test::TempDir d;
   const std::vector<uint8_t> long_video = clip(d, "long.mp4", 1200);
