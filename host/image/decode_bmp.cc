@@ -7,6 +7,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -42,6 +43,49 @@ struct SwsDeleter {
   void operator()(SwsContext* s) const noexcept { sws_freeContext(s); }
 };
 
+int le16(const uint8_t* p) { return p[0] | p[1] << 8; }
+
+// The bytes the header says the pixel data needs (0 when it does not say: compressed data of
+// unknown size). FFmpeg's decoder, short of them, decodes the rows without their 4-byte alignment
+// ("assuming missing line alignment": every row shifted, a wrong hash with no error) or leaves
+// the rest of an RLE image black; so a short file is refused as truncated, except for the last
+// row's alignment padding alone, which carries no pixel (Pillow decodes such a file): *need is
+// then the size to pad the data to with zeros.
+void check_bmp_length(std::span<const uint8_t> d, int w, int h, std::size_t* need) {
+  *need = 0;
+  if (d.size() < 26) return;
+  const int32_t header_size = le32(d.data() + 14);
+  const int64_t offset = le32(d.data() + 10);
+  int bpp = 0;
+  int32_t compression = 0, image_size = 0;
+  if (header_size == 12) {
+    bpp = le16(d.data() + 24);
+  } else if (header_size >= 40 && d.size() >= 38) {
+    bpp = le16(d.data() + 28);
+    compression = le32(d.data() + 30);
+    image_size = le32(d.data() + 34);
+  } else {
+    return;
+  }
+  if (offset <= 0) return;
+  auto truncated = [&](int64_t want) {
+    throw MediaError("truncated", "truncated BMP: " + std::to_string(d.size()) +
+                                      " bytes, its pixel data ends at byte " +
+                                      std::to_string(want));
+  };
+  if (compression == 0 || compression == 3 || compression == 6) {  // RGB, BITFIELDS
+    if (bpp <= 0 || bpp > 64 || w <= 0 || h <= 0) return;
+    const int64_t row_bits = int64_t(w) * bpp;
+    const int64_t stride = (row_bits + 31) / 32 * 4;
+    const int64_t full = offset + stride * h;
+    const int64_t pixels_end = full - (stride - (row_bits + 7) / 8);  // without the last padding
+    if (static_cast<int64_t>(d.size()) < pixels_end) truncated(pixels_end);
+    if (static_cast<int64_t>(d.size()) < full) *need = static_cast<std::size_t>(full);
+  } else if ((compression == 1 || compression == 2) && image_size > 0) {  // RLE8, RLE4
+    if (static_cast<int64_t>(d.size()) < offset + image_size) truncated(offset + image_size);
+  }
+}
+
 }  // namespace
 
 void probe_bmp(std::span<const uint8_t> d, int* w, int* h) {
@@ -70,11 +114,14 @@ Image decode_bmp(std::span<const uint8_t> data, const DecodeLimits& limits) {
   std::unique_ptr<AVPacket, PacketDeleter> pkt(av_packet_alloc());
   std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
   if (!pkt || !frame) throw Error("FFmpeg: out of memory");
+  std::size_t need = 0;
+  check_bmp_length(data, w, h, &need);
+  const std::size_t size = std::max(data.size(), need);  // the last row's padding, as zeros
   // The packet needs AV_INPUT_BUFFER_PADDING_SIZE zeroed bytes after the data.
-  std::vector<uint8_t> padded(data.size() + AV_INPUT_BUFFER_PADDING_SIZE, 0);
+  std::vector<uint8_t> padded(size + AV_INPUT_BUFFER_PADDING_SIZE, 0);
   std::memcpy(padded.data(), data.data(), data.size());
   pkt->data = padded.data();
-  pkt->size = static_cast<int>(data.size());
+  pkt->size = static_cast<int>(size);
   int err = avcodec_send_packet(ctx.get(), pkt.get());
   if (err >= 0) err = avcodec_receive_frame(ctx.get(), frame.get());
   if (err < 0) {

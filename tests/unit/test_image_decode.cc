@@ -108,6 +108,28 @@ TEST(ImageDecode, PalettePngWithTransparencyGivesItsColours) {
   }
 }
 
+// A BMP short of its pixel data is refused as truncated, but for the last row's alignment padding
+// alone (no pixel in it: decoded as the whole file, as Pillow does). FFmpeg's decoder took a short
+// file for rows without alignment: every row shifted, a hash 122 bits off, and no error.
+TEST(ImageDecode, ShortBmpIsTruncatedUnlessOnlyPaddingIsMissing) {
+  const Image src = test::procedural_image(97, 61, 7, 200);  // 291-byte rows, 292 with padding
+  const Bytes full = test::encode_bmp(src);
+  const Image want = decode_image(full, DecodeLimits{});
+  ASSERT_TRUE(want.pixels == src.pixels);
+  const Bytes cut1(full.begin(), full.end() - 1);  // the last row's padding byte
+  const Image got = decode_image(cut1, DecodeLimits{});
+  EXPECT_TRUE(got.pixels == src.pixels);
+  for (const std::size_t cut : {2, 10, 292 * 3, 292 * 30}) {
+    const Bytes b(full.begin(), full.end() - std::ptrdiff_t(cut));
+    try {
+      decode_image(b, DecodeLimits{});
+      ADD_FAILURE() << "a BMP short of " << cut << " bytes was decoded";
+    } catch (const MediaError& e) {
+      EXPECT_EQ(e.reason(), "truncated") << cut << ": " << e.what();
+    }
+  }
+}
+
 TEST(ImageDecode, JpegBaselineAndProgressiveCloseToSource) {
   const Image src = test::procedural_image(320, 240, fresh_seed());
   pdq::PdqHasher hasher;
