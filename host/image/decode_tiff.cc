@@ -1,5 +1,5 @@
 // TIFF through libtiff's RGBA interface (any photometric, bit depth and compression it supports),
-// first directory (page), top-left orientation as stored, alpha dropped.
+// first directory (page), the rows as stored (the Orientation tag not applied), alpha dropped.
 #include <tiffio.h>
 
 #include <cstring>
@@ -91,7 +91,37 @@ Image decode_tiff(std::span<const uint8_t> data, const DecodeLimits& limits) {
   dims(t.tif, &img.width, &img.height);
   check_dimensions(img.width, img.height, limits, "tiff");
   std::vector<uint32_t> raster(img.pixel_count());
-  if (!TIFFReadRGBAImageOriented(t.tif, img.width, img.height, raster.data(), ORIENTATION_TOPLEFT, 1)) {
+  // Alpha is dropped, not composited (as for PNG and WebP): unassociated alpha is declared an
+  // unspecified extra sample before libtiff's RGBA reader starts, which would otherwise multiply
+  // the colour by it (80 bits off for a half-transparent image).
+  uint16_t n_extra = 0;
+  const uint16_t* extra = nullptr;
+  if (TIFFGetField(t.tif, TIFFTAG_EXTRASAMPLES, &n_extra, &extra) && n_extra > 0 && extra) {
+    std::vector<uint16_t> kinds(extra, extra + n_extra);
+    bool changed = false;
+    for (uint16_t& k : kinds) {
+      if (k == EXTRASAMPLE_UNASSALPHA) {
+        k = EXTRASAMPLE_UNSPECIFIED;
+        changed = true;
+      }
+    }
+    if (changed) TIFFSetField(t.tif, TIFFTAG_EXTRASAMPLES, n_extra, kinds.data());
+  }
+  TIFFRGBAImage rgba;
+  char emsg[1024] = {0};
+  if (!TIFFRGBAImageOK(t.tif, emsg) || !TIFFRGBAImageBegin(&rgba, t.tif, 0, emsg)) {
+    if (t.file.short_read) throw MediaError("truncated", "truncated TIFF image data");
+    throw MediaError("corrupt", std::string("TIFF image data could not be decoded: ") + emsg);
+  }
+  // The rows as stored, top first: the Orientation tag is not applied (as Pillow reads a TIFF,
+  // and as EXIF orientation is not applied to JPEG). libtiff's reader applied its flips but not
+  // its 90-degree turns (orientations 5-8 came out neither as stored nor turned).
+  rgba.orientation = ORIENTATION_TOPLEFT;
+  rgba.req_orientation = ORIENTATION_TOPLEFT;
+  const int ok = TIFFRGBAImageGet(&rgba, raster.data(), static_cast<uint32_t>(img.width),
+                                  static_cast<uint32_t>(img.height));
+  TIFFRGBAImageEnd(&rgba);
+  if (!ok) {
     if (t.file.short_read) throw MediaError("truncated", "truncated TIFF image data");
     throw MediaError("corrupt", "TIFF image data could not be decoded");
   }

@@ -178,7 +178,9 @@ std::vector<uint8_t> encode_gif(const Image& src) {
   return out;
 }
 
-std::vector<uint8_t> encode_tiff(const Image& img) {
+std::vector<uint8_t> encode_tiff(const Image& img) { return encode_tiff(img, 0, false); }
+
+std::vector<uint8_t> encode_tiff(const Image& img, int orientation, bool alpha) {
   char path[] = "/tmp/hashmatch-tiff-XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
@@ -186,13 +188,27 @@ std::vector<uint8_t> encode_tiff(const Image& img) {
   TIFF* t = TIFFOpen(path, "w");
   TIFFSetField(t, TIFFTAG_IMAGEWIDTH, img.width);
   TIFFSetField(t, TIFFTAG_IMAGELENGTH, img.height);
-  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, img.channels);
+  const int spp = img.channels + (alpha ? 1 : 0);
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, spp);
+  if (alpha) {
+    const uint16_t extra[1] = {EXTRASAMPLE_UNASSALPHA};
+    TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, extra);
+  }
+  if (orientation > 0) TIFFSetField(t, TIFFTAG_ORIENTATION, orientation);
   TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
   TIFFSetField(t, TIFFTAG_PHOTOMETRIC, img.channels == 1 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB);
   TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
   TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_LZW);
   TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16);
-  for (int y = 0; y < img.height; ++y) TIFFWriteScanline(t, const_cast<uint8_t*>(img.row(y)), y, 0);
+  std::vector<uint8_t> row(std::size_t(img.width) * spp);
+  for (int y = 0; y < img.height; ++y) {
+    for (int x = 0; x < img.width; ++x) {
+      for (int c = 0; c < img.channels; ++c)
+        row[std::size_t(x) * spp + c] = img.row(y)[x * img.channels + c];
+      if (alpha) row[std::size_t(x) * spp + img.channels] = x < img.width / 2 ? 0 : 128;
+    }
+    TIFFWriteScanline(t, row.data(), y, 0);
+  }
   TIFFClose(t);
   FILE* f = std::fopen(path, "rb");
   std::vector<uint8_t> out;

@@ -21,6 +21,9 @@ std::vector<uint8_t> encode_jpeg(const Image& img, int quality = 90, bool progre
 std::vector<uint8_t> encode_webp_lossless(const Image& img);
 std::vector<uint8_t> encode_gif(const Image& img);  // image must have <= 256 colours
 std::vector<uint8_t> encode_tiff(const Image& img);
+// The same with an Orientation tag (1..8; the rows stored as given) and, with `alpha`, a fourth
+// sample of unassociated alpha (0 in the left half, 128 elsewhere).
+std::vector<uint8_t> encode_tiff(const Image& img, int orientation, bool alpha);
 std::vector<uint8_t> encode_bmp(const Image& img);   // 24-bit bottom-up
 
 }  // namespace hashmatch::test

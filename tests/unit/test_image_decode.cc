@@ -130,6 +130,22 @@ TEST(ImageDecode, ShortBmpIsTruncatedUnlessOnlyPaddingIsMissing) {
   }
 }
 
+// A TIFF decodes to its rows as stored whatever its Orientation tag says (as Pillow reads it, and
+// as JPEG's EXIF orientation is not applied), and its unassociated alpha is dropped, not
+// multiplied into the colour. libtiff's RGBA reader flipped orientations 2-4, half-turned 5-8
+// (flips without the 90-degree turn) and blended alpha onto black (80 bits off).
+TEST(ImageDecode, TiffRowsAsStoredAndAlphaDropped) {
+  const Image src = test::procedural_image(83, 59, 9, 200);
+  for (const int orientation : {1, 2, 3, 4, 5, 6, 7, 8}) {
+    const Image got = decode_image(test::encode_tiff(src, orientation, false), DecodeLimits{});
+    ASSERT_EQ(got.width, src.width) << orientation;
+    EXPECT_TRUE(got.pixels == src.pixels) << "orientation " << orientation;
+  }
+  const Image alpha = decode_image(test::encode_tiff(src, 0, true), DecodeLimits{});
+  ASSERT_EQ(alpha.channels, 3);
+  EXPECT_TRUE(alpha.pixels == src.pixels) << "unassociated alpha";
+}
+
 TEST(ImageDecode, JpegBaselineAndProgressiveCloseToSource) {
   const Image src = test::procedural_image(320, 240, fresh_seed());
   pdq::PdqHasher hasher;
