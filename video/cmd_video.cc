@@ -20,6 +20,7 @@
 #include "host/cli/args.h"
 #include "host/cli/commands.h"
 #include "host/common/error.h"
+#include "host/common/json_bytes.h"
 #include "host/lists/commands.h"
 #include "host/media/hash_media.h"
 #include "host/media/media_file.h"
@@ -87,48 +88,18 @@ constexpr std::string_view kIdComment = "# hashmatch-video-id: ";
 constexpr std::string_view kLabelsComment = "# hashmatch-video-labels: ";
 constexpr std::string_view kDigestsComment = "# hashmatch-video-digests: ";
 
-// A string as a JSON value that gives back its very bytes: itself when it is UTF-8, else
-// {"hex": "..."} (ids and labels may hold any bytes, e.g. a Latin-1 CSV's).
-nlohmann::json bytes_json(const std::string& s) {
-  try {
-    (void)nlohmann::json(s).dump();  // throws on invalid UTF-8
-    return s;
-  } catch (const nlohmann::json::type_error&) {
-    static const char* kHex = "0123456789abcdef";
-    std::string hex;
-    for (const unsigned char c : s) {
-      hex += kHex[c >> 4];
-      hex += kHex[c & 15];
-    }
-    return {{"hex", hex}};
-  }
-}
-
-// The inverse of bytes_json; InvalidArgument for anything else.
-std::string bytes_from_json(const nlohmann::json& j, const char* what) {
-  if (j.is_string()) return j.get<std::string>();
-  const nlohmann::json* hex =
-      j.is_object() && j.size() == 1 && j.contains("hex") ? &j["hex"] : nullptr;
-  if (!hex || !hex->is_string() || hex->get<std::string>().size() % 2) {
-    throw InvalidArgument(std::string("bad ") + what + " in a hashmatch-video comment");
-  }
-  std::string out;
-  const std::string& h = hex->get_ref<const std::string&>();
-  for (std::size_t i = 0; i < h.size(); i += 2) {
-    auto nib = [&](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      throw InvalidArgument(std::string("bad ") + what + " in a hashmatch-video comment");
-    };
-    out += static_cast<char>(nib(h[i]) * 16 + nib(h[i + 1]));
-  }
-  return out;
+// A string of the comments (host/common/json_bytes.h: any bytes); InvalidArgument when malformed.
+std::string comment_bytes(const nlohmann::json& j, const char* what) {
+  std::optional<std::string> s = bytes_from_json(j);
+  if (!s) throw InvalidArgument(std::string("bad ") + what + " in a hashmatch-video comment");
+  return std::move(*s);
 }
 
 nlohmann::json labels_to_json(const Labels& l) {
   nlohmann::json tags = nlohmann::json::array();
-  for (const std::string& t : l.tags) tags.push_back(bytes_json(t));
-  return {{"category", bytes_json(l.category)}, {"source", bytes_json(l.source)}, {"tags", tags}};
+  for (const std::string& t : l.tags) tags.push_back(bytes_to_json(t));
+  return {
+      {"category", bytes_to_json(l.category)}, {"source", bytes_to_json(l.source)}, {"tags", tags}};
 }
 
 // The export comments among the lines before the first frame line; InvalidArgument when one is
@@ -152,17 +123,17 @@ void read_export_comments(std::string_view text, Loaded* l) {
                                                    .size());
     const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
     if (is_id) {
-      l->id = bytes_from_json(j, "id");
+      l->id = comment_bytes(j, "id");
       if (l->id->empty()) throw InvalidArgument("bad id in a hashmatch-video comment: empty");
     } else if (is_labels) {
       if (!j.is_object() || (j.contains("tags") && !j["tags"].is_array())) {
         throw InvalidArgument("bad hashmatch-video-labels comment (category, source, tags)");
       }
       Labels lb;
-      if (j.contains("category")) lb.category = bytes_from_json(j["category"], "category");
-      if (j.contains("source")) lb.source = bytes_from_json(j["source"], "source");
+      if (j.contains("category")) lb.category = comment_bytes(j["category"], "category");
+      if (j.contains("source")) lb.source = comment_bytes(j["source"], "source");
       if (j.contains("tags")) {
-        for (const auto& t : j["tags"]) lb.tags.push_back(bytes_from_json(t, "tag"));
+        for (const auto& t : j["tags"]) lb.tags.push_back(comment_bytes(t, "tag"));
       }
       l->labels = std::move(lb);
     } else {
@@ -434,8 +405,8 @@ int run_export(const Argv& argv) {
   std::set<std::string> wanted(ids.begin(), ids.end()), found;
   // The videos' digest entries (a video added from a file lists its md5/sha1/sha256 under its
   // id): exported with it, so that adding the file back lists them again.
-  std::set<std::string> video_ids;
-  vs.for_each_video({*list}, [&](const video::StoredVideo& v) { video_ids.insert(v.id); });
+  const std::vector<std::string> listed = vs.video_ids(*list);
+  const std::set<std::string> video_ids(listed.begin(), listed.end());
   std::map<std::string, ExactDigests> digests;
   store.for_each_entry(*list, [&](const StoredEntry& e) {
     if (!video_ids.count(e.id) || (!wanted.empty() && !wanted.count(e.id))) return;
@@ -454,7 +425,7 @@ int run_export(const Argv& argv) {
     std::ostringstream text;
     text << "# hashmatch video export: list " << dump(v.list) << ", " << v.frames.size()
          << " frames\n";
-    text << kIdComment << dump(bytes_json(v.id)) << '\n';
+    text << kIdComment << dump(bytes_to_json(v.id)) << '\n';
     text << kLabelsComment << dump(labels_to_json(v.labels)) << '\n';
     if (const auto it = digests.find(v.id); it != digests.end()) {
       nlohmann::json dj = nlohmann::json::object();

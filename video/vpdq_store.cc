@@ -135,6 +135,16 @@ int64_t VpdqStore::count_videos(const std::string& list) {
   return q.step() ? q.col_int(0) : 0;
 }
 
+std::vector<std::string> VpdqStore::video_ids(const std::string& list) {
+  std::vector<std::string> ids;
+  const auto l = store_.find_list(list);
+  if (!l) return ids;
+  Stmt q(store_.handle(), "SELECT video_id FROM vpdq_videos WHERE list_id = ? ORDER BY video_id");
+  q.bind(1, l->id);
+  while (q.step()) ids.push_back(q.col_text(0));
+  return ids;
+}
+
 void VpdqStore::for_each_video(const std::vector<std::string>& lists,
                                const std::function<void(const StoredVideo&)>& fn) {
   sqlite3* db = store_.handle();

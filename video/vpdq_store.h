@@ -53,6 +53,8 @@ class VpdqStore {
   // image record's). `entries`, when given, receives the number of digest entries removed.
   int64_t remove_video(const std::string& list, const std::string& id, int64_t* entries = nullptr);
   int64_t count_videos(const std::string& list);
+  // The ids of a list's videos (frames not loaded); empty for a list that does not exist.
+  std::vector<std::string> video_ids(const std::string& list);
   // Every stored video of `lists` (all lists when empty), frames loaded, in (list, id) order.
   void for_each_video(const std::vector<std::string>& lists,
                       const std::function<void(const StoredVideo&)>& fn);

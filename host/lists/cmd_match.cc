@@ -159,6 +159,28 @@ struct Ctx {
   std::string db;
 };
 
+// The matches of one hashed file, as `hashmatch match` reports them (FILES, and a video's line of
+// --pdq-file): its PDQ (an image) and md5/sha1/sha256 against the lists, then a video's frames
+// against listed PDQ hashes, in j["matches"]; a video against the listed videos in
+// j["video_matches"] (when there are any).
+void add_file_matches(const Ctx& c, const MediaHashResult& r, bool dihedral,
+                      const VideoFileMatcher& video_matcher, nlohmann::ordered_json& j) {
+  std::vector<ListMatch> all;
+  if (r.pdq) {
+    const PdqQuery q =
+        dihedral ? PdqQuery::dihedral(r.pdq->hashes) : PdqQuery::original(r.pdq->hashes[0]);
+    all = std::move(c.snap->match_pdq(std::span<const PdqQuery>(&q, 1), c.qopts)[0]);
+  }
+  if (r.have_digests) {
+    for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
+  }
+  j["matches"] = matches_json(all);
+  if (r.vpdq) {
+    for (auto& m : frame_matches(*c.snap, *r.vpdq, c.qopts)) j["matches"].push_back(std::move(m));
+    if (video_matcher) j["video_matches"] = video_matcher(r);
+  }
+}
+
 VideoMatcherFactory& video_matcher_factory() {
   static VideoMatcherFactory f;
   return f;
@@ -262,16 +284,12 @@ nlohmann::ordered_json match_video_line(Ctx& c, const nlohmann::ordered_json& j,
   r.vpdq = std::move(frames);
   nlohmann::ordered_json h;
   h["frames"] = r.vpdq->size();
-  std::vector<ListMatch> all;
-  if (r.have_digests) all = c.snap->match_digests(r.digests, c.qopts);
-  h["matches"] = matches_json(all);
-  for (auto& m : frame_matches(*c.snap, *r.vpdq, c.qopts)) h["matches"].push_back(std::move(m));
   if (!video_matcher) {
     video_matcher = video_matcher_factory()
                         ? video_matcher_factory()(c.db, c.qopts.lists, c.qopts.threshold)
                         : VideoFileMatcher();
   }
-  if (*video_matcher) h["video_matches"] = (*video_matcher)(r);
+  add_file_matches(c, r, /*dihedral=*/false, *video_matcher, h);
   return h;
 }
 
@@ -381,21 +399,7 @@ int run_files(Ctx& c, const std::vector<std::string>& inputs, int jobs, const Vi
     const MediaHashResult r = hash_media_file(files[i], hopts, *tl_hasher);
     nlohmann::ordered_json j = to_json(r, hopts.dihedral, /*with_frames=*/false);
     try {
-      std::vector<ListMatch> all;
-      if (r.pdq) {
-        const PdqQuery q = hopts.dihedral ? PdqQuery::dihedral(r.pdq->hashes)
-                                          : PdqQuery::original(r.pdq->hashes[0]);
-        all = std::move(c.snap->match_pdq(std::span<const PdqQuery>(&q, 1), c.qopts)[0]);
-      }
-      if (r.have_digests) {
-        for (ListMatch& m : c.snap->match_digests(r.digests, c.qopts)) all.push_back(std::move(m));
-      }
-      j["matches"] = matches_json(all);
-      if (r.vpdq) {
-        for (auto& m : frame_matches(*c.snap, *r.vpdq, c.qopts))
-          j["matches"].push_back(std::move(m));
-        if (video_matcher) j["video_matches"] = video_matcher(r);
-      }
+      add_file_matches(c, r, hopts.dihedral, video_matcher, j);
     } catch (const std::exception& e) {
       j["match_error"] = e.what();
     }

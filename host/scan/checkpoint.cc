@@ -11,6 +11,7 @@
 
 #include "host/common/error.h"
 #include "host/common/file_io.h"
+#include "host/common/json_bytes.h"
 #include "host/scan/output.h"
 
 namespace hashmatch::scan {
@@ -23,32 +24,12 @@ std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// Paths are arbitrary bytes; JSON strings must be UTF-8. Paths that are not valid UTF-8 are stored
-// as {"hex": "..."} so they come back byte for byte.
-nlohmann::json path_to_json(std::string_view p) {
-  try {
-    nlohmann::json j = std::string(p);
-    (void)j.dump();  // throws type_error 316 on invalid UTF-8
-    return j;
-  } catch (const nlohmann::json::type_error&) {
-    static const char* kHex = "0123456789abcdef";
-    std::string hex;
-    for (const char c : p) {
-      hex.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-      hex.push_back(kHex[static_cast<uint8_t>(c) & 15]);
-    }
-    return nlohmann::json{{"hex", hex}};
-  }
-}
-
+// Paths are arbitrary bytes: stored as bytes_to_json gives them (host/common/json_bytes.h), so
+// that they come back byte for byte.
 std::string path_from_json(const nlohmann::json& j) {
-  if (j.is_string()) return j.get<std::string>();
-  const std::string hex = j.at("hex").get<std::string>();
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
+  std::optional<std::string> p = bytes_from_json(j);
+  if (!p) throw Error("not a path");
+  return std::move(*p);
 }
 
 std::string now_utc() {
@@ -82,9 +63,9 @@ std::unique_ptr<Checkpoint> Checkpoint::create(const std::string& path, const nl
     for (std::size_t i = 0; i < items.size(); ++i) {
       const std::string_view err = items.error(i);
       if (err.empty()) {
-        buf += dump(path_to_json(items.path(i)));
+        buf += dump(bytes_to_json(items.path(i)));
       } else {
-        buf += dump(nlohmann::json::array({path_to_json(items.path(i)), std::string(err)}));
+        buf += dump(nlohmann::json::array({bytes_to_json(items.path(i)), std::string(err)}));
       }
       buf += '\n';
       if (buf.size() > (1u << 20)) {

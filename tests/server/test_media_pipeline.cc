@@ -146,6 +146,18 @@ double rejections(const monitoring::Metrics& m, const std::string& queue) {
   return 0;
 }
 
+// `videos` video sessions (every frame hashed) in front of a PDQ queue of 2 frames and one batch in
+// flight: each video keeps more chunks outstanding than the queue takes, so their chunks wait.
+ServerConfig crowded_pdq_queue(int videos) {
+  ServerConfig cfg = one_of_each();
+  cfg.video_sessions = videos;
+  cfg.video_queue = videos;
+  cfg.max_queue_frames = 2;
+  cfg.max_batch_frames = 1;
+  cfg.batches_in_flight = 1;
+  return cfg;
+}
+
 // Two videos hashed frame by frame into a PDQ queue of 2 frames: their chunks wait for room
 // (retried every millisecond), which is no refused request: the rejection metric (its help: the
 // 429s) stays 0 while both videos are hashed whole. It counted every retry (thousands).
@@ -153,13 +165,7 @@ TEST(MediaPipeline, VideoFramesWaitingForTheQueueAreNoRejections) {
   test::TempDir d;
   const std::vector<uint8_t> video = clip(d, "v.mp4", 240);
   monitoring::Metrics metrics;
-  ServerConfig cfg = one_of_each();
-  cfg.video_sessions = 2;
-  cfg.video_queue = 2;
-  cfg.max_queue_frames = 2;  // each video keeps more chunks outstanding than that
-  cfg.max_batch_frames = 1;
-  cfg.batches_in_flight = 1;
-  MediaPipeline p(cfg, metrics);
+  MediaPipeline p(crowded_pdq_queue(2), metrics);
   InBackground a(p, video), b(p, video);
   a.join();
   b.join();
@@ -178,12 +184,7 @@ TEST(MediaPipeline, ABudgetSpentWaitingForThePdqQueueIsATimeout) {
   test::TempDir d;
   const std::vector<uint8_t> video = clip(d, "v.mp4", 1200);
   monitoring::Metrics metrics;
-  ServerConfig cfg = one_of_each();
-  cfg.video_sessions = 3;
-  cfg.video_queue = 3;
-  cfg.max_queue_frames = 2;
-  cfg.max_batch_frames = 1;
-  cfg.batches_in_flight = 1;
+  ServerConfig cfg = crowded_pdq_queue(3);
   cfg.video_time_budget = Seconds(0.3);
   MediaPipeline p(cfg, metrics);
   InBackground a(p, video), b(p, video), c(p, video);
