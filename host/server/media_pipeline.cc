@@ -175,6 +175,7 @@ MediaPipeline::MediaPipeline(const ServerConfig& cfg, monitoring::Metrics& metri
                                        static_cast<std::size_t>(cfg.video_queue),
                                        std::make_shared<QueueMetrics>(metrics_, "video"));
   metrics_.declare_queue("video", cfg.video_queue);
+  max_videos_held_ = std::max(1, cfg.http_threads / 2);
 #endif
   std::vector<PdqQueueSpec> specs =
       make_pdq_queues(cfg.backend, cfg.batches_in_flight, cfg.pdq_prescale, &why_);
@@ -267,9 +268,23 @@ void MediaPipeline::hash(std::span<const uint8_t> bytes, MediaOutcome* out) {
   const MediaFormat format = sniff_media_format(bytes);
   TaskPool* pool = decoders_.get();
   const char* pool_name = "decode";
+  struct Held {  // this request's place among the video requests (see videos_held_)
+    std::atomic<int>* n = nullptr;
+    ~Held() {
+      if (n) n->fetch_sub(1);
+    }
+  } held;
   if (videos_ && is_video_format(format)) {
     pool = videos_.get();
     pool_name = "video";
+    if (videos_held_.fetch_add(1) >= max_videos_held_) {
+      videos_held_.fetch_sub(1);
+      metrics_.add_rejection("video");
+      out->status =
+          Status::error(Status::kQueueFull, "video: queue full (videos hold half of http.threads)");
+      return;
+    }
+    held.n = &videos_held_;
   }
   Image image;
   auto done = std::make_shared<std::promise<void>>();

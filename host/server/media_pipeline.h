@@ -84,6 +84,10 @@ class MediaPipeline {
   ServerConfig video_cfg_;  // the video settings (under cfg_mu_)
   std::unique_ptr<TaskPool> decoders_;  // images (and media that is neither)
   std::unique_ptr<TaskPool> videos_;    // videos (video.sessions threads); null without video
+  // Video requests being hashed or waiting for a session. Each holds an HTTP worker all along, so
+  // they are kept to half of http.threads (beyond: 429): images and probes always find a worker.
+  std::atomic<int> videos_held_{0};
+  int max_videos_held_ = 1;
   std::unique_ptr<PdqQueues> queues_;
   std::string backend_, why_;
 };

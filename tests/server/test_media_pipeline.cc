@@ -161,6 +161,46 @@ ServerConfig crowded_pdq_queue(int videos) {
 // Two videos hashed frame by frame into a PDQ queue of 2 frames: their chunks wait for room
 // (retried every millisecond), which is no refused request: the rejection metric (its help: the
 // 429s) stays 0 while both videos are hashed whole. It counted every retry (thousands).
+// Every video request holds an HTTP worker while it is hashed or waits for a session, so videos
+// are kept to half of http.threads whatever video.queue says: with 4 workers, a third video is
+// refused (429) while two hold workers, and images still go through.
+TEST(MediaPipeline, VideosHoldAtMostHalfOfTheHttpWorkers) {
+  test::TempDir d;
+  const std::vector<uint8_t> long_video = clip(d, "long.mp4", 600);
+  const std::vector<uint8_t> short_video = clip(d, "short.mp4", 30);
+  const std::vector<uint8_t> img = image();
+  ServerConfig cfg = one_of_each();
+  cfg.http_threads = 4;
+  cfg.video_queue = 16;  // room in the queue: the workers are the bound
+  monitoring::Metrics metrics;
+  MediaPipeline p(cfg, metrics);
+
+  InBackground bg(p, long_video);
+  std::this_thread::sleep_for(300ms);  // the only session is busy
+  MediaOutcome queued;
+  std::thread t2([&] { p.hash(short_video, &queued); });
+  std::this_thread::sleep_for(200ms);  // a second worker waits for the session
+  ASSERT_FALSE(bg.done) << "the first video ended too early: the test needs a longer one";
+  MediaOutcome refused;
+  p.hash(short_video, &refused);
+  EXPECT_EQ(refused.status.code, Status::kQueueFull);
+  EXPECT_EQ(refused.status.message, "video: queue full (videos hold half of http.threads)");
+  EXPECT_EQ(rejections(metrics, "video"), 1);
+  MediaOutcome i;
+  p.hash(img, &i);
+  EXPECT_TRUE(i.status.ok()) << i.status.message;
+  EXPECT_TRUE(i.result.ok()) << i.result.error;
+  bg.join();
+  t2.join();
+  EXPECT_TRUE(bg.out.status.ok()) << bg.out.status.message;
+  EXPECT_TRUE(queued.status.ok()) << queued.status.message;
+  // The places are given back: a video is taken again once the others are done.
+  MediaOutcome later;
+  p.hash(short_video, &later);
+  EXPECT_TRUE(later.status.ok()) << later.status.message;
+  EXPECT_EQ(later.video_frames().size(), 30u);
+}
+
 TEST(MediaPipeline, VideoFramesWaitingForTheQueueAreNoRejections) {
   test::TempDir d;
   const std::vector<uint8_t> video = clip(d, "v.mp4", 240);
