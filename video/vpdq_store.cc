@@ -207,6 +207,13 @@ VideoIndex::VideoIndex(VpdqStore& store, const std::vector<std::string>& lists,
   matcher_ = make_pdq_matcher(std::move(hashes), mo);
 }
 
+std::size_t VideoIndex::videos(const std::vector<std::string>& lists) const {
+  if (lists.empty()) return videos_.size();
+  return static_cast<std::size_t>(std::count_if(videos_.begin(), videos_.end(), [&](const Meta& v) {
+    return std::find(lists.begin(), lists.end(), v.list) != lists.end();
+  }));
+}
+
 std::vector<VideoListMatch> VideoIndex::match(std::span<const VpdqFrame> query, bool all) const {
   return match(query, opts_, all);
 }

@@ -94,6 +94,8 @@ class VideoIndex {
                                     bool all = false) const;
 
   std::size_t videos() const { return videos_.size(); }
+  // The indexed videos of these lists (every list when empty).
+  std::size_t videos(const std::vector<std::string>& lists) const;
   std::size_t frames() const { return owner_.size(); }
   const VideoMatchOptions& options() const { return opts_; }
 

@@ -679,7 +679,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
       ++by_list[vm.list];
       ++videos_matched;
     }
-    summary["listed_videos"] = index->videos();
+    summary["listed_videos"] = index->videos(o->lists);  // those of the lists searched
     summary["videos_matched"] = videos_matched;
   }
   for (const auto& [l, n] : by_list) metrics_->add_matches(l, n);
@@ -745,7 +745,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     }
   }
   j["lists"] = searched_lists(*snap, *opts);
-  j["dihedral"] = opts->dihedral;
+  j["dihedral"] = opts->dihedral && !out.video;  // a video's frames are compared as they are
   j["matched"] = !matches.empty();
   if (seen_ && matches.empty()) {
     // Seen-before memory (docs/triage.md): media that matched no list is looked up by MD5 and,

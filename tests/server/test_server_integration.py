@@ -843,6 +843,14 @@ def step_listed_videos(c):
         return r.status == 200 and any(x["id"] == "faded" for x in r.json["matches"])
     wait_for(listed, 20, "the listed videos to be loaded", interval=0.2)
 
+    # The summary counts the listed videos of the lists searched (here gen's 2, not those of every
+    # list), and a video is never matched by dihedral variants (match.dihedral is on).
+    r, _ = vpdq_matches(faded)
+    check(r.json["vpdq_match"]["listed_videos"] == 2, repr(r.json["vpdq_match"]))
+    check(r.json["dihedral"] is False, "a video answered dihedral: %r" % r.json["dihedral"])
+    r = call(p, "POST", "/v1/match", body=data[faded], token=c.tokens["matcher"], expect=200)
+    listed_everywhere = r.json["vpdq_match"]["listed_videos"]
+    check(listed_everywhere >= 2, repr(r.json["vpdq_match"]))
     # The threshold: the re-encode matches at the default 31, not at 0, and at 64 (above the
     # default) with 64 reported.
     _, m = vpdq_matches(recoded)
