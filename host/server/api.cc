@@ -581,8 +581,9 @@ std::shared_ptr<const QueryOptions> Server::query_options(const httplib::Request
 // PDQ hash, so the vPDQ percentage reported per matched entry is q%: the share of the query's
 // frames within the threshold of that entry (docs/server.md).
 void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
-                         const std::shared_ptr<const ListSnapshot>& snap, const ServerConfig& cfg,
-                         json& j, json& matches) {
+                         const std::shared_ptr<const ListSnapshot>& snap,
+                         const std::shared_ptr<const video::VideoIndex>& index,
+                         const ServerConfig& cfg, json& j, json& matches) {
   std::vector<PdqQuery> queries;
   std::vector<const VideoFrameHash*> frame_of;
   std::set<Hash256> seen;
@@ -651,7 +652,7 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
   if (o->threshold) vo.distance_threshold = *o->threshold;
   vo.query_match_percent = cfg.video_match_percent;
   vo.compared_match_percent = cfg.video_compared_match_percent;
-  if (auto index = lists_->videos()) {
+  if (index) {
     const std::span<const VideoFrameHash> frames = out.video_frames();
     std::size_t videos_matched = 0;
     for (const video::VideoListMatch& vm : index->match(frames, vo)) {
@@ -689,6 +690,9 @@ void Server::match_video(const MediaOutcome& out, const std::shared_ptr<const Qu
 void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& ctx) {
   auto snap = lists_->snapshot();
   if (!snap) throw ApiError(503, "not_ready", "the lists are still loading; retry later");
+  // The listed videos as they are now, with the snapshot: a reload while the media decodes does
+  // not change what this request is matched against.
+  const auto videos = lists_->videos();
   const auto opts = query_options(req, *snap, /*media=*/true, nullptr);
   const auto cfg = config();
   const std::string_view bytes = media_bytes(ctx);
@@ -716,7 +720,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
     // rather than an answer without them.
     if (out.video && !out.video_frames().empty()) {
       json partial = json::object();
-      match_video(out, opts, snap, *cfg, partial, matches);
+      match_video(out, opts, snap, videos, *cfg, partial, matches);
       details["vpdq_match"] = partial["vpdq_match"];
     }
     details["matches"] = matches;
@@ -724,7 +728,7 @@ void Server::h_match(const httplib::Request& req, httplib::Response& res, Ctx& c
   }
   json j = media_json(r, bool_param(req, "dihedral_hashes").value_or(false));
   if (out.video) {
-    match_video(out, opts, snap, *cfg, j, matches);
+    match_video(out, opts, snap, videos, *cfg, j, matches);
   } else if (r.pdq) {
     if (r.pdq->quality < cfg->min_quality) {
       j["pdq_skipped"] = "PDQ quality " + std::to_string(r.pdq->quality) + " is below " +

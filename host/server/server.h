@@ -37,6 +37,9 @@ class ListSnapshot;
 namespace triage {
 class SeenMemory;
 }  // namespace triage
+namespace video {
+class VideoIndex;
+}  // namespace video
 namespace monitoring {
 class Metrics;
 class MetricsExporter;
@@ -99,7 +102,8 @@ class Server {
   void h_delete_entry(const httplib::Request&, httplib::Response&, Ctx&);
 
   void match_video(const MediaOutcome& out, const std::shared_ptr<const QueryOptions>& opts,
-                   const std::shared_ptr<const ListSnapshot>& snap, const ServerConfig& cfg,
+                   const std::shared_ptr<const ListSnapshot>& snap,
+                   const std::shared_ptr<const video::VideoIndex>& index, const ServerConfig& cfg,
                    nlohmann::json& j, nlohmann::json& matches);
   std::shared_ptr<const QueryOptions> query_options(const httplib::Request& req,
                                                     const ListSnapshot& snap, bool media,

@@ -883,6 +883,38 @@ def step_listed_videos(c):
         write_config(c)
         c.srv.reload()
 
+    # A listed video deleted while a request decodes still answers that request (its matches come
+    # from the lists as they were when it started), and the next request no longer matches it. The
+    # clip is long enough (2 minutes of 1080p to decode) for the DELETE to land during the decode.
+    bars = os.path.join(c.work, "bars.mp4")
+    run(ff + ["-f", "lavfi", "-i", "smptebars=size=1920x1080:rate=30", "-t", "120", "-c:v", "libx264",
+              "-preset", "ultrafast", "-pix_fmt", "yuv420p", bars])
+    run([ARGS.hashmatch, "video", "add", "--db", c.db, "--list", "gen", "--id", "bars", bars])
+    c.srv.reload()  # SIGHUP re-reads the lists
+    with open(bars, "rb") as f:
+        data[bars] = f.read()
+    answer = {}
+
+    def in_flight():
+        answer["r"] = request(p, "POST", "/v1/match?lists=gen", body=data[bars], token=c.tokens["matcher"],
+                              timeout=120)
+        answer["done"] = time.time()
+    t = threading.Thread(target=in_flight)
+    t.start()
+    time.sleep(0.3)
+    r = call(p, "DELETE", "/v1/lists/gen/entries/bars", template="/v1/lists/{name}/entries/{id}",
+             token=c.tokens["admin"], expect=200)
+    deleted = time.time()
+    t.join()
+    r = answer["r"]
+    check(r.status == 200, repr(r))
+    if answer["done"] <= deleted:
+        print("     (the request ended before the DELETE: nothing in flight was tested)")
+    check(any(x["algo"] == "vpdq" and x["id"] == "bars" for x in r.json["matches"]),
+          "a video deleted while the request decoded was not matched: %r" % r.json["matches"])
+    r, m = vpdq_matches(bars)
+    check("bars" not in m, "a deleted video still matches: %r" % m)
+
     # DELETE by id: the video file's digests and frames (4 removed), the vPDQ file's frames (1).
     r = call(p, "DELETE", "/v1/lists/gen/entries/plain", template="/v1/lists/{name}/entries/{id}",
              token=c.tokens["admin"], expect=200)
