@@ -103,7 +103,10 @@ void MatchPipeline::execute(std::span<const PdqMatchItem* const> items,
       }
       for (const auto& [backend, n] : comparisons) metrics_.add_comparisons(backend, n);
     } catch (const std::exception& e) {
+      // The batch as such went on (its other groups are answered), but these queries failed: a
+      // failure of the match queue all the same (hashmatch_batch_failures_total{queue="match"}).
       for (std::size_t i : idx) out[i].error = e.what();
+      metrics_.add_batch_failure("match");
     }
   }
 }

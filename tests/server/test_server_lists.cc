@@ -124,5 +124,36 @@ TEST(ServerLists, AQueryInFlightIsSearchedInTheSnapshotItStartedWith) {
   matcher.shutdown();
 }
 
+// Queries the matcher cannot search (here: a list their snapshot does not have) are answered with
+// an error each, and counted as a failure of the match queue, as a failed batch is.
+TEST(ServerLists, QueriesThatFailInABatchAreCountedAsMatchFailures) {
+  test::TempDir d;
+  const std::string db = (d / "lists.db").string();
+  {
+    ListStore store(db);
+    store.create_list("X");
+  }
+  monitoring::Metrics metrics;
+  ListsState lists(db, {}, metrics);
+  lists.start_loading();
+  lists.wait_loaded();
+  ASSERT_TRUE(lists.loaded()) << lists.load_error();
+  ServerConfig cfg;
+  cfg.match_backend = "cpu";
+  MatchPipeline matcher(cfg, metrics, lists);
+  auto opts = std::make_shared<QueryOptions>();
+  opts->lists = {"not-there"};
+  std::vector<PdqMatchResult> results;
+  const Status st =
+      matcher.match({PdqQuery::original(Hash256{})}, opts, lists.snapshot(), &results);
+  ASSERT_TRUE(st.ok()) << st.message;
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_NE(results[0].error, "");
+  matcher.shutdown();
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("hashmatch_batch_failures_total{queue=\"match\"} 1"), std::string::npos)
+      << text.substr(0, 4000);
+}
+
 }  // namespace
 }  // namespace hashmatch::server
