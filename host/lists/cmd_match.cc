@@ -85,18 +85,14 @@ nlohmann::ordered_json matches_json(const std::vector<ListMatch>& ms) {
 std::vector<nlohmann::ordered_json> frame_matches(const ListSnapshot& snap,
                                                   std::span<const VideoFrameHash> vpdq,
                                                   const QueryOptions& qopts) {
-  const std::vector<PdqQuery> queries = video_frame_queries(vpdq, 50);
+  const VideoFrameMatches found = match_video_frames(snap, vpdq, 50, qopts);
   std::vector<nlohmann::ordered_json> out;
-  if (queries.empty()) return out;
-  QueryOptions q = qopts;
-  q.dihedral = false;
-  const auto res = snap.match_pdq(std::span<const PdqQuery>(queries), q);
-  for (const FrameEntryMatch& a : frame_entry_matches(res)) {
+  for (const FrameEntryMatch& a : found.entries) {
     nlohmann::ordered_json j = match_json(a.best);
     j.erase("variant");
     j["frames_matched"] = a.frames_matched;
-    j["frames"] = queries.size();
-    j["query_match_percent"] = 100.0 * double(a.frames_matched) / double(queries.size());
+    j["frames"] = found.queries;
+    j["query_match_percent"] = 100.0 * double(a.frames_matched) / double(found.queries);
     out.push_back(std::move(j));
   }
   return out;
@@ -234,40 +230,145 @@ int run_pdq_args(Ctx& c, const std::vector<std::string>& texts) {
   return c.failed ? 1 : 0;
 }
 
-// A video's `hashmatch hash` / `scan` line (its `vpdq` array) from --pdq-file, matched as
-// `hashmatch match VIDEO` matches the video: its md5/sha1/sha256 and its frames against the
-// lists, and video-level against the listed videos. Throws InvalidArgument for a malformed line.
+// One frame of a video line's `vpdq` array. Throws InvalidArgument naming it (vpdq[i]).
+VideoFrameHash frame_from_json(const nlohmann::ordered_json& f, std::size_t i) {
+  const std::string where = "vpdq[" + std::to_string(i) + "]";
+  if (!f.is_object() || !f.contains("pdq") || !f["pdq"].is_string() || !f.contains("quality") ||
+      !f["quality"].is_number_integer() ||
+      (f.contains("frame") && !f["frame"].is_number_integer()) ||
+      (f.contains("timestamp") && !f["timestamp"].is_number())) {
+    throw InvalidArgument(where + ": not a frame {frame, quality, pdq, timestamp}");
+  }
+  VideoFrameHash v;
+  v.frame_number = f.value("frame", int64_t{0});
+  // Read wide, then checked: a quality past int's range must not wrap into 0..100.
+  const auto& qv = f["quality"];
+  if (qv.is_number_unsigned() ? qv.get<uint64_t>() > 100
+                              : (qv.get<int64_t>() < 0 || qv.get<int64_t>() > 100)) {
+    throw InvalidArgument(where + ": quality outside 0..100");
+  }
+  v.quality = static_cast<int>(qv.get<int64_t>());
+  std::string why;
+  if (!Hash256::try_from_hex(f["pdq"].get<std::string>(), &v.hash, &why)) {
+    throw InvalidArgument(where + ": " + why);
+  }
+  v.timestamp = f.value("timestamp", 0.0);
+  return v;
+}
+
+// Reads a --pdq-file JSON line as a stream (nlohmann's SAX interface): the value is built as
+// usual, except the top-level `vpdq` array, whose frames become VideoFrameHash records one by
+// one as they are read (the array in the value stays empty). A video's line of half a million
+// frames (~60 MB of text) peaked near 500 MB parsed into one JSON value; read this way it takes
+// 56 bytes a frame beside the line.
+class JsonLineReader {
+ public:
+  using json = nlohmann::ordered_json;
+  // False when the line is not valid JSON.
+  bool read(std::string_view line) { return json::sax_parse(line, this); }
+  json& value() { return root_; }
+  // Whether the value is an object with a `vpdq` array (a video's line).
+  bool video() const { return root_.is_object() && vpdq_done_; }
+  std::vector<VideoFrameHash>& frames() { return frames_; }
+  // The first malformed frame's error (the line is refused with it), or empty.
+  const std::string& frame_error() const { return frame_error_; }
+
+  // The SAX interface.
+  bool null() { return value(nullptr); }
+  bool boolean(bool v) { return value(v); }
+  bool number_integer(json::number_integer_t v) { return value(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return value(v); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return value(v); }
+  bool string(json::string_t& v) { return value(std::move(v)); }
+  bool binary(json::binary_t& v) { return value(json::binary(std::move(v))); }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) {
+    const bool vpdq = stack_.size() == 1 && stack_[0]->is_object() && key_ == "vpdq";
+    if (!open(json::array())) return false;
+    if (vpdq) vpdq_ = stack_.back();
+    return true;
+  }
+  bool key(json::string_t& k) {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  bool value(json v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return true;
+    }
+    place(std::move(v));
+    take_frame();
+    return true;
+  }
+  bool open(json v) {
+    stack_.push_back(stack_.empty() ? &(root_ = std::move(v)) : place(std::move(v)));
+    return true;
+  }
+  bool close() {
+    json* done = stack_.back();
+    stack_.pop_back();
+    if (done == vpdq_) {
+      vpdq_ = nullptr;
+      vpdq_done_ = true;
+    }
+    take_frame();
+    return true;
+  }
+  json* place(json v) {
+    json* top = stack_.back();
+    if (stack_.size() == 1 && top->is_object() && key_ == "vpdq") {
+      // A repeated key: the last value counts, as in a parsed value.
+      vpdq_done_ = false;
+      frames_.clear();
+      frame_error_.clear();
+      index_ = 0;
+    }
+    if (top->is_array()) {
+      top->push_back(std::move(v));
+      return &top->back();
+    }
+    json& slot = (*top)[key_];
+    slot = std::move(v);
+    return &slot;
+  }
+  // A complete element of the vpdq array becomes a frame and leaves the array.
+  void take_frame() {
+    if (vpdq_ == nullptr || stack_.size() != 2 || stack_.back() != vpdq_ || vpdq_->empty()) return;
+    try {
+      frames_.push_back(frame_from_json(vpdq_->back(), index_));
+    } catch (const InvalidArgument& e) {
+      if (frame_error_.empty()) frame_error_ = e.what();
+    }
+    ++index_;
+    vpdq_->erase(vpdq_->size() - 1);
+  }
+
+  json root_;
+  std::vector<json*> stack_;  // the open containers (their parents do not grow meanwhile)
+  std::string key_;
+  json* vpdq_ = nullptr;  // the top-level vpdq array while it is read
+  bool vpdq_done_ = false;
+  std::size_t index_ = 0;
+  std::vector<VideoFrameHash> frames_;
+  std::string frame_error_;
+};
+
+// A video's `hashmatch hash` / `scan` line (its `vpdq` array, read into `frames`) from
+// --pdq-file, matched as `hashmatch match VIDEO` matches the video: its md5/sha1/sha256 and its
+// frames against the lists, and video-level against the listed videos. Throws InvalidArgument for
+// a malformed line.
 nlohmann::ordered_json match_video_line(Ctx& c, const nlohmann::ordered_json& j,
+                                        std::vector<VideoFrameHash> frames,
                                         std::optional<VideoFileMatcher>& video_matcher) {
   MediaHashResult r;
-  std::vector<VideoFrameHash> frames;
-  const auto& arr = j["vpdq"];
-  frames.reserve(arr.size());
-  for (std::size_t i = 0; i < arr.size(); ++i) {
-    const auto& f = arr[i];
-    const std::string where = "vpdq[" + std::to_string(i) + "]";
-    if (!f.is_object() || !f.contains("pdq") || !f["pdq"].is_string() || !f.contains("quality") ||
-        !f["quality"].is_number_integer() ||
-        (f.contains("frame") && !f["frame"].is_number_integer()) ||
-        (f.contains("timestamp") && !f["timestamp"].is_number())) {
-      throw InvalidArgument(where + ": not a frame {frame, quality, pdq, timestamp}");
-    }
-    VideoFrameHash v;
-    v.frame_number = f.value("frame", int64_t{0});
-    // Read wide, then checked: a quality past int's range must not wrap into 0..100.
-    const auto& qv = f["quality"];
-    if (qv.is_number_unsigned() ? qv.get<uint64_t>() > 100
-                                : (qv.get<int64_t>() < 0 || qv.get<int64_t>() > 100)) {
-      throw InvalidArgument(where + ": quality outside 0..100");
-    }
-    v.quality = static_cast<int>(qv.get<int64_t>());
-    std::string why;
-    if (!Hash256::try_from_hex(f["pdq"].get<std::string>(), &v.hash, &why)) {
-      throw InvalidArgument(where + ": " + why);
-    }
-    v.timestamp = f.value("timestamp", 0.0);
-    frames.push_back(v);
-  }
   auto digest = [&](const char* k, HashAlgo algo, std::string* out) {
     if (!j.contains(k)) return;
     if (!j[k].is_string()) throw InvalidArgument(std::string(k) + " is not a string");
@@ -323,13 +424,15 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     if (line[0] == '{') {
       // A video's line: matched on its own, after the image queries before it (lines stay in
       // input order).
-      const auto j = nlohmann::ordered_json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("vpdq") && j["vpdq"].is_array()) {
+      JsonLineReader json_line;
+      if (json_line.read(line) && json_line.video()) {
+        const nlohmann::ordered_json& j = json_line.value();
         emit_pdq_batch(c, queries, heads);
         nlohmann::ordered_json h = {{"line", reader.line()}};
         if (j.contains("path") && j["path"].is_string()) h["path"] = j["path"];
         try {
-          h.update(match_video_line(c, j, video_matcher));
+          if (!json_line.frame_error().empty()) throw InvalidArgument(json_line.frame_error());
+          h.update(match_video_line(c, j, std::move(json_line.frames()), video_matcher));
           // A video that failed part way: its frames are matched, its error stays (as for a file).
           if (j.contains("error")) {
             ++c.failed;

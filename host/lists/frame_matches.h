@@ -26,4 +26,18 @@ struct FrameEntryMatch {
 // video_frame_queries), one per list entry, ordered by list and id.
 std::vector<FrameEntryMatch> frame_entry_matches(std::span<const std::vector<ListMatch>> results);
 
+// A video's frames against the snapshot's PDQ entries, as video_frame_queries and
+// frame_entry_matches together, but searched `chunk` distinct hashes at a time with the counts
+// folded as they come: memory is one chunk's queries and answers (and 32 bytes per distinct
+// frame), where one search of every query took ~290 bytes per distinct frame (a query holds room
+// for 8 variants), 150 MB for half a million frames. `opts.dihedral` is ignored (frames are
+// searched as they are).
+struct VideoFrameMatches {
+  std::size_t queries = 0;               // distinct frame hashes of quality >= min_quality
+  std::vector<FrameEntryMatch> entries;  // one per list entry, ordered by list and id
+};
+VideoFrameMatches match_video_frames(const ListSnapshot& snap,
+                                     std::span<const VideoFrameHash> frames, int min_quality,
+                                     const QueryOptions& opts, std::size_t chunk = 16384);
+
 }  // namespace hashmatch

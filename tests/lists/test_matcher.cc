@@ -10,6 +10,7 @@
 
 #include "host/common/error.h"
 #include "host/image/decode.h"
+#include "host/lists/frame_matches.h"
 #include "host/lists/list_matcher.h"
 #include "host/pdq/pdq.h"
 #include "tests/lists/lists_testutil.h"
@@ -310,6 +311,54 @@ TEST_F(Matcher, AtomicSwapUnderConcurrentReaders) {
   const auto r = one(*m.snapshot(), PdqQuery::original(h));
   ASSERT_EQ(r.size(), static_cast<std::size_t>(K));
   EXPECT_EQ(r[0].id.substr(0, r[0].id.find('-')), "r" + std::to_string(kRounds));
+}
+
+// A video's frames searched in chunks (match_video_frames) give what one search of every distinct
+// frame gives (video_frame_queries + frame_entry_matches): the same entries, closest matches and
+// frame counts, whatever the chunk size; frames below the quality limit and repeated hashes are
+// left out alike.
+TEST_F(Matcher, VideoFramesSearchedInChunksMatchAsInOneSearch) {
+  std::vector<Hash256> listed;
+  for (const char* list : {"a", "b"}) {
+    std::vector<NewEntry> es;
+    for (int i = 0; i < 20; ++i) {
+      listed.push_back(random_hash(rng_));
+      es.push_back(entry(pdq_value(listed.back()), std::string(list) + std::to_string(i)));
+    }
+    store_->add_entries(list, es);
+  }
+  std::vector<VideoFrameHash> frames;
+  std::uniform_int_distribution<int> pick(0, static_cast<int>(listed.size()) - 1), bits(0, 45),
+      quality(0, 100);
+  for (int i = 0; i < 300; ++i) {
+    VideoFrameHash f;
+    f.frame_number = i;
+    f.quality = quality(rng_);
+    f.hash = i % 5 == 4 ? frames[i - 3].hash  // repeats
+                        : flip_bits(listed[pick(rng_)], bits(rng_), rng_);
+    frames.push_back(f);
+  }
+  ListMatcher m(db_, cpu());
+  auto snap = m.snapshot();
+  QueryOptions o;
+  o.dihedral = true;  // ignored for frames
+  const std::vector<PdqQuery> queries = video_frame_queries(frames, 50);
+  QueryOptions plain = o;
+  plain.dihedral = false;
+  const std::vector<FrameEntryMatch> want =
+      frame_entry_matches(snap->match_pdq(std::span<const PdqQuery>(queries), plain));
+  ASSERT_GE(want.size(), 10u) << "too few matches for the test to mean much";
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{16384}}) {
+    const VideoFrameMatches got = match_video_frames(*snap, frames, 50, o, chunk);
+    EXPECT_EQ(got.queries, queries.size()) << "chunk " << chunk;
+    ASSERT_EQ(got.entries.size(), want.size()) << "chunk " << chunk;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got.entries[i].best.list, want[i].best.list);
+      EXPECT_EQ(got.entries[i].best.id, want[i].best.id);
+      EXPECT_EQ(got.entries[i].best.distance, want[i].best.distance) << want[i].best.id;
+      EXPECT_EQ(got.entries[i].frames_matched, want[i].frames_matched) << want[i].best.id;
+    }
+  }
 }
 
 }  // namespace

@@ -1036,6 +1036,23 @@ TEST(VideoCli, PdqFileTakesAVideosHashLine) {
   EXPECT_EQ(cli.run("match " + db + " --pdq-file " + bad, "bad.txt"), 256);
   EXPECT_NE(cli.lines("bad.txt").at(0)["error"].get<std::string>().find("vpdq[0]"),
             std::string::npos);
+  // The line is read as a stream (frames taken out of the array as they come) and answers as
+  // the parsed value would: a repeated key's last value counts, a nested vpdq is no video, an
+  // element of any shape is named by its index.
+  const std::string good = R"({"frame":0,"quality":100,"pdq":")" + kH1 + R"(","x":{"y":[1]}})";
+  const std::string odd = cli.write(
+      "odd.json", R"({"vpdq":[{"pdq":"zz","quality":100}],"vpdq":[)" + good + "]}\n" +
+                      R"({"vpdq":[)" + good + R"(],"vpdq":7})" + "\n" + R"({"vpdq":[)" + good +
+                      R"(,[1,{"pdq":2}]]})" + "\n" + R"({"a":{"vpdq":[)" + good + "]}}\n");
+  EXPECT_EQ(cli.run("match " + db + " --pdq-file " + odd, "odd.txt"), 256);
+  const auto lines = cli.lines("odd.txt");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_FALSE(lines[0].contains("error")) << lines[0];
+  EXPECT_EQ(lines[0]["frames"], 1);
+  EXPECT_EQ(lines[1]["error"], "JSON line without a \"pdq\" field") << lines[1];
+  EXPECT_NE(lines[2]["error"].get<std::string>().find("vpdq[1]: not a frame"), std::string::npos)
+      << lines[2];
+  EXPECT_EQ(lines[3]["error"], "JSON line without a \"pdq\" field") << lines[3];
 }
 
 }  // namespace
