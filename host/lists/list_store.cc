@@ -177,7 +177,9 @@ ListStore::ListStore(const std::string& path, bool create, int cache_mib) : path
     const std::string cache = "PRAGMA cache_size=-" + std::to_string(std::max(1, cache_mib) * 1024);
     sql::exec(db_, cache.c_str());  // 64 MiB: large imports touch random index pages
     sql::exec(db_, "PRAGMA foreign_keys=ON");
-    {
+    if (!schema_in_place()) {
+      // Only a new (or older) database takes the write lock here: a reader opening one that is
+      // ready must not wait behind an import that holds it (WAL readers never wait for a writer).
       WriteTxn txn(db_);
       sql::exec(db_, kSchema);
       Stmt s(db_, "SELECT value FROM meta WHERE key='schema'");
@@ -193,6 +195,17 @@ ListStore::ListStore(const std::string& path, bool create, int cache_mib) : path
     db_ = nullptr;
     throw IoError("cannot open list database " + path + ": " + e.what());
   }
+}
+
+bool ListStore::schema_in_place() {
+  // Every table of kSchema there, and the schema version this build writes.
+  Stmt t(db_,
+         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+         "('meta','lists','imports','entries','vpdq_videos','vpdq_frames')");
+  if (!t.step() || t.col_int(0) != 6) return false;
+  Stmt v(db_, "SELECT count(*) FROM meta WHERE (key='schema' AND value=?) OR key='version'");
+  v.bind(1, int64_t{kSchemaVersion});
+  return v.step() && v.col_int(0) == 2;
 }
 
 ListStore::~ListStore() {

@@ -159,6 +159,7 @@ class ListStore {
   friend class ImportSession;
   void exec(const char* sql);
   void bump_generation(int64_t list_id);
+  bool schema_in_place();  // the tables and schema version are there (a read, no lock)
   std::string path_;
   sqlite3* db_ = nullptr;
   bool in_import_ = false;

@@ -2,6 +2,7 @@
 // killed with SIGKILL in the middle of an import leaves nothing or everything of that import).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,33 @@ TEST(ListStore, ReopenKeepsListsEntriesAndLabels) {
   EXPECT_EQ(st.by_algo[static_cast<int>(HashAlgo::kPdq)], 50);
   EXPECT_EQ(st.by_algo[static_cast<int>(HashAlgo::kMd5)], 1);
   EXPECT_EQ(st.by_algo[static_cast<int>(HashAlgo::kSha1)], 1);
+}
+
+// A reader opening the database while another process holds the write lock (an import in
+// progress) opens it and reads the committed lists at once: opening took the write lock to
+// create the schema, so every `match` and `list stats` waited behind an import, and failed
+// ("database is locked") after 30 s.
+TEST(ListStore, OpeningForReadingDoesNotWaitForAWriter) {
+  test::TempDir dir;
+  const std::string db = (dir / "lists.db").string();
+  std::mt19937_64 rng(test::fresh_seed("OpeningForReadingDoesNotWaitForAWriter"));
+  {
+    ListStore s(db);
+    s.create_list("L");
+    s.add_entries("L", {entry(pdq_value(random_hash(rng)), "one")});
+  }
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(writer, "BEGIN IMMEDIATE; DELETE FROM entries;", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  {
+    // Waiting for the lock would end in "database is locked" (an IoError) after 30 s.
+    ListStore reader(db, /*create=*/false);
+    EXPECT_EQ(reader.stats("L").entries, 1);  // the committed state
+  }
+  sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(writer);
 }
 
 TEST(ListStore, RemoveGenerationsAndVersion) {
