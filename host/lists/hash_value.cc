@@ -14,6 +14,8 @@ int hex_digit(char c) {
   return -1;
 }
 
+}  // namespace
+
 std::string printable(std::string_view s) {
   std::string out;
   const std::size_t n = std::min<std::size_t>(s.size(), 80);
@@ -24,8 +26,6 @@ std::string printable(std::string_view s) {
   if (s.size() > n) out += "...";
   return out;
 }
-
-}  // namespace
 
 std::string_view algo_name(HashAlgo a) {
   switch (a) {

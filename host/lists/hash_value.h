@@ -19,6 +19,8 @@ enum class HashAlgo : uint8_t { kPdq = 0, kMd5 = 1, kSha1 = 2, kSha256 = 3 };
 constexpr int kNumHashAlgos = 4;
 
 std::string_view algo_name(HashAlgo a);  // "pdq", "md5", "sha1", "sha256"
+// Up to 80 bytes of `s` for an error message: other than printable ASCII as '?', "..." when cut.
+std::string printable(std::string_view s);
 // Parses "pdq" | "md5" | "sha1" | "sha256" (either case); nullopt otherwise.
 std::optional<HashAlgo> parse_algo(std::string_view s);
 constexpr int algo_bytes(HashAlgo a) {

@@ -138,6 +138,47 @@ class CsvReader {
   }
   std::size_t record_line() const { return record_line_; }
 
+  // Skips what may precede the header, as format detection does: a UTF-8 byte-order mark, then
+  // blank lines and '#' comment lines (counted in the line numbers). Before the first next().
+  void skip_preamble() {
+    using traits = std::char_traits<char>;
+    if (sb_->sgetc() == 0xEF) {
+      sb_->sbumpc();
+      if (sb_->sbumpc() != 0xBB || sb_->sbumpc() != 0xBF) {
+        throw InvalidArgument(
+            "line 1: the file starts with byte 0xEF that begins no UTF-8 "
+            "byte-order mark");
+      }
+    }
+    for (;;) {
+      int c = sb_->sgetc();
+      // Spaces that are not the delimiter: a blank line, or the indentation of the header.
+      while ((c == ' ' || c == '\t' || c == '\r') && c != delim_) {
+        sb_->sbumpc();
+        c = sb_->sgetc();
+      }
+      if (c == '\n') {
+        sb_->sbumpc();
+        ++line_;
+        continue;
+      }
+      if (c != '#') return;
+      std::size_t bytes = 0;
+      while (c != traits::eof() && c != '\n') {
+        sb_->sbumpc();
+        c = sb_->sgetc();
+        if (++bytes > max_) {
+          record_line_ = line_ + 1;
+          too_long();
+        }
+      }
+      if (c == '\n') {
+        sb_->sbumpc();
+        ++line_;
+      }
+    }
+  }
+
  private:
   [[noreturn]] void too_long() {
     throw InvalidArgument("line " + std::to_string(record_line_) + ": record longer than " +

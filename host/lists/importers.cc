@@ -53,7 +53,7 @@ HashValue parse_bare_hash(std::string_view text, const std::optional<HashAlgo>& 
   if (algo && *algo != HashAlgo::kSha256) return HashValue::parse(*algo, text);
   std::optional<HashAlgo> a = algo_from_hex_length(text.size(), algo.value_or(HashAlgo::kPdq));
   if (!a) {
-    throw InvalidArgument("'" + std::string(text.substr(0, 80)) +
+    throw InvalidArgument("'" + printable(text) +
                           "' is not a hash: " + std::to_string(text.size()) +
                           " characters (32 hex digits are MD5, 40 SHA-1, 64 PDQ or SHA-256)");
   }
@@ -93,7 +93,15 @@ ListFormat detect_format(std::string_view head) {
     break;
   }
   if (line.empty()) return ListFormat::kLines;
-  if (line.find('\t') != std::string_view::npos) return ListFormat::kTsv;
+  if (const std::size_t tab = line.find('\t'); tab != std::string_view::npos) {
+    // "<type><TAB><hash>" is a TE line (a TSV header holds no hash).
+    const std::string_view first = trim(line.substr(0, tab)), rest = trim(line.substr(tab + 1));
+    if (is_word(first) && !is_hex(first) && rest.find('\t') == std::string_view::npos &&
+        is_hex(rest) && algo_from_hex_length(rest.size())) {
+      return ListFormat::kTe;
+    }
+    return ListFormat::kTsv;
+  }
   if (line.find(',') != std::string_view::npos || line.find('"') != std::string_view::npos) {
     return ListFormat::kCsv;
   }
@@ -148,8 +156,9 @@ void parse_te(std::istream& in, ImportSession& s, const ImportOptions& opts) {
       algo = HashAlgo::kSha256;
       if (type != "sha256") e.labels.tags.push_back(type);
     } else {
-      throw InvalidArgument(origin + ": unknown signal type '" + std::string(type.substr(0, 40)) +
-                            "' (supported: pdq, md5, photo_md5, video_md5, sha1, sha256)");
+      throw InvalidArgument(
+          origin + ": unknown signal type '" + std::string(type.substr(0, 40)) +
+          "' (supported: pdq, md5, sha1, sha256, and photo_/video_ md5, sha1, sha256)");
     }
     std::string why;
     if (!HashValue::try_parse(algo, value, &e.hash, &why))
@@ -253,7 +262,9 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s,
                      const ImportOptions& opts) {
   import_detail::CsvReader reader(in, delimiter, opts.max_line_bytes);
   std::vector<std::string> fields;
+  reader.skip_preamble();
   if (!reader.next(fields)) throw InvalidArgument("empty file: expected a header row");
+  const std::string header_at = "line " + std::to_string(reader.record_line());
   std::vector<Column> cols;
   bool any_hash = false;
   for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -261,13 +272,21 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s,
     if (i == 0 && name.size() >= 3 && std::memcmp(name.data(), "\xEF\xBB\xBF", 3) == 0) {
       name.remove_prefix(3);
     }
+    // A header cell that is itself a hash: the first row is data (a header such as "pdq" before
+    // it would have been taken as a TE line "pdq<TAB>hex" otherwise, and the hash lost).
+    if (is_hex(trim(name)) && algo_from_hex_length(trim(name).size())) {
+      throw InvalidArgument(header_at + ": the header row holds a hash ('" +
+                            std::string(trim(name).substr(0, 16)) +
+                            "...'): the file has no header row; import a '<type> <hash>' file "
+                            "with --format te, one hash per line with --format lines");
+    }
     cols.push_back(classify(name));
     any_hash |= cols.back().role == Col::kHash || cols.back().role == Col::kAlgoHash;
   }
   if (!any_hash) {
-    std::string msg =
-        "line 1: the header has no hash column (expected one of hash, value, "
-        "signal, pdq, md5, sha1, sha256)";
+    std::string msg = header_at +
+                      ": the header has no hash column (expected one of hash, value, "
+                      "signal, pdq, md5, sha1, sha256)";
     if (!fields.empty() && is_hex(trim(fields[0])) &&
         algo_from_hex_length(trim(fields[0]).size())) {
       msg += "; the first row looks like data: add a header row, or import with --format lines";

@@ -224,6 +224,39 @@ TEST_F(Importers, CsvErrorsNameTheLine) {
   EXPECT_MENTIONS(import_error("id,md5\n1,\n"), "line 2: no hash value");
 }
 
+// What may precede a CSV/TSV header, as format detection allows it (from a hunt): a byte-order
+// mark before a quoted header (Excel's "CSV UTF-8"), blank and '#' lines; later errors keep the
+// file's line numbers. A "<type><TAB><hash>" file is TE, and a header row that holds a hash is
+// refused instead of the row being lost as a header.
+TEST_F(Importers, WhatPrecedesACsvHeader) {
+  const std::string a = hex(32), b = hex(32);
+  ImportSummary s = import("\xEF\xBB\xBF\"id\",\"md5\"\r\n\"1\",\"" + a + "\"\r\n");
+  EXPECT_EQ(s.format, "csv");
+  EXPECT_EQ(s.imported, 1);
+  s = import("\xEF\xBB\xBF\"id\"\t\"md5\"\n1\t" + b + "\n", ListFormat::kAuto, std::nullopt, "t");
+  EXPECT_EQ(s.format, "tsv");
+  EXPECT_EQ(s.imported, 1);
+  s = import("# exported\n\n  \r\nid,md5\n2," + hex(32) + "\n", ListFormat::kAuto, std::nullopt,
+             "c");
+  EXPECT_EQ(s.format, "csv");
+  EXPECT_EQ(s.imported, 1);
+  EXPECT_MENTIONS(import_error("# exported\n\nid,md5\n1," + hex(32) + "\n2,xyz\n"),
+                  "line 5: bad md5");
+  EXPECT_MENTIONS(import_error("# c\nid,category\n1,A1\n", ListFormat::kCsv),
+                  "line 2: the header has no hash column");
+  // A one-line TE file written with a tab: imported (it was a TSV header, and nothing imported).
+  const std::string p = hex(64);
+  s = import("pdq\t" + p + "\n", ListFormat::kAuto, std::nullopt, "te");
+  EXPECT_EQ(s.format, "te");
+  ASSERT_EQ(all("te").size(), 1u);
+  EXPECT_EQ(all("te")[0].hash.to_hex(), p);
+  EXPECT_MENTIONS(import_error("pdq\t" + hex(64) + "\n", ListFormat::kTsv),
+                  "line 1: the header row holds a hash");
+  // An error quotes a bad value printable, whatever it holds (a NUL cut the message short).
+  EXPECT_MENTIONS(import_error(hex(32) + "\n" + hex(40) + std::string(1, '\0') + "\n"),
+                  "is not a hash: 41 characters");
+}
+
 TEST_F(Importers, PlainLines) {
   const ImportSummary s = import(hex(32) + "\n" + hex(40) + "\n\n# c\n" + hex(64) + "\n");
   EXPECT_EQ(s.format, "lines");
