@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <string>
 
 #include "host/cli/commands.h"
@@ -90,7 +91,16 @@ int main(int argc, char** argv) {
   for (const cli::Command& c : cli::commands()) {
     if (name != c.name) continue;
     try {
-      return c.run(args);
+      const int rc = c.run(args);
+      // What the command printed must have reached its destination: a full disk or a closed
+      // descriptor made `match` and `list import` lose their results and exit 0.
+      std::cout.flush();
+      const bool lost = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
+      if (lost) {
+        std::fprintf(stderr, "hashmatch %s: error: write error on standard output\n", c.name);
+        return rc == 0 ? 1 : rc;
+      }
+      return rc;
     } catch (const InvalidArgument& e) {
       std::fprintf(stderr, "hashmatch %s: %s\n", c.name, e.what());
       return 2;

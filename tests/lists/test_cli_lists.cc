@@ -1,6 +1,7 @@
 // The `hashmatch list` and `hashmatch match` commands end to end (the built binary).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "host/common/digest.h"
@@ -35,6 +36,21 @@ class ListCli : public ::testing::Test {
   std::string db_;
   std::mt19937_64 rng_;
 };
+
+// Output that cannot be written (a full disk: /dev/full) is an error (exit 1, said on stderr),
+// not a success whose results were lost (from a hunt).
+TEST_F(ListCli, AnOutputThatCannotBeWrittenIsAnError) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  run_json("list create --db " + db_ + " --list l");
+  test::write_text(path("h.txt"), test::random_hex(rng_, 64) + "\n");
+  for (const std::string args :
+       {"list import --db " + db_ + " --list l " + path("h.txt"), "list stats --db " + db_,
+        "match --db " + db_ + " --pdq " + test::random_hex(rng_, 64)}) {
+    const test::RunResult r = run_cli(args + " >/dev/full");
+    EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("write error on standard output"), std::string::npos) << r.err;
+  }
+}
 
 TEST_F(ListCli, CreateImportStatsExportRemove) {
   json j = run_json("list create --db " + db_ + " --list industry --threshold 20");
