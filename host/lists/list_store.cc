@@ -438,13 +438,11 @@ struct ImportSession::Stmts {
                "hash = excluded.hash, category = excluded.category, source = excluded.source, "
                "tags = excluded.tags, import_id = excluded.import_id, origin = excluded.origin "
                "WHERE entries.import_id <> excluded.import_id"),
-        drop_algo(db,
-                  "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2 AND algo = ?3 AND "
-                  "import_id <> ?4"),
         find(db, "SELECT origin FROM entries WHERE list_id = ?1 AND ext_id = ?2 AND algo = ?3"),
         remove(db, "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2"),
-        remove_video(db, "DELETE FROM vpdq_videos WHERE list_id = ?1 AND video_id = ?2") {}
-  Stmt upsert, drop_algo, find, remove, remove_video;
+        remove_video(db, "DELETE FROM vpdq_videos WHERE list_id = ?1 AND video_id = ?2"),
+        note_id(db, "INSERT OR IGNORE INTO temp.import_ids(ext_id) VALUES(?1)") {}
+  Stmt upsert, find, remove, remove_video, note_id;
 };
 
 ImportSession::ImportSession(ListStore& store, int64_t list_id, const std::string& list,
@@ -452,6 +450,11 @@ ImportSession::ImportSession(ListStore& store, int64_t list_id, const std::strin
     : store_(store), list_id_(list_id), import_id_(import_id), now_(now_seconds()) {
   summary_.list = list;
   summary_.format = format;
+  // The explicit ids this import gives (in the import's transaction; a temporary table, so that
+  // millions of ids do not stay in memory).
+  sql::exec(store_.db_,
+            "CREATE TEMP TABLE IF NOT EXISTS import_ids(ext_id TEXT PRIMARY KEY); "
+            "DELETE FROM temp.import_ids");
   st_ = std::make_unique<Stmts>(store_.db_);
 }
 
@@ -466,20 +469,13 @@ void ImportSession::add_record(const std::vector<NewEntry>& entries, const std::
   if (entries.empty()) return;
   sqlite3* db = store_.db_;
   const std::string& first_id = entries[0].id;
-  bool has_algo[kNumHashAlgos] = {};
   for (const NewEntry& e : entries) {
     if (e.id != first_id) throw Error("add_record: entries of one record must share their id");
-    has_algo[static_cast<int>(e.hash.algo)] = true;
   }
-  // A record with an explicit id replaces that id's entries from earlier imports: fingerprints
-  // the new record no longer has are dropped.
-  if (!first_id.empty()) {
-    for (int a = 0; a < kNumHashAlgos; ++a) {
-      if (has_algo[a]) continue;
-      st_->drop_algo.bind(1, list_id_).bind(2, first_id).bind(3, a).bind(4, import_id_).run();
-      summary_.removed += sqlite3_changes(db);
-    }
-  }
+  // A record with an explicit id replaces that id's entries from earlier imports: the
+  // fingerprints this import does not give again are dropped at commit(), so that an id's
+  // fingerprints may come in several rows (as `list export` writes them) and keep their added_at.
+  if (!first_id.empty()) st_->note_id.bind(1, first_id).run();
   for (const NewEntry& e : entries) {
     const std::string id = e.id.empty() ? e.hash.to_hex() : e.id;
     const int algo = static_cast<int>(e.hash.algo);
@@ -521,6 +517,14 @@ ImportSummary ImportSession::commit() {
   if (done_) throw Error("import already finished");
   st_.reset();
   sqlite3* db = store_.db_;
+  Stmt(db,
+       "DELETE FROM entries WHERE list_id = ?1 AND import_id <> ?2 AND "
+       "ext_id IN (SELECT ext_id FROM temp.import_ids)")
+      .bind(1, list_id_)
+      .bind(2, import_id_)
+      .run();
+  summary_.removed += sqlite3_changes(db);
+  sql::exec(db, "DELETE FROM temp.import_ids");
   Stmt(db, "UPDATE imports SET records = ?, imported = ?, removed = ? WHERE id = ?")
       .bind(1, summary_.records)
       .bind(2, summary_.imported)

@@ -171,7 +171,8 @@ class ListStore {
 //
 // Semantics, per record, in file order:
 //  - add(): an entry with an explicit id replaces that id's entries from earlier imports (a record
-//    is re-sent whole; fingerprints the new record lacks are dropped, counted as removed). A
+//    is re-sent whole, possibly in several rows: fingerprints of the id that this import does not
+//    give are dropped at commit(), counted as removed). A
 //    second entry with the same (id, algorithm) in the same import is an error naming both
 //    origins. Entries without an id get the hash hex as id; repeats of the same hash merge.
 //  - remove_id(): removes every entry with that id and the listed video with that id (deletion

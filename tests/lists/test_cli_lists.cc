@@ -43,7 +43,7 @@ TEST_F(ListCli, AnOutputThatCannotBeWrittenIsAnError) {
   if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
   run_json("list create --db " + db_ + " --list l");
   test::write_text(path("h.txt"), test::random_hex(rng_, 64) + "\n");
-  for (const std::string args :
+  for (const std::string& args :
        {"list import --db " + db_ + " --list l " + path("h.txt"), "list stats --db " + db_,
         "match --db " + db_ + " --pdq " + test::random_hex(rng_, 64)}) {
     const test::RunResult r = run_cli(args + " >/dev/full");
