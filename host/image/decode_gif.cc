@@ -1,6 +1,9 @@
 // GIF through giflib: the first frame, palette resolved, drawn on a canvas of the logical screen
-// size filled with the background colour. Transparency is ignored (the palette colour is used), as
-// alpha is everywhere else. Later frames are never decoded.
+// size, as Pillow (what HMA and python-threatexchange hash with) gives it: the canvas outside the
+// frame holds the frame's transparent index when its Graphic Control Extension names one, else
+// index 0 (not the background colour), in the frame's colour map; an index past the colour map is
+// black. Transparency is otherwise ignored (the palette colour is used), as alpha is everywhere
+// else. Later frames are never decoded.
 #include <gif_lib.h>
 
 #include <cstring>
@@ -65,6 +68,7 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
   GifHandle g(data);
   GifFileType* gif = g.gif;
   check_dimensions(gif->SWidth, gif->SHeight, limits, "gif");
+  int transparent = -1;  // the first frame's transparent index (its Graphic Control Extension)
   for (;;) {
     GifRecordType type;
     if (DGifGetRecordType(gif, &type) == GIF_ERROR) g.fail("record");
@@ -73,6 +77,9 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
       int code = 0;
       GifByteType* ext = nullptr;
       if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) g.fail("extension");
+      if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4) {
+        transparent = (ext[1] & 0x01) ? ext[4] : -1;  // ext[0]: the block's length
+      }
       while (ext) {
         if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) g.fail("extension");
       }
@@ -89,10 +96,10 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
     img.height = gif->SHeight;
     img.channels = 3;
     img.pixels.resize(img.pixel_count() * 3);
-    GifColorType bg{0, 0, 0};
-    if (gif->SColorMap && gif->SBackGroundColor < gif->SColorMap->ColorCount) {
-      bg = gif->SColorMap->Colors[gif->SBackGroundColor];
-    }
+    auto colour = [cmap](int idx) {
+      return idx < cmap->ColorCount ? cmap->Colors[idx] : GifColorType{0, 0, 0};
+    };
+    const GifColorType bg = colour(transparent >= 0 ? transparent : 0);
     for (std::size_t i = 0; i < img.pixel_count(); ++i) {
       img.pixels[3 * i] = bg.Red;
       img.pixels[3 * i + 1] = bg.Green;
@@ -116,8 +123,7 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
       for (int x = 0; x < desc.Width; ++x) {
         const int cx = desc.Left + x;
         if (cx < 0 || cx >= img.width) continue;
-        const int idx = line[x] < cmap->ColorCount ? line[x] : 0;
-        const GifColorType c = cmap->Colors[idx];
+        const GifColorType c = colour(line[x]);
         row[3 * cx] = c.Red;
         row[3 * cx + 1] = c.Green;
         row[3 * cx + 2] = c.Blue;

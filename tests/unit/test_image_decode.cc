@@ -2,12 +2,12 @@
 // Pillow's convert("RGB"); bad input of each kind gets its own clear error; bombs are refused from
 // the header before decoding.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <random>
-
-#include <zlib.h>
 
 #include "host/common/error.h"
 #include "host/image/decode.h"
@@ -359,6 +359,103 @@ TEST(DecodeLimits, EnvironmentTakesTheOptionsRange) {
       ::setenv(name, saved.c_str(), 1);
     } else {
       ::unsetenv(name);
+    }
+  }
+}
+
+// A GIF written by hand: a logical screen of 12 x 10 with a global colour table of `global`
+// colours (a power of two), optionally a Graphic Control Extension with a transparent index and a
+// local colour table, and one frame of 6 x 4 at (3, 2) whose pixels are `pixels` (LZW with a code
+// size of 8 bits whatever the tables' sizes, so indices may lie past them).
+Bytes hand_gif(const std::vector<std::array<uint8_t, 3>>& global, int background, int transparent,
+               const std::vector<std::array<uint8_t, 3>>& local, const std::vector<int>& pixels) {
+  auto bits_of = [](std::size_t n) {
+    int b = 0;
+    while ((std::size_t{2} << b) < n) ++b;
+    return b;  // the table holds 2^(b+1) colours
+  };
+  Bytes b = {'G', 'I', 'F', '8', '9', 'a', 12, 0, 10, 0};
+  b.push_back(static_cast<uint8_t>(0x80 | bits_of(global.size())));
+  b.push_back(static_cast<uint8_t>(background));
+  b.push_back(0);
+  for (const auto& c : global) b.insert(b.end(), c.begin(), c.end());
+  if (transparent >= 0) {
+    b.insert(b.end(), {0x21, 0xF9, 4, 1, 0, 0, static_cast<uint8_t>(transparent), 0});
+  }
+  b.insert(b.end(), {0x2C, 3, 0, 2, 0, 6, 0, 4, 0});
+  b.push_back(local.empty() ? 0 : static_cast<uint8_t>(0x80 | bits_of(local.size())));
+  for (const auto& c : local) b.insert(b.end(), c.begin(), c.end());
+  // LZW, 9-bit codes: a clear code before the table would grow past them.
+  std::vector<int> codes = {256};
+  int n = 0;
+  for (int p : pixels) {
+    codes.push_back(p);
+    if (++n == 254) {
+      codes.push_back(256);
+      n = 0;
+    }
+  }
+  codes.push_back(257);
+  Bytes lzw;
+  uint32_t acc = 0;
+  int nb = 0;
+  for (int c : codes) {
+    acc |= static_cast<uint32_t>(c) << nb;
+    for (nb += 9; nb >= 8; nb -= 8, acc >>= 8) lzw.push_back(static_cast<uint8_t>(acc));
+  }
+  if (nb > 0) lzw.push_back(static_cast<uint8_t>(acc));
+  b.push_back(8);
+  for (std::size_t i = 0; i < lzw.size(); i += 255) {
+    const std::size_t len = std::min<std::size_t>(255, lzw.size() - i);
+    b.push_back(static_cast<uint8_t>(len));
+    b.insert(b.end(), lzw.begin() + i, lzw.begin() + i + len);
+  }
+  b.push_back(0);
+  b.push_back(';');
+  return b;
+}
+
+// The first frame of a GIF as Pillow gives it (what HMA and python-threatexchange hash): the canvas
+// outside a frame smaller than the screen holds the frame's transparent index, else index 0, in
+// the frame's colour table (not the background colour: 68 bits off on a random palette); an index
+// past the table is black (it took entry 0).
+TEST(ImageDecode, GifFirstFrameAsPillowGivesIt) {
+  std::mt19937 rng(7);
+  auto palette = [&](int n) {
+    std::vector<std::array<uint8_t, 3>> p(n);
+    for (auto& c : p) c = {uint8_t(rng()), uint8_t(rng()), uint8_t(rng())};
+    return p;
+  };
+  const auto global = palette(16), local = palette(8);
+  std::vector<int> pixels(24);
+  for (int i = 0; i < 24; ++i) pixels[i] = (i * 5) % 20;  // 16..19: past the global table
+  auto pixel = [](const Image& img, int x, int y) {
+    const uint8_t* p = img.row(y) + 3 * x;
+    return std::array<uint8_t, 3>{p[0], p[1], p[2]};
+  };
+  const std::array<uint8_t, 3> black{0, 0, 0};
+  struct Case {
+    const char* name;
+    int transparent;
+    bool with_local;
+  };
+  for (const Case& c : {Case{"global table", -1, false}, Case{"transparent index", 5, false},
+                        Case{"local table", -1, true}, Case{"local, transparent", 6, true},
+                        Case{"transparent past the table", 18, false}}) {
+    SCOPED_TRACE(c.name);
+    const auto& table = c.with_local ? local : global;
+    const Image img = decode_image(hand_gif(global, /*background=*/3, c.transparent,
+                                            c.with_local ? local : decltype(local){}, pixels),
+                                   DecodeLimits{});
+    ASSERT_EQ(img.width, 12);
+    ASSERT_EQ(img.height, 10);
+    const int fill = c.transparent >= 0 ? c.transparent : 0;
+    const auto want_fill = fill < int(table.size()) ? table[fill] : black;
+    EXPECT_EQ(pixel(img, 0, 0), want_fill);
+    EXPECT_EQ(pixel(img, 11, 9), want_fill);
+    for (int i = 0; i < 24; ++i) {
+      const auto want = pixels[i] < int(table.size()) ? table[pixels[i]] : black;
+      EXPECT_EQ(pixel(img, 3 + i % 6, 2 + i / 6), want) << "pixel " << i;
     }
   }
 }
