@@ -196,4 +196,86 @@ class CsvReader {
   std::size_t record_line_ = 0;
 };
 
+// A filter over a JSON text's bytes (a streambuf to parse from) that cuts every string longer
+// than `max_bytes`: the rest of such a string up to its closing quote is dropped (at a character
+// boundary and never inside an escape, so the JSON stays valid), so a parser that builds each
+// string whole (nlohmann's SAX) holds at most `max_bytes` of one. `cut()` says whether the last
+// string that ended was cut (ask in the parser's callback for it).
+class JsonStringCap : public std::streambuf {
+ public:
+  JsonStringCap(std::streambuf* src, std::size_t max_bytes) : src_(src), max_(max_bytes) {}
+  bool cut() const { return cut_; }
+
+ protected:
+  // Output ends after each string's closing quote: the parser has read up to that quote (and
+  // made its callback) before the next string starts, so cut() speaks of the string it just read.
+  int_type underflow() override {
+    out_.clear();
+    for (;;) {
+      if (pos_ == len_in_) {
+        const std::streamsize n = src_->sgetn(in_, sizeof(in_));
+        if (n <= 0) break;
+        pos_ = 0;
+        len_in_ = static_cast<std::size_t>(n);
+      }
+      if (take(static_cast<unsigned char>(in_[pos_++])) || out_.size() >= sizeof(in_)) break;
+    }
+    if (out_.empty()) return traits_type::eof();
+    setg(out_.data(), out_.data(), out_.data() + out_.size());
+    return traits_type::to_int_type(out_[0]);
+  }
+
+ private:
+  // Filters one byte; true when it closed a string.
+  bool take(unsigned char c) {
+    if (!in_string_) {
+      if (c == '"') {
+        in_string_ = true;
+        escape_ = high_ = cut_ = false;
+        hex_left_ = 0;
+        len_ = 0;
+      }
+      out_.push_back(static_cast<char>(c));
+      return false;
+    }
+    bool boundary = false;  // may the string be cut before c?
+    if (escape_) {          // the letter of an escape
+      escape_ = false;
+      if (c == 'u') {
+        hex_left_ = 4;
+        hex_ = 0;
+      } else {
+        high_ = false;
+      }
+    } else if (hex_left_ > 0) {  // a digit of \uXXXX
+      hex_ = hex_ * 16 + static_cast<unsigned>(std::isdigit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+      if (--hex_left_ == 0) high_ = hex_ >= 0xD800 && hex_ <= 0xDBFF;
+    } else if (c == '\\') {
+      escape_ = true;
+      boundary = !high_;  // not between the two halves of a surrogate pair
+    } else if (c == '"') {
+      in_string_ = false;
+      out_.push_back('"');
+      return true;
+    } else {
+      high_ = false;
+      boundary = c < 0x80 || c >= 0xC0;  // not inside a UTF-8 sequence
+    }
+    if (!cut_ && boundary && len_ >= max_) cut_ = true;  // nothing more passes until the quote
+    if (cut_) return false;
+    ++len_;
+    out_.push_back(static_cast<char>(c));
+    return false;
+  }
+  std::streambuf* src_;
+  std::size_t max_;
+  char in_[1 << 16];
+  std::vector<char> out_;
+  bool in_string_ = false, escape_ = false, high_ = false, cut_ = false;
+  int hex_left_ = 0;
+  unsigned hex_ = 0;
+  std::size_t len_ = 0;               // the current string's bytes passed
+  std::size_t pos_ = 0, len_in_ = 0;  // in_[pos_, len_in_) not yet filtered
+};
+
 }  // namespace hashmatch::import_detail

@@ -27,6 +27,9 @@ using import_detail::lower;
 using import_detail::trim;
 using json = nlohmann::json;
 
+// The longest JSON string held (longer ones are cut; an error in a field that is kept).
+constexpr std::size_t kMaxVicsString = std::size_t(1) << 20;
+
 enum class Role {
   kRoot,        // the top-level object
   kValue,       // the top-level "value" array
@@ -84,8 +87,19 @@ class VicsHandler {
     return guard([&] { scalar(s, false); });
   }
   bool string(json::string_t& v) {
-    return guard([&] { scalar(v, false); });
+    return guard([&] {
+      if (cap_ && cap_->cut()) {
+        // A string cut at kMaxVicsString: fine for a field the importer ignores (a thumbnail),
+        // an error for one it keeps.
+        if (!uses_field()) return;
+        throw InvalidArgument("media record " + std::to_string(records_ + 1) + ": field '" +
+                              (stack_.empty() ? std::string() : parent_key()) +
+                              "' is longer than " + std::to_string(kMaxVicsString) + " bytes");
+      }
+      scalar(v, false);
+    });
   }
+  void set_cap(const import_detail::JsonStringCap* cap) { cap_ = cap; }
   bool binary(json::binary_t&) { return true; }
   bool key(json::string_t& k) {
     if (!stack_.empty()) stack_.back().key = lower(k);
@@ -194,6 +208,21 @@ class VicsHandler {
     } else if (role == Role::kAlt) {
       if (!rec_.alt_name.empty()) rec_.alt.emplace_back(rec_.alt_name, rec_.alt_value);
     }
+  }
+
+  // Whether a string in the current place would be kept (scalar() below).
+  bool uses_field() const {
+    if (stack_.empty()) return false;
+    const Role p = parent_role();
+    if (p == Role::kTagsArray || p == Role::kAlt || p == Role::kSeries) return true;
+    if (!in_media()) return false;
+    static const char* const kept[] = {"mediaid",  "md5",    "sha1", "sha256",
+                                       "category", "series", "tags"};
+    const std::string& k = parent_key();
+    for (const char* name : kept) {
+      if (k == name) return true;
+    }
+    return flag_tags().count(k) > 0;
   }
 
   void scalar(const std::optional<std::string>& v, bool is_bool) {
@@ -308,13 +337,18 @@ class VicsHandler {
   bool saw_value_ = false;
   int64_t records_ = 0;
   std::exception_ptr error_;
+  const import_detail::JsonStringCap* cap_ = nullptr;
 };
 
 }  // namespace
 
 void parse_vics(std::istream& in, ImportSession& s, const ImportOptions& opts) {
   VicsHandler h(s, opts);
-  const bool ok = json::sax_parse(in, &h, json::input_format_t::json, /*strict=*/true);
+  // Strings are read through a cap: one of gigabytes (a thumbnail) is never held whole.
+  import_detail::JsonStringCap cap(in.rdbuf(), kMaxVicsString);
+  std::istream capped(&cap);
+  h.set_cap(&cap);
+  const bool ok = json::sax_parse(capped, &h, json::input_format_t::json, /*strict=*/true);
   if (!ok && !h.error()) throw InvalidArgument("JSON parse failed");
   h.finish();
 }

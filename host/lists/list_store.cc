@@ -441,7 +441,7 @@ struct ImportSession::Stmts {
         find(db, "SELECT origin FROM entries WHERE list_id = ?1 AND ext_id = ?2 AND algo = ?3"),
         remove(db, "DELETE FROM entries WHERE list_id = ?1 AND ext_id = ?2"),
         remove_video(db, "DELETE FROM vpdq_videos WHERE list_id = ?1 AND video_id = ?2"),
-        note_id(db, "INSERT OR IGNORE INTO temp.import_ids(ext_id) VALUES(?1)") {}
+        note_id(db, "INSERT OR IGNORE INTO import_ids(ext_id) VALUES(?1)") {}
   Stmt upsert, find, remove, remove_video, note_id;
 };
 
@@ -450,11 +450,13 @@ ImportSession::ImportSession(ListStore& store, int64_t list_id, const std::strin
     : store_(store), list_id_(list_id), import_id_(import_id), now_(now_seconds()) {
   summary_.list = list;
   summary_.format = format;
-  // The explicit ids this import gives (in the import's transaction; a temporary table, so that
-  // millions of ids do not stay in memory).
+  // The explicit ids this import gives: a scratch table of the database itself, made and dropped
+  // inside the import's transaction (a rollback takes it away too). Not a TEMP table: past a few
+  // thousand ids SQLite spills those to a file in a temporary directory, and an import failed
+  // where none was writable (a read-only root filesystem); nor a set in memory (millions of ids).
   sql::exec(store_.db_,
-            "CREATE TEMP TABLE IF NOT EXISTS import_ids(ext_id TEXT PRIMARY KEY); "
-            "DELETE FROM temp.import_ids");
+            "CREATE TABLE IF NOT EXISTS import_ids(ext_id TEXT PRIMARY KEY) WITHOUT ROWID; "
+            "DELETE FROM import_ids");
   st_ = std::make_unique<Stmts>(store_.db_);
 }
 
@@ -519,12 +521,12 @@ ImportSummary ImportSession::commit() {
   sqlite3* db = store_.db_;
   Stmt(db,
        "DELETE FROM entries WHERE list_id = ?1 AND import_id <> ?2 AND "
-       "ext_id IN (SELECT ext_id FROM temp.import_ids)")
+       "ext_id IN (SELECT ext_id FROM import_ids)")
       .bind(1, list_id_)
       .bind(2, import_id_)
       .run();
   summary_.removed += sqlite3_changes(db);
-  sql::exec(db, "DELETE FROM temp.import_ids");
+  sql::exec(db, "DROP TABLE import_ids");
   Stmt(db, "UPDATE imports SET records = ?, imported = ?, removed = ? WHERE id = ?")
       .bind(1, summary_.records)
       .bind(2, summary_.imported)

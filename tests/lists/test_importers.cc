@@ -396,6 +396,31 @@ TEST_F(Importers, VicsErrors) {
   EXPECT_FALSE(store_->find_list("l"));
 }
 
+// A string longer than the cap (1 MiB) is cut as it is read, never held whole (a 200 MiB
+// thumbnail took 650 MB): in a field the importer ignores it changes nothing, whatever escapes,
+// surrogate pairs and UTF-8 it holds about the cut; in a field it keeps it is an error.
+TEST_F(Importers, VicsLongStringsAreNeverHeldWhole) {
+  std::string thumb;
+  while (thumb.size() < (std::size_t(3) << 20)) {
+    thumb += "ab\\n\\\"\\u00e9\\ud83d\\ude00\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x\\\\";
+  }
+  const std::string md5a = hex(32), md5b = hex(32);
+  const std::string doc = R"({"@odata.context":"x#Media","value":[{"MediaID":1,"Thumbnail":")" +
+                          thumb + R"(","MD5":")" + md5a + R"(","Category":"c1"},)" +
+                          R"({"MediaID":2,"Notes":[")" + thumb + R"("],"MD5":")" + md5b + R"("}]})";
+  const ImportSummary s = import(doc, ListFormat::kVics);
+  EXPECT_EQ(s.imported, 2);
+  const auto e = all();
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].hash.to_hex(), md5a);
+  EXPECT_EQ(e[0].labels.category, "c1");
+  EXPECT_EQ(e[1].hash.to_hex(), md5b);
+  EXPECT_MENTIONS(import_error(R"({"@odata.context":"x#Media","value":[{"MediaID":3,"Category":")" +
+                                   thumb + R"(","MD5":")" + hex(32) + R"("}]})",
+                               ListFormat::kVics),
+                  "media record 1: field 'category' is longer than 1048576 bytes");
+}
+
 // Two hundred thousand media records (~50 MB) streamed: peak memory grows far less than the file
 // size.
 TEST_F(Importers, LargeVicsFileStreamsWithBoundedMemory) {

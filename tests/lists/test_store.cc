@@ -86,6 +86,31 @@ TEST(ListStore, OpeningForReadingDoesNotWaitForAWriter) {
   sqlite3_close(writer);
 }
 
+// An import of many ids needs no temporary directory (from a hunt: the ids were kept in a TEMP
+// table, which SQLite spills to a file past a few thousand rows; with no writable temporary
+// directory, as on a read-only root filesystem, imports of 50,000 ids failed with "disk I/O
+// error": 200,000 here). sqlite3_temp_directory points SQLite's temporary files at a directory that
+// is not there.
+TEST(ListStore, AnImportOfManyIdsNeedsNoTemporaryDirectory) {
+  test::TempDir dir;
+  const std::string db = (dir / "lists.db").string();
+  std::mt19937_64 rng(test::fresh_seed("AnImportOfManyIdsNeedsNoTemporaryDirectory"));
+  std::vector<NewEntry> entries;
+  for (int i = 0; i < 200000; ++i) {
+    entries.push_back(entry(pdq_value(random_hash(rng)), "record-" + std::to_string(i)));
+  }
+  char* saved = sqlite3_temp_directory;
+  sqlite3_temp_directory = sqlite3_mprintf("%s", (dir / "no-such-directory").c_str());
+  ListStore s(db);
+  int64_t added = 0;
+  EXPECT_NO_THROW(added = s.add_entries("L", entries));
+  EXPECT_NO_THROW(added += s.add_entries("L", entries));  // again: every id replaced
+  sqlite3_free(sqlite3_temp_directory);
+  sqlite3_temp_directory = saved;
+  EXPECT_EQ(added, 400000);
+  EXPECT_EQ(s.stats("L").entries, 200000);
+}
+
 TEST(ListStore, RemoveGenerationsAndVersion) {
   test::TempDir dir;
   ListStore s((dir / "l.db").string());
