@@ -71,14 +71,24 @@ void usage(FILE* out) {
 
 int main(int argc, char** argv) {
   using namespace hashmatch;
+  // What was printed must have reached its destination (a full disk, a closed descriptor: 1).
+  auto written = [](const char* what, int rc) {
+    std::cout.flush();
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "hashmatch%s%s: error: write error on standard output\n",
+                   *what ? " " : "", what);
+      return rc == 0 ? 1 : rc;
+    }
+    return rc;
+  };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     cli::usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    return written("", argc < 2 ? 2 : 0);
   }
   if (!std::strcmp(argv[1], "--version")) {
     std::printf("hashmatch %s\n", kVersion);
-    return 0;
+    return written("", 0);
   }
 #ifdef HM_VIDEO
   video::register_video_hasher();  // videos found by content are hashed with vPDQ
@@ -91,16 +101,8 @@ int main(int argc, char** argv) {
   for (const cli::Command& c : cli::commands()) {
     if (name != c.name) continue;
     try {
-      const int rc = c.run(args);
-      // What the command printed must have reached its destination: a full disk or a closed
-      // descriptor made `match` and `list import` lose their results and exit 0.
-      std::cout.flush();
-      const bool lost = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
-      if (lost) {
-        std::fprintf(stderr, "hashmatch %s: error: write error on standard output\n", c.name);
-        return rc == 0 ? 1 : rc;
-      }
-      return rc;
+      // (`match` and `list import` lost their results to a full disk and exited 0.)
+      return written(c.name, c.run(args));
     } catch (const InvalidArgument& e) {
       std::fprintf(stderr, "hashmatch %s: %s\n", c.name, e.what());
       return 2;

@@ -1,8 +1,11 @@
 // Streaming readers shared by the importers (internal to host/lists/).
 #pragma once
 
+#include <algorithm>
 #include <cctype>
 #include <istream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +76,10 @@ class CsvReader {
   bool next(std::vector<std::string>& fields) {
     using traits = std::char_traits<char>;
     fields.clear();
+    if (pending_ && sb_->sgetc() == traits::eof()) {  // the header from skip_preamble is read
+      sb_ = real_;
+      pending_.reset();
+    }
     int c = sb_->sgetc();
     if (c == traits::eof()) return false;
     ++line_;
@@ -139,43 +146,33 @@ class CsvReader {
   std::size_t record_line() const { return record_line_; }
 
   // Skips what may precede the header, as format detection does: a UTF-8 byte-order mark, then
-  // blank lines and '#' comment lines (counted in the line numbers). Before the first next().
-  void skip_preamble() {
-    using traits = std::char_traits<char>;
-    if (sb_->sgetc() == 0xEF) {
-      sb_->sbumpc();
-      if (sb_->sbumpc() != 0xBB || sb_->sbumpc() != 0xBF) {
-        throw InvalidArgument(
-            "line 1: the file starts with byte 0xEF that begins no UTF-8 "
-            "byte-order mark");
-      }
-    }
-    for (;;) {
-      int c = sb_->sgetc();
-      // Spaces that are not the delimiter: a blank line, or the indentation of the header.
-      while ((c == ' ' || c == '\t' || c == '\r') && c != delim_) {
-        sb_->sbumpc();
-        c = sb_->sgetc();
-      }
-      if (c == '\n') {
-        sb_->sbumpc();
+  // blank lines (blanks and tabs only) and '#' comment lines, counted in the line numbers. A '#'
+  // line that `is_header` takes for the header (a spreadsheet's "#" row-number column) is the
+  // header. Call before the first next().
+  template <class IsHeader>
+  void skip_preamble(const IsHeader& is_header) {
+    for (bool first = true;; first = false) {
+      std::string line;
+      if (!read_line(line)) return;
+      std::string_view v = line;
+      if (first && v.substr(0, 3) == "\xEF\xBB\xBF") v.remove_prefix(3);
+      std::string_view t = v;
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+      if (t.empty() || (t.front() == '#' && !is_header(v))) {
         ++line_;
         continue;
       }
-      if (c != '#') return;
-      std::size_t bytes = 0;
-      while (c != traits::eof() && c != '\n') {
-        sb_->sbumpc();
-        c = sb_->sgetc();
-        if (++bytes > max_) {
-          record_line_ = line_ + 1;
-          too_long();
-        }
+      // The header: next() reads it from here first (with the lines a quoted cell spans).
+      pending_text_ = std::string(v);
+      while (std::count(pending_text_.begin(), pending_text_.end(), '"') % 2 == 1 &&
+             read_line(line)) {
+        pending_text_ += line;
       }
-      if (c == '\n') {
-        sb_->sbumpc();
-        ++line_;
-      }
+      pending_ = std::make_unique<std::stringbuf>(pending_text_);
+      real_ = sb_;
+      sb_ = pending_.get();
+      return;
     }
   }
 
@@ -189,11 +186,28 @@ class CsvReader {
                           ": unexpected character after a closing quote (a quote inside a quoted "
                           "field must be doubled)");
   }
+  // One line with its '\n' (none at the end of the input); false at the end of the input.
+  bool read_line(std::string& line) {
+    using traits = std::char_traits<char>;
+    line.clear();
+    for (int c = sb_->sbumpc(); c != traits::eof(); c = sb_->sbumpc()) {
+      line.push_back(static_cast<char>(c));
+      if (c == '\n') break;
+      if (line.size() > max_) {
+        record_line_ = line_ + 1;
+        too_long();
+      }
+    }
+    return !line.empty();
+  }
   std::streambuf* sb_;
   char delim_;
   std::size_t max_;
   std::size_t line_ = 0;
   std::size_t record_line_ = 0;
+  std::string pending_text_;  // the header line(s) found by skip_preamble
+  std::unique_ptr<std::stringbuf> pending_;
+  std::streambuf* real_ = nullptr;  // the input, while the header is read from pending_
 };
 
 // A filter over a JSON text's bytes (a streambuf to parse from) that cuts every string longer

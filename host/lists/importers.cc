@@ -73,6 +73,8 @@ bool is_word(std::string_view s) {
   return true;
 }
 
+bool names_a_hash_column(std::string_view line, char delimiter);  // below, with the CSV reader
+
 }  // namespace
 
 ListFormat detect_format(std::string_view head) {
@@ -88,7 +90,12 @@ ListFormat detect_format(std::string_view head) {
     if (e == std::string_view::npos) e = head.size();
     std::string_view l = trim(head.substr(i, e - i));
     i = e + 1;
-    if (l.empty() || l[0] == '#') continue;
+    // A '#' line is a comment, unless it is a header with a '#' column (a spreadsheet's row
+    // numbers), as the CSV reader takes it.
+    if (l.empty() || (l[0] == '#' && !names_a_hash_column(
+                                         l, l.find('\t') != std::string_view::npos ? '\t' : ','))) {
+      continue;
+    }
     line = l;
     break;
   }
@@ -235,6 +242,18 @@ Column classify(std::string_view name) {
   return {Col::kIgnore};
 }
 
+// Whether a line (a '#' line before the header) names a hash column among its cells.
+bool names_a_hash_column(std::string_view line, char delimiter) {
+  std::size_t b = 0;
+  for (;;) {
+    const std::size_t e = std::min(line.find(delimiter, b), line.size());
+    const Col r = classify(trim(line.substr(b, e - b))).role;
+    if (r == Col::kHash || r == Col::kAlgoHash) return true;
+    if (e == line.size()) return false;
+    b = e + 1;
+  }
+}
+
 std::vector<std::string> split_tag_field(std::string_view f) {
   std::vector<std::string> out;
   std::size_t b = 0;
@@ -262,7 +281,8 @@ void parse_delimited(std::istream& in, char delimiter, ImportSession& s,
                      const ImportOptions& opts) {
   import_detail::CsvReader reader(in, delimiter, opts.max_line_bytes);
   std::vector<std::string> fields;
-  reader.skip_preamble();
+  reader.skip_preamble(
+      [delimiter](std::string_view line) { return names_a_hash_column(line, delimiter); });
   if (!reader.next(fields)) throw InvalidArgument("empty file: expected a header row");
   const std::string header_at = "line " + std::to_string(reader.record_line());
   std::vector<Column> cols;

@@ -45,7 +45,8 @@ TEST_F(ListCli, AnOutputThatCannotBeWrittenIsAnError) {
   test::write_text(path("h.txt"), test::random_hex(rng_, 64) + "\n");
   for (const std::string& args :
        {"list import --db " + db_ + " --list l " + path("h.txt"), "list stats --db " + db_,
-        "match --db " + db_ + " --pdq " + test::random_hex(rng_, 64)}) {
+        "match --db " + db_ + " --pdq " + test::random_hex(rng_, 64), std::string("--version"),
+        std::string("--help")}) {
     const test::RunResult r = run_cli(args + " >/dev/full");
     EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.err;
     EXPECT_NE(r.err.find("write error on standard output"), std::string::npos) << r.err;

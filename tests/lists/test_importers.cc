@@ -245,6 +245,25 @@ TEST_F(Importers, WhatPrecedesACsvHeader) {
                   "line 5: bad md5");
   EXPECT_MENTIONS(import_error("# c\nid,category\n1,A1\n", ListFormat::kCsv),
                   "line 2: the header has no hash column");
+  // A header whose first column is '#' (a spreadsheet's row numbers) is a header, not a comment;
+  // valid UTF-8 that starts with byte 0xEF is no byte-order mark; rows of tabs only are blank.
+  s = import("#,id,md5,category\n1,img1," + hex(32) + ",A1\n2,img2," + hex(32) + ",B1\n",
+             ListFormat::kAuto, std::nullopt, "rownum");
+  EXPECT_EQ(s.format, "csv");
+  EXPECT_EQ(s.imported, 2);
+  EXPECT_EQ(all("rownum")[0].id, "img1");
+  EXPECT_EQ(all("rownum")[1].labels.category, "B1");
+  s = import("# id\tmd5\nimg1\t" + hex(32) + "\n", ListFormat::kAuto, std::nullopt, "hashid");
+  EXPECT_EQ(s.format, "tsv");
+  EXPECT_EQ(s.imported, 1);
+  s = import("\xEF\xBC\xA9\xEF\xBC\xA4,hash\nimg1," + hex(64) + "\n", ListFormat::kAuto,
+             std::nullopt, "fullwidth");
+  EXPECT_EQ(s.imported, 1);
+  s = import("\t\t\n\t# note\nid\tmd5\nx\t" + hex(32) + "\n", ListFormat::kAuto, std::nullopt,
+             "tabs");
+  EXPECT_EQ(s.format, "tsv");
+  EXPECT_EQ(s.imported, 1);
+  EXPECT_EQ(all("tabs")[0].id, "x");
   // A one-line TE file written with a tab: imported (it was a TSV header, and nothing imported).
   const std::string p = hex(64);
   s = import("pdq\t" + p + "\n", ListFormat::kAuto, std::nullopt, "te");
