@@ -11,6 +11,7 @@ extern "C" {
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "host/common/error.h"
@@ -86,6 +87,27 @@ void check_bmp_length(std::span<const uint8_t> d, int w, int h, std::size_t* nee
   }
 }
 
+// What FFmpeg's decoder refuses in a header (its own message goes to its log only): the header
+// size, depth and compression it reads (libavcodec/bmp.c).
+std::optional<std::string> header_problem(std::span<const uint8_t> d) {
+  if (d.size() < 30) return std::nullopt;
+  const uint32_t header_size = static_cast<uint32_t>(le32(d.data() + 14));
+  if (header_size != 12 && header_size != 40 && header_size != 52 && header_size != 56 &&
+      header_size != 64 && header_size != 108 && header_size != 124) {
+    return "invalid header size " + std::to_string(header_size);
+  }
+  const int bpp = header_size == 12 ? le16(d.data() + 24) : le16(d.data() + 28);
+  if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32) {
+    return "depth " + std::to_string(bpp) + " not supported";
+  }
+  if (header_size >= 40 && d.size() >= 34) {
+    const uint32_t compression = static_cast<uint32_t>(le32(d.data() + 30));
+    if (compression > 3 && compression != 6)
+      return "compression " + std::to_string(compression) + " not supported";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void probe_bmp(std::span<const uint8_t> d, int* w, int* h) {
@@ -110,6 +132,9 @@ Image decode_bmp(std::span<const uint8_t> data, const DecodeLimits& limits) {
   std::unique_ptr<AVCodecContext, CodecCtxDeleter> ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw Error("FFmpeg: out of memory");
   ctx->thread_count = 1;
+  // The decoder's complaints about a bad file ("[bmp @ 0x...] depth 235 not supported") are the
+  // error of that item, returned below: they go to FFmpeg's log at debug level, not to stderr.
+  ctx->log_level_offset = AV_LOG_DEBUG - AV_LOG_ERROR;
   if (avcodec_open2(ctx.get(), codec, nullptr) < 0) throw Error("FFmpeg: cannot open BMP decoder");
   std::unique_ptr<AVPacket, PacketDeleter> pkt(av_packet_alloc());
   std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
@@ -128,7 +153,8 @@ Image decode_bmp(std::span<const uint8_t> data, const DecodeLimits& limits) {
     // FFmpeg's BMP decoder reports a short buffer as invalid data; the header says the file size.
     const bool truncated = data.size() < static_cast<uint32_t>(le32(data.data() + 2));
     throw MediaError(truncated ? "truncated" : "corrupt",
-                     std::string(truncated ? "truncated BMP" : "corrupt BMP") + ": " + av_err(err));
+                     std::string(truncated ? "truncated BMP" : "corrupt BMP") + ": " +
+                         header_problem(data).value_or(av_err(err)));
   }
   check_dimensions(frame->width, frame->height, limits, "bmp");
   Image img;

@@ -114,6 +114,27 @@ TEST_F(CliTest, PdqFormatAndDihedral) {
   for (int v = 0; v < 8; ++v) EXPECT_EQ(js["pdq_dihedral"][v], d.hashes[v].to_hex()) << v;
 }
 
+// A BMP FFmpeg's decoder refuses: the item's error says why (the header field), and FFmpeg's own
+// "[bmp @ 0x...]" line does not reach stderr (it did, once per such file, from hunts).
+TEST_F(CliTest, ARefusedBmpSaysWhyWithoutFfmpegLogLines) {
+  std::vector<uint8_t> bmp = test::encode_bmp(b_);
+  bmp[28] = 235;  // biBitCount
+  bmp[29] = 0;
+  test::write_file(dir_ / "depth.bmp", bmp);
+  // stdout and stderr together (run() drops stderr).
+  const std::string cmd =
+      std::string(HASHMATCH_BINARY) + " hash " + (dir_ / "depth.bmp").string() + " 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  const int st = pclose(p);
+  EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1);
+  EXPECT_NE(out.find("corrupt BMP: depth 235 not supported"), std::string::npos) << out;
+  EXPECT_EQ(out.find("[bmp @"), std::string::npos) << out;
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(run("hash").exit_code, 2);
   EXPECT_EQ(run("hash --format xml " + dir_.path().string()).exit_code, 2);
