@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -289,6 +290,7 @@ int cmd_scan(const std::vector<std::string>& argv) {
   // output once clustered.
   const bool cluster = args.flag("cluster");
   std::string cluster_tmp;
+  std::string cluster_stream;  // a pipe, FIFO or device output, written once clustered
 #ifdef HM_SCAN_WITH_TRIAGE
   if (cluster) {
     const triage::ClusterRunOptions copts =
@@ -296,7 +298,24 @@ int cmd_scan(const std::vector<std::string>& argv) {
     if (o.output == "-" && !o.checkpoint.empty()) {
       throw InvalidArgument("--checkpoint needs --output FILE (standard output cannot be resumed)");
     }
-    if (o.output == "-") {
+    // A pipe, FIFO or device (/dev/stdout, >(gzip > x.gz)) cannot be read back and rewritten
+    // either: as standard output, the lines go to a temporary file and then to it, clustered
+    // (reading a FIFO back hung the scan for ever). A symbolic link to a file is clustered at its
+    // target (the link was replaced by a file, its target left unclustered).
+    struct stat out_st {};
+    if (o.output != "-" && ::stat(o.output.c_str(), &out_st) == 0 && !S_ISREG(out_st.st_mode)) {
+      if (!o.checkpoint.empty()) {
+        throw InvalidArgument("--checkpoint needs --output FILE, a regular file");
+      }
+      cluster_stream = o.output;
+    } else if (o.output != "-") {
+      std::error_code ec;
+      if (std::filesystem::is_symlink(o.output, ec)) {
+        const auto target = std::filesystem::canonical(o.output, ec);
+        if (!ec) o.output = target.string();
+      }
+    }
+    if (o.output == "-" || !cluster_stream.empty()) {
       const char* dir = std::getenv("TMPDIR");
       std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/hashmatch-scan-XXXXXX";
       const int fd = ::mkstemp(tmpl.data());
@@ -331,13 +350,22 @@ int cmd_scan(const std::vector<std::string>& argv) {
   try {
     rep = scan::run_scan(o, matcher.get(), stage.get());
     if (!cluster_tmp.empty()) {
-      // The clustered lines to standard output.
+      // The clustered lines to standard output, or to the pipe, FIFO or device.
       std::ifstream in(cluster_tmp, std::ios::binary);
       if (!in) throw IoError("cannot read the temporary file " + cluster_tmp);
-      std::cout << in.rdbuf();
-      std::cout.flush();
+      if (cluster_stream.empty()) {
+        std::cout << in.rdbuf();
+        std::cout.flush();
+      } else {
+        std::ofstream stream(cluster_stream, std::ios::binary);
+        if (!stream) throw IoError("cannot write " + cluster_stream);
+        stream << in.rdbuf();
+        if (!stream.flush()) throw IoError("cannot write " + cluster_stream);
+      }
+    }
+    if (!cluster_tmp.empty()) {
       ::unlink(cluster_tmp.c_str());
-      o.output = "-";
+      o.output = cluster_stream.empty() ? "-" : cluster_stream;
     }
   } catch (...) {
     if (!cluster_tmp.empty()) ::unlink(cluster_tmp.c_str());

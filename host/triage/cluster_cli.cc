@@ -119,23 +119,33 @@ nlohmann::json cluster_lines(std::vector<nlohmann::json>& lines, const ClusterRu
 #endif
   TriageOptions topts = opts.triage;
   if (topts.now.empty()) topts.now = now;
+  // The report and the queue are opened before the memory records this run's arrivals: a path
+  // that cannot be written fails the run before it counts anything (every retry counted them
+  // again).
+  std::ofstream r, q;
+  if (!opts.report.empty()) {
+    r.open(opts.report);
+    if (!r) throw IoError("cannot write " + opts.report);
+  }
+  if (!opts.queue.empty()) {
+    q.open(opts.queue);
+    if (!q) throw IoError("cannot write " + opts.queue);
+  }
   const TriageOutput t = run_triage(items, topts, video_match);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const int c = t.clusters.cluster_of[i];
     lines[i]["cluster"] = c >= 0 ? nlohmann::json(c) : nlohmann::json(nullptr);
     if (c >= 0 && c < static_cast<int>(t.seen.size()) && t.seen[c] && t.seen[c]->seen_before) {
       lines[i]["seen_before"] = {{"count", t.seen[c]->previous_arrivals}, {"since", t.seen[c]->since}};
+    } else {
+      lines[i].erase("seen_before");  // an earlier clustering's, now stale
     }
   }
   if (!opts.report.empty()) {
-    std::ofstream r(opts.report);
-    if (!r) throw IoError("cannot write " + opts.report);
     write_report(r, t, items);
     if (!r.flush()) throw IoError("cannot write " + opts.report);
   }
   if (!opts.queue.empty()) {
-    std::ofstream q(opts.queue);
-    if (!q) throw IoError("cannot write " + opts.queue);
     write_queue(q, t, items);
     if (!q.flush()) throw IoError("cannot write " + opts.queue);
   }

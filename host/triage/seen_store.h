@@ -26,8 +26,8 @@ namespace hashmatch::triage {
 
 // What identifies one new cluster of this scan: a few member PDQ hashes and MD5s.
 struct SeenKey {
-  std::vector<Hash256> pdq;      // members' PDQ hashes (quality-filtered), a bounded sample
-  std::vector<std::string> md5;  // members' MD5s, a bounded sample
+  std::vector<Hash256> pdq;      // members' PDQ hashes (quality-filtered): all looked up,
+  std::vector<std::string> md5;  // members' MD5s                          the first 32 kept
   int64_t arrivals = 1;          // items of this scan in the cluster
   int representative_quality = 0;
 };

@@ -91,7 +91,7 @@ nlohmann::json TriageOutput::summary(std::size_t files) const {
                    {"comparisons", clusters.comparisons},
                    {"backend", clusters.backend},
                    {"seconds", seconds}};
-  if (!seen.empty()) {
+  if (memory) {
     j["new_clusters_seen_before"] = seen_before;
     j["memory_expired"] = memory_expired;
   }
@@ -113,7 +113,11 @@ TriageOutput run_triage(const std::vector<TriageItem>& items, const TriageOption
   if (!opts.db_path.empty()) {
     const std::string now = opts.now.empty() ? utc_now_iso() : opts.now;
     SeenStore store(opts.db_path);
-    out.memory_expired = store.expire(now, opts.memory_max_age_days, opts.memory_max_entries);
+    out.memory = true;
+    // Clusters not seen for max_age_days are forgotten before the lookup (an arrival after that
+    // is new); the max_entries cap comes after this run's arrivals are recorded, so that it caps
+    // the memory and never forgets what this run brought.
+    out.memory_expired = store.expire(now, opts.memory_max_age_days, 0);
     std::vector<SeenKey> keys;
     for (int id : fresh) {
       const Cluster& c = cs[id];
@@ -122,12 +126,15 @@ TriageOutput run_triage(const std::vector<TriageItem>& items, const TriageOption
       k.representative_quality = items[c.representative].pdq_quality;
       for (std::size_t m : c.members) {
         const TriageItem& it = items[m];
-        if (it.pdq && it.pdq_quality >= opts.cluster.min_quality && k.pdq.size() < 8) k.pdq.push_back(*it.pdq);
-        if (!it.md5.empty() && k.md5.size() < 8) k.md5.push_back(it.md5);
+        // Every member is looked up (an identical file as 10th member was missed when only the
+        // first 8 were); the store keeps a bounded number of them.
+        if (it.pdq && it.pdq_quality >= opts.cluster.min_quality) k.pdq.push_back(*it.pdq);
+        if (!it.md5.empty()) k.md5.push_back(it.md5);
       }
       keys.push_back(std::move(k));
     }
     const std::vector<SeenLookup> looked = store.observe(keys, now, opts.cluster.threshold);
+    out.memory_expired += store.expire(now, 0, opts.memory_max_entries);
     out.seen.assign(cs.size(), std::nullopt);
     for (std::size_t k = 0; k < fresh.size(); ++k) {
       ClusterSeen s{looked[k].seen_before, looked[k].previous_arrivals, looked[k].first_seen};

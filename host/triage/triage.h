@@ -39,6 +39,7 @@ struct TriageOutput {
   ClusterResult clusters;
   std::vector<std::optional<ClusterSeen>> seen;  // per cluster (new clusters only, with memory)
   std::vector<int> queue;                        // new cluster ids in review order
+  bool memory = false;                           // a seen-before memory was used
   int64_t memory_expired = 0;
   double seconds = 0;
 

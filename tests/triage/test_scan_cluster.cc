@@ -6,16 +6,17 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/testutil/encoders.h"
 #include "tests/testutil/testutil.h"
@@ -251,4 +252,56 @@ TEST_F(ScanCluster, KilledAtRandomPointsAndResumedClustersEverything) {
 }
 
 }  // namespace
+// --cluster with an output that is a FIFO (or a pipe, a device) writes the clustered lines to it
+// once the scan is done (it read the FIFO back and hung for ever); with a symbolic link, the link's
+// target is clustered and the link stays (it was replaced by a file, the target left unclustered).
+TEST_F(ScanCluster, AFifoOrALinkAsTheOutputGetsTheClusteredLines) {
+  const auto ref = json_lines(ref_);
+  const fs::path fifo = dir_->path() / "out.fifo", got = dir_->path() / "from-fifo.jsonl",
+                 log = dir_->path() / "fifo.log";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread reader([&] {
+    std::ifstream in(fifo);
+    std::ofstream out(got);
+    out << in.rdbuf();
+  });
+  // A scan that opens the FIFO again to read it back blocks until a writer comes: after 120 s the
+  // watchdog comes, and the test fails instead of hanging.
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 1200 && !done; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (done) return;
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  });
+  const int rc = run(
+      {"scan", "--cluster", "--jobs", "2", "--progress", "off", "--output", fifo.string(), tree()},
+      log.string());
+  done = true;
+  watchdog.join();
+  if (rc != 0) {  // let the reader end
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  reader.join();
+  ASSERT_EQ(rc, 0) << slurp(log);
+  const auto lines = json_lines(got);
+  ASSERT_EQ(lines.size(), ref.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i], ref[i]) << "line " << i;
+
+  const fs::path target = dir_->path() / "target.jsonl", link = dir_->path() / "link.jsonl";
+  std::ofstream(target) << "";
+  fs::create_symlink(target, link);
+  ASSERT_EQ(run({"scan", "--cluster", "--jobs", "2", "--progress", "off", "--output", link.string(),
+                 tree()},
+                log.string()),
+            0)
+      << slurp(log);
+  EXPECT_TRUE(fs::is_symlink(link));
+  const auto linked = json_lines(target);
+  ASSERT_EQ(linked.size(), ref.size());
+  for (std::size_t i = 0; i < linked.size(); ++i) EXPECT_EQ(linked[i], ref[i]) << "line " << i;
+}
+
 }  // namespace hashmatch::triage

@@ -2,7 +2,9 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 
@@ -446,6 +448,121 @@ TEST(TriageCli, ClusterCommandAnnotatesAndReports) {
   std::ifstream q(dir / "queue.jsonl");
   ASSERT_TRUE(std::getline(q, l));
   EXPECT_EQ(nlohmann::json::parse(l)["rank"], 1);
+}
+
+// Every member of a new cluster is looked up in the memory (from a hunt: only the first 8 were,
+// so the very file remembered the day before, as a cluster's 10th member, was reported new and
+// remembered twice).
+TEST(Triage, EveryMemberOfANewClusterIsLookedUp) {
+  test::TempDir dir;
+  std::mt19937_64 rng(fresh_seed());
+  TriageOptions o;
+  o.db_path = (dir / "m.db").string();
+  const Hash256 x = random_hash(rng);
+  TriageItem remembered = pdq_item("x", x);
+  remembered.md5 = "0123456789abcdef0123456789abcdef";
+  o.now = "2026-01-01T00:00:00Z";
+  run_triage({remembered}, o);
+  // Run 2: 8 copies 36 bits from x (beyond the threshold of 31), one 18 bits from both joining
+  // them to the cluster, then x itself.
+  std::vector<TriageItem> run2;
+  std::set<int> used;
+  const Hash256 far = flip(x, 36, rng, used);
+  for (int i = 0; i < 8; ++i) {
+    run2.push_back(pdq_item("far" + std::to_string(i), far));
+    run2.back().md5 = std::string(31, 'a') + std::to_string(i);  // other files
+  }
+  // mid: 18 of far's 36 bits flipped, 18 from each.
+  Hash256 mid = x;
+  int n = 0;
+  for (int b : used) {
+    if (n++ == 18) break;
+    mid.w[b >> 6] ^= uint64_t{1} << (b & 63);
+  }
+  run2.push_back(pdq_item("mid", mid));
+  run2.push_back(remembered);
+  o.now = "2026-01-02T00:00:00Z";
+  const TriageOutput t = run_triage(run2, o);
+  ASSERT_EQ(t.clusters.clusters.size(), 1u);
+  ASSERT_TRUE(t.seen[0].has_value());
+  EXPECT_TRUE(t.seen[0]->seen_before);
+  EXPECT_EQ(t.seen[0]->previous_arrivals, 1);
+  EXPECT_EQ(SeenStore(o.db_path).clusters(), 1);
+}
+
+// --memory-max-entries caps the memory after this run's arrivals are recorded (from a hunt: it
+// expired before the lookup, so the memory held 5 clusters with a cap of 2, and pictures of the
+// run itself were forgotten and reported new).
+TEST(Triage, TheEntryCapHoldsAfterARunAndKeepsItsArrivals) {
+  test::TempDir dir;
+  std::mt19937_64 rng(fresh_seed());
+  TriageOptions o;
+  o.db_path = (dir / "m.db").string();
+  o.memory_max_entries = 2;
+  std::vector<TriageItem> items;
+  for (int i = 0; i < 5; ++i) items.push_back(pdq_item("p" + std::to_string(i), random_hash(rng)));
+  o.now = "2026-01-01T00:00:00Z";
+  const TriageOutput t1 = run_triage(items, o);
+  EXPECT_EQ(SeenStore(o.db_path).clusters(), 2);
+  EXPECT_EQ(t1.memory_expired, 3);
+  // The last two of the run are the ones kept (most recent, then the highest id).
+  o.now = "2026-01-02T00:00:00Z";
+  const TriageOutput t2 = run_triage({items[3], items[4]}, o);
+  EXPECT_TRUE(t2.seen[0]->seen_before);
+  EXPECT_TRUE(t2.seen[1]->seen_before);
+  EXPECT_EQ(SeenStore(o.db_path).clusters(), 2);
+  // A run with no new cluster still says what expired.
+  o.memory_max_entries = 1;
+  const TriageOutput t3 = run_triage({}, o);
+  EXPECT_EQ(t3.summary(0).value("memory_expired", -1), 1);
+}
+
+// `hashmatch cluster`: an output that cannot be written fails before the memory counts anything
+// (a retry counted the arrivals again), a write error is an error (exit 0 before, data lost), a
+// stale seen_before of an earlier clustering is dropped, and a line with a field of the wrong
+// type is skipped with its place named (it aborted the whole run).
+TEST(TriageCli, OutputsAndInputsFailCleanly) {
+  test::TempDir dir;
+  std::mt19937_64 rng(fresh_seed());
+  const std::string db = (dir / "m.db").string();
+  {
+    std::ofstream f(dir / "r.jsonl");
+    f << nlohmann::json{{"path", "a.jpg"},
+                        {"pdq", random_hash(rng).to_hex()},
+                        {"pdq_quality", 100},
+                        {"seen_before", {{"count", 7}, {"since", "2020-01-01T00:00:00Z"}}}}
+             .dump()
+      << "\n";
+    f << nlohmann::json{{"path", 7}, {"pdq", random_hash(rng).to_hex()}, {"pdq_quality", 100}}
+             .dump()
+      << "\n";
+  }
+  std::filesystem::create_directory(dir / "adir");
+  const std::string bin = std::string(HASHMATCH_BINARY) + " cluster ";
+  const std::string in = (dir / "r.jsonl").string(), err = " 2>" + (dir / "err").string();
+  auto exit_of = [](const std::string& cmd) { return WEXITSTATUS(std::system(cmd.c_str())); };
+  auto text = [](const std::filesystem::path& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(exit_of(bin + "--db " + db + " --output " + (dir / "adir").string() + " " + in + err),
+            1);
+  EXPECT_EQ(exit_of(bin + "--db " + db + " --report " + (dir / "adir").string() + " " + in + err),
+            1);
+  EXPECT_FALSE(std::filesystem::exists(db) && SeenStore(db).clusters() > 0)
+      << "a failed run counted its arrivals";
+  if (std::filesystem::exists("/dev/full")) {
+    EXPECT_EQ(exit_of(bin + "--output /dev/full " + in + err), 1);
+    EXPECT_NE(text(dir / "err").find("write error on /dev/full"), std::string::npos)
+        << text(dir / "err");
+  }
+  EXPECT_EQ(exit_of(bin + "--output " + (dir / "out.jsonl").string() + " " + in + err), 1);
+  EXPECT_NE(text(dir / "err").find("r.jsonl:2: not a result line"), std::string::npos)
+      << text(dir / "err");
+  const std::string out = text(dir / "out.jsonl");
+  EXPECT_EQ(out.find("seen_before"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"cluster\":0"), std::string::npos) << out;
+  EXPECT_EQ(exit_of(bin + (dir / "adir").string() + err), 1);  // a directory is no input
 }
 
 }  // namespace
