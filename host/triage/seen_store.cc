@@ -108,6 +108,12 @@ std::vector<SeenLookup> SeenStore::observe(const std::vector<SeenKey>& keys, con
                 " VALUES (?, ?, ?, ?)");
   Stmt count(db_, "SELECT count(*) FROM seen_hashes WHERE cluster_id = ?");
   Stmt add(db_, "INSERT OR IGNORE INTO seen_hashes(cluster_id, algo, hash) VALUES (?, ?, ?)");
+  struct Before {
+    bool seen = false;
+    int64_t arrivals = 0;
+    std::string first_seen;
+  };
+  std::unordered_map<int64_t, Before> before;  // remembered clusters met in this call
   for (std::size_t k = 0; k < keys.size(); ++k) {
     const SeenKey& key = keys[k];
     int64_t found = 0;
@@ -130,13 +136,17 @@ std::vector<SeenLookup> SeenStore::observe(const std::vector<SeenKey>& keys, con
     }
     SeenLookup& r = out[k];
     if (found) {
-      get.bind(1, found);
-      if (get.step()) {
-        r.seen_before = true;
-        r.previous_arrivals = get.col_int(0);
-        r.first_seen = get.col_text(1);
+      // As the memory was before this call: two clusters of one run that match the same
+      // remembered one both report its earlier arrivals, not each other's.
+      auto [it, first] = before.try_emplace(found);
+      if (first) {
+        get.bind(1, found);
+        if (get.step()) it->second = {true, get.col_int(0), get.col_text(1)};
+        get.reset();
       }
-      get.reset();
+      r.seen_before = it->second.seen;
+      r.previous_arrivals = it->second.arrivals;
+      r.first_seen = it->second.first_seen;
       upd.bind(1, key.arrivals).bind(2, now).bind(3, int64_t(key.representative_quality)).bind(4, found);
       upd.run();
     } else {

@@ -565,5 +565,34 @@ TEST(TriageCli, OutputsAndInputsFailCleanly) {
   EXPECT_EQ(exit_of(bin + (dir / "adir").string() + err), 1);  // a directory is no input
 }
 
+// Two clusters of one run that match the same remembered cluster both report the arrivals it had
+// before this run (from a hunt: the second counted the first's arrivals too: 3 and 4).
+TEST(Triage, ClustersMatchingOneRememberedClusterReportTheSameCount) {
+  test::TempDir dir;
+  std::mt19937_64 rng(fresh_seed());
+  TriageOptions o;
+  o.db_path = (dir / "m.db").string();
+  const Hash256 a = random_hash(rng);
+  std::set<int> used;
+  const Hash256 b = flip(a, 40, rng, used);  // a and b apart; c 20 bits from each joins them
+  Hash256 c = a;
+  int n = 0;
+  for (int bit : used) {
+    if (n++ == 20) break;
+    c.w[bit >> 6] ^= uint64_t{1} << (bit & 63);
+  }
+  o.now = "2026-01-01T00:00:00Z";
+  const TriageOutput t1 = run_triage({pdq_item("a", a), pdq_item("c", c), pdq_item("b", b)}, o);
+  ASSERT_EQ(t1.clusters.clusters.size(), 1u);
+  o.now = "2026-01-02T00:00:00Z";
+  const TriageOutput t2 = run_triage({pdq_item("a2", a), pdq_item("b2", b)}, o);
+  ASSERT_EQ(t2.clusters.clusters.size(), 2u);
+  for (int id = 0; id < 2; ++id) {
+    ASSERT_TRUE(t2.seen[id].has_value());
+    EXPECT_TRUE(t2.seen[id]->seen_before);
+    EXPECT_EQ(t2.seen[id]->previous_arrivals, 3) << "cluster " << id;
+  }
+}
+
 }  // namespace
 }  // namespace hashmatch::triage
