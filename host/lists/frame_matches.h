@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "host/lists/list_matcher.h"
@@ -25,6 +28,22 @@ struct FrameEntryMatch {
 // The matches of one video's frame queries (ListSnapshot::match_pdq's answer to
 // video_frame_queries), one per list entry, ordered by list and id.
 std::vector<FrameEntryMatch> frame_entry_matches(std::span<const std::vector<ListMatch>> results);
+
+// frame_entry_matches fed piecewise: the answers to a video's frame queries in any number of
+// parts (each query in exactly one), then take().
+class FrameEntryCounter {
+ public:
+  void add(std::span<const std::vector<ListMatch>> results);
+  std::vector<FrameEntryMatch> take();  // one per list entry, ordered by list and id
+
+ private:
+  std::map<std::pair<std::string, std::string>, FrameEntryMatch> per_entry_;
+};
+
+// A video's distinct frame hashes of quality >= min_quality, sorted (the queries of
+// video_frame_queries in another order, at 32 bytes a frame instead of a query's ~290: a match
+// does not depend on which frame asked, frames being searched as they are).
+std::vector<Hash256> distinct_frame_hashes(std::span<const VideoFrameHash> frames, int min_quality);
 
 // A video's frames against the snapshot's PDQ entries, as video_frame_queries and
 // frame_entry_matches together, but searched `chunk` distinct hashes at a time with the counts

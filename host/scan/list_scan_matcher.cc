@@ -66,9 +66,14 @@ class ListScanMatcher : public ScanMatcher {
     std::vector<PdqQuery> queries;
     std::vector<ScanItem*> owners;
     // vPDQ frames of videos: one query per distinct matchable frame (host/lists/frame_matches.h),
-    // each video's queries side by side.
-    std::vector<PdqQuery> frame_queries;
-    std::vector<std::pair<ScanItem*, std::size_t>> frame_items;  // item, its first query
+    // each video's side by side, searched opts_.frame_chunk at a time whatever the videos' lengths
+    // (a query holds ~290 bytes; a distinct hash waiting for its turn 32).
+    struct FrameItem {
+      ScanItem* item;
+      std::vector<Hash256> hashes;
+      FrameEntryCounter counter;
+    };
+    std::vector<FrameItem> frame_items;
     for (ScanItem* it : items) {
       it->matches = nlohmann::json::array();
       const MediaHashResult& r = it->result;
@@ -78,11 +83,8 @@ class ListScanMatcher : public ScanMatcher {
         owners.push_back(it);
       }
       if (r.vpdq) {
-        const std::vector<PdqQuery> fq = video_frame_queries(*r.vpdq, opts_.min_quality);
-        if (!fq.empty()) {
-          frame_items.emplace_back(it, frame_queries.size());
-          frame_queries.insert(frame_queries.end(), fq.begin(), fq.end());
-        }
+        std::vector<Hash256> h = distinct_frame_hashes(*r.vpdq, opts_.min_quality);
+        if (!h.empty()) frame_items.push_back({it, std::move(h), {}});
       }
     }
     if (!queries.empty()) {
@@ -91,24 +93,46 @@ class ListScanMatcher : public ScanMatcher {
         for (const ListMatch& m : res[i]) owners[i]->matches.push_back(match_json(m));
       }
     }
-    if (!frame_queries.empty()) {
+    if (!frame_items.empty()) {
       QueryOptions fq = q;
       fq.dihedral = false;
-      const auto res = snap_->match_pdq(frame_queries, fq);
-      for (std::size_t k = 0; k < frame_items.size(); ++k) {
-        ScanItem* it = frame_items[k].first;
-        const std::size_t begin = frame_items[k].second;
-        const std::size_t end = k + 1 < frame_items.size() ? frame_items[k + 1].second : res.size();
-        const std::size_t frames = end - begin;
-        for (const FrameEntryMatch& a :
-             frame_entry_matches(std::span(res).subspan(begin, end - begin))) {
+      // Windows of up to opts_.frame_chunk queries over the videos' hashes, one after the other;
+      // each window's answers go to the counters of the videos it covers.
+      const std::size_t chunk = std::max<std::size_t>(opts_.frame_chunk, 1);
+      std::vector<PdqQuery> window;
+      std::vector<std::pair<std::size_t, std::size_t>> spans;  // (video, queries in the window)
+      auto search = [&] {
+        if (window.empty()) return;
+        const auto res = snap_->match_pdq(window, fq);
+        std::size_t at = 0;
+        for (const auto& [v, n] : spans) {
+          frame_items[v].counter.add(std::span(res).subspan(at, n));
+          at += n;
+        }
+        window.clear();
+        spans.clear();
+      };
+      for (std::size_t v = 0; v < frame_items.size(); ++v) {
+        const std::vector<Hash256>& h = frame_items[v].hashes;
+        for (std::size_t i = 0; i < h.size();) {
+          const std::size_t n = std::min(h.size() - i, chunk - window.size());
+          for (std::size_t k = i; k < i + n; ++k) window.push_back(PdqQuery::original(h[k]));
+          spans.emplace_back(v, n);
+          i += n;
+          if (window.size() == chunk) search();
+        }
+      }
+      search();
+      for (FrameItem& f : frame_items) {
+        const std::size_t frames = f.hashes.size();
+        for (const FrameEntryMatch& a : f.counter.take()) {
           // Frames of this video that match a listed image (PDQ entry): "pdq" with frame counts.
           nlohmann::json j = match_json(a.best);
           j.erase("variant");
           j["frames_matched"] = a.frames_matched;
           j["frames"] = frames;
           j["query_match_percent"] = 100.0 * double(a.frames_matched) / double(frames);
-          it->matches.push_back(std::move(j));
+          f.item->matches.push_back(std::move(j));
         }
       }
     }

@@ -17,6 +17,7 @@ struct ListScanOptions {
   int min_quality = 50;            // PDQ hashes (and vPDQ frames) of lower quality are not matched
   std::string backend = "auto";    // PDQ matcher: auto | cpu | cuda
   int threads = 0;                 // CPU matcher threads (0: all cores)
+  std::size_t frame_chunk = 16384;  // video frame queries searched at once (memory: ~290 B each)
 };
 
 // True when this build has hash-list support (host/lists).

@@ -9,7 +9,9 @@
 #include <set>
 
 #include "host/common/error.h"
+#include "host/lists/list_store.h"
 #include "host/scan/checkpoint.h"
+#include "host/scan/list_scan_matcher.h"
 #include "host/scan/output.h"
 #include "host/scan/scan_items.h"
 #include "host/scan/summary.h"
@@ -272,6 +274,71 @@ TEST(ScanCounters, ImagesAndVideosAddUpToHashed) {
   EXPECT_EQ(c.videos, 1u);
   EXPECT_EQ(c.images + c.videos, c.hashed);
   EXPECT_EQ(c.failed, 3u);
+}
+
+// The videos of a batch are matched against listed PDQ hashes in windows of frame_chunk queries
+// that cut across videos (a batch's frames were one search: ~290 bytes a distinct frame): the
+// answers are those of one search, whatever the window (1, 7, 64 and all at once).
+TEST(ListScanMatcher, VideoFramesInWindowsMatchAsInOneSearch) {
+  if (!list_matching_available()) GTEST_SKIP() << "no list support in this build";
+  test::TempDir dir;
+  std::mt19937_64 rng(7);
+  auto random_hash = [&] {
+    Hash256 h;
+    for (auto& w : h.w) w = rng();
+    return h;
+  };
+  auto near = [&](Hash256 h, int bits) {
+    for (int i = 0; i < bits; ++i) {
+      const int b = static_cast<int>(rng() % 256);
+      h.w[b >> 6] ^= uint64_t{1} << (b & 63);
+    }
+    return h;
+  };
+  std::vector<Hash256> listed;
+  {
+    ListStore store((dir / "l.db").string());
+    std::vector<NewEntry> es;
+    for (int i = 0; i < 30; ++i) {
+      listed.push_back(random_hash());
+      es.push_back(NewEntry{HashValue::from_hash256(listed.back()), "e" + std::to_string(i), {}});
+    }
+    store.add_entries("L", es);
+  }
+  // Three videos of 40, 90 and 25 frames: near copies of listed hashes, repeats, low qualities.
+  std::vector<ScanItem> items(3);
+  const int lengths[3] = {40, 90, 25};
+  for (int v = 0; v < 3; ++v) {
+    std::vector<VideoFrameHash> frames;
+    for (int i = 0; i < lengths[v]; ++i) {
+      VideoFrameHash f;
+      f.frame_number = i;
+      f.quality = static_cast<int>(rng() % 101);
+      f.hash = i % 4 == 3 ? frames[i - 2].hash : near(listed[rng() % listed.size()], rng() % 40);
+      frames.push_back(f);
+    }
+    items[v].index = v;
+    items[v].result.vpdq = std::move(frames);
+  }
+  auto matches = [&](std::size_t chunk) {
+    ListScanOptions o;
+    o.db = (dir / "l.db").string();
+    o.backend = "cpu";
+    o.frame_chunk = chunk;
+    auto m = make_list_scan_matcher(o);
+    std::vector<ScanItem> copy = items;
+    std::vector<ScanItem*> ptrs;
+    for (ScanItem& it : copy) ptrs.push_back(&it);
+    m->match(ptrs, /*dihedral=*/false);
+    std::vector<nlohmann::json> out;
+    for (const ScanItem& it : copy) out.push_back(it.matches);
+    return out;
+  };
+  const auto want = matches(1'000'000);
+  std::size_t matched = 0;
+  for (const auto& j : want) matched += j.size();
+  ASSERT_GE(matched, 10u) << "too few matches for the test to mean much";
+  for (std::size_t chunk : {1, 7, 64}) EXPECT_EQ(matches(chunk), want) << "chunk " << chunk;
 }
 
 }  // namespace
