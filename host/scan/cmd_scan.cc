@@ -349,6 +349,16 @@ int cmd_scan(const std::vector<std::string>& argv) {
   scan::ScanReport rep;
   try {
     rep = scan::run_scan(o, matcher.get(), stage.get());
+#ifdef HM_SCAN_WITH_TRIAGE
+    if (rep.finish_recorded && (args.get("report") || args.get("queue"))) {
+      // The scan was complete and clustered before this run: nothing was clustered again, so no
+      // report or queue was written (it exited 0 without saying so).
+      std::fprintf(stderr,
+                   "hashmatch scan: the scan was already complete and clustered: --report/--queue "
+                   "not written (hashmatch cluster %s --report FILE --queue FILE writes them)\n",
+                   o.output.c_str());
+    }
+#endif
     if (!cluster_tmp.empty()) {
       // The clustered lines to standard output, or to the pipe, FIFO or device.
       std::ifstream in(cluster_tmp, std::ios::binary);

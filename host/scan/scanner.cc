@@ -675,6 +675,7 @@ ScanReport run_scan(const ScanOptions& opts, ScanMatcher* matcher, BatchPdqStage
     rep.finish_pending = true;
   } else if (opts.finish && finished_before) {
     rep.finish = last->summary["finish"];
+    rep.finish_recorded = true;
   } else if (opts.finish && opts.output != "-" && !opts.output.empty()) {
     if (out) out->sync();
     out.reset();  // closed before the finishing step replaces the file

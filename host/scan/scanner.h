@@ -84,6 +84,7 @@ struct ScanReport {
   nlohmann::json matcher = nullptr;
   nlohmann::json finish = nullptr;  // what ScanOptions::finish returned (or recorded earlier)
   bool finish_pending = false;      // a finishing step is configured but the scan is incomplete
+  bool finish_recorded = false;     // `finish` is an earlier run's (the step did not run again)
   nlohmann::json to_json(const ScanOptions& opts) const;  // {"summary": {...}}
 };
 

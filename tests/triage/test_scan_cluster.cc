@@ -205,6 +205,14 @@ TEST_F(ScanCluster, SigintThenResumeClustersEverythingAndCountsArrivalsOnce) {
   EXPECT_EQ(slurp(out), once);
   const nlohmann::json s = nlohmann::json::parse(slurp(out.string() + ".summary.json"))["summary"];
   EXPECT_EQ(s["unique_clusters"], kGroups);
+  // Asked for a report then, it says that none is written (it said nothing).
+  std::vector<std::string> with_report = args;
+  with_report.insert(with_report.end() - 1, {"--report", (dir_->path() / "late.json").string()});
+  ASSERT_EQ(run(with_report, log.string()), 0) << slurp(log);
+  EXPECT_NE(slurp(log).find("already complete and clustered: --report/--queue not written"),
+            std::string::npos)
+      << slurp(log);
+  EXPECT_EQ(slurp(out), once);
   // A second scan of the same backlog with the memory: each cluster was seen once before, with as
   // many arrivals as it has members (not twice that: the re-run did not count again).
   const fs::path again = dir_->path() / "again.jsonl";
