@@ -6,6 +6,7 @@
 // else. Later frames are never decoded.
 #include <gif_lib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -77,8 +78,8 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
       int code = 0;
       GifByteType* ext = nullptr;
       if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) g.fail("extension");
-      if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4) {
-        transparent = (ext[1] & 0x01) ? ext[4] : -1;  // ext[0]: the block's length
+      if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4 && (ext[1] & 0x01)) {
+        transparent = ext[4];  // ext[0]: the block's length; a later one without keeps it
       }
       while (ext) {
         if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) g.fail("extension");
@@ -91,9 +92,11 @@ Image decode_gif(std::span<const uint8_t> data, const DecodeLimits& limits) {
     const ColorMapObject* cmap = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
     if (!cmap) throw MediaError("corrupt", "GIF frame without a colour map");
     check_dimensions(desc.Width, desc.Height, limits, "gif frame");
+    // A frame reaching past the logical screen enlarges it, as Pillow does.
     Image img;
-    img.width = gif->SWidth;
-    img.height = gif->SHeight;
+    img.width = std::max<int>(gif->SWidth, desc.Left + desc.Width);
+    img.height = std::max<int>(gif->SHeight, desc.Top + desc.Height);
+    check_dimensions(img.width, img.height, limits, "gif");
     img.channels = 3;
     img.pixels.resize(img.pixel_count() * 3);
     auto colour = [cmap](int idx) {

@@ -147,8 +147,8 @@ class CsvReader {
 
   // Skips what may precede the header, as format detection does: a UTF-8 byte-order mark, then
   // blank lines (blanks and tabs only) and '#' comment lines, counted in the line numbers. A '#'
-  // line that `is_header` takes for the header (a spreadsheet's "#" row-number column) is the
-  // header. Call before the first next().
+  // line that `is_header` takes for the header (a spreadsheet's "#" row-number column; it gets
+  // the line without its indentation) is the header. Call before the first next().
   template <class IsHeader>
   void skip_preamble(const IsHeader& is_header) {
     for (bool first = true;; first = false) {
@@ -159,15 +159,25 @@ class CsvReader {
       std::string_view t = v;
       while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
       while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
-      if (t.empty() || (t.front() == '#' && !is_header(v))) {
+      if (t.empty() || (t.front() == '#' && !is_header(t))) {
         ++line_;
         continue;
       }
-      // The header: next() reads it from here first (with the lines a quoted cell spans).
+      // The header, without its indentation (blanks that are not the delimiter): next() reads it
+      // from here first, with the lines a quoted cell spans (quotes counted once each, the whole
+      // bounded as a record is).
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t') && v.front() != delim_) {
+        v.remove_prefix(1);
+      }
       pending_text_ = std::string(v);
-      while (std::count(pending_text_.begin(), pending_text_.end(), '"') % 2 == 1 &&
-             read_line(line)) {
+      std::size_t quotes = static_cast<std::size_t>(std::count(v.begin(), v.end(), '"'));
+      while (quotes % 2 == 1 && read_line(line)) {
+        quotes += static_cast<std::size_t>(std::count(line.begin(), line.end(), '"'));
         pending_text_ += line;
+        if (pending_text_.size() > max_) {
+          record_line_ = line_ + 1;
+          too_long();
+        }
       }
       pending_ = std::make_unique<std::stringbuf>(pending_text_);
       real_ = sb_;
@@ -219,6 +229,9 @@ class JsonStringCap : public std::streambuf {
  public:
   JsonStringCap(std::streambuf* src, std::size_t max_bytes) : src_(src), max_(max_bytes) {}
   bool cut() const { return cut_; }
+  // Bytes dropped so far (a position in the filtered text plus this is one in the input, for a
+  // position past the cut strings).
+  std::size_t dropped() const { return dropped_; }
 
  protected:
   // Output ends after each string's closing quote: the parser has read up to that quote (and
@@ -276,7 +289,10 @@ class JsonStringCap : public std::streambuf {
       boundary = c < 0x80 || c >= 0xC0;  // not inside a UTF-8 sequence
     }
     if (!cut_ && boundary && len_ >= max_) cut_ = true;  // nothing more passes until the quote
-    if (cut_) return false;
+    if (cut_) {
+      ++dropped_;
+      return false;
+    }
     ++len_;
     out_.push_back(static_cast<char>(c));
     return false;
@@ -289,6 +305,7 @@ class JsonStringCap : public std::streambuf {
   int hex_left_ = 0;
   unsigned hex_ = 0;
   std::size_t len_ = 0;               // the current string's bytes passed
+  std::size_t dropped_ = 0;
   std::size_t pos_ = 0, len_in_ = 0;  // in_[pos_, len_in_) not yet filtered
 };
 

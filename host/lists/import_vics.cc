@@ -92,8 +92,10 @@ class VicsHandler {
         // A string cut at kMaxVicsString: fine for a field the importer ignores (a thumbnail),
         // an error for one it keeps.
         if (!uses_field()) return;
-        throw InvalidArgument("media record " + std::to_string(records_ + 1) + ": field '" +
-                              (stack_.empty() ? std::string() : parent_key()) +
+        const std::string field = parent_role() == Role::kTagsArray ? std::string("tags")
+                                  : stack_.empty()                  ? std::string()
+                                                                    : parent_key();
+        throw InvalidArgument("media record " + std::to_string(records_ + 1) + ": field '" + field +
                               "' is longer than " + std::to_string(kMaxVicsString) + " bytes");
       }
       scalar(v, false);
@@ -125,6 +127,9 @@ class VicsHandler {
     std::string what = ex.what();
     // nlohmann's message starts "[json.exception.parse_error.101] parse error at line 3, ..."
     if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    // The position in the input: the bytes of cut strings (JsonStringCap) come before it. (The
+    // message's own "column" counts the filtered text.)
+    if (cap_) position += cap_->dropped();
     error_ = std::make_exception_ptr(InvalidArgument("JSON " + what + " (byte " +
                                                      std::to_string(position) + ", after " +
                                                      std::to_string(records_) + " media records)"));

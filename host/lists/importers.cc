@@ -242,8 +242,21 @@ Column classify(std::string_view name) {
   return {Col::kIgnore};
 }
 
-// Whether a line (a '#' line before the header) names a hash column among its cells.
+// Whether a '#' line before the header is the header: its first cell is '#' or '#' and a word
+// (a spreadsheet's row-number column: "#,id,md5", "#id,md5"; not a comment such as
+// "# exported, md5") and some cell names a hash column.
 bool names_a_hash_column(std::string_view line, char delimiter) {
+  line = trim(line);
+  const std::string_view first = trim(line.substr(0, std::min(line.find(delimiter), line.size())));
+  const std::string_view unquoted = first.size() >= 2 && first.front() == '"' && first.back() == '"'
+                                        ? first.substr(1, first.size() - 2)
+                                        : first;
+  if (unquoted.empty() || unquoted.front() != '#' ||
+      !std::all_of(unquoted.begin() + 1, unquoted.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      })) {
+    return false;
+  }
   std::size_t b = 0;
   for (;;) {
     const std::size_t e = std::min(line.find(delimiter, b), line.size());

@@ -309,11 +309,15 @@ int cmd_scan(const std::vector<std::string>& argv) {
       }
       cluster_stream = o.output;
     } else if (o.output != "-") {
+      // Followed link by link: the target may not exist yet (a dangling link).
+      std::filesystem::path p = o.output;
       std::error_code ec;
-      if (std::filesystem::is_symlink(o.output, ec)) {
-        const auto target = std::filesystem::canonical(o.output, ec);
-        if (!ec) o.output = target.string();
+      for (int hops = 0; hops < 40 && std::filesystem::is_symlink(p, ec); ++hops) {
+        const std::filesystem::path t = std::filesystem::read_symlink(p, ec);
+        if (ec) break;
+        p = t.is_absolute() ? t : p.parent_path() / t;
       }
+      o.output = p.string();
     }
     if (o.output == "-" || !cluster_stream.empty()) {
       const char* dir = std::getenv("TMPDIR");

@@ -253,7 +253,7 @@ TEST_F(Importers, WhatPrecedesACsvHeader) {
   EXPECT_EQ(s.imported, 2);
   EXPECT_EQ(all("rownum")[0].id, "img1");
   EXPECT_EQ(all("rownum")[1].labels.category, "B1");
-  s = import("# id\tmd5\nimg1\t" + hex(32) + "\n", ListFormat::kAuto, std::nullopt, "hashid");
+  s = import("#id\tmd5\nimg1\t" + hex(32) + "\n", ListFormat::kAuto, std::nullopt, "hashid");
   EXPECT_EQ(s.format, "tsv");
   EXPECT_EQ(s.imported, 1);
   s = import("\xEF\xBC\xA9\xEF\xBC\xA4,hash\nimg1," + hex(64) + "\n", ListFormat::kAuto,
@@ -264,6 +264,22 @@ TEST_F(Importers, WhatPrecedesACsvHeader) {
   EXPECT_EQ(s.format, "tsv");
   EXPECT_EQ(s.imported, 1);
   EXPECT_EQ(all("tabs")[0].id, "x");
+  // Only a '#' or '#word' first cell makes a '#' line the header: comments that name hash
+  // columns stay comments (from a regression hunt); an indented, quoted header is a header.
+  s = import("# exported, md5\n" + hex(32) + "\n", ListFormat::kAuto, std::nullopt, "comment1");
+  EXPECT_EQ(s.format, "lines");
+  EXPECT_EQ(s.imported, 1);
+  s = import("# columns: id, md5\nid,md5\ny," + hex(32) + "\n", ListFormat::kAuto, std::nullopt,
+             "comment2");
+  EXPECT_EQ(s.imported, 1);
+  EXPECT_EQ(all("comment2")[0].id, "y");
+  s = import("  \"id\",\"md5\"\nz," + hex(32) + "\n", ListFormat::kAuto, std::nullopt, "indented");
+  EXPECT_EQ(s.imported, 1);
+  EXPECT_EQ(all("indented")[0].id, "z");
+  // A header with an unbalanced quote reads on as one record, bounded as any record is.
+  std::string unbalanced = "id,\"md5,category\n";
+  while (unbalanced.size() < (std::size_t(3) << 20)) unbalanced += "x," + hex(32) + ",c\n";
+  EXPECT_MENTIONS(import_error(unbalanced, ListFormat::kCsv), "longer than");
   // A one-line TE file written with a tab: imported (it was a TSV header, and nothing imported).
   const std::string p = hex(64);
   s = import("pdq\t" + p + "\n", ListFormat::kAuto, std::nullopt, "te");
@@ -438,6 +454,16 @@ TEST_F(Importers, VicsLongStringsAreNeverHeldWhole) {
                                    thumb + R"(","MD5":")" + hex(32) + R"("}]})",
                                ListFormat::kVics),
                   "media record 1: field 'category' is longer than 1048576 bytes");
+  EXPECT_MENTIONS(
+      import_error(R"({"@odata.context":"x#Media","value":[{"MediaID":3,"Tags":["ok",")" + thumb +
+                       R"("],"MD5":")" + hex(32) + R"("}]})",
+                   ListFormat::kVics),
+      "field 'tags' is longer than");
+  // A syntax error after a cut string is placed in the input, not in the cut text.
+  const std::string bad = R"({"@odata.context":"x#Media","value":[{"MediaID":4,"Notes":")" + thumb +
+                          R"(","MD5":")" + hex(32) + R"("} x]})";
+  EXPECT_MENTIONS(import_error(bad, ListFormat::kVics),
+                  "(byte " + std::to_string(bad.find("} x]") + 3));
 }
 
 // Two hundred thousand media records (~50 MB) streamed: peak memory grows far less than the file

@@ -310,6 +310,21 @@ TEST_F(ScanCluster, AFifoOrALinkAsTheOutputGetsTheClusteredLines) {
   const auto linked = json_lines(target);
   ASSERT_EQ(linked.size(), ref.size());
   for (std::size_t i = 0; i < linked.size(); ++i) EXPECT_EQ(linked[i], ref[i]) << "line " << i;
+  // A link whose target is not there yet (relative, through a second link): the target is made.
+  const fs::path missing = dir_->path() / "made.jsonl", hop = dir_->path() / "hop.jsonl",
+                 dangling = dir_->path() / "dangling.jsonl";
+  fs::create_symlink("made.jsonl", hop);
+  fs::create_symlink("hop.jsonl", dangling);
+  ASSERT_EQ(run({"scan", "--cluster", "--jobs", "2", "--progress", "off", "--output",
+                 dangling.string(), tree()},
+                log.string()),
+            0)
+      << slurp(log);
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_TRUE(fs::is_symlink(hop));
+  const auto made = json_lines(missing);
+  ASSERT_EQ(made.size(), ref.size());
+  for (std::size_t i = 0; i < made.size(); ++i) EXPECT_EQ(made[i], ref[i]) << "line " << i;
 }
 
 }  // namespace hashmatch::triage

@@ -460,5 +460,33 @@ TEST(ImageDecode, GifFirstFrameAsPillowGivesIt) {
   }
 }
 
+// Two more of Pillow's rules (from a regression hunt over 396 generated GIFs): a Graphic Control
+// Extension without transparency after one with it keeps the transparent index; a first frame
+// reaching past the logical screen enlarges the image.
+TEST(ImageDecode, GifTransparencyKeptAndScreenEnlargedAsPillowDoes) {
+  std::mt19937 rng(9);
+  std::vector<std::array<uint8_t, 3>> global(16);
+  for (auto& c : global) c = {uint8_t(rng()), uint8_t(rng()), uint8_t(rng())};
+  const std::vector<int> pixels(24, 2);
+  Bytes gif = hand_gif(global, /*background=*/3, /*transparent=*/5, {}, pixels);
+  // A second GCE, without transparency, after the first (which starts at 13 + 3 * 16).
+  const std::size_t gce = 13 + 3 * global.size();
+  ASSERT_EQ(gif[gce], 0x21);
+  gif.insert(gif.begin() + gce + 8, {0x21, 0xF9, 4, 0, 0, 0, 0, 0});
+  Image img = decode_image(gif, DecodeLimits{});
+  const uint8_t* corner = img.row(0);
+  EXPECT_EQ((std::array<uint8_t, 3>{corner[0], corner[1], corner[2]}), global[5]);
+  // The frame (6 x 4 at 3, 2) moved to x = 9: 15 wide on a screen of 12.
+  Bytes wide = hand_gif(global, 3, -1, {}, pixels);
+  const std::size_t desc = 13 + 3 * global.size();
+  ASSERT_EQ(wide[desc], 0x2C);
+  wide[desc + 1] = 9;
+  img = decode_image(wide, DecodeLimits{});
+  EXPECT_EQ(img.width, 15);
+  EXPECT_EQ(img.height, 10);
+  const uint8_t* p = img.row(2) + 3 * 14;
+  EXPECT_EQ((std::array<uint8_t, 3>{p[0], p[1], p[2]}), global[2]);  // the frame's last column
+}
+
 }  // namespace
 }  // namespace hashmatch
