@@ -8,16 +8,6 @@
 
 namespace hashmatch {
 
-std::vector<PdqQuery> video_frame_queries(std::span<const VideoFrameHash> frames, int min_quality) {
-  std::vector<PdqQuery> queries;
-  std::set<Hash256> seen;
-  for (const VideoFrameHash& f : frames) {
-    if (f.quality < min_quality || !seen.insert(f.hash).second) continue;
-    queries.push_back(PdqQuery::original(f.hash));
-  }
-  return queries;
-}
-
 void FrameEntryCounter::add(std::span<const std::vector<ListMatch>> results) {
   for (const auto& ms : results) {
     std::set<std::pair<std::string, std::string>> counted;  // an entry once per frame

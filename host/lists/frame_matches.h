@@ -17,16 +17,13 @@
 
 namespace hashmatch {
 
-// One query per distinct frame hash of quality >= min_quality, in the frames' order.
-std::vector<PdqQuery> video_frame_queries(std::span<const VideoFrameHash> frames, int min_quality);
-
 struct FrameEntryMatch {
   ListMatch best;                  // the closest frame's match
   std::size_t frames_matched = 0;  // queries (distinct frames) that matched this entry
 };
 
-// The matches of one video's frame queries (ListSnapshot::match_pdq's answer to
-// video_frame_queries), one per list entry, ordered by list and id.
+// The matches of one video's frame queries (ListSnapshot::match_pdq's answer to one query per
+// distinct frame hash), one per list entry, ordered by list and id.
 std::vector<FrameEntryMatch> frame_entry_matches(std::span<const std::vector<ListMatch>> results);
 
 // frame_entry_matches fed piecewise: the answers to a video's frame queries in any number of
@@ -40,12 +37,12 @@ class FrameEntryCounter {
   std::map<std::pair<std::string, std::string>, FrameEntryMatch> per_entry_;
 };
 
-// A video's distinct frame hashes of quality >= min_quality, sorted (the queries of
-// video_frame_queries in another order, at 32 bytes a frame instead of a query's ~290: a match
-// does not depend on which frame asked, frames being searched as they are).
+// A video's distinct frame hashes of quality >= min_quality, sorted (its queries in any order, at
+// 32 bytes a frame instead of a query's ~290: a match does not depend on which frame asked, frames
+// being searched as they are).
 std::vector<Hash256> distinct_frame_hashes(std::span<const VideoFrameHash> frames, int min_quality);
 
-// A video's frames against the snapshot's PDQ entries, as video_frame_queries and
+// A video's frames against the snapshot's PDQ entries, as one query per distinct frame and
 // frame_entry_matches together, but searched `chunk` distinct hashes at a time with the counts
 // folded as they come: memory is one chunk's queries and answers (and 32 bytes per distinct
 // frame), where one search of every query took ~290 bytes per distinct frame (a query holds room

@@ -313,6 +313,18 @@ TEST_F(Matcher, AtomicSwapUnderConcurrentReaders) {
   EXPECT_EQ(r[0].id.substr(0, r[0].id.find('-')), "r" + std::to_string(kRounds));
 }
 
+// The queries of one search of a video's frames: one per distinct hash of quality >= min_quality,
+// in the frames' order.
+std::vector<PdqQuery> video_frame_queries(std::span<const VideoFrameHash> frames, int min_quality) {
+  std::vector<PdqQuery> queries;
+  std::set<Hash256> seen;
+  for (const VideoFrameHash& f : frames) {
+    if (f.quality < min_quality || !seen.insert(f.hash).second) continue;
+    queries.push_back(PdqQuery::original(f.hash));
+  }
+  return queries;
+}
+
 // A video's frames searched in chunks (match_video_frames) give what one search of every distinct
 // frame gives (video_frame_queries + frame_entry_matches): the same entries, closest matches and
 // frame counts, whatever the chunk size; frames below the quality limit and repeated hashes are
