@@ -122,30 +122,26 @@ PdqQuery parse_query_text(std::string_view text) {
   return q;
 }
 
-// A --pdq-file line: JSON (`hashmatch hash` output) or hex text. Fills `extra` with fields to
-// carry over (path).
-PdqQuery parse_query_line(std::string_view line, nlohmann::ordered_json& extra) {
-  if (!line.empty() && line[0] == '{') {
-    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw InvalidArgument("not a valid JSON object");
-    if (j.contains("path") && j["path"].is_string()) extra["path"] = j["path"];
-    if (j.contains("pdq_dihedral") && j["pdq_dihedral"].is_array() &&
-        j["pdq_dihedral"].size() == static_cast<std::size_t>(kNumDihedral)) {
-      std::array<Hash256, kNumDihedral> v;
-      for (int i = 0; i < kNumDihedral; ++i) {
-        if (!j["pdq_dihedral"][i].is_string())
-          throw InvalidArgument("pdq_dihedral holds a non-string");
-        v[i] = Hash256::from_hex(j["pdq_dihedral"][i].get<std::string>());
-      }
-      return PdqQuery::dihedral(v);
+// The query of a --pdq-file JSON line (`hashmatch hash` output) that is not a video's, as
+// JsonLineReader (below) read it. Fills `extra` with fields to carry over (path).
+PdqQuery query_from_json(const nlohmann::ordered_json& j, nlohmann::ordered_json& extra) {
+  if (!j.is_object()) throw InvalidArgument("not a valid JSON object");
+  if (j.contains("path") && j["path"].is_string()) extra["path"] = j["path"];
+  if (j.contains("pdq_dihedral") && j["pdq_dihedral"].is_array() &&
+      j["pdq_dihedral"].size() == static_cast<std::size_t>(kNumDihedral)) {
+    std::array<Hash256, kNumDihedral> v;
+    for (int i = 0; i < kNumDihedral; ++i) {
+      if (!j["pdq_dihedral"][i].is_string())
+        throw InvalidArgument("pdq_dihedral holds a non-string");
+      v[i] = Hash256::from_hex(j["pdq_dihedral"][i].get<std::string>());
     }
-    if (j.contains("pdq") && j["pdq"].is_string()) {
-      return PdqQuery::original(Hash256::from_hex(j["pdq"].get<std::string>()));
-    }
-    if (j.contains("error")) throw InvalidArgument("the line is an error record: no pdq");
-    throw InvalidArgument("JSON line without a \"pdq\" field");
+    return PdqQuery::dihedral(v);
   }
-  return parse_query_text(line);
+  if (j.contains("pdq") && j["pdq"].is_string()) {
+    return PdqQuery::original(Hash256::from_hex(j["pdq"].get<std::string>()));
+  }
+  if (j.contains("error")) throw InvalidArgument("the line is an error record: no pdq");
+  throw InvalidArgument("JSON line without a \"pdq\" field");
 }
 
 struct Ctx {
@@ -421,18 +417,20 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     if (!more) break;
     const std::string_view line = import_detail::trim(raw);
     if (line.empty() || line[0] == '#') continue;
+    // A JSON line, read once: a video's is matched on its own, after the image queries before it
+    // (lines stay in input order); any other gives a query (or its error) as a text line does.
+    std::optional<JsonLineReader> json_line;
     if (line[0] == '{') {
-      // A video's line: matched on its own, after the image queries before it (lines stay in
-      // input order).
-      JsonLineReader json_line;
-      if (json_line.read(line) && json_line.video()) {
-        const nlohmann::ordered_json& j = json_line.value();
+      json_line.emplace();
+      if (!json_line->read(line)) json_line->value() = nullptr;  // "not a valid JSON object"
+      if (json_line->video()) {
+        const nlohmann::ordered_json& j = json_line->value();
         emit_pdq_batch(c, queries, heads);
         nlohmann::ordered_json h = {{"line", reader.line()}};
         if (j.contains("path") && j["path"].is_string()) h["path"] = j["path"];
         try {
-          if (!json_line.frame_error().empty()) throw InvalidArgument(json_line.frame_error());
-          h.update(match_video_line(c, j, std::move(json_line.frames()), video_matcher));
+          if (!json_line->frame_error().empty()) throw InvalidArgument(json_line->frame_error());
+          h.update(match_video_line(c, j, std::move(json_line->frames()), video_matcher));
           // A video that failed part way: its frames are matched, its error stays (as for a file).
           if (j.contains("error")) {
             ++c.failed;
@@ -449,7 +447,8 @@ int run_pdq_file(Ctx& c, const std::string& path) {
     }
     try {
       nlohmann::ordered_json extra = nlohmann::ordered_json::object();
-      const PdqQuery q = parse_query_line(line, extra);
+      const PdqQuery q =
+          json_line ? query_from_json(json_line->value(), extra) : parse_query_text(line);
       nlohmann::ordered_json h = {{"line", reader.line()}};
       h.update(extra);
       h.update(query_head(q));
