@@ -137,9 +137,6 @@ class CsvReader {
       // After a field: delimiter, end of record or end of input.
       c = sb_->sbumpc();
       if (c == delim_) continue;
-      if (record_line_ == 1 && !fields.empty() && fields[0].compare(0, 3, "\xEF\xBB\xBF") == 0) {
-        fields[0].erase(0, 3);
-      }
       return true;  // '\n' or EOF
     }
   }
