@@ -28,12 +28,6 @@ std::vector<FrameEntryMatch> FrameEntryCounter::take() {
   return out;
 }
 
-std::vector<FrameEntryMatch> frame_entry_matches(std::span<const std::vector<ListMatch>> results) {
-  FrameEntryCounter c;
-  c.add(results);
-  return c.take();
-}
-
 std::vector<Hash256> distinct_frame_hashes(std::span<const VideoFrameHash> frames,
                                            int min_quality) {
   std::vector<Hash256> hashes;

@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <utility>
@@ -22,12 +21,8 @@ struct FrameEntryMatch {
   std::size_t frames_matched = 0;  // queries (distinct frames) that matched this entry
 };
 
-// The matches of one video's frame queries (ListSnapshot::match_pdq's answer to one query per
-// distinct frame hash), one per list entry, ordered by list and id.
-std::vector<FrameEntryMatch> frame_entry_matches(std::span<const std::vector<ListMatch>> results);
-
-// frame_entry_matches fed piecewise: the answers to a video's frame queries in any number of
-// parts (each query in exactly one), then take().
+// The matches of one video's frame queries (ListSnapshot::match_pdq's answers to one query per
+// distinct frame hash), fed in any number of parts (each query in exactly one), then take().
 class FrameEntryCounter {
  public:
   void add(std::span<const std::vector<ListMatch>> results);
@@ -43,7 +38,7 @@ class FrameEntryCounter {
 std::vector<Hash256> distinct_frame_hashes(std::span<const VideoFrameHash> frames, int min_quality);
 
 // A video's frames against the snapshot's PDQ entries, as one query per distinct frame and
-// frame_entry_matches together, but searched `chunk` distinct hashes at a time with the counts
+// FrameEntryCounter together, but searched `chunk` distinct hashes at a time with the counts
 // folded as they come: memory is one chunk's queries and answers (and 32 bytes per distinct
 // frame), where one search of every query took ~290 bytes per distinct frame (a query holds room
 // for 8 variants), 150 MB for half a million frames. `opts.dihedral` is ignored (frames are
