@@ -39,8 +39,20 @@ void sync_directory_of(const std::string& path) {
   if (rc != 0 && err != EINVAL) throw IoError("cannot sync directory '" + dir.string() + "': " + e);
 }
 
-void replace_file(const std::string& path, const std::string& tmp_suffix, const std::string& what,
+void replace_file(const std::string& link_or_path, const std::string& tmp_suffix,
+                  const std::string& what,
                   const std::function<void(int fd, const std::string& tmp)>& write) {
+  // A symbolic link is followed, link by link, to the file it names (which may not exist yet):
+  // that file is replaced and the link stays (renaming over the link replaced it by a file and
+  // left its target as it was).
+  std::filesystem::path target = link_or_path;
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && std::filesystem::is_symlink(target, ec); ++hops) {
+    const std::filesystem::path t = std::filesystem::read_symlink(target, ec);
+    if (ec) break;
+    target = t.is_absolute() ? t : target.parent_path() / t;
+  }
+  const std::string path = target.string();
   const std::string tmp = path + tmp_suffix;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw IoError("cannot create " + what + "'" + tmp + "': " + errno_text());

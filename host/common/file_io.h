@@ -20,8 +20,9 @@ void write_all(int fd, std::string_view data, const std::string& what);
 // sync directories, is not an error). Throws IoError.
 void sync_directory_of(const std::string& path);
 
-// Replaces `path` whole: `write(fd, tmp)` fills `tmp` = path + tmp_suffix, which is fsynced,
-// renamed over `path`, and the directory fsynced. On any error (IoError "cannot create|sync|rename
+// Replaces `path` whole (through symbolic links: the file a link names, the link staying):
+// `write(fd, tmp)` fills `tmp` = path + tmp_suffix, which is fsynced, renamed over `path`, and the
+// directory fsynced. On any error (IoError "cannot create|sync|rename
 // <what>'<tmp>' ...", or what `write` throws) the temporary file is removed and `path` is left as
 // it was. `what` prefixes the file names in messages ("checkpoint " or empty).
 void replace_file(const std::string& path, const std::string& tmp_suffix, const std::string& what,

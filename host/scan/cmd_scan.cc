@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -300,24 +299,14 @@ int cmd_scan(const std::vector<std::string>& argv) {
     }
     // A pipe, FIFO or device (/dev/stdout, >(gzip > x.gz)) cannot be read back and rewritten
     // either: as standard output, the lines go to a temporary file and then to it, clustered
-    // (reading a FIFO back hung the scan for ever). A symbolic link to a file is clustered at its
-    // target (the link was replaced by a file, its target left unclustered).
+    // (reading a FIFO back hung the scan for ever). A symbolic link to a file is rewritten at its
+    // target (replace_file follows it).
     struct stat out_st {};
     if (o.output != "-" && ::stat(o.output.c_str(), &out_st) == 0 && !S_ISREG(out_st.st_mode)) {
       if (!o.checkpoint.empty()) {
         throw InvalidArgument("--checkpoint needs --output FILE, a regular file");
       }
       cluster_stream = o.output;
-    } else if (o.output != "-") {
-      // Followed link by link: the target may not exist yet (a dangling link).
-      std::filesystem::path p = o.output;
-      std::error_code ec;
-      for (int hops = 0; hops < 40 && std::filesystem::is_symlink(p, ec); ++hops) {
-        const std::filesystem::path t = std::filesystem::read_symlink(p, ec);
-        if (ec) break;
-        p = t.is_absolute() ? t : p.parent_path() / t;
-      }
-      o.output = p.string();
     }
     if (o.output == "-" || !cluster_stream.empty()) {
       const char* dir = std::getenv("TMPDIR");
