@@ -105,6 +105,11 @@ nlohmann::json cluster_lines(std::vector<nlohmann::json>& lines, const ClusterRu
   std::vector<TriageItem> items;
   items.reserve(lines.size());
   for (const nlohmann::json& j : lines) items.push_back(item_from_json(j, now));
+  return cluster_lines(lines, std::move(items), opts, now);
+}
+
+nlohmann::json cluster_lines(std::vector<nlohmann::json>& lines, std::vector<TriageItem> items,
+                             const ClusterRunOptions& opts, const std::string& now) {
   VideoPairMatch video_match;
 #ifdef HM_VIDEO
   // vPDQ's video-level rule over the videos' matchable frames (already deduplicated and

@@ -46,6 +46,9 @@ ClusterRunOptions parse_cluster_options(const cli::Args& args, ClusterCommand cm
 // the run (ISO-8601), used for lines without `scanned_at` and for the memory.
 nlohmann::json cluster_lines(std::vector<nlohmann::json>& lines, const ClusterRunOptions& opts,
                              const std::string& now);
+// The same with the lines' items already made (item_from_json(lines[i], now), one per line).
+nlohmann::json cluster_lines(std::vector<nlohmann::json>& lines, std::vector<TriageItem> items,
+                             const ClusterRunOptions& opts, const std::string& now);
 
 // The scan's finishing step: reads the result file `path` (written by the scan), clusters every
 // line, rewrites the file atomically (temporary file, fsync, rename, directory fsync) with the

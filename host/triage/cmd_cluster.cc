@@ -56,6 +56,7 @@ int cmd_cluster(const Argv& argv) {
   std::vector<nlohmann::json> lines;
   std::size_t bad_lines = 0;
   const std::string now = triage::utc_now_iso();
+  std::vector<triage::TriageItem> items;  // one per line kept, made as it is read
   for (const std::string& path : args.positional()) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
@@ -75,7 +76,7 @@ int cmd_cluster(const Argv& argv) {
       }
       if (j.contains("summary") && !j.contains("path")) continue;  // a scan's summary line
       try {
-        (void)triage::item_from_json(j, now);  // a field of the wrong type: this line only
+        items.push_back(triage::item_from_json(j, now));  // a field of the wrong type: this line
       } catch (const std::exception& e) {
         ++bad_lines;
         std::fprintf(stderr, "%s:%zu: not a result line (%s), skipped\n", path.c_str(), lineno,
@@ -95,7 +96,7 @@ int cmd_cluster(const Argv& argv) {
     if (!out_file) throw IoError("cannot write " + *out_path);
     out = &out_file;
   }
-  nlohmann::json s = triage::cluster_lines(lines, run, now);
+  nlohmann::json s = triage::cluster_lines(lines, std::move(items), run, now);
   for (const nlohmann::json& j : lines) {
     *out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   }
