@@ -237,12 +237,8 @@ VideoFrameHash frame_from_json(const nlohmann::ordered_json& f, std::size_t i) {
   }
   VideoFrameHash v;
   v.frame_number = f.value("frame", int64_t{0});
-  // Read wide, then checked: a quality past int's range must not wrap into 0..100.
   const auto& qv = f["quality"];
-  if (qv.is_number_unsigned() ? qv.get<uint64_t>() > 100
-                              : (qv.get<int64_t>() < 0 || qv.get<int64_t>() > 100)) {
-    throw InvalidArgument(where + ": quality outside 0..100");
-  }
+  if (!is_pdq_quality(qv)) throw InvalidArgument(where + ": quality outside 0..100");
   v.quality = static_cast<int>(qv.get<int64_t>());
   std::string why;
   if (!Hash256::try_from_hex(f["pdq"].get<std::string>(), &v.hash, &why)) {

@@ -57,6 +57,15 @@ struct VideoFrameHash {
   double timestamp = 0;
 };
 
+// Whether a JSON value (nlohmann::json or ordered_json) is a PDQ quality: an integer in 0..100,
+// read as 64 bits and checked (4294967346 is not 50, nor is -1 a quality).
+template <class Json>
+bool is_pdq_quality(const Json& v) {
+  return v.is_number_unsigned() ? v.template get<uint64_t>() <= 100
+                                : v.is_number_integer() && v.template get<int64_t>() >= 0 &&
+                                      v.template get<int64_t>() <= 100;
+}
+
 struct MediaHashResult {
   std::string path;
   uint64_t size = 0;

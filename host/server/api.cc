@@ -830,12 +830,8 @@ void Server::h_match_hashes(const httplib::Request& req, httplib::Response& res,
         if (f.key() == "ref") {
           it.ref = *f;
         } else if (f.key() == "quality") {
-          // Read as 64 bits and checked: 4294967346 is not 50, nor is -1 a quality.
-          const bool in_range =
-              f->is_number_unsigned()
-                  ? f->get<uint64_t>() <= 100
-                  : f->is_number_integer() && f->get<int64_t>() >= 0 && f->get<int64_t>() <= 100;
-          if (!in_range) throw bad("quality must be an integer in 0..100, got " + f->dump());
+          if (!is_pdq_quality(*f))
+            throw bad("quality must be an integer in 0..100, got " + f->dump());
           it.quality = f->get<int>();
         } else if (auto a = parse_algo(f.key())) {
           if (algo) throw bad("give one hash per item");
