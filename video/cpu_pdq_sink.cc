@@ -55,20 +55,14 @@ VpdqFrame CpuPdqSink::hash_one(pdq::PdqHasher& hasher, const FrameInfo& info, co
   return f;
 }
 
-Image CpuPdqSink::take_buffer() {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (free_.empty()) return {};
-  Image img = std::move(free_.back());
-  free_.pop_back();
-  return img;
-}
+Image CpuPdqSink::take_buffer(std::size_t bytes) { return take_host_frame(bytes); }
 
 void CpuPdqSink::push_host(const FrameInfo& info, Image&& rgb) {
   if (threads_ == 0) {
     VpdqFrame f = hash_one(inline_hasher_, info, rgb);
+    give_host_frame(std::move(rgb));
     std::lock_guard<std::mutex> lk(mu_);
     results_.push_back(f);
-    free_.push_back(std::move(rgb));
     return;
   }
   std::unique_lock<std::mutex> lk(mu_);
@@ -96,9 +90,9 @@ void CpuPdqSink::worker() {
     cv_room_.notify_one();
     try {
       VpdqFrame f = hash_one(hasher, job.info, job.rgb);
+      give_host_frame(std::move(job.rgb));
       std::lock_guard<std::mutex> lk(mu_);
       results_.push_back(f);
-      if (free_.size() < std::size_t(threads_) * 3) free_.push_back(std::move(job.rgb));
     } catch (...) {
       std::lock_guard<std::mutex> lk(mu_);
       if (!error_) error_ = std::current_exception();

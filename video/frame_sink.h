@@ -72,9 +72,9 @@ class FrameSink {
   // NVDEC decoder's surface pool gets this many spare surfaces (1..32).
   virtual int max_held_device_frames() const { return 4; }
 
-  // A buffer for the next host frame (the decoder converts into it: avoids an allocation per
-  // frame). May return an empty image.
-  virtual Image take_buffer() { return {}; }
+  // A buffer for the next host frame, `bytes` of capacity (the decoder converts into it: avoids
+  // an allocation per frame). May return an empty image or one of another capacity.
+  virtual Image take_buffer(std::size_t bytes) { return {}; }
 
   // A sampled frame as RGB24 (channels 3, target size, rotated). The sink owns it from now on.
   // Called on the decode thread, in frame-number order; may block (back-pressure).

@@ -17,12 +17,23 @@
 namespace hashmatch::video {
 namespace {
 
-// Idle hashers per device, reused by later videos (their device buffers stay allocated).
-constexpr std::size_t kPoolPerDevice = 16;
+// Idle hashers per device, with their streams, reused by later videos (their device and pinned
+// buffers stay allocated). A sink makes one per video; with fewer kept than sinks at work (16
+// against 24 sessions hashing key frames on an H100) the ones beyond were freed and made again
+// with every video: pinned staging allocated and freed (cudaFreeHost and cudaFree synchronise the
+// device: every session's hashing stalled) and a stream created and destroyed, which took
+// keyframes-only hashing with 24 sessions from 2,014 to 1,711 video-seconds/s
+// (docs/performance.md). 32: NVDEC's 16 sessions and as many on the CPU.
+constexpr std::size_t kPoolPerDevice = 32;
+
+struct PooledHasher {
+  std::unique_ptr<pdq::GpuBatchHasher> hasher;
+  cuda::Stream stream;
+};
 
 struct HasherPool {
   std::mutex mu;
-  std::map<int, std::vector<std::unique_ptr<pdq::GpuBatchHasher>>> idle;
+  std::map<int, std::vector<PooledHasher>> idle;
 };
 
 HasherPool& pool() {
@@ -30,12 +41,12 @@ HasherPool& pool() {
   return *p;
 }
 
-std::unique_ptr<pdq::GpuBatchHasher> take_hasher(int device) {
+PooledHasher take_hasher(int device) {
   {
     std::lock_guard<std::mutex> lk(pool().mu);
     auto& v = pool().idle[device];
     if (!v.empty()) {
-      auto h = std::move(v.back());
+      PooledHasher h = std::move(v.back());
       v.pop_back();
       return h;
     }
@@ -43,12 +54,11 @@ std::unique_ptr<pdq::GpuBatchHasher> take_hasher(int device) {
   pdq::BatchOptions o;
   o.device = device;
   o.slots = 1;  // one chunk per call: the sink overlaps decoding and hashing itself
-  return std::make_unique<pdq::GpuBatchHasher>(o);  // CudaError when the device is unusable
-}
-
-cuda::Stream make_stream(int device) {
+  PooledHasher h;
+  h.hasher = std::make_unique<pdq::GpuBatchHasher>(o);  // CudaError when the device is unusable
   cuda::DeviceGuard g(device);
-  return cuda::Stream();
+  h.stream = cuda::Stream();
+  return h;
 }
 
 // Device buffers for copied NV12 frames (copy_device_frames), recycled by size, one pool per
@@ -120,7 +130,10 @@ std::shared_ptr<FrameBuffers> device_frame_buffers(int device) {
 class CudaFrameHasher : public DeviceFrameHasher {
  public:
   explicit CudaFrameHasher(int device)
-      : device_(device), hasher_(take_hasher(device)), stream_(make_stream(device)),
+      : device_(device),
+        pooled_(take_hasher(device)),
+        hasher_(pooled_.hasher.get()),
+        stream_(pooled_.stream),
         buffers_(device_frame_buffers(device)) {}
 
   std::shared_ptr<void> copy_frame(const FrameView& src, void* stream, FrameView* dst) override {
@@ -152,9 +165,10 @@ class CudaFrameHasher : public DeviceFrameHasher {
 
   ~CudaFrameHasher() override {
     if (copying_) buffers_->remove_user();
+    // Its work is done: hash() and hash_mixed() return once their results are on the host.
     std::lock_guard<std::mutex> lk(pool().mu);
     auto& v = pool().idle[device_];
-    if (v.size() < kPoolPerDevice) v.push_back(std::move(hasher_));
+    if (v.size() < kPoolPerDevice) v.push_back(std::move(pooled_));
   }
 
   std::shared_ptr<void> mark_ready(void* stream) override {
@@ -202,8 +216,9 @@ class CudaFrameHasher : public DeviceFrameHasher {
 
  private:
   int device_;
-  std::unique_ptr<pdq::GpuBatchHasher> hasher_;
-  cuda::Stream stream_;
+  PooledHasher pooled_;
+  pdq::GpuBatchHasher* hasher_;  // pooled_'s
+  const cuda::Stream& stream_;   // pooled_'s
   std::shared_ptr<FrameBuffers> buffers_;
   bool copying_ = false;  // counted as a user of buffers_
 };

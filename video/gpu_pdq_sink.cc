@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host/common/error.h"
+#include "video/host_frames.h"
 
 namespace hashmatch::video {
 
@@ -79,8 +80,6 @@ PdqSinkChoice choose_pdq_sink(const VideoOptions& opts, int frame_mod, bool buil
     c.why = "--vpdq-size keeps the host path (swscale's area scaling)";
   } else if (opts.apply_rotation) {
     c.why = "--vpdq-rotate keeps the host path";
-  } else if (mode == VideoPdqMode::kAuto && opts.keyframes_only) {
-    c.why = "keyframes-only: frames copied back and hashed exactly (on the GPU)";
   } else {
     c.device = true;
   }
@@ -147,18 +146,7 @@ bool GpuPdqSink::takes_device_frame(const FrameInfo& info, const DeviceFrame& fr
   return ensure_hasher(frame.device, true);
 }
 
-Image GpuPdqSink::take_buffer() {
-  if (opts_.host_on_gpu && !hasher_failed_) {
-    std::lock_guard<std::mutex> lk(mu_);
-    if (!free_images_.empty()) {
-      Image im = std::move(free_images_.back());
-      free_images_.pop_back();
-      return im;
-    }
-    return {};
-  }
-  return host_.take_buffer();
-}
+Image GpuPdqSink::take_buffer(std::size_t bytes) { return host_.take_buffer(bytes); }
 
 void GpuPdqSink::push_host(const FrameInfo& info, Image&& rgb) {
   ++host_count_;
@@ -263,18 +251,12 @@ void GpuPdqSink::worker() {
     } catch (...) {
       err = std::current_exception();
     }
-    std::vector<Image> recycled;
     for (Held& h : b.frames) {
-      if (h.host && h.host.use_count() == 1) recycled.push_back(std::move(*h.host));
+      if (h.host && h.host.use_count() == 1) give_host_frame(std::move(*h.host));
     }
     b = Batch{};  // releases the surfaces
     {
       std::lock_guard<std::mutex> lk(mu_);
-      for (Image& im : recycled) {
-        if (free_images_.size() < static_cast<std::size_t>(2 * batch_ + 2)) {
-          free_images_.push_back(std::move(im));
-        }
-      }
       --in_flight_;
       if (err) {
         if (!error_) error_ = err;

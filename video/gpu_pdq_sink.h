@@ -69,9 +69,11 @@ struct PdqSinkChoice {
   std::string why;  // why the device frames are not taken (empty when they are, or nothing asked)
 };
 // `frame_mod`: every frame_mod-th frame is hashed; `built`: gpu_pdq_built().
-//  kAuto, every frame or keyframes-only (many frames hashed): host RGB frames (CPU decoding, or
-//    NVDEC frames copied back and converted by swscale) are hashed on the GPU in batches —
-//    bit-exact with the host path; NVDEC frames go in as they are only when every frame is hashed.
+//  kAuto, every frame or keyframes-only (many frames hashed): NVDEC frames go in as they are (not
+//    vPDQ-exact: a few bits); host RGB frames (CPU decoding, or NVDEC frames the sink cannot take)
+//    are hashed on the GPU in batches, bit-exact with the host path. (Keyframes-only copied its
+//    NVDEC key frames back for exactness until the H100 measured the cost: 1,657-2,172 against
+//    3,734-4,094 video-seconds/s with 2-second GOPs, docs/performance.md.)
 //  kAuto, sampled frames (one per second): the CPU PDQ (a small share of the work).
 //  kCuda: the GPU for every frame; NVDEC frames as they are wherever the sink can take them.
 PdqSinkChoice choose_pdq_sink(const VideoOptions& opts, int frame_mod, bool built);
@@ -145,7 +147,7 @@ class GpuPdqSink : public FrameSink {
   int max_held_device_frames() const override {
     return opts_.copy_device_frames ? 1 : 2 * batch_;
   }
-  Image take_buffer() override;
+  Image take_buffer(std::size_t bytes) override;
   void push_host(const FrameInfo& info, Image&& rgb) override;
   void push_device(const FrameInfo& info, const DeviceFrame& frame) override;
   std::vector<VpdqFrame> finish() override;
@@ -199,7 +201,6 @@ class GpuPdqSink : public FrameSink {
   bool stopping_ = false;
   int64_t device_count_ = 0;
   int64_t gpu_host_count_ = 0;
-  std::vector<Image> free_images_;  // recycled host RGB buffers (host_on_gpu)
   std::thread thread_;
 };
 

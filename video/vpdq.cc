@@ -40,6 +40,15 @@ using Clock = std::chrono::steady_clock;
 // buffers by 16 + the SIMD alignment, at most 64).
 constexpr std::size_t kSwsPadding = 256;
 
+// The padded row of an RGB24 frame `width` wide that swscale converts into (to_host_rgb), and the
+// buffer it needs for `height` rows: what a frame sink's recycled buffers are matched by.
+std::size_t rgb_stride(int width) {
+  return (((std::size_t(width) + 7) & ~std::size_t(7)) * 3 + 63) & ~std::size_t(63);
+}
+std::size_t rgb_buffer_bytes(int width, int height) {
+  return rgb_stride(width) * std::size_t(height) + rgb_stride(width) + kSwsPadding;
+}
+
 [[noreturn]] void fail(const std::string& reason, const std::string& message) {
   throw MediaError(reason, message);
 }
@@ -1259,7 +1268,8 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       info().height = src->height;
     }
   }
-  Image rgb = sink.take_buffer();
+  Image rgb = sink.take_buffer(rgb_buffer_bytes(target_w_ > 0 ? target_w_ : src->width,
+                                                target_h_ > 0 ? target_h_ : src->height));
   {
     const StageClock c(info().times.convert);
     to_host_rgb(src, &rgb);
@@ -1316,10 +1326,9 @@ void Session::to_host_rgb(const AVFrame* src, Image* out) {
   // The buffer then shrinks to the packed image; its capacity (the memory the vectors touched)
   // stays allocated.
   const std::size_t row = std::size_t(dw) * 3;
-  const std::size_t stride =
-      (((std::size_t(dw) + 7) & ~std::size_t(7)) * 3 + 63) & ~std::size_t(63);
+  const std::size_t stride = rgb_stride(dw);
   const std::size_t bytes = row * dh;
-  out->pixels.resize(stride * dh + stride + kSwsPadding);
+  out->pixels.resize(rgb_buffer_bytes(dw, dh));
   uint8_t* dst[4] = {out->pixels.data(), nullptr, nullptr, nullptr};
   int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
   sws_scale(ctx, src->data, src->linesize, 0, src->height, dst, dst_stride);

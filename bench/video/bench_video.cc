@@ -194,7 +194,7 @@ nlohmann::json stage_json(const Run& r, int streams) {
 // Sink `none`: frames decoded and converted to RGB, then dropped (no PDQ).
 class NullSink : public FrameSink {
  public:
-  Image take_buffer() override { return std::move(spare_); }
+  Image take_buffer(std::size_t) override { return std::move(spare_); }
   void push_host(const FrameInfo& info, Image&& rgb) override {
     frames_.push_back({info.frame_number, 0, {}, info.timestamp});
     spare_ = std::move(rgb);

@@ -19,6 +19,7 @@
 #include "tests/testutil/testutil.h"
 #include "tests/video/nv12_frames.h"
 #include "video/gpu_pdq_sink.h"
+#include "video/host_frames.h"
 #include "video/synth_clip.h"
 #include "video/vpdq.h"
 
@@ -213,11 +214,10 @@ TEST(GpuPdqSinkLogic, ChoiceOfSinkPerVideo) {
   EXPECT_TRUE(c.gpu && c.device && c.host_on_gpu);
   EXPECT_FALSE(choose_pdq_sink(o, 1, false).gpu);  // no CUDA in this build
   EXPECT_FALSE(choose_pdq_sink(o, 30, true).gpu);  // one hash per second: copy back is cheap
-  o.keyframes_only = true;  // many frames hashed: host frames on the GPU (exact), no device frames
+  o.keyframes_only = true;  // many frames hashed (fast triage): NVDEC frames as they are too
   c = choose_pdq_sink(o, 1, true);
-  EXPECT_TRUE(c.gpu && c.host_on_gpu);
-  EXPECT_FALSE(c.device);
-  EXPECT_NE(c.why.find("keyframes"), std::string::npos);
+  EXPECT_TRUE(c.gpu && c.host_on_gpu && c.device);
+  EXPECT_EQ(c.why, "");
   o.keyframes_only = false;
   o.decoder = "cpu";
   c = choose_pdq_sink(o, 1, true);
@@ -268,9 +268,11 @@ TEST(GpuPdqSinkLogic, HostFramesBatchedToTheGpu) {
       sink.push_device(f.info, d);
       continue;
     }
-    Image buf = sink.take_buffer();  // empty at first, recycled later
     Image rgb = frame_to_image(device_frame_view(f.view()));
-    if (!buf.pixels.empty()) { EXPECT_GE(buf.pixels.capacity(), rgb.pixels.size()); }
+    Image buf = sink.take_buffer(rgb.pixels.capacity());  // empty at first, recycled later
+    if (buf.pixels.capacity() > 0) {
+      EXPECT_EQ(buf.pixels.capacity(), rgb.pixels.capacity());
+    }
     sink.push_host(f.info, std::move(rgb));
   }
   const auto got = sink.finish();
@@ -298,6 +300,83 @@ TEST(GpuPdqSinkLogic, HostFramesBatchedToTheGpu) {
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(sink.device_frames(), 1);
   EXPECT_EQ(sink.gpu_host_frames(), 10);
+}
+
+// A sink lives for one video: the RGB buffers its frames came in go back to a pool the next
+// video's sink takes from (video/host_frames.h), whichever kind of sink either is. Each sink of
+// its own started every video with none: a fresh, zero-filled allocation per frame.
+TEST(GpuPdqSinkLogic, HostFrameBuffersOutliveTheirSink) {
+  // A capacity no other test in this process uses.
+  const std::size_t bytes = 48 * 40 * 3 + 4099;
+  auto frame_in_buffer = [&](Image buf, int64_t n) {
+    Image rgb = frame_to_image(device_frame_view(synthetic_frame(n, 48, 40).view()));
+    if (buf.pixels.capacity() == 0) buf.pixels.reserve(bytes);
+    buf.width = rgb.width;
+    buf.height = rgb.height;
+    buf.channels = 3;
+    buf.pixels.assign(rgb.pixels.begin(), rgb.pixels.end());
+    return buf;
+  };
+  pdq::PdqHasher ref;
+  for (int threads : {0, 2}) {
+    SCOPED_TRACE(threads);
+    {
+      CpuPdqSink first(threads);
+      std::vector<Image> three;  // three buffers at once (one at a time would be one buffer)
+      for (int64_t n = 0; n < 3; ++n) {
+        three.push_back(frame_in_buffer(first.take_buffer(bytes), n));
+        ASSERT_EQ(three.back().pixels.capacity(), bytes);
+      }
+      for (int64_t n = 0; n < 3; ++n)
+        first.push_host(FrameInfo{.frame_number = n}, std::move(three[n]));
+      ASSERT_EQ(first.finish().size(), 3u);
+    }
+    // The next video, on a GPU sink (its host frames hashed by the stand-in) and then a CPU one.
+    FakeStats stats;
+    GpuPdqSinkOptions o = fake_opts(&stats, 2);
+    o.host_on_gpu = true;
+    {
+      GpuPdqSink next(o);
+      for (int64_t n = 0; n < 3; ++n) {
+        Image buf = next.take_buffer(bytes);
+        EXPECT_EQ(buf.pixels.capacity(), bytes) << "a fresh buffer for frame " << n;
+        next.push_host(FrameInfo{.frame_number = n}, frame_in_buffer(std::move(buf), n));
+      }
+      const auto got = next.finish();
+      ASSERT_EQ(got.size(), 3u);
+      EXPECT_EQ(got[2].hash, ref.hash(frame_in_buffer({}, 2)).hash);
+    }
+    std::size_t on_gpu = 0;
+    for (std::size_t h : stats.host_in_batch) on_gpu += h;
+    EXPECT_EQ(on_gpu, 3u);
+    CpuPdqSink last(threads);
+    for (int64_t n = 0; n < 3; ++n) {
+      Image buf = last.take_buffer(bytes);
+      EXPECT_EQ(buf.pixels.capacity(), bytes);  // the GPU sink gave its host frames back too
+      last.push_host(FrameInfo{.frame_number = n}, frame_in_buffer(std::move(buf), n));
+    }
+    EXPECT_EQ(last.finish().size(), 3u);
+    // Another capacity is never handed out for this one.
+    EXPECT_EQ(last.take_buffer(bytes + 1).pixels.capacity(), 0u);
+  }
+}
+
+// The pool keeps at most its caps per sink alive, one sink's when none is left.
+TEST(GpuPdqSinkLogic, HostFramePoolIsCapped) {
+  for (int i = 0; i < 3 * int(kHostFramesFreePerUser); ++i) {
+    Image img;
+    img.pixels.reserve(1000 + i);
+    give_host_frame(std::move(img));
+  }
+  EXPECT_LE(host_frames_free_count(), kHostFramesFreePerUser);
+  Image big;
+  big.pixels.reserve(kHostFramesFreeBytesPerUser + 1);  // alone over the byte cap: freed
+  give_host_frame(std::move(big));
+  EXPECT_EQ(take_host_frame(kHostFramesFreeBytesPerUser + 1).pixels.capacity(), 0u);
+  // Empty images are not kept.
+  const std::size_t before = host_frames_free_count();
+  give_host_frame(Image{});
+  EXPECT_EQ(host_frames_free_count(), before);
 }
 
 TEST(GpuPdqSinkLogic, BatchesKeepOrderAndBoundTheHeldFrames) {

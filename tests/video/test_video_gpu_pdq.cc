@@ -38,7 +38,7 @@ class TeeSink : public FrameSink {
     return inner_.takes_device_frame(i, f);
   }
   int max_held_device_frames() const override { return inner_.max_held_device_frames(); }
-  Image take_buffer() override { return inner_.take_buffer(); }
+  Image take_buffer(std::size_t bytes) override { return inner_.take_buffer(bytes); }
   void push_host(const FrameInfo& i, Image&& rgb) override {
     ++host_frames;
     inner_.push_host(i, std::move(rgb));

@@ -20,7 +20,7 @@ namespace {
 class SubsetSink : public FrameSink {
  public:
   explicit SubsetSink(int step) : step_(step), inner_(2) {}
-  Image take_buffer() override { return inner_.take_buffer(); }
+  Image take_buffer(std::size_t bytes) override { return inner_.take_buffer(bytes); }
   void push_host(const FrameInfo& info, Image&& rgb) override {
     numbers.push_back(info.frame_number);
     timestamps.push_back(info.timestamp);
