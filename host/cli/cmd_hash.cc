@@ -53,7 +53,7 @@ constexpr const char* kUsage =
     "  --video-decoder D     auto (NVDEC when a GPU answers, else CPU; default), cpu, cuda\n"
     "                        (HASHMATCH_VIDEO_DECODER)\n"
     "  --video-pdq P         PDQ of NVDEC frames: auto (GPU PDQ without a copy back when every\n"
-    "                        frame is hashed; default), cpu (vPDQ-exact host path), cuda\n"
+    "                        frame or keyframes-only; default), cpu (vPDQ-exact host path), cuda\n"
     "                        (HASHMATCH_VIDEO_PDQ)\n"
     "  --video-threads N     decoder/hashing threads per video (default 0: automatic)\n"
     "  --video-time-budget S give up a video after S seconds of wall time (default 600,\n"
