@@ -177,10 +177,13 @@ INSTANTIATE_TEST_SUITE_P(Synth, VideoGpuPdqCodecs,
                            return n;
                          });
 
-TEST_F(VideoGpuPdq, AutoUsesTheGpuSinkForEveryFrameHashingOnly) {
+// auto: the GPU sink takes NVDEC frames when many are hashed (every frame, keyframes-only), not
+// for one hash per second.
+TEST_F(VideoGpuPdq, AutoUsesTheGpuSinkForEveryFrameAndKeyframesOnly) {
   hashmatch::test::TempDir d;
   SynthClipSpec s;
   s.frames = 60;
+  s.gop = 15;
   write_synth_clip(d / "a.mp4", s);
   const VpdqResult every = hash_video(VideoInput::file(d / "a.mp4"), opts("cuda", "auto"));
   ASSERT_TRUE(every.ok()) << every.error;
@@ -190,6 +193,20 @@ TEST_F(VideoGpuPdq, AutoUsesTheGpuSinkForEveryFrameHashingOnly) {
   const VpdqResult cpu_every = hash_video(VideoInput::file(d / "a.mp4"), opts("cpu", "cpu"));
   ASSERT_TRUE(cpu_every.ok());
   expect_near_host_path(every.frames, cpu_every.frames, "auto, every frame");
+
+  // Keyframes-only (fast triage): the key frames as they are, the CPU's frame numbers.
+  VideoOptions kf = opts("cuda", "auto");
+  kf.keyframes_only = true;
+  const VpdqResult keys = hash_video(VideoInput::file(d / "a.mp4"), kf);
+  ASSERT_TRUE(keys.ok()) << keys.error;
+  ASSERT_EQ(keys.info.decoder, "nvdec") << keys.info.note;
+  EXPECT_EQ(keys.info.pdq, "cuda") << keys.info.note;
+  VideoOptions cpu_kf = opts("cpu", "cpu");
+  cpu_kf.keyframes_only = true;
+  const VpdqResult cpu_keys = hash_video(VideoInput::file(d / "a.mp4"), cpu_kf);
+  ASSERT_TRUE(cpu_keys.ok()) << cpu_keys.error;
+  ASSERT_EQ(cpu_keys.frames.size(), 4u);
+  expect_near_host_path(keys.frames, cpu_keys.frames, "auto, keyframes-only");
 
   // One hash per second: the host path, vPDQ-exact.
   const VpdqResult sampled = hash_video(VideoInput::file(d / "a.mp4"), opts("cuda", "auto", 1));
