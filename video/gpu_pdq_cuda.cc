@@ -21,8 +21,8 @@ namespace {
 // buffers stay allocated). A sink makes one per video; with fewer kept than sinks at work (16
 // against 24 sessions hashing key frames on an H100) the ones beyond were freed and made again
 // with every video: pinned staging allocated and freed (cudaFreeHost and cudaFree synchronise the
-// device: every session's hashing stalled) and a stream created and destroyed, which took
-// keyframes-only hashing with 24 sessions from 2,014 to 1,711 video-seconds/s
+// device: every session's hashing stalled) and a stream created and destroyed: 6-12 ms of each
+// 20-s video's keyframes-only hashing with 16-24 sessions, 0.1-0.4 ms with 32 kept
 // (docs/performance.md). 32: NVDEC's 16 sessions and as many on the CPU.
 constexpr std::size_t kPoolPerDevice = 32;
 
