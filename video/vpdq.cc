@@ -292,7 +292,8 @@ class Session {
   // `draining`: a null packet was sent (the decoder's last frames).
   void receive_all(FrameSink& sink, bool draining = false);
   void on_frame(AVFrame* frame, FrameSink& sink);
-  void to_host_rgb(const AVFrame* src, Image* out);
+  // `src` as RGB24 at the target size, in a buffer from `sink` (take_buffer).
+  Image to_host_rgb(const AVFrame* src, FrameSink& sink);
   const AVFrame* device_to_host(const AVFrame* hw);
   void check_deadline() const;
   void decode_error(int err);
@@ -1268,11 +1269,10 @@ void Session::on_frame(AVFrame* frame, FrameSink& sink) {
       info().height = src->height;
     }
   }
-  Image rgb = sink.take_buffer(rgb_buffer_bytes(target_w_ > 0 ? target_w_ : src->width,
-                                                target_h_ > 0 ? target_h_ : src->height));
+  Image rgb;
   {
     const StageClock c(info().times.convert);
-    to_host_rgb(src, &rgb);
+    rgb = to_host_rgb(src, sink);
     if (rotate_) rgb = rotate_rgb(rgb, rotate_);
   }
   fi.target_width = rgb.width;
@@ -1301,9 +1301,11 @@ const AVFrame* Session::device_to_host(const AVFrame* hw) {
                            planar_frame_.get());
 }
 
-void Session::to_host_rgb(const AVFrame* src, Image* out) {
+Image Session::to_host_rgb(const AVFrame* src, FrameSink& sink) {
   const int dw = target_w_ > 0 ? target_w_ : src->width;
   const int dh = target_h_ > 0 ? target_h_ : src->height;
+  const std::size_t capacity = rgb_buffer_bytes(dw, dh);
+  Image img = sink.take_buffer(capacity);
   SwsContext* ctx = sws_getCachedContext(sws_.release(), src->width, src->height,
                                          static_cast<AVPixelFormat>(src->format), dw, dh,
                                          AV_PIX_FMT_RGB24, SWS_AREA, nullptr, nullptr, nullptr);
@@ -1313,9 +1315,9 @@ void Session::to_host_rgb(const AVFrame* src, Image* out) {
     throw MediaError("unsupported", std::string("swscale cannot convert ") + (name ? name : "?") +
                                         " frames to RGB");
   }
-  out->width = dw;
-  out->height = dh;
-  out->channels = 3;
+  img.width = dw;
+  img.height = dh;
+  img.channels = 3;
   // Rows are converted with a padded stride, then packed. swscale's x86 YUV -> RGB converter
   // (the unscaled path of 4:2:0 / 4:2:2 frames of even height) writes rows in blocks of 8 pixels
   // and, where the destination stride is narrower than the width rounded up to 8, leaves out the
@@ -1328,15 +1330,16 @@ void Session::to_host_rgb(const AVFrame* src, Image* out) {
   const std::size_t row = std::size_t(dw) * 3;
   const std::size_t stride = rgb_stride(dw);
   const std::size_t bytes = row * dh;
-  out->pixels.resize(rgb_buffer_bytes(dw, dh));
-  uint8_t* dst[4] = {out->pixels.data(), nullptr, nullptr, nullptr};
+  img.pixels.resize(capacity);
+  uint8_t* dst[4] = {img.pixels.data(), nullptr, nullptr, nullptr};
   int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
   sws_scale(ctx, src->data, src->linesize, 0, src->height, dst, dst_stride);
   if (stride != row) {
-    uint8_t* p = out->pixels.data();
+    uint8_t* p = img.pixels.data();
     for (int y = 1; y < dh; ++y) std::memmove(p + row * y, p + stride * y, row);
   }
-  out->pixels.resize(bytes);
+  img.pixels.resize(bytes);
+  return img;
 }
 
 }  // namespace
